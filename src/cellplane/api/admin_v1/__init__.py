@@ -1,0 +1,1 @@
+"""admin_v1 layer of cellplane."""

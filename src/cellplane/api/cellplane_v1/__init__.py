@@ -1,0 +1,1 @@
+"""cellplane_v1 layer of cellplane."""

@@ -1,0 +1,34 @@
+"""The Super SIM v1 surface, mounted at /supersim/v1: one module per resource, thin routers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cellplane.api.supersim_v1 import (
+    billing_periods,
+    esim_profiles,
+    fleets,
+    ip_addresses,
+    network_access_profiles,
+    networks,
+    settings_updates,
+    sims,
+)
+
+SURFACE = "supersim/v1"
+
+
+def router() -> APIRouter:
+    combined = APIRouter(prefix="/supersim/v1", tags=["Super SIM v1"])
+    for module in (
+        sims,
+        fleets,
+        network_access_profiles,
+        networks,
+        billing_periods,
+        ip_addresses,
+        esim_profiles,
+        settings_updates,
+    ):
+        combined.include_router(module.router)
+    return combined

@@ -1,0 +1,7 @@
+"""Super SIM v1 settings updates (to be filled in)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

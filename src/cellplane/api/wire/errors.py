@@ -1,0 +1,67 @@
+"""The one table from domain errors to HTTP statuses, and the platform's error body."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from cellplane.api.wire.render import json_response
+from cellplane.domain import errors
+
+STATUS_BY_ERROR: tuple[tuple[type[errors.CellplaneError], int], ...] = (
+    (errors.AuthenticationFailed, 401),
+    (errors.Unauthorized, 403),
+    (errors.NotFound, 404),
+    (errors.RateLimited, 429),
+    (errors.Conflict, 409),
+    (errors.CellplaneError, 400),
+)
+
+HTTP_CODES = {401: 20003, 403: 20403, 404: 20404, 405: 20004, 413: 20413, 415: 20415, 429: 20429}
+
+
+def error_body(code: int, message: str, status: int) -> dict[str, object]:
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+def status_for(error: errors.CellplaneError) -> int:
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def error_response(error: errors.CellplaneError) -> Response:
+    status = status_for(error)
+    headers: dict[str, str] = {}
+    if isinstance(error, errors.AuthenticationFailed):
+        headers["WWW-Authenticate"] = 'Basic realm="cellplane"'
+    if isinstance(error, errors.RateLimited):
+        headers["Retry-After"] = str(error.retry_after)
+    return json_response(error_body(error.code, error.message, status), status=status, headers=headers)
+
+
+async def handle_domain_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.CellplaneError)
+    return error_response(exc)
+
+
+async def handle_http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, 20000 + exc.status_code)
+    message = exc.detail if isinstance(exc.detail, str) else "Request failed"
+    return json_response(error_body(code, message, exc.status_code), status=exc.status_code)
+
+
+async def handle_validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    name = str(first.get("loc", ["", "parameter"])[-1])
+    return json_response(error_body(20001, f"Invalid parameter: {name}", 400), status=400)

@@ -1,0 +1,27 @@
+"""JSON rendering for every surface: orjson, ISO 8601 UTC times with Z."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+
+def iso(value: datetime | None) -> str | None:
+    """2015-07-30T20:00:00Z: the platform's time format (seconds precision, UTC)."""
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class OrjsonResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def json_response(content: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return OrjsonResponse(content, status_code=status, headers=headers)

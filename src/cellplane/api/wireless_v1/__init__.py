@@ -1,0 +1,1 @@
+"""wireless_v1 layer of cellplane."""

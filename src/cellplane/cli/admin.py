@@ -1,0 +1,142 @@
+"""`cellplane admin ...`: the operator's commands (accounts, API keys, SIM inventory)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cellplane.domain.errors import CellplaneError
+from cellplane.runtime import Settings, migrate
+from cellplane.services import accounts, inventory
+from cellplane.store.db import make_engine, make_sessionmaker
+
+app = typer.Typer(help="Operator administration: accounts, credentials, SIM inventory.", no_args_is_help=True)
+T = TypeVar("T")
+
+DataDir = typer.Option(None, "--data-dir", help="Folder of the embedded SQLite database.")
+
+
+def _run(data_dir: Path | None, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Migrate, open a session, run `work` in one transaction, and turn rule errors into a clean exit."""
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    url = migrate(settings)
+
+    async def _main() -> T:
+        engine = make_engine(url)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(_main())
+    except CellplaneError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _print(data: Any, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        for key, value in data.items() if isinstance(data, dict) else enumerate(data):
+            typer.echo(f"{key}: {value}")
+
+
+@app.command("create-account")
+def create_account(
+    friendly_name: str = typer.Option(None, "--friendly-name", help="A name for people."),
+    parent: str = typer.Option(None, "--parent", help="Make it a subaccount of this AC sid."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    data_dir: Path = DataDir,
+) -> None:
+    """Create an account (or a subaccount) and print its sid and auth token."""
+
+    async def work(session: Any) -> dict[str, Any]:
+        account = await accounts.create_account(session, friendly_name, parent)
+        return {
+            "account_sid": account.sid,
+            "auth_token": account.auth_token,
+            "friendly_name": account.friendly_name,
+            "parent_sid": account.parent_sid,
+        }
+
+    _print(_run(data_dir, work), as_json)
+
+
+@app.command("create-api-key")
+def create_api_key(
+    account: str = typer.Option(..., "--account", help="The AC sid the key acts for."),
+    friendly_name: str = typer.Option(None, "--friendly-name"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    data_dir: Path = DataDir,
+) -> None:
+    """Create an API key (SK sid + secret) for an account; the secret is shown only now."""
+
+    async def work(session: Any) -> dict[str, Any]:
+        key = await accounts.create_api_key(session, account, friendly_name)
+        return {"sid": key.sid, "secret": key.secret, "account_sid": key.account_sid}
+
+    _print(_run(data_dir, work), as_json)
+
+
+@app.command("provision-sims")
+def provision_sims(
+    count: int = typer.Option(0, "--count", min=0, help="How many SIMs to generate."),
+    product: str = typer.Option("supersim", "--product", help="supersim or wireless."),
+    from_csv: Path = typer.Option(
+        None,
+        "--from-csv",
+        exists=True,
+        dir_okay=False,
+        help="Import an operator's CSV (iccid, imsi, registration_code).",
+    ),
+    seed: int = typer.Option(None, "--seed", help="Seed for reproducible ICCIDs, IMSIs and codes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the SIMs as JSON."),
+    data_dir: Path = DataDir,
+) -> None:
+    """Add unclaimed SIMs to the inventory: generated (--count) or imported (--from-csv)."""
+    if product not in inventory.PRODUCTS:
+        raise typer.BadParameter(f"product must be one of {', '.join(inventory.PRODUCTS)}", param_hint="--product")
+    if (count > 0) == (from_csv is not None):
+        raise typer.BadParameter("give either --count N or --from-csv FILE", param_hint="--count")
+    total = count or max(0, sum(1 for _ in from_csv.open()) - 1)
+    source = inventory.read_csv(from_csv, product) if from_csv else inventory.generate(count, product, seed)
+
+    async def work(session: Any) -> list[tuple[str, inventory.InventorySim]]:
+        with Progress(
+            TextColumn("provisioning SIMs"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            transient=as_json,
+            disable=as_json and total < 5000,
+        ) as bar:
+            task = bar.add_task("sims", total=total)
+            return await inventory.load(session, source, seed=seed, progress=lambda n: bar.advance(task, n))
+
+    loaded = _run(data_dir, work)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "sid": sid,
+                        "iccid": s.iccid,
+                        "imsi": s.imsi,
+                        "registration_code": s.registration_code,
+                        "product": s.product,
+                    }
+                    for sid, s in loaded
+                ]
+            )
+        )
+    else:
+        typer.echo(f"provisioned {len(loaded)} {product} SIMs")

@@ -1,0 +1,1 @@
+"""console layer of cellplane."""

@@ -1,0 +1,170 @@
+"""The job runner: claim due jobs, run their handler, retry with backoff, dead-letter at the end.
+
+Jobs are rows (the outbox), so a crash loses nothing: a claimed job carries a lease, and a job whose
+lease lapsed (its worker died) is claimed again. Handlers must therefore be idempotent.
+On PostgreSQL several nodes claim with FOR UPDATE SKIP LOCKED; SQLite has one writer anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.services.context import PlatformContext
+from cellplane.store.models import Job
+from cellplane.store.models.base import utcnow
+
+log = logging.getLogger("cellplane.jobs")
+
+Handler = Callable[[PlatformContext, dict[str, Any]], Awaitable[None]]
+
+
+class RetryLater(Exception):
+    """Raised by a handler that wants another attempt (e.g. a webhook receiver answered 503)."""
+
+
+def backoff_seconds(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
+    """Exponential backoff with jitter: ~1 s, 2 s, 4 s ... capped at five minutes."""
+    return min(cap, base * 2 ** max(0, attempt - 1)) * (0.5 + random.random() / 2)
+
+
+class JobRunner:
+    def __init__(
+        self,
+        ctx: PlatformContext,
+        handlers: dict[str, Handler],
+        *,
+        concurrency: int = 8,
+        poll_interval: float = 0.5,
+        lease_seconds: float = 60.0,
+        backoff_base: float = 1.0,
+    ) -> None:
+        self.ctx = ctx
+        self.handlers = handlers
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.lease_seconds = lease_seconds
+        self.backoff_base = backoff_base
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self.ctx.wake_workers()
+        if self._loop_task is not None:
+            await self._loop_task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            free = self.concurrency - len(self._tasks)
+            claimed: list[Job] = []
+            if free > 0:
+                try:
+                    claimed = await self.claim(free)
+                except Exception:
+                    log.exception("claiming jobs failed")
+            for job in claimed:
+                task = asyncio.create_task(self._run(job))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            if len(claimed) < free or free <= 0:
+                self.ctx.work_available.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.ctx.work_available.wait(), self.poll_interval)
+
+    async def claim(self, limit: int) -> list[Job]:
+        """Take up to `limit` due jobs, marking them running with a lease."""
+        now = utcnow()
+        async with self.ctx.sessions() as session, session.begin():
+            due = (
+                select(Job.id)
+                .where(
+                    Job.run_at <= now,
+                    or_(Job.status == "pending", (Job.status == "running") & (Job.locked_until < now)),
+                )
+                .order_by(Job.run_at, Job.id)
+                .limit(limit)
+            )
+            if session.bind.dialect.name == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            ids = list((await session.execute(due)).scalars())
+            if not ids:
+                return []
+            lease = now + timedelta(seconds=self.lease_seconds)
+            await session.execute(
+                update(Job)
+                .where(Job.id.in_(ids))
+                .values(status="running", locked_until=lease, attempts=Job.attempts + 1)
+            )
+            rows = (await session.execute(select(Job).where(Job.id.in_(ids)))).scalars().all()
+            return list(rows)
+
+    async def _run(self, job: Job) -> None:
+        handler = self.handlers.get(job.kind)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for job kind {job.kind!r}")
+            await handler(self.ctx, dict(job.payload))
+        except Exception as exc:
+            await self._failed(job, exc)
+        else:
+            await self._finish(job.id, status="done", error=None)
+
+    async def _failed(self, job: Job, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if not isinstance(exc, RetryLater):
+            log.warning("job %s (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, error)
+        if job.attempts >= job.max_attempts:
+            await self._finish(job.id, status="dead", error=error)
+            return
+        delay = backoff_seconds(job.attempts, self.backoff_base)
+        async with self.ctx.sessions() as session, session.begin():
+            await session.execute(
+                update(Job)
+                .where(Job.id == job.id)
+                .values(
+                    status="pending",
+                    locked_until=None,
+                    last_error=error,
+                    run_at=utcnow() + timedelta(seconds=delay),
+                )
+            )
+
+    async def _finish(self, job_id: int, *, status: str, error: str | None) -> None:
+        async with self.ctx.sessions() as session, session.begin():
+            await session.execute(
+                update(Job).where(Job.id == job_id).values(status=status, locked_until=None, last_error=error)
+            )
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until no job is due (for tests and for a clean stop)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            async with self.ctx.sessions() as session:
+                pending = await _due_count(session)
+            if pending == 0 and not self._tasks:
+                return
+            self.ctx.wake_workers()
+            await asyncio.sleep(0.02)
+
+
+async def _due_count(session: AsyncSession) -> int:
+    now = utcnow()
+    rows = await session.execute(
+        select(Job.id).where(Job.status.in_(("pending", "running")), Job.run_at <= now).limit(1)
+    )
+    return len(rows.all())

@@ -1,0 +1,97 @@
+"""Job handler: deliver one webhook (form-encoded, signed), recording every attempt.
+
+At least once: the delivery row is marked delivered only after a 2xx; anything else (an error
+status, a timeout, a refused connection) records the attempt and asks the runner to retry later.
+Receivers dedupe with `kore-idempotency-token`, which is the same on every attempt.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.domain.signatures import kore_signature, twilio_signature
+from cellplane.jobs.runner import RetryLater
+from cellplane.services.context import PlatformContext
+from cellplane.store.models import WebhookAttempt, WebhookDelivery
+from cellplane.store.repositories.accounts import auth_token_of
+
+FailureHook = Callable[[AsyncSession, WebhookDelivery], Awaitable[None]]
+
+
+class WebhookSender:
+    def __init__(self, client: httpx.AsyncClient, *, max_attempts: int = 8, timeout: float = 10.0) -> None:
+        self.client = client
+        self.max_attempts = max_attempts
+        self.timeout = timeout
+        self.on_final_failure: list[FailureHook] = []
+
+    async def __call__(self, ctx: PlatformContext, payload: dict[str, Any]) -> None:
+        async with ctx.sessions() as session:
+            delivery = await session.get(WebhookDelivery, str(payload["delivery_sid"]))
+            if delivery is None or delivery.status == "delivered":
+                return
+            token = await auth_token_of(session, delivery.account_sid) or ""
+        request = build_request(delivery, token)
+        started = time.monotonic()
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            response = await self.client.send(request)
+            status_code = response.status_code
+            await response.aclose()
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        elapsed = int((time.monotonic() - started) * 1000)
+        async with ctx.sessions() as session, session.begin():
+            current = await session.get(WebhookDelivery, delivery.sid)
+            assert current is not None
+            current.attempts += 1
+            current.last_status_code = status_code
+            current.last_error = error
+            session.add(
+                WebhookAttempt(
+                    delivery_sid=current.sid,
+                    attempt=current.attempts,
+                    status_code=status_code,
+                    error=error,
+                    duration_ms=elapsed,
+                )
+            )
+            if error is None:
+                current.status = "delivered"
+            elif current.attempts >= self.max_attempts:
+                current.status = "failed"
+                for hook in self.on_final_failure:
+                    await hook(session, current)
+        if error is not None and delivery.attempts + 1 < self.max_attempts:
+            raise RetryLater(error)
+
+
+def build_request(delivery: WebhookDelivery, auth_token: str) -> httpx.Request:
+    """The signed HTTP request for one delivery: POST form body, or GET with a query string."""
+    params = {name: str(value) for name, value in delivery.params.items()}
+    headers = {
+        "User-Agent": "cellplane-webhook/1",
+        "I-Twilio-Idempotency-Token": delivery.idempotency_token,
+        "kore-idempotency-token": delivery.idempotency_token,
+    }
+    if delivery.method == "GET":
+        parts = urlsplit(delivery.url)
+        query = "&".join(filter(None, [parts.query, urlencode(params)]))
+        url = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+        headers["X-Twilio-Signature"] = twilio_signature(auth_token, url, {})
+        headers["kore-signature"] = kore_signature(auth_token, "GET", url, b"")
+        return httpx.Request("GET", url, headers=headers)
+    body = urlencode(params).encode()
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    headers["X-Twilio-Signature"] = twilio_signature(auth_token, delivery.url, params)
+    headers["kore-signature"] = kore_signature(auth_token, "POST", delivery.url, body)
+    return httpx.Request("POST", delivery.url, headers=headers, content=body)

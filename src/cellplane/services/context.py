@@ -1,0 +1,31 @@
+"""What every use case needs from the running platform, handed in (never read from globals)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cellplane.store.models.base import utcnow
+
+
+@dataclass
+class PlatformContext:
+    """The pieces a service call may touch besides its session.
+
+    `sim_update_delay` paces asynchronous SIM updates (the `scheduled` state): 0 in tests, a few
+    seconds in a demo, like moto's managed state model.
+    """
+
+    sessions: async_sessionmaker[AsyncSession]
+    sim_update_delay: float = 0.0
+    clock: Callable[[], datetime] = utcnow
+    work_available: asyncio.Event = field(default_factory=asyncio.Event)
+    hooks: dict[str, list[Callable[..., object]]] = field(default_factory=dict)
+
+    def wake_workers(self) -> None:
+        """Tell in-process workers a job was committed (they also poll, so a miss only delays)."""
+        self.work_available.set()

@@ -1,0 +1,206 @@
+"""Super SIM use cases: claim, list, fetch, update (synchronous or through `scheduled`), complete updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.domain import lifecycle
+from cellplane.domain.caller import Caller
+from cellplane.domain.errors import (
+    Conflict,
+    InvalidParameter,
+    MissingParameter,
+    NotFound,
+    RegistrationError,
+    Unauthorized,
+)
+from cellplane.domain.paging import Page, PageSpec
+from cellplane.services.context import PlatformContext
+from cellplane.services.outbox import enqueue, enqueue_webhook
+from cellplane.store.models import Fleet, Sim
+from cellplane.store.models.base import utcnow
+from cellplane.store.repositories import fleets as fleet_repo
+from cellplane.store.repositories import sims as repo
+
+SIM_UPDATE_JOB = "sim_update"
+PRODUCT = "supersim"
+_UNCHANGED = object()
+
+
+async def claim(session: AsyncSession, caller: Caller, iccid: str | None, registration_code: str | None) -> Sim:
+    """Register an inventory SIM to the caller's account (POST /Sims)."""
+    if not iccid:
+        raise MissingParameter("Iccid", code=83001)
+    if not registration_code:
+        raise MissingParameter("RegistrationCode", code=83001)
+    sim = await repo.by_iccid(session, iccid.strip())
+    if sim is None or sim.product != PRODUCT or sim.registration_code != registration_code.strip():
+        raise RegistrationError(
+            "The ICCID and RegistrationCode do not match a Super SIM that can be registered", code=83002
+        )
+    if sim.account_sid == caller.account_sid:
+        raise Conflict("This Super SIM is already registered to your account", code=83003)
+    if sim.account_sid is not None:
+        raise RegistrationError(
+            "The ICCID and RegistrationCode do not match a Super SIM that can be registered", code=83002
+        )
+    sim.account_sid = caller.account_sid
+    sim.claimed_at = sim.date_created = sim.date_updated = utcnow()
+    await session.flush()
+    return sim
+
+
+async def fetch(session: AsyncSession, caller: Caller, key: str) -> Sim:
+    sim = await repo.find_visible(session, key, caller.visible, PRODUCT)
+    if sim is None:
+        raise NotFound("Sim", key)
+    return sim
+
+
+async def list_sims(
+    session: AsyncSession,
+    caller: Caller,
+    spec: PageSpec,
+    *,
+    status: str | None = None,
+    fleet: str | None = None,
+    iccid: str | None = None,
+) -> Page[Sim]:
+    stmt = repo.list_query(caller.account_sid, PRODUCT)
+    if status is not None:
+        stmt = stmt.where(Sim.status == status)
+    if iccid is not None:
+        stmt = stmt.where(Sim.iccid == iccid)
+    if fleet is not None:
+        found = await fleet_repo.find_fleet(session, caller.account_sid, fleet)
+        if found is None:
+            return Page(items=[], has_next=False, has_previous=False)
+        stmt = stmt.where(Sim.fleet_sid == found.sid)
+    return await repo.page(session, stmt, spec)
+
+
+@dataclass
+class SimUpdate:
+    """The parameters of POST /Sims/{Sid}; None means "not given", "" for Fleet means "no fleet"."""
+
+    unique_name: str | None = None
+    status: str | None = None
+    fleet: str | None = None
+    callback_url: str | None = None
+    callback_method: str | None = None
+    account_sid: str | None = None
+
+
+async def update(
+    session: AsyncSession, ctx: PlatformContext, caller: Caller, key: str, change: SimUpdate
+) -> tuple[Sim, bool]:
+    """Apply an update; returns the SIM and whether it completes asynchronously (202)."""
+    sim = await fetch(session, caller, key)
+    target_account = sim.account_sid or caller.account_sid
+    if change.account_sid is not None and change.account_sid != sim.account_sid:
+        target_account = await _check_transfer(caller, sim, change)
+    new_fleet: object = _UNCHANGED
+    if change.fleet is not None:
+        new_fleet = await _resolve_fleet(session, target_account, change.fleet)
+    elif target_account != sim.account_sid and sim.fleet_sid is not None:
+        raise MissingParameter("Fleet")
+    if change.status is not None:
+        lifecycle.check_supersim_transition(sim.status, change.status)
+    if change.unique_name is not None:
+        await _check_unique_name(session, target_account, change.unique_name, sim.sid)
+
+    fleet_sid = new_fleet.sid if isinstance(new_fleet, Fleet) else None
+    fleet_changes = new_fleet is not _UNCHANGED and fleet_sid != sim.fleet_sid
+    is_async = lifecycle.touches_network(sim.status, change.status, fleet_changes)
+
+    if change.unique_name is not None:
+        sim.unique_name = change.unique_name or None
+    if change.callback_url is not None:
+        sim.callback_url = change.callback_url or None
+        sim.callback_method = change.callback_method or "POST"
+    elif change.callback_method is not None:
+        sim.callback_method = change.callback_method
+    sim.account_sid = target_account
+    if is_async:
+        # The seed: status shows `scheduled`, fleet_sid keeps its old value until the update completes.
+        sim.pending_status = change.status or sim.status
+        sim.pending_fleet_set = fleet_changes
+        sim.pending_fleet_sid = fleet_sid
+        sim.status = "scheduled"
+        enqueue(session, SIM_UPDATE_JOB, {"sim_sid": sim.sid}, delay=ctx.sim_update_delay)
+    elif fleet_changes:
+        sim.fleet_sid = fleet_sid
+    sim.date_updated = utcnow()
+    await session.flush()
+    return sim, is_async
+
+
+async def complete_update(session: AsyncSession, ctx: PlatformContext, sim_sid: str) -> Sim | None:
+    """The network confirmed: apply the pending status and fleet, and call the SIM's callback."""
+    sim = await session.get(Sim, sim_sid)
+    if sim is None or sim.status != "scheduled" or sim.pending_status is None:
+        return None
+    previous = sim.pending_status
+    if sim.pending_fleet_set:
+        sim.fleet_sid = sim.pending_fleet_sid
+    sim.status = previous
+    sim.pending_status = None
+    sim.pending_fleet_set = False
+    sim.pending_fleet_sid = None
+    now = ctx.clock()
+    if sim.status in lifecycle.CONNECTABLE and sim.date_activated is None:
+        sim.date_activated = now
+    sim.date_updated = now
+    for hook in ctx.hooks.get("sim_status_changed", []):
+        hook(sim)
+    if sim.callback_url and sim.account_sid:
+        enqueue_webhook(
+            session,
+            account_sid=sim.account_sid,
+            event="sim.updated",
+            url=sim.callback_url,
+            method=sim.callback_method,
+            params={
+                "SimSid": sim.sid,
+                "SimUniqueName": sim.unique_name,
+                "SimStatus": sim.status,
+                "AccountSid": sim.account_sid,
+            },
+            resource_sid=sim.sid,
+        )
+    await session.flush()
+    return sim
+
+
+async def _check_transfer(caller: Caller, sim: Sim, change: SimUpdate) -> str:
+    target = change.account_sid or ""
+    if not target.startswith("AC"):
+        raise InvalidParameter("AccountSid", "AccountSid must be an Account sid")
+    if not caller.can_see(target):
+        raise Unauthorized(
+            "SIMs can be moved only between a parent account and its subaccounts, with the parent's credentials",
+            code=20403,
+        )
+    if caller.parent_sid is not None:
+        raise Unauthorized("Only the parent account can move SIMs between accounts", code=20403)
+    return target
+
+
+async def _resolve_fleet(session: AsyncSession, account_sid: str, key: str) -> Fleet | None:
+    if key == "" or key.lower() == "null":
+        return None
+    fleet = await fleet_repo.find_fleet(session, account_sid, key)
+    if fleet is None:
+        raise InvalidParameter("Fleet", f"Fleet {key} was not found in account {account_sid}")
+    return fleet
+
+
+async def _check_unique_name(session: AsyncSession, account_sid: str, name: str, sim_sid: str) -> None:
+    if len(name) > 64:
+        raise InvalidParameter("UniqueName", "UniqueName must be at most 64 characters")
+    if name and name.startswith(("HS", "DE")) and len(name) == 34:
+        raise InvalidParameter("UniqueName", "UniqueName must not look like a Sim sid")
+    if name and await repo.unique_name_taken(session, account_sid, name, sim_sid):
+        raise Conflict(f"UniqueName {name} is already used by another Sim", code=20001)

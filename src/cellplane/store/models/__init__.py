@@ -1,0 +1,25 @@
+"""SQLAlchemy models, one aggregate a module; importing this package registers every table."""
+
+from cellplane.store.models.accounts import Account, ApiKey
+from cellplane.store.models.base import Base
+from cellplane.store.models.billing import BillingPeriod
+from cellplane.store.models.esim import EsimProfile, SettingsUpdate
+from cellplane.store.models.fleets import Fleet, NetworkAccessProfile, NetworkAccessProfileNetwork
+from cellplane.store.models.jobs import Job, WebhookAttempt, WebhookDelivery
+from cellplane.store.models.sims import Sim
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "Base",
+    "BillingPeriod",
+    "EsimProfile",
+    "Fleet",
+    "Job",
+    "NetworkAccessProfile",
+    "NetworkAccessProfileNetwork",
+    "SettingsUpdate",
+    "Sim",
+    "WebhookAttempt",
+    "WebhookDelivery",
+]

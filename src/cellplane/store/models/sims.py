@@ -1,0 +1,41 @@
+"""SIMs: the operator's inventory and, once claimed, the customer's Sim resource."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cellplane.store.models.base import Base, Timestamps, UtcDateTime
+
+
+class Sim(Timestamps, Base):
+    __tablename__ = "sims"
+    __table_args__ = (
+        UniqueConstraint("account_sid", "unique_name", name="uq_sims_account_unique_name"),
+        Index("ix_sims_account_sid_sid", "account_sid", "sid"),
+    )
+
+    sid: Mapped[str] = mapped_column(String(34), primary_key=True)
+    product: Mapped[str] = mapped_column(String(16), nullable=False, default="supersim")
+    account_sid: Mapped[str | None] = mapped_column(ForeignKey("accounts.sid"))
+    iccid: Mapped[str] = mapped_column(String(22), unique=True, nullable=False)
+    imsi: Mapped[str] = mapped_column(String(15), unique=True, nullable=False)
+    registration_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    eid: Mapped[str | None] = mapped_column(String(32))
+    msisdn: Mapped[str | None] = mapped_column(String(20))
+    unique_name: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="new")
+    fleet_sid: Mapped[str | None] = mapped_column(ForeignKey("fleets.sid"), index=True)
+    # An asynchronous update in flight: where the SIM is going once the network confirms.
+    pending_status: Mapped[str | None] = mapped_column(String(16))
+    pending_fleet_set: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    pending_fleet_sid: Mapped[str | None] = mapped_column(String(34))
+    callback_url: Mapped[str | None] = mapped_column(String(1024))
+    callback_method: Mapped[str | None] = mapped_column(String(8))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    date_activated: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Counters toward the ready → active rule (250 KB, 5 SMS, 3 months).
+    ready_bytes: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+    ready_sms: Mapped[int] = mapped_column(Integer, default=0, nullable=False)

@@ -1,0 +1,1 @@
+"""repositories layer of cellplane."""

@@ -1,0 +1,153 @@
+"""Start the real `cellplane up` in a subprocess on a free port, against SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "cellplane.cli.main"]
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postgres_available() -> str | None:
+    """None when PostgreSQL answers on 127.0.0.1:5432, else the reason it does not."""
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return None
+    except OSError as exc:
+        return f"PostgreSQL does not answer on 127.0.0.1:5432 ({exc})"
+
+
+def create_postgres_database() -> str:
+    """A fresh, empty database; returns its SQLAlchemy URL."""
+    import asyncio
+
+    import asyncpg
+
+    name = f"cellplane_test_{uuid.uuid4().hex[:12]}"
+
+    async def _create() -> None:
+        connection = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(_create())
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_postgres_database(url: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    name = url.rsplit("/", 1)[-1]
+
+    async def _drop() -> None:
+        connection = await asyncpg.connect(PG_ADMIN_DSN)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    asyncio.run(_drop())
+
+
+@dataclass
+class Server:
+    """A running platform process and the environment that reaches its database."""
+
+    backend: str
+    data_dir: Path
+    port: int
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    extra_args: list[str] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.log_path = self.data_dir / f"server-{self.port}.log"
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [*CLI, "up", "--port", str(self.port), "--log-level", "warning", *self.extra_args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.data_dir,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:] if self.log_path and self.log_path.exists() else ""
+
+    def admin(self, *args: str) -> Any:
+        """Run `cellplane admin ... --json` against this server's database and parse its output."""
+        result = subprocess.run(
+            [*CLI, "admin", *args, "--json"], env=self.env, capture_output=True, text=True, cwd=self.data_dir
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"admin {args} failed: {result.stderr}")
+        return json.loads(result.stdout)
+
+
+def server_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CELLPLANE_")}
+    env.update(
+        {
+            "CELLPLANE_DATA_DIR": str(data_dir),
+            "CELLPLANE_SIM_UPDATE_DELAY": "0",
+            "CELLPLANE_RATE_LIMIT": "0",
+            "CELLPLANE_JOB_BACKOFF_BASE": "0.05",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if database_url:
+        env["CELLPLANE_DATABASE_URL"] = database_url
+    env.update(extra)
+    return env
