@@ -16,11 +16,13 @@ from cellplane.domain.errors import (
     RegistrationError,
     Unauthorized,
 )
+from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue, enqueue_webhook
 from cellplane.store.models import Fleet, Sim
 from cellplane.store.models.base import utcnow
+from cellplane.store.repositories import accounts as account_repo
 from cellplane.store.repositories import fleets as fleet_repo
 from cellplane.store.repositories import sims as repo
 
@@ -54,9 +56,18 @@ async def claim(session: AsyncSession, caller: Caller, iccid: str | None, regist
 
 async def fetch(session: AsyncSession, caller: Caller, key: str) -> Sim:
     sim = await repo.find_visible(session, key, caller.visible, PRODUCT)
+    if sim is None and caller.parent_sid is None:
+        # The cached Caller may predate a subaccount created since; look its children up fresh on a miss.
+        fresh = await visible_accounts(session, caller)
+        if fresh != caller.visible:
+            sim = await repo.find_visible(session, key, fresh, PRODUCT)
     if sim is None:
         raise NotFound("Sim", key)
     return sim
+
+
+async def visible_accounts(session: AsyncSession, caller: Caller) -> frozenset[str]:
+    return frozenset([caller.account_sid, *await account_repo.child_sids(session, caller.account_sid)])
 
 
 async def list_sims(
@@ -100,7 +111,7 @@ async def update(
     sim = await fetch(session, caller, key)
     target_account = sim.account_sid or caller.account_sid
     if change.account_sid is not None and change.account_sid != sim.account_sid:
-        target_account = await _check_transfer(caller, sim, change)
+        target_account = await _check_transfer(session, caller, change)
     new_fleet: object = _UNCHANGED
     if change.fleet is not None:
         new_fleet = await _resolve_fleet(session, target_account, change.fleet)
@@ -174,11 +185,12 @@ async def complete_update(session: AsyncSession, ctx: PlatformContext, sim_sid: 
     return sim
 
 
-async def _check_transfer(caller: Caller, sim: Sim, change: SimUpdate) -> str:
+async def _check_transfer(session: AsyncSession, caller: Caller, change: SimUpdate) -> str:
+    """The seed: parent → child, child → parent, child → child, always with the parent's credentials."""
     target = change.account_sid or ""
-    if not target.startswith("AC"):
-        raise InvalidParameter("AccountSid", "AccountSid must be an Account sid")
-    if not caller.can_see(target):
+    if not is_sid(target, Prefix.ACCOUNT):
+        raise InvalidParameter("AccountSid", "AccountSid must be an Account sid (AC followed by 32 hex digits)")
+    if target not in await visible_accounts(session, caller):
         raise Unauthorized(
             "SIMs can be moved only between a parent account and its subaccounts, with the parent's credentials",
             code=20403,

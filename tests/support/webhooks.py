@@ -1,0 +1,115 @@
+"""A real HTTP webhook receiver on 127.0.0.1 that validates every signature with the SDK's RequestValidator."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from twilio.request_validator import RequestValidator
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    url: str
+    params: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    twilio_signature_valid: bool
+    kore_signature_valid: bool
+
+
+@dataclass
+class WebhookReceiver:
+    """Collects webhooks; `fail_first` answers that many requests with 500 before accepting."""
+
+    auth_token: str
+    fail_first: int = 0
+    status: int = 200
+    received: list[Received] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    attempts: int = 0
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://127.0.0.1:{port}"
+
+    def start(self) -> WebhookReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: object) -> None:
+                return
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                host = self.headers.get("Host", "")
+                url = f"http://{host}{self.path}"
+                parts = urlsplit(url)
+                if self.command == "POST":
+                    params = dict(parse_qsl(body.decode(), keep_blank_values=True))
+                    validated = RequestValidator(receiver.auth_token).validate(
+                        url, params, self.headers.get("X-Twilio-Signature", "")
+                    )
+                else:
+                    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+                    validated = RequestValidator(receiver.auth_token).validate(
+                        url, {}, self.headers.get("X-Twilio-Signature", "")
+                    )
+                bare = f"{parts.scheme}://{parts.netloc}{parts.path}"
+                expected_kore = hashlib.sha256(
+                    receiver.auth_token.encode() + self.command.encode() + bare.encode() + body
+                ).hexdigest()
+                with receiver._lock:
+                    receiver.attempts += 1
+                    failing = receiver.attempts <= receiver.fail_first
+                status = 500 if failing else receiver.status
+                if not failing:
+                    with receiver._lock:
+                        receiver.received.append(
+                            Received(
+                                method=self.command,
+                                path=parts.path,
+                                url=url,
+                                params=params,
+                                headers={k.lower(): v for k, v in self.headers.items()},
+                                body=body,
+                                twilio_signature_valid=validated,
+                                kore_signature_valid=self.headers.get("kore-signature") == expected_kore,
+                            )
+                        )
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = _handle  # noqa: N815 - http.server's naming
+            do_GET = _handle  # noqa: N815
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def wait_for(self, predicate: Callable[[list[Received]], bool], timeout: float = 10.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                snapshot = list(self.received)
+            if predicate(snapshot):
+                return snapshot
+            time.sleep(0.02)
+        raise AssertionError(f"webhook condition not met in {timeout}s; received {self.received}")
