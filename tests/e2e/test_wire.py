@@ -71,7 +71,9 @@ def test_bad_update_parameters_write_nothing(account: Account) -> None:
 
 def test_missing_claim_parameters(account: Account) -> None:
     with account.http() as http:
-        assert_error(http.post("/supersim/v1/Sims", data={"Iccid": "8988307000000000001"}), 400, 83001, "RegistrationCode")
+        assert_error(
+            http.post("/supersim/v1/Sims", data={"Iccid": "8988307000000000001"}), 400, 83001, "RegistrationCode"
+        )
         assert_error(http.post("/supersim/v1/Sims", data={}), 400, 83001, "Iccid")
 
 

@@ -40,7 +40,7 @@ class WebhookReceiver:
     @property
     def url(self) -> str:
         assert self._server is not None
-        host, port = self._server.server_address[:2]
+        port = self._server.server_address[1]
         return f"http://127.0.0.1:{port}"
 
     def start(self) -> WebhookReceiver:
@@ -92,8 +92,8 @@ class WebhookReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            do_POST = _handle  # noqa: N815 - http.server's naming
-            do_GET = _handle  # noqa: N815
+            do_POST = _handle
+            do_GET = _handle
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

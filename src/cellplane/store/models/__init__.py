@@ -6,6 +6,7 @@ from cellplane.store.models.billing import BillingPeriod
 from cellplane.store.models.esim import EsimProfile, SettingsUpdate
 from cellplane.store.models.fleets import Fleet, NetworkAccessProfile, NetworkAccessProfileNetwork
 from cellplane.store.models.jobs import Job, WebhookAttempt, WebhookDelivery
+from cellplane.store.models.sessions import ConnectionEvent, DataSession, UsageBucket
 from cellplane.store.models.sims import Sim
 
 __all__ = [
@@ -13,6 +14,8 @@ __all__ = [
     "ApiKey",
     "Base",
     "BillingPeriod",
+    "ConnectionEvent",
+    "DataSession",
     "EsimProfile",
     "Fleet",
     "Job",
@@ -20,6 +23,7 @@ __all__ = [
     "NetworkAccessProfileNetwork",
     "SettingsUpdate",
     "Sim",
+    "UsageBucket",
     "WebhookAttempt",
     "WebhookDelivery",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cellplane.store.models.base import Base, Timestamps, UtcDateTime
@@ -20,3 +20,6 @@ class BillingPeriod(Timestamps, Base):
     start_time: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     end_time: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     period_type: Mapped[str] = mapped_column(String(8), nullable=False)
+    # Bytes used in this period, counted toward the fleet's data limit (the seed: the counter follows
+    # the billing period, even across account moves).
+    data_used: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
