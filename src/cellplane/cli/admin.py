@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cellplane.domain.errors import CellplaneError
-from cellplane.runtime import Settings, migrate
+from cellplane.runtime.settings import Settings, migrate
 from cellplane.services import accounts, inventory
 from cellplane.store.db import make_engine, make_sessionmaker
 

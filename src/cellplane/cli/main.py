@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from cellplane.cli import admin
-from cellplane.runtime import Platform, Settings, migrate
+from cellplane.runtime.settings import Settings, migrate
 
 app = typer.Typer(
     help="cellplane: self-hosted connectivity management for cellular IoT SIM fleets.",
@@ -28,6 +28,8 @@ def up(
 ) -> None:
     """Run the whole platform in one process on the embedded database (or CELLPLANE_DATABASE_URL)."""
     import uvicorn
+
+    from cellplane.runtime.platform import Platform
 
     overrides = {k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items() if v is not None}
     settings = Settings(**overrides)

@@ -1,4 +1,4 @@
-"""Wires the pieces into one process; with the CLI, the only place that reads settings."""
+"""The whole platform in one process: builds every component from Settings and runs them together."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cellplane.api.app import create_app
 from cellplane.api.wire.auth import Authenticator
@@ -18,39 +16,13 @@ from cellplane.domain.ids import seed_sids
 from cellplane.jobs.runner import JobRunner
 from cellplane.jobs.sim_updates import complete_sim_update
 from cellplane.jobs.webhooks import WebhookSender
+from cellplane.runtime.settings import Settings
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import WEBHOOK_JOB
 from cellplane.services.sims import SIM_UPDATE_JOB
 from cellplane.store.db import make_engine, make_sessionmaker
-from cellplane.store.migrate import ensure_sqlite_dir, upgrade
 
 log = logging.getLogger("cellplane")
-
-
-class Settings(BaseSettings):
-    """Every knob, from flags or CELLPLANE_* environment variables."""
-
-    model_config = SettingsConfigDict(env_prefix="CELLPLANE_", extra="ignore")
-
-    host: str = "127.0.0.1"
-    port: int = 8080
-    data_dir: Path = Path(".cellplane")
-    database_url: str | None = None
-    seed: int | None = None
-    # Pace of asynchronous SIM updates (`scheduled` → final status), seconds.
-    sim_update_delay: float = 1.0
-    # Per-credential request rate (token bucket); 0 turns rate limiting off.
-    rate_limit: float = 100.0
-    rate_burst: float = 200.0
-    webhook_timeout: float = 10.0
-    webhook_max_attempts: int = 8
-    job_backoff_base: float = 1.0
-    job_concurrency: int = 16
-
-    def resolved_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'cellplane.db'}"
 
 
 class Platform:
@@ -98,10 +70,3 @@ class Platform:
         await self.runner.stop()
         await self.http.aclose()
         await self.engine.dispose()
-
-
-def migrate(settings: Settings) -> str:
-    url = settings.resolved_database_url()
-    ensure_sqlite_dir(url)
-    upgrade(url)
-    return url
