@@ -145,6 +145,12 @@ def server_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[s
             "CELLPLANE_RATE_LIMIT": "0",
             "CELLPLANE_JOB_BACKOFF_BASE": "0.05",
             "PYTHONUNBUFFERED": "1",
+            # Every network element on its own free port, so servers of parallel runs never collide.
+            "CELLPLANE_AAA_AUTH_PORT": str(free_port(socket.SOCK_DGRAM)),
+            "CELLPLANE_AAA_ACCT_PORT": str(free_port(socket.SOCK_DGRAM)),
+            "CELLPLANE_GTPC_PORT": str(free_port(socket.SOCK_DGRAM)),
+            "CELLPLANE_GTPU_PORT": str(free_port(socket.SOCK_DGRAM)),
+            "CELLPLANE_GATEWAY_DAE_PORT": str(free_port(socket.SOCK_DGRAM)),
         }
     )
     if database_url:

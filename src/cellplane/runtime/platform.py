@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 import httpx
 from fastapi import FastAPI
@@ -23,6 +24,14 @@ from cellplane.services.sims import SIM_UPDATE_JOB
 from cellplane.store.db import make_engine, make_sessionmaker
 
 log = logging.getLogger("cellplane")
+
+
+class Component(Protocol):
+    """A long-running piece of the platform (AAA, gateway, emulator ...)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class Platform:
@@ -47,7 +56,16 @@ class Platform:
         self.authenticator = Authenticator(
             self.ctx, rate_per_second=settings.rate_limit, burst=max(settings.rate_burst, 1.0)
         )
+        self.components: list[Component] = self._build_components()
         self.app = self._build_app()
+
+    def _build_components(self) -> list[Component]:
+        """The network elements, in start order (the AAA before the gateway that asks it)."""
+        components: list[Component] = []
+        # --- AAA (network/aaa) ---
+        # --- gateway (network/gateway) ---
+        # --- emulator (emulator/) ---
+        return components
 
     def _build_app(self) -> FastAPI:
         app = create_app(self.ctx, self.authenticator)
@@ -65,8 +83,12 @@ class Platform:
     async def start(self) -> None:
         self.ctx.work_available = asyncio.Event()
         self.runner.start()
+        for component in self.components:
+            await component.start()
 
     async def stop(self) -> None:
+        for component in reversed(self.components):
+            await component.stop()
         await self.runner.stop()
         await self.http.aclose()
         await self.engine.dispose()

@@ -29,6 +29,24 @@ class Settings(BaseSettings):
     job_backoff_base: float = 1.0
     job_concurrency: int = 16
 
+    # Network side (docs/NETWORK.md). Each element can be turned off to use a third-party one instead.
+    aaa_enabled: bool = True
+    aaa_host: str = "127.0.0.1"
+    aaa_auth_port: int = 1812
+    aaa_acct_port: int = 1813
+    radius_secret: str = "cellplane"
+    radius_clients: str = "127.0.0.1"
+    gateway_enabled: bool = True
+    gateway_host: str = "127.0.0.1"
+    gtpc_port: int = 2123
+    gtpu_port: int = 2152
+    gateway_dae_port: int = 3799
+    gateway_interim_interval: float = 60.0
+    ue_ip_pool: str = "10.64.0.0/10"
+    emulator_enabled: bool = False
+    emulator_gtpc_port: int = 0
+    emulator_gtpu_port: int = 0
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
