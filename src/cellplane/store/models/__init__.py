@@ -3,9 +3,11 @@
 from cellplane.store.models.accounts import Account, ApiKey
 from cellplane.store.models.base import Base
 from cellplane.store.models.billing import BillingPeriod
+from cellplane.store.models.commands import IpCommand, SmsCommand, WirelessCommand
 from cellplane.store.models.esim import EsimProfile, SettingsUpdate
 from cellplane.store.models.fleets import Fleet, NetworkAccessProfile, NetworkAccessProfileNetwork
 from cellplane.store.models.jobs import Job, WebhookAttempt, WebhookDelivery
+from cellplane.store.models.rate_plans import RatePlan
 from cellplane.store.models.sessions import ConnectionEvent, DataSession, UsageBucket
 from cellplane.store.models.sims import Sim
 
@@ -18,12 +20,16 @@ __all__ = [
     "DataSession",
     "EsimProfile",
     "Fleet",
+    "IpCommand",
     "Job",
     "NetworkAccessProfile",
     "NetworkAccessProfileNetwork",
+    "RatePlan",
     "SettingsUpdate",
     "Sim",
+    "SmsCommand",
     "UsageBucket",
     "WebhookAttempt",
     "WebhookDelivery",
+    "WirelessCommand",
 ]

@@ -39,3 +39,18 @@ class Sim(Timestamps, Base):
     # Counters toward the ready → active rule (250 KB, 5 SMS, 3 months).
     ready_bytes: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
     ready_sms: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+
+    # Programmable Wireless fields (product "wireless"); null for Super SIMs.
+    rate_plan_sid: Mapped[str | None] = mapped_column(String(34), index=True)
+    friendly_name: Mapped[str | None] = mapped_column(String(64))
+    reset_status: Mapped[str | None] = mapped_column(String(16))
+    commands_callback_url: Mapped[str | None] = mapped_column(String(1024))
+    commands_callback_method: Mapped[str | None] = mapped_column(String(8))
+    sms_url: Mapped[str | None] = mapped_column(String(1024))
+    sms_method: Mapped[str | None] = mapped_column(String(8))
+    sms_fallback_url: Mapped[str | None] = mapped_column(String(1024))
+    sms_fallback_method: Mapped[str | None] = mapped_column(String(8))
+    voice_url: Mapped[str | None] = mapped_column(String(1024))
+    voice_method: Mapped[str | None] = mapped_column(String(8))
+    voice_fallback_url: Mapped[str | None] = mapped_column(String(1024))
+    voice_fallback_method: Mapped[str | None] = mapped_column(String(8))
