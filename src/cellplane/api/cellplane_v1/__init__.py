@@ -1,1 +1,16 @@
-"""cellplane_v1 layer of cellplane."""
+"""The cellplane v1 extension surface, mounted at /cellplane/v1: one module per resource, thin routers."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cellplane.api.cellplane_v1 import connection_events
+
+SURFACE = "cellplane/v1"
+
+
+def router() -> APIRouter:
+    combined = APIRouter(prefix="/cellplane/v1", tags=["cellplane v1"])
+    for module in (connection_events,):
+        combined.include_router(module.router)
+    return combined

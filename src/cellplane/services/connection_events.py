@@ -1,0 +1,87 @@
+"""Connection events of an account's SIMs: attaches accepted, rejected or failed, data sessions started and ended.
+
+The network side (AAA, gateway) writes them; this is the read side: a newest-first list with filters,
+and one event by sid. An event stays with the account that owned the SIM when it happened.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.domain.caller import Caller
+from cellplane.domain.errors import InvalidParameter, NotFound
+from cellplane.domain.ids import Prefix, is_sid
+from cellplane.domain.paging import Page, PageSpec
+from cellplane.store.models import ConnectionEvent
+from cellplane.store.repositories import connection_events as repo
+from cellplane.store.repositories import fleets as fleet_repo
+from cellplane.store.repositories import sims as sim_repo
+
+PRODUCT = "supersim"
+# Event types are dotted lower-case names ("attachment.accepted", "data-session.ended", ...).
+_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9._-]{0,23}$")
+_ICCID = re.compile(r"^\d{18,22}$")
+
+
+@dataclass(frozen=True)
+class EventRequest:
+    """The query parameters of GET /ConnectionEvents, as given (None = not given)."""
+
+    sim: str | None = None
+    fleet: str | None = None
+    event_type: str | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+
+async def _sim_filter(session: AsyncSession, caller: Caller, key: str) -> repo.EventFilter:
+    """A sid as given, a unique name of one of our SIMs, else an ICCID (matched on the event itself)."""
+    if is_sid(key, Prefix.SUPER_SIM):
+        return repo.EventFilter(sim_sid=key)
+    sim = await sim_repo.find_visible(session, key, [caller.account_sid], PRODUCT)
+    if sim is not None:
+        return repo.EventFilter(sim_sid=sim.sid)
+    if _ICCID.match(key):
+        # Events carry the ICCID, so this also finds events of a SIM that has since left the account.
+        return repo.EventFilter(iccid=key)
+    raise NotFound("Sim", key)
+
+
+async def list_events(
+    session: AsyncSession, caller: Caller, request: EventRequest, spec: PageSpec
+) -> Page[ConnectionEvent]:
+    if request.event_type is not None and not _EVENT_TYPE.match(request.event_type):
+        raise InvalidParameter("EventType", "EventType must be an event type such as attachment.accepted")
+    if request.start_time is not None and request.end_time is not None and request.start_time >= request.end_time:
+        raise InvalidParameter("StartTime", "StartTime must be before EndTime")
+    where = repo.EventFilter()
+    if request.sim is not None:
+        where = await _sim_filter(session, caller, request.sim)
+    fleet_sid = None
+    if request.fleet is not None:
+        if is_sid(request.fleet, Prefix.FLEET):
+            fleet_sid = request.fleet
+        else:
+            fleet = await fleet_repo.find_fleet(session, caller.account_sid, request.fleet)
+            if fleet is None:
+                raise NotFound("Fleet", request.fleet)
+            fleet_sid = fleet.sid
+    where = replace(
+        where,
+        fleet_sid=fleet_sid,
+        event_type=request.event_type,
+        start=request.start_time,
+        end=request.end_time,
+    )
+    return await repo.page(session, repo.list_query(caller.account_sid, where), spec)
+
+
+async def fetch(session: AsyncSession, caller: Caller, sid: str) -> ConnectionEvent:
+    event = await repo.find_visible(session, sid, caller.visible) if is_sid(sid) else None
+    if event is None:
+        raise NotFound("ConnectionEvent", sid)
+    return event
