@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellplane.domain.errors import NotFound
 from cellplane.services.context import PlatformContext
 
 
@@ -15,9 +16,17 @@ def context(request: Request) -> PlatformContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
+def _addressable(request: Request) -> None:
+    """A path key with a NUL names nothing: no sid or unique name can hold one (forms refuse it), and
+    PostgreSQL rejects NUL in text outright, which would surface as a 500. Answer 404 before any query."""
+    if any("\x00" in str(value) for value in request.path_params.values()):
+        raise NotFound("path", request.url.path)
+
+
 @asynccontextmanager
 async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
     """One write transaction; committed when the block ends, rolled back whole on any error."""
+    _addressable(request)
     ctx = context(request)
     async with ctx.sessions() as session, session.begin():
         yield session
@@ -26,5 +35,6 @@ async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
 
 @asynccontextmanager
 async def reading(request: Request) -> AsyncIterator[AsyncSession]:
+    _addressable(request)
     async with context(request).sessions() as session:
         yield session

@@ -1,0 +1,122 @@
+"""The account the conformance tests aim at: claimed SIMs, NAPs, fleets, an eSIM profile; a local callback sink."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+import httpx
+
+from tests.compat.scope import unrouted
+from tests.support.server import Server
+
+# A 32-digit EID whose last two digits are its check digits: the whole number mod 97 is 1 (GSMA SGP.29).
+EID = "89049032000000000000000000000163"
+
+
+class CallbackSink(BaseHTTPRequestHandler):
+    """Answers every callback 204 so generated CallbackUrls never leave 127.0.0.1 and never retry."""
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self.send_response(204)
+        self.end_headers()
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@dataclass
+class Target:
+    """One fresh account and the real resources generated requests should hit (by sid and unique name).
+
+    Reads aim at `stable` resources; writes that change or delete (POST /X/{Sid}, DELETE) aim at
+    `scratch` ones, so that a fuzzed rename or removal cannot make later reads miss.
+    """
+
+    server: Server
+    auth: tuple[str, str]
+    callback_url: str
+    # Path and form values by the collection they name: "Sims", "Fleets", "NetworkAccessProfiles", ...
+    stable: dict[str, list[str]] = field(default_factory=dict)
+    scratch: dict[str, list[str]] = field(default_factory=dict)
+    # Query/body values by parameter name ("Iccid", "IsoCountry", "DataLimit", "CallbackUrl", ...).
+    values: dict[str, list[Any]] = field(default_factory=dict)
+    _registrations: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.server.base_url}/supersim"  # the spec's paths start at /v1
+
+    def registrations(self) -> list[tuple[str, str]]:
+        """(Iccid, RegistrationCode) of inventory SIMs for POST /Sims, provisioned on first use.
+
+        Not earlier: ordering an eSIM profile reserves any unclaimed inventory SIM, so SIMs provisioned
+        at setup would be gone by the time POST /Sims is fuzzed.
+        """
+        if not self._registrations:
+            provisioned = self.server.admin("provision-sims", "--count", "3", "--product", "supersim")
+            self._registrations = [(s["iccid"], s["registration_code"]) for s in provisioned]
+        return self._registrations
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code in (200, 201, 202), f"setup {response.request.url}: {response.text}"
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def build_target(server: Server, callback_url: str) -> Target:
+    """Create the account through the admin CLI and the API, using only the operations already routed."""
+    created = server.admin("create-account", "--friendly-name", "compat")
+    target = Target(server, (created["account_sid"], created["auth_token"]), callback_url)
+    target.values["AccountSid"] = [created["account_sid"]]
+    # Values the rules accept, so that some updates with several optional parameters succeed as a whole.
+    target.values["DataLimit"] = [1000, 250]
+    for name in ("CallbackUrl", "IpCommandsUrl", "SmsCommandsUrl"):
+        target.values[name] = [callback_url]
+    missing = unrouted()
+    inventory = server.admin("provision-sims", "--count", "4", "--product", "supersim")
+    with httpx.Client(base_url=f"{target.base_url}/v1", auth=target.auth, timeout=10) as http:
+        sims = [
+            _ok(http.post("/Sims", data={"Iccid": s["iccid"], "RegistrationCode": s["registration_code"]}))
+            for s in inventory
+        ]
+        _ok(http.post(f"/Sims/{sims[0]['sid']}", data={"UniqueName": "compat-sim"}))
+        _ok(http.post(f"/Sims/{sims[2]['sid']}", data={"UniqueName": "compat-sim-scratch"}))
+        target.stable["Sims"] = [sims[0]["sid"], sims[1]["sid"], "compat-sim"]
+        target.scratch["Sims"] = [sims[2]["sid"], sims[3]["sid"], "compat-sim-scratch"]
+        target.values["Iccid"] = [s["iccid"] for s in sims]
+
+        if "ListNetwork" not in missing:
+            networks = _ok(http.get("/Networks", params={"PageSize": 5}))["networks"]
+            target.stable["Networks"] = [n["sid"] for n in networks]
+            target.values["IsoCountry"] = sorted({n["iso_country"] for n in networks})
+            target.values["Mcc"] = sorted({i["mcc"] for n in networks for i in n["identifiers"]})
+            target.values["Mnc"] = sorted({i["mnc"] for n in networks for i in n["identifiers"]})
+        if "CreateNetworkAccessProfile" not in missing:
+            # Disjoint networks: a POST of networks[0:3] to the scratch NAP can succeed, a DELETE of its own can too.
+            networks = target.stable.get("Networks", [])
+            target.scratch["Networks"] = networks[3:5]
+            for pool, name, allowed in (
+                (target.stable, "compat-nap", networks[:2]),
+                (target.scratch, "compat-nap-scratch", networks[3:5]),
+            ):
+                form = {"UniqueName": name, "Networks": allowed}
+                pool["NetworkAccessProfiles"] = [_ok(http.post("/NetworkAccessProfiles", data=form))["sid"], name]
+        if "CreateFleet" not in missing and "NetworkAccessProfiles" in target.stable:
+            for pool, name in ((target.stable, "compat-fleet"), (target.scratch, "compat-fleet-scratch")):
+                form = {"NetworkAccessProfile": target.stable["NetworkAccessProfiles"][0], "UniqueName": name}
+                pool["Fleets"] = [_ok(http.post("/Fleets", data=form))["sid"], name]
+            # A SIM in a fleet and active, so that Fleet filters, billing periods and IP addresses have content.
+            _ok(http.post(f"/Sims/{sims[1]['sid']}", data={"Fleet": target.stable["Fleets"][0], "Status": "active"}))
+        if "CreateEsimProfile" not in missing:
+            profile = _ok(http.post("/ESimProfiles", data={"Eid": EID, "CallbackUrl": callback_url}))
+            target.stable["ESimProfiles"] = [profile["sid"]]
+            target.values["Eid"] = [EID]
+    return target
