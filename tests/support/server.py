@@ -127,6 +127,37 @@ class Server:
         return self.log_path.read_text(errors="replace")[-5000:] if self.log_path and self.log_path.exists() else ""
 
     def admin(self, *args: str) -> Any:
+        """The operator's `cellplane admin ... --json`, answered through /admin/v1 (fast) when it can be.
+
+        The HTTP admin surface and the CLI call the same services; the CLI itself is exercised by
+        `cli_admin` in tests of its own.
+        """
+        command, options = args[0], _options(args[1:])
+        token = self.env["CELLPLANE_ADMIN_TOKEN"]
+        auth = ("admin", token)
+        if command == "create-account" and set(options) <= {"--friendly-name", "--parent"}:
+            data = {"FriendlyName": options.get("--friendly-name"), "ParentSid": options.get("--parent")}
+            response = httpx.post(f"{self.base_url}/admin/v1/Accounts", data=_clean(data), auth=auth, timeout=30)
+            response.raise_for_status()
+            return response.json()
+        if command == "create-api-key" and set(options) <= {"--account", "--friendly-name"}:
+            url = f"{self.base_url}/admin/v1/Accounts/{options['--account']}/Keys"
+            response = httpx.post(url, data=_clean({"FriendlyName": options.get("--friendly-name")}), auth=auth)
+            response.raise_for_status()
+            return response.json()
+        if command == "provision-sims" and set(options) <= {"--count", "--product", "--account", "--seed"}:
+            data = {
+                "Count": options.get("--count"),
+                "Product": options.get("--product"),
+                "AccountSid": options.get("--account"),
+                "Seed": options.get("--seed"),
+            }
+            response = httpx.post(f"{self.base_url}/admin/v1/Sims", data=_clean(data), auth=auth, timeout=120)
+            response.raise_for_status()
+            return response.json()["sims"]
+        return self.cli_admin(*args)
+
+    def cli_admin(self, *args: str) -> Any:
         """Run `cellplane admin ... --json` against this server's database and parse its output."""
         result = subprocess.run(
             [*CLI, "admin", *args, "--json"], env=self.env, capture_output=True, text=True, cwd=self.data_dir
@@ -134,6 +165,24 @@ class Server:
         if result.returncode != 0:
             raise RuntimeError(f"admin {args} failed: {result.stderr}")
         return json.loads(result.stdout)
+
+
+def _options(args: tuple[str, ...]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    index = 0
+    while index < len(args):
+        name = args[index]
+        if index + 1 < len(args) and not args[index + 1].startswith("--"):
+            options[name] = args[index + 1]
+            index += 2
+        else:
+            options[name] = ""
+            index += 1
+    return options
+
+
+def _clean(data: dict[str, str | None]) -> dict[str, str]:
+    return {name: value for name, value in data.items() if value}
 
 
 def server_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[str, str]:
@@ -145,6 +194,7 @@ def server_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[s
             "CELLPLANE_RATE_LIMIT": "0",
             "CELLPLANE_JOB_BACKOFF_BASE": "0.05",
             "PYTHONUNBUFFERED": "1",
+            "CELLPLANE_ADMIN_TOKEN": uuid.uuid4().hex,
             # Every network element on its own free port, so servers of parallel runs never collide.
             "CELLPLANE_AAA_AUTH_PORT": str(free_port(socket.SOCK_DGRAM)),
             "CELLPLANE_AAA_ACCT_PORT": str(free_port(socket.SOCK_DGRAM)),

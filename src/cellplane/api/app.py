@@ -7,14 +7,16 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cellplane import __version__
-from cellplane.api import health, supersim_v1
+from cellplane.api import admin_v1, cellplane_v1, health, supersim_v1
 from cellplane.api.wire.auth import Authenticator
 from cellplane.api.wire.errors import handle_domain_error, handle_http_error, handle_validation_error
 from cellplane.domain.errors import CellplaneError
 from cellplane.services.context import PlatformContext
 
 
-def create_app(ctx: PlatformContext, authenticator: Authenticator | None = None) -> FastAPI:
+def create_app(
+    ctx: PlatformContext, authenticator: Authenticator | None = None, admin_token: str | None = None
+) -> FastAPI:
     app = FastAPI(
         title="cellplane",
         version=__version__,
@@ -22,9 +24,12 @@ def create_app(ctx: PlatformContext, authenticator: Authenticator | None = None)
     )
     app.state.ctx = ctx
     app.state.authenticator = authenticator or Authenticator(ctx)
+    app.state.admin_token = admin_token
     app.add_exception_handler(CellplaneError, handle_domain_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.include_router(health.router)
     app.include_router(supersim_v1.router())
+    app.include_router(cellplane_v1.router())
+    app.include_router(admin_v1.router())
     return app

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
+from cellplane import __version__
 from cellplane.cli import admin
-from cellplane.runtime.settings import Settings, migrate
+from cellplane.runtime.settings import Settings, admin_token, migrate
+
+if TYPE_CHECKING:
+    from cellplane.services.demo import Demo
 
 app = typer.Typer(
     help="cellplane: self-hosted connectivity management for cellular IoT SIM fleets.",
@@ -25,20 +33,25 @@ def up(
     port: int = typer.Option(None, help="HTTP port of the API (default 8080)."),
     data_dir: Path = typer.Option(None, help="Folder of the embedded SQLite database (default ./.cellplane)."),
     log_level: str = typer.Option("warning", help="uvicorn log level."),
+    demo: bool = typer.Option(False, "--demo", help="Seed (once) and print a demo account with active SIMs."),
+    emulator: bool = typer.Option(None, "--emulator/--no-emulator", help="Run the emulated radio network too."),
 ) -> None:
     """Run the whole platform in one process on the embedded database (or CELLPLANE_DATABASE_URL)."""
     import uvicorn
 
     from cellplane.runtime.platform import Platform
 
-    overrides = {k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items() if v is not None}
-    settings = Settings(**overrides)
+    overrides: dict[str, object] = {
+        k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items() if v is not None
+    }
+    if emulator is not None:
+        overrides["emulator_enabled"] = emulator
+    elif demo:
+        overrides["emulator_enabled"] = True
+    settings = Settings(**overrides)  # type: ignore[arg-type]
     url = migrate(settings)
     platform = Platform(settings)
-    typer.echo(f"cellplane API      http://{settings.host}:{settings.port}/  (docs: /docs, health: /healthz)")
-    typer.echo(f"  Super SIM v1     http://{settings.host}:{settings.port}/supersim/v1")
-    typer.echo(f"  database         {url.split('@')[-1]}")
-    typer.echo("  credentials      cellplane admin create-account --json", err=False)
+    show_banner(settings, url, seed_demo(settings) if demo else None)
     uvicorn.run(
         platform.app,
         host=settings.host,
@@ -48,6 +61,61 @@ def up(
         loop="uvloop",
         http="httptools",
     )
+
+
+def seed_demo(settings: Settings) -> Demo:
+    """Create the demo account once (kept in the database) and remember it in the data directory."""
+    from cellplane.services.demo import ensure_demo
+    from cellplane.store.db import make_engine, make_sessionmaker
+
+    async def _seed() -> Demo:
+        engine = make_engine(settings.resolved_database_url())
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                return await ensure_demo(session)
+        finally:
+            await engine.dispose()
+
+    demo = asyncio.run(_seed())
+    (settings.data_dir / "demo.json").write_text(json.dumps(dataclasses.asdict(demo), indent=2) + "\n")
+    return demo
+
+
+def show_banner(settings: Settings, database_url: str, demo: Demo | None) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        f"cellplane {__version__} is starting",
+        f"  API            {base}/   (docs {base}/docs, health {base}/healthz, metrics {base}/metrics)",
+        f"  Super SIM v1   {base}/supersim/v1",
+        f"  Wireless v1    {base}/wireless/v1",
+        f"  extensions     {base}/cellplane/v1",
+        f"  admin          {base}/admin/v1   (Basic admin:{admin_token(settings)})",
+        f"  database       {database_url.split('@')[-1]}",
+    ]
+    if settings.aaa_enabled:
+        lines.append(
+            f"  RADIUS AAA     {settings.aaa_host}:{settings.aaa_auth_port} (auth), "
+            f":{settings.aaa_acct_port} (acct), secret {settings.radius_secret!r}"
+        )
+    if settings.gateway_enabled:
+        lines.append(
+            f"  gateway        GTP-C {settings.gateway_host}:{settings.gtpc_port}, GTP-U :{settings.gtpu_port}"
+        )
+    lines.append(f"  emulator       {'on' if settings.emulator_enabled else 'off'}")
+    if demo is not None:
+        lines += [
+            "",
+            "Demo account (kept in the data directory's demo.json):",
+            f"  AccountSid     {demo.account_sid}",
+            f"  AuthToken      {demo.auth_token}",
+            f"  SIMs           {', '.join(s['unique_name'] for s in demo.sims)} (active, fleet demo-fleet)",
+            "",
+            "Try it:",
+            f"  curl -u {demo.account_sid}:{demo.auth_token} {base}/supersim/v1/Sims",
+        ]
+    else:
+        lines.append("  credentials    cellplane admin create-account --json")
+    typer.echo("\n".join(lines))
 
 
 @db_app.command("upgrade")

@@ -14,12 +14,15 @@ from fastapi import FastAPI
 from cellplane.api.app import create_app
 from cellplane.api.wire.auth import Authenticator
 from cellplane.domain.ids import seed_sids
+from cellplane.jobs.esim_profiles import advance_esim_profile, complete_settings_update
 from cellplane.jobs.runner import JobRunner
 from cellplane.jobs.sim_updates import complete_sim_update
 from cellplane.jobs.webhooks import WebhookSender
-from cellplane.runtime.settings import Settings
+from cellplane.runtime.settings import Settings, admin_token
 from cellplane.services.context import PlatformContext
+from cellplane.services.esim_profiles import ESIM_PROFILE_JOB
 from cellplane.services.outbox import WEBHOOK_JOB
+from cellplane.services.settings_updates import SETTINGS_UPDATE_JOB
 from cellplane.services.sims import SIM_UPDATE_JOB
 from cellplane.store.db import make_engine, make_sessionmaker
 
@@ -49,7 +52,12 @@ class Platform:
         )
         self.runner = JobRunner(
             self.ctx,
-            {SIM_UPDATE_JOB: complete_sim_update, WEBHOOK_JOB: self.webhooks},
+            {
+                SIM_UPDATE_JOB: complete_sim_update,
+                WEBHOOK_JOB: self.webhooks,
+                ESIM_PROFILE_JOB: advance_esim_profile,
+                SETTINGS_UPDATE_JOB: complete_settings_update,
+            },
             concurrency=settings.job_concurrency,
             backoff_base=settings.job_backoff_base,
         )
@@ -68,7 +76,7 @@ class Platform:
         return components
 
     def _build_app(self) -> FastAPI:
-        app = create_app(self.ctx, self.authenticator)
+        app = create_app(self.ctx, self.authenticator, admin_token(self.settings))
         app.router.lifespan_context = self._lifespan
         return app
 

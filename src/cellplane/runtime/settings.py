@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".cellplane")
     database_url: str | None = None
     seed: int | None = None
+    # Operator credential for /admin/v1 (Basic admin:<token>); generated into the data dir when unset.
+    admin_token: str | None = None
     # Pace of asynchronous SIM updates (`scheduled` → final status), seconds.
     sim_update_delay: float = 1.0
     # Per-credential request rate (token bucket); 0 turns rate limiting off.
@@ -36,6 +39,8 @@ class Settings(BaseSettings):
     aaa_acct_port: int = 1813
     radius_secret: str = "cellplane"
     radius_clients: str = "127.0.0.1"
+    # Where each NAS takes Disconnect-Requests, "nas_ip=host:port,..."; default (nas_ip, gateway_dae_port).
+    radius_dae_targets: str = ""
     gateway_enabled: bool = True
     gateway_host: str = "127.0.0.1"
     gtpc_port: int = 2123
@@ -51,6 +56,20 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'cellplane.db'}"
+
+
+def admin_token(settings: Settings) -> str:
+    """The operator token: from the environment, else the one kept in the data directory (made once)."""
+    if settings.admin_token:
+        return settings.admin_token
+    path = settings.data_dir / "admin-token"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(20)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
 
 
 def migrate(settings: Settings) -> str:

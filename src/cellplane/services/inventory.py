@@ -23,6 +23,8 @@ from cellplane.store.models.base import utcnow
 PRODUCTS = {
     "supersim": {"issuer": "88307", "plmn": "90153", "prefix": Prefix.SUPER_SIM},
     "wireless": {"issuer": "01260", "plmn": "310260", "prefix": Prefix.WIRELESS_SIM},
+    # Digital profiles an eSIM order draws from (never a physical card a customer may hold and claim).
+    "esim": {"issuer": "88309", "plmn": "90153", "prefix": Prefix.SUPER_SIM},
 }
 CHUNK = 5000
 
@@ -94,9 +96,11 @@ async def load(
     *,
     seed: int | None = None,
     progress: Callable[[int], None] | None = None,
+    account_sid: str | None = None,
 ) -> list[tuple[str, InventorySim]]:
     """Insert SIMs in chunks; duplicates of existing ICCIDs/IMSIs are refused before anything is written.
 
+    With `account_sid` the SIMs are handed to that account at once (Wireless SIMs have no claim API).
     The caller commits once, so an import is all or nothing.
     """
     factory = SidFactory(seed)
@@ -111,20 +115,20 @@ async def load(
         seen_imsis.add(sim.imsi)
         chunk.append((factory.new(PRODUCTS[sim.product]["prefix"]), sim))
         if len(chunk) >= CHUNK:
-            await _insert(session, chunk)
+            await _insert(session, chunk, account_sid)
             loaded.extend(chunk)
             if progress:
                 progress(len(chunk))
             chunk = []
     if chunk:
-        await _insert(session, chunk)
+        await _insert(session, chunk, account_sid)
         loaded.extend(chunk)
         if progress:
             progress(len(chunk))
     return loaded
 
 
-async def _insert(session: AsyncSession, chunk: list[tuple[str, InventorySim]]) -> None:
+async def _insert(session: AsyncSession, chunk: list[tuple[str, InventorySim]], account_sid: str | None) -> None:
     iccids = [sim.iccid for _, sim in chunk]
     clash = (await session.execute(select(Sim.iccid).where(Sim.iccid.in_(iccids)).limit(1))).scalar()
     if clash:
@@ -141,6 +145,8 @@ async def _insert(session: AsyncSession, chunk: list[tuple[str, InventorySim]]) 
             "status": "new",
             "date_created": now,
             "date_updated": now,
+            "account_sid": account_sid,
+            "claimed_at": now if account_sid else None,
             "pending_fleet_set": False,
             "ready_bytes": 0,
             "ready_sms": 0,

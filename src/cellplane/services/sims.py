@@ -18,6 +18,7 @@ from cellplane.domain.errors import (
 )
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
+from cellplane.services import billing, settings_updates
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue, enqueue_webhook
 from cellplane.store.models import Fleet, Sim
@@ -164,6 +165,10 @@ async def complete_update(session: AsyncSession, ctx: PlatformContext, sim_sid: 
     if sim.status in lifecycle.CONNECTABLE and sim.date_activated is None:
         sim.date_activated = now
     sim.date_updated = now
+    if sim.product == PRODUCT:
+        # Billing periods and the first settings update (Super SIM resources) follow the confirmed status.
+        await billing.on_status_change(session, sim, now)
+        await settings_updates.on_status_change(session, ctx, sim, now)
     for hook in ctx.hooks.get("sim_status_changed", []):
         hook(sim)
     if sim.callback_url and sim.account_sid:

@@ -13,6 +13,7 @@ from cellplane.api.supersim_v1 import (
     networks,
     settings_updates,
     sims,
+    usage_records,
 )
 
 SURFACE = "supersim/v1"
@@ -29,6 +30,7 @@ def router() -> APIRouter:
         ip_addresses,
         esim_profiles,
         settings_updates,
+        usage_records,
     ):
         combined.include_router(module.router)
     return combined
