@@ -6,7 +6,7 @@ import csv
 import random
 import string
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import insert, select
@@ -140,7 +140,13 @@ async def _insert(session: AsyncSession, chunk: list[tuple[str, InventorySim]], 
     now = utcnow()
     rows = [
         {
-            **asdict(sim),
+            # Explicit fields: dataclasses.asdict deep-copies and was a third of a 100,000-row import.
+            "iccid": sim.iccid,
+            "imsi": sim.imsi,
+            "registration_code": sim.registration_code,
+            "product": sim.product,
+            "eid": sim.eid,
+            "msisdn": sim.msisdn,
             "sid": sid,
             "status": "new",
             "date_created": now,
