@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cellplane import __version__
-from cellplane.api import admin_v1, cellplane_v1, health, supersim_v1
+from cellplane.api import admin_v1, cellplane_v1, health, supersim_v1, wireless_v1
 from cellplane.api.wire.auth import Authenticator
 from cellplane.api.wire.errors import handle_domain_error, handle_http_error, handle_validation_error
 from cellplane.domain.errors import CellplaneError
@@ -30,6 +30,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.include_router(health.router)
     app.include_router(supersim_v1.router())
+    app.include_router(wireless_v1.router())
     app.include_router(cellplane_v1.router())
     app.include_router(admin_v1.router())
     return app

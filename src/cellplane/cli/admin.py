@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cellplane.domain.errors import CellplaneError
+from cellplane.domain.errors import CellplaneError, NotFound
 from cellplane.runtime.settings import Settings, migrate
 from cellplane.services import accounts, inventory
 from cellplane.store.db import make_engine, make_sessionmaker
+from cellplane.store.repositories import accounts as account_repo
 
 app = typer.Typer(help="Operator administration: accounts, credentials, SIM inventory.", no_args_is_help=True)
 T = TypeVar("T")
@@ -99,6 +100,7 @@ def provision_sims(
         help="Import an operator's CSV (iccid, imsi, registration_code).",
     ),
     seed: int = typer.Option(None, "--seed", help="Seed for reproducible ICCIDs, IMSIs and codes."),
+    account: str = typer.Option(None, "--account", help="Hand the SIMs to this AC sid (Wireless SIMs are unclaimed)."),
     as_json: bool = typer.Option(False, "--json", help="Print the SIMs as JSON."),
     data_dir: Path = DataDir,
 ) -> None:
@@ -120,7 +122,11 @@ def provision_sims(
             disable=as_json and total < 5000,
         ) as bar:
             task = bar.add_task("sims", total=total)
-            return await inventory.load(session, source, seed=seed, progress=lambda n: bar.advance(task, n))
+            if account and await account_repo.get_account(session, account) is None:
+                raise NotFound("Account", account)
+            return await inventory.load(
+                session, source, seed=seed, progress=lambda n: bar.advance(task, n), account_sid=account
+            )
 
     loaded = _run(data_dir, work)
     if as_json:
@@ -133,6 +139,7 @@ def provision_sims(
                         "imsi": s.imsi,
                         "registration_code": s.registration_code,
                         "product": s.product,
+                        "account_sid": account,
                     }
                     for sid, s in loaded
                 ]

@@ -28,6 +28,8 @@ from cellplane.store.repositories import fleets as fleet_repo
 from cellplane.store.repositories import sims as repo
 
 SIM_UPDATE_JOB = "sim_update"
+# A sim_update job with this action applies a timed transition (lifecycle.AUTOMATIC) instead of an update.
+AUTOMATIC_ACTION = "automatic"
 PRODUCT = "supersim"
 _UNCHANGED = object()
 
@@ -55,13 +57,14 @@ async def claim(session: AsyncSession, caller: Caller, iccid: str | None, regist
     return sim
 
 
-async def fetch(session: AsyncSession, caller: Caller, key: str) -> Sim:
-    sim = await repo.find_visible(session, key, caller.visible, PRODUCT)
+async def fetch(session: AsyncSession, caller: Caller, key: str, product: str = PRODUCT) -> Sim:
+    """A SIM of `product` the caller may see, by sid or unique name (Wireless shares this lookup)."""
+    sim = await repo.find_visible(session, key, caller.visible, product)
     if sim is None and caller.parent_sid is None:
         # The cached Caller may predate a subaccount created since; look its children up fresh on a miss.
         fresh = await visible_accounts(session, caller)
         if fresh != caller.visible:
-            sim = await repo.find_visible(session, key, fresh, PRODUCT)
+            sim = await repo.find_visible(session, key, fresh, product)
     if sim is None:
         raise NotFound("Sim", key)
     return sim
@@ -169,8 +172,16 @@ async def complete_update(session: AsyncSession, ctx: PlatformContext, sim_sid: 
         # Billing periods and the first settings update (Super SIM resources) follow the confirmed status.
         await billing.on_status_change(session, sim, now)
         await settings_updates.on_status_change(session, ctx, sim, now)
+    _schedule_automatic(session, sim)
     for hook in ctx.hooks.get("sim_status_changed", []):
         hook(sim)
+    notify(session, sim)
+    await session.flush()
+    return sim
+
+
+def notify(session: AsyncSession, sim: Sim) -> None:
+    """Call the SIM's update callback (if it has one) with its status in its own surface's names."""
     if sim.callback_url and sim.account_sid:
         enqueue_webhook(
             session,
@@ -181,11 +192,32 @@ async def complete_update(session: AsyncSession, ctx: PlatformContext, sim_sid: 
             params={
                 "SimSid": sim.sid,
                 "SimUniqueName": sim.unique_name,
-                "SimStatus": sim.status,
+                "SimStatus": lifecycle.surface_name(sim.product, sim.status),
                 "AccountSid": sim.account_sid,
             },
             resource_sid=sim.sid,
         )
+
+
+def _schedule_automatic(session: AsyncSession, sim: Sim) -> None:
+    """A status with a timed successor (Wireless deactivated → canceled) gets its durable job now."""
+    follow = lifecycle.AUTOMATIC.get(sim.status)
+    if follow is not None:
+        payload = {"sim_sid": sim.sid, "action": AUTOMATIC_ACTION, "from": sim.status}
+        enqueue(session, SIM_UPDATE_JOB, payload, delay=follow.after.total_seconds())
+
+
+async def complete_automatic(session: AsyncSession, ctx: PlatformContext, sim_sid: str, from_status: str) -> Sim | None:
+    """The timed transition is due: apply it if the SIM is still where it was left (a re-run is a no-op)."""
+    sim = await session.get(Sim, sim_sid)
+    follow = lifecycle.AUTOMATIC.get(from_status)
+    if sim is None or follow is None or sim.status != from_status:
+        return None
+    sim.status = follow.target
+    sim.date_updated = ctx.clock()
+    for hook in ctx.hooks.get("sim_status_changed", []):
+        hook(sim)
+    notify(session, sim)
     await session.flush()
     return sim
 

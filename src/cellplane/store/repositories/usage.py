@@ -54,6 +54,8 @@ class UsageQuery:
     fleet_sid: str | None = None
     network_sid: str | None = None
     iso_country: str | None = None
+    # Only SIMs whose sid starts with this (a product line: "DE" Wireless, "HS" Super SIM).
+    sim_prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ def _filters(query: UsageQuery) -> list[ColumnElement[bool]]:
         conditions.append(UsageBucket.network_sid == query.network_sid)
     if query.iso_country is not None:
         conditions.append(UsageBucket.iso_country == query.iso_country)
+    if query.sim_prefix is not None:
+        conditions.append(UsageBucket.sim_sid.startswith(query.sim_prefix, autoescape=True))
     return conditions
 
 
@@ -205,3 +209,58 @@ async def page_totals(session: AsyncSession, query: UsageQuery, spec: PageSpec) 
         first_key=items[0].key if items else None,
         last_key=items[-1].key if items else None,
     )
+
+
+@dataclass(frozen=True)
+class UsageCell:
+    """Every counter of one (period, network, country) cell; `period_start` is None for "all"."""
+
+    period_start: datetime | None
+    network_sid: str
+    iso_country: str | None
+    bytes_up: int
+    bytes_down: int
+    sms_to_sim: int
+    sms_from_sim: int
+    ip_to_sim: int
+    ip_from_sim: int
+
+
+async def cells(session: AsyncSession, query: UsageQuery) -> list[UsageCell]:
+    """All counters summed per (period, network, country): the breakdown behind a page of `page_totals`.
+
+    The caller narrows `query` to the periods of the page it shows, so this reads no more buckets
+    than that page covers. Same subquery shape as `page_totals`, for the same reason.
+    """
+    period_expr = _period_expression(query)
+    counters = ("bytes_up", "bytes_down", "sms_to_sim", "sms_from_sim", "ip_to_sim", "ip_from_sim")
+    columns: list[Any] = [period_expr.label("period")] if period_expr is not None else []
+    rows_query = (
+        select(
+            *columns,
+            UsageBucket.network_sid.label("network"),
+            UsageBucket.iso_country.label("country"),
+            *(getattr(UsageBucket, name) for name in counters),
+        )
+        .where(*_filters(query))
+        .subquery()
+    )
+    keys = [rows_query.c.network, rows_query.c.country]
+    if period_expr is not None:
+        keys.insert(0, rows_query.c.period)
+    sums = [func.sum(rows_query.c[name]).label(name) for name in counters]
+    rows = (await session.execute(select(*keys, *sums).group_by(*keys))).all()
+    return [
+        UsageCell(
+            period_start=getattr(row, "period", None),
+            network_sid=row.network or "",
+            iso_country=row.country,
+            bytes_up=int(row.bytes_up or 0),
+            bytes_down=int(row.bytes_down or 0),
+            sms_to_sim=int(row.sms_to_sim or 0),
+            sms_from_sim=int(row.sms_from_sim or 0),
+            ip_to_sim=int(row.ip_to_sim or 0),
+            ip_from_sim=int(row.ip_from_sim or 0),
+        )
+        for row in rows
+    ]
