@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: up test install dev lint fmt bench bench-api clean
+.PHONY: up test install dev lint fmt bench bench-setup bench-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,11 +41,18 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## Benchmarks (not part of `make test`): results go to bench/RESULTS.md by hand, with method and machine.
+## Benchmarks (not part of `make test`): results go to bench/RESULTS.md, with method and machine.
 bench: bench-api
 
+## Tools the benchmarks use beyond the venv: wrk (apt), Prism (npm, into bench/.work), py-spy (venv).
+bench-setup: $(STAMP)
+	bash bench/setup.sh
+
+## Super SIM API on SQLite and PostgreSQL vs Prism and a bare FastAPI handler (~15 min); rewrites its part
+## of bench/RESULTS.md. E.g. `make bench-api BENCH_API_ARGS="--backends sqlite --repeats 1"` for a quick look.
+BENCH_API_ARGS ?= --profile
 bench-api: $(STAMP)
-	$(BIN)/python bench/api.py
+	$(BIN)/python bench/api.py $(BENCH_API_ARGS)
 
 clean:
 	rm -rf $(VENV) .cellplane .pytest_cache .ruff_cache

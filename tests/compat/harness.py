@@ -55,6 +55,11 @@ def documented_spec() -> dict[str, Any]:
     """The official spec with the platform's error responses added and its remote servers removed."""
     spec: dict[str, Any] = copy.deepcopy(json.loads((SPECS / SUPERSIM.spec_file).read_text()))
     spec.pop("servers", None)
+    # Issue 4 adds why an IP Command failed (or its callback did) to the resource: two documented extensions.
+    for command in ("supersim.v1.ip_command", "supersim.v1.sms_command"):  # SMS Commands carry the same two
+        spec["components"]["schemas"][command]["properties"].update(
+            {"error_code": {"type": "integer", "nullable": True}, "error_message": {"type": "string", "nullable": True}}
+        )
     for item in spec["paths"].values():
         item.pop("servers", None)
         for method, operation in item.items():

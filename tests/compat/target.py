@@ -89,7 +89,9 @@ def build_target(server: Server, callback_url: str) -> Target:
         ]
         _ok(http.post(f"/Sims/{sims[0]['sid']}", data={"UniqueName": "compat-sim"}))
         _ok(http.post(f"/Sims/{sims[2]['sid']}", data={"UniqueName": "compat-sim-scratch"}))
-        target.stable["Sims"] = [sims[0]["sid"], sims[1]["sid"], "compat-sim"]
+        # The SIM made active below first: generated requests lean to the first choice, and IP Commands
+        # (like everything that reaches a device) need a SIM that is active or ready.
+        target.stable["Sims"] = [sims[1]["sid"], sims[0]["sid"], "compat-sim"]
         target.scratch["Sims"] = [sims[2]["sid"], sims[3]["sid"], "compat-sim-scratch"]
         target.values["Iccid"] = [s["iccid"] for s in sims]
 
@@ -115,6 +117,17 @@ def build_target(server: Server, callback_url: str) -> Target:
                 pool["Fleets"] = [_ok(http.post("/Fleets", data=form))["sid"], name]
             # A SIM in a fleet and active, so that Fleet filters, billing periods and IP addresses have content.
             _ok(http.post(f"/Sims/{sims[1]['sid']}", data={"Fleet": target.stable["Fleets"][0], "Status": "active"}))
+        if "CreateIpCommand" not in missing:
+            # A command to the active SIM, so that fetches by sid find one; valid values for generated creates.
+            form = {"Sim": sims[1]["sid"], "Payload": "compat", "DevicePort": 6655}
+            target.stable["IpCommands"] = [_ok(http.post("/IpCommands", data=form))["sid"]]
+            target.values["DevicePort"] = [6655, 1, 65535]
+            target.values["PayloadType"] = ["text"]
+        if "CreateSmsCommand" not in missing:
+            # Likewise for SMS Commands; a Payload that fits in one SMS (and is valid IP Command text too).
+            form = {"Sim": sims[1]["sid"], "Payload": "compat"}
+            target.stable["SmsCommands"] = [_ok(http.post("/SmsCommands", data=form))["sid"]]
+            target.values["Payload"] = ["checkin: firmware update", "compat"]
         if "CreateEsimProfile" not in missing:
             profile = _ok(http.post("/ESimProfiles", data={"Eid": EID, "CallbackUrl": callback_url}))
             target.stable["ESimProfiles"] = [profile["sid"]]

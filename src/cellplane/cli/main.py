@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from cellplane import __version__
-from cellplane.cli import admin
+from cellplane.cli import admin, device, emulator
 from cellplane.runtime.settings import Settings, admin_token, migrate
 
 if TYPE_CHECKING:
@@ -25,6 +25,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin.app, name="admin")
+app.add_typer(emulator.app, name="emulator")
+app.add_typer(device.app, name="device")
 
 
 @app.command()
@@ -51,7 +53,15 @@ def up(
     settings = Settings(**overrides)  # type: ignore[arg-type]
     url = migrate(settings)
     platform = Platform(settings)
-    show_banner(settings, url, seed_demo(settings) if demo else None)
+    seeded = seed_demo(settings) if demo else None
+    if seeded is not None and platform.emulator is not None:
+        # The demo's devices power on once the platform runs, so `make up` shows a living network.
+        from cellplane.runtime.emulated import DemoDevices
+        from cellplane.services.demo import DEMO_DEVICE_NETWORK
+
+        iccids = [sim["iccid"] for sim in seeded.sims]
+        platform.components.append(DemoDevices(platform.emulator, iccids, DEMO_DEVICE_NETWORK))
+    show_banner(settings, url, seeded)
     uvicorn.run(
         platform.app,
         host=settings.host,
@@ -101,7 +111,10 @@ def show_banner(settings: Settings, database_url: str, demo: Demo | None) -> Non
         lines.append(
             f"  gateway        GTP-C {settings.gateway_host}:{settings.gtpc_port}, GTP-U :{settings.gtpu_port}"
         )
-    lines.append(f"  emulator       {'on' if settings.emulator_enabled else 'off'}")
+    if settings.emulator_enabled:
+        lines.append(f"  emulator       on: control API {base}/cellplane/v1/Emulator/Devices")
+    else:
+        lines.append("  emulator       off (--emulator to run the emulated radio network)")
     if demo is not None:
         lines += [
             "",
@@ -109,10 +122,20 @@ def show_banner(settings: Settings, database_url: str, demo: Demo | None) -> Non
             f"  AccountSid     {demo.account_sid}",
             f"  AuthToken      {demo.auth_token}",
             f"  SIMs           {', '.join(s['unique_name'] for s in demo.sims)} (active, fleet demo-fleet)",
+        ]
+        if settings.emulator_enabled:
+            from cellplane.services.demo import DEMO_DEVICE_NETWORK
+
+            lines.append(
+                f"  devices        {len(demo.sims)} emulated devices powering on, attaching to {DEMO_DEVICE_NETWORK}"
+            )
+        lines += [
             "",
             "Try it:",
             f"  curl -u {demo.account_sid}:{demo.auth_token} {base}/supersim/v1/Sims",
         ]
+        if settings.emulator_enabled:
+            lines.append(f"  curl -u {demo.account_sid}:{demo.auth_token} {base}/cellplane/v1/Emulator/Devices")
     else:
         lines.append("  credentials    cellplane admin create-account --json")
     typer.echo("\n".join(lines))

@@ -95,6 +95,8 @@ class JobRunner:
                 .where(
                     Job.run_at <= now,
                     or_(Job.status == "pending", (Job.status == "running") & (Job.locked_until < now)),
+                    # Only kinds this runner handles: several runners (webhooks apart) share the table.
+                    Job.kind.in_(list(self.handlers)),
                 )
                 .order_by(Job.run_at, Job.id)
                 .limit(limit)

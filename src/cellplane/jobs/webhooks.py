@@ -83,15 +83,17 @@ def build_request(delivery: WebhookDelivery, auth_token: str) -> httpx.Request:
         "I-Twilio-Idempotency-Token": delivery.idempotency_token,
         "kore-idempotency-token": delivery.idempotency_token,
     }
+    # Sign the URL as it is requested: an empty path goes out as "/", and the receiver validates with that.
+    parts = urlsplit(delivery.url)
+    target = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, parts.fragment))
     if delivery.method == "GET":
-        parts = urlsplit(delivery.url)
         query = "&".join(filter(None, [parts.query, urlencode(params)]))
-        url = urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+        url = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, parts.fragment))
         headers["X-Twilio-Signature"] = twilio_signature(auth_token, url, {})
         headers["kore-signature"] = kore_signature(auth_token, "GET", url, b"")
         return httpx.Request("GET", url, headers=headers)
     body = urlencode(params).encode()
     headers["Content-Type"] = "application/x-www-form-urlencoded"
-    headers["X-Twilio-Signature"] = twilio_signature(auth_token, delivery.url, params)
-    headers["kore-signature"] = kore_signature(auth_token, "POST", delivery.url, body)
-    return httpx.Request("POST", delivery.url, headers=headers, content=body)
+    headers["X-Twilio-Signature"] = twilio_signature(auth_token, target, params)
+    headers["kore-signature"] = kore_signature(auth_token, "POST", target, body)
+    return httpx.Request("POST", target, headers=headers, content=body)

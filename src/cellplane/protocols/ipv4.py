@@ -193,3 +193,22 @@ def parse_udp(data: bytes | bytearray | memoryview) -> UdpDatagram:
     src, dst = _pair(bytes(addresses))
     # tuple.__new__ directly: the generated NamedTuple constructor is a Python frame per packet.
     return _new_tuple(UdpDatagram, (src, dst, sport, dport, segment[UDP_HEADER_LEN:]))
+
+
+def packet_sizes(total: int, largest: int = 1400, smallest: int = IPV4_HEADER_LEN + UDP_HEADER_LEN) -> list[int]:
+    """Sizes of IPv4 packets, each from `smallest` to `largest` octets, that add up to exactly `total`.
+
+    Traffic generators use it so that usage counted on inner IP packets equals what was asked for: the
+    fewest packets, all within one octet of each other. `smallest` defaults to a UDP packet without data.
+    """
+    if not isinstance(total, int) or total < 0:
+        raise Ipv4Error(f"a byte count must be a non-negative integer, not {total!r}")
+    if largest < 2 * smallest:
+        raise Ipv4Error(f"largest packet {largest} must be at least twice the smallest {smallest}")
+    if total == 0:
+        return []
+    if total < smallest:
+        raise Ipv4Error(f"{total} octets cannot be one IPv4/UDP packet: the headers alone take {smallest}")
+    count = -(-total // largest)
+    base, extra = divmod(total, count)
+    return [base + 1] * extra + [base] * (count - extra)

@@ -14,10 +14,12 @@ from fastapi import FastAPI
 from cellplane.api.app import create_app
 from cellplane.api.wire.auth import Authenticator
 from cellplane.domain.ids import seed_sids
+from cellplane.emulator import Emulator, EmulatorConfig, SimRecord
 from cellplane.jobs.esim_profiles import advance_esim_profile, complete_settings_update
 from cellplane.jobs.runner import JobRunner
 from cellplane.jobs.sim_updates import complete_sim_update
 from cellplane.jobs.webhooks import WebhookSender
+from cellplane.network.gateway import Gateway, GatewayConfig
 from cellplane.runtime.settings import Settings, admin_token
 from cellplane.services.context import PlatformContext
 from cellplane.services.esim_profiles import ESIM_PROFILE_JOB
@@ -25,6 +27,7 @@ from cellplane.services.outbox import WEBHOOK_JOB
 from cellplane.services.settings_updates import SETTINGS_UPDATE_JOB
 from cellplane.services.sims import SIM_UPDATE_JOB
 from cellplane.store.db import make_engine, make_sessionmaker
+from cellplane.store.repositories import sims as sims_repository
 
 log = logging.getLogger("cellplane")
 
@@ -65,19 +68,131 @@ class Platform:
             self.ctx, rate_per_second=settings.rate_limit, burst=max(settings.rate_burst, 1.0)
         )
         self.components: list[Component] = self._build_components()
+        self._wire_commands()
         self.app = self._build_app()
+        self._wire_sms()
 
     def _build_components(self) -> list[Component]:
         """The network elements, in start order (the AAA before the gateway that asks it)."""
         components: list[Component] = []
         # --- AAA (network/aaa) ---
+        self.aaa: Component | None = None
+        if self.settings.aaa_enabled:
+            from cellplane.network.aaa import AaaConfig, AaaServer, parse_clients, parse_dae_targets
+
+            self.aaa = AaaServer(
+                self.ctx,
+                AaaConfig(
+                    host=self.settings.aaa_host,
+                    auth_port=self.settings.aaa_auth_port,
+                    acct_port=self.settings.aaa_acct_port,
+                    clients=parse_clients(self.settings.radius_clients, self.settings.radius_secret),
+                    ue_ip_pool=self.settings.ue_ip_pool,
+                    dae_port=self.settings.gateway_dae_port,
+                    dae_targets=parse_dae_targets(self.settings.radius_dae_targets),
+                ),
+            )
+            components.append(self.aaa)
         # --- gateway (network/gateway) ---
+        self.gateway: Gateway | None = None
+        if self.settings.gateway_enabled:
+            self.gateway = Gateway(
+                GatewayConfig(
+                    host=self.settings.gateway_host,
+                    gtpc_port=self.settings.gtpc_port,
+                    gtpu_port=self.settings.gtpu_port,
+                    dae_port=self.settings.gateway_dae_port,
+                    aaa_host=self.settings.aaa_host,
+                    aaa_auth_port=self.settings.aaa_auth_port,
+                    aaa_acct_port=self.settings.aaa_acct_port,
+                    radius_secret=self.settings.radius_secret,
+                    dae_clients=(self.settings.aaa_host,),
+                    interim_interval=self.settings.gateway_interim_interval,
+                    ue_ip_pool=self.settings.ue_ip_pool,
+                    seed=self.settings.seed,
+                )
+            )
+            components.append(self.gateway)
         # --- emulator (emulator/) ---
+        self.emulator: Emulator | None = None
+        if self.settings.emulator_enabled:
+            self.emulator = Emulator(
+                EmulatorConfig(
+                    gateway_host=self.settings.gateway_host,
+                    gateway_gtpc_port=self.settings.gtpc_port,
+                    gateway_gtpu_port=self.settings.gtpu_port,
+                    host=self.settings.gateway_host,
+                    gtpc_port=self.settings.emulator_gtpc_port,
+                    gtpu_port=self.settings.emulator_gtpu_port,
+                    seed=self.settings.seed,
+                ),
+                sim_lookup=self._emulated_sim,
+                # The emulated "internet": downlink traffic comes out of the gateway's tunnels.
+                downlink_source=self.gateway.generate_downlink if self.gateway is not None else None,
+            )
+            components.append(self.emulator)
         return components
+
+    def _wire_commands(self) -> None:
+        # --- commands --- IP Commands both ways (issue 4), their callbacks, the 30-day retention purge.
+        from cellplane.jobs.ip_commands import IpCommandDelivery
+        from cellplane.jobs.retention import RetentionPurge
+        from cellplane.runtime.adapters import GatewayTransport, RetentionSchedule, RunnerComponent, uplink_hook
+        from cellplane.services.inbound_ip_commands import InboundIpCommands
+        from cellplane.services.ip_commands import IP_COMMAND_JOB, callback_failed
+        from cellplane.services.retention import RETENTION_JOB
+
+        self.ctx.command_delay = self.settings.ip_command_delay
+        transport = GatewayTransport(self.gateway) if self.gateway is not None else None
+        self.runner.handlers[IP_COMMAND_JOB] = IpCommandDelivery(transport)
+        self.runner.handlers[RETENTION_JOB] = RetentionPurge(self.settings.retention_interval)
+        # Webhooks get workers of their own, so that slow or dead receivers never hold up command delivery.
+        self.runner.handlers.pop(WEBHOOK_JOB, None)
+        self.webhook_runner = JobRunner(
+            self.ctx,
+            {WEBHOOK_JOB: self.webhooks},
+            concurrency=self.settings.webhook_concurrency,
+            backoff_base=self.settings.job_backoff_base,
+        )
+        self.webhooks.on_final_failure.append(callback_failed)
+        self.inbound_commands = InboundIpCommands(self.ctx)
+        if self.gateway is not None:
+            self.gateway.on_mo_datagram = uplink_hook(self.inbound_commands)
+        # The inbound queue's writer runs before the gateway starts and stops after it (components stop reversed).
+        self.components.insert(0, self.inbound_commands)
+        self.components += [RunnerComponent(self.webhook_runner), RetentionSchedule(self.ctx)]
+
+    def _wire_sms(self) -> None:
+        # --- sms --- SMS Commands (issue 4): the SMS center and its delivery job; with the emulator, the devices'
+        # SMS app as the center's radio leg, and its control API (/cellplane/v1/Emulator/Devices/{Iccid}/Sms).
+        from cellplane.jobs.sms_commands import SmsCommandDelivery
+        from cellplane.network.smsc import SmsCenter
+        from cellplane.services.sms_commands import SMS_COMMAND_JOB
+
+        self.smsc = SmsCenter(self.ctx)
+        self.runner.handlers[SMS_COMMAND_JOB] = SmsCommandDelivery(self.smsc)
+        self.components.append(self.smsc)
+        if self.emulator is not None:
+            from cellplane.runtime.sms import connect_emulator, sms_router
+
+            device_sms = connect_emulator(self.smsc, self.emulator)
+            self.components.append(device_sms)  # stops before the center (components stop in reverse)
+            self.app.include_router(sms_router(device_sms, self.ctx))
+
+    async def _emulated_sim(self, iccid: str) -> SimRecord | None:
+        """ICCID -> IMSI for the emulator, which never reads the store itself (it is the radio side)."""
+        async with self.ctx.sessions() as session:
+            sim = await sims_repository.by_iccid(session, iccid)
+            return SimRecord(iccid=sim.iccid, imsi=sim.imsi, msisdn=sim.msisdn) if sim is not None else None
 
     def _build_app(self) -> FastAPI:
         app = create_app(self.ctx, self.authenticator, admin_token(self.settings))
         app.router.lifespan_context = self._lifespan
+        # --- emulator API --- /cellplane/v1/Emulator (issue 3), only when the emulated network runs in-process.
+        if self.emulator is not None:
+            from cellplane.runtime.emulated import emulator_router
+
+            app.include_router(emulator_router(self.emulator, self.ctx, self.gateway))
         return app
 
     @contextlib.asynccontextmanager

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 8
     job_backoff_base: float = 1.0
     job_concurrency: int = 16
+    # Commands (issue 4): IP Command dispatch pace (0: at once; a demo shows `queued`), webhook workers of
+    # their own (a slow receiver never holds up command delivery), and the 30-day retention purge's period.
+    ip_command_delay: float = 0.0
+    webhook_concurrency: int = 32
+    retention_interval: float = 3600.0
 
     # Network side (docs/NETWORK.md). Each element can be turned off to use a third-party one instead.
     aaa_enabled: bool = True

@@ -22,6 +22,8 @@ class PlatformContext:
 
     sessions: async_sessionmaker[AsyncSession]
     sim_update_delay: float = 0.0
+    # Pace of IP Command dispatch (`queued` -> `sent`), seconds: 0 normally; a demo or a crash test slows it.
+    command_delay: float = 0.0
     clock: Callable[[], datetime] = utcnow
     work_available: asyncio.Event = field(default_factory=asyncio.Event)
     hooks: dict[str, list[Callable[..., object]]] = field(default_factory=dict)

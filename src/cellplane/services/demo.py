@@ -19,6 +19,8 @@ from cellplane.store.models.base import utcnow
 DEMO_NAME = "cellplane demo"
 # Visited networks the demo profile allows: the US, the UK, Germany, France.
 DEMO_NETWORKS = ["310-260", "310-410", "234-15", "262-01", "208-01"]
+# Where `cellplane up --demo` attaches the demo's emulated devices (one per SIM) once the platform runs.
+DEMO_DEVICE_NETWORK = "310-260"
 
 
 @dataclass

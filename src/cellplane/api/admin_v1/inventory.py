@@ -11,9 +11,11 @@ from cellplane.api.wire.db import reading, transaction
 from cellplane.api.wire.forms import form_params, query_params
 from cellplane.api.wire.render import json_response
 from cellplane.domain.errors import InvalidParameter, NotFound
+from cellplane.domain.networks import catalogue
 from cellplane.services import inventory
-from cellplane.store.models import Sim
+from cellplane.store.models import Fleet, Sim
 from cellplane.store.repositories import accounts as account_repo
+from cellplane.store.repositories import fleets as fleet_repo
 
 router = APIRouter()
 MAX_PROVISION = 100_000
@@ -54,4 +56,30 @@ async def lookup(request: Request, iccid: str) -> Response:
         raise NotFound("Sim", iccid)
     return json_response(
         {"sid": sim.sid, "iccid": sim.iccid, "imsi": sim.imsi, "product": sim.product, "account_sid": sim.account_sid}
+    )
+
+
+@router.get("/Sims/{iccid}/Networks")
+async def allowed_networks(request: Request, iccid: str) -> Response:
+    """The visited networks a SIM may use (its fleet's network access profile), in the profile's list order:
+    where `cellplane device bridge` attaches a device by default."""
+    require_operator(request)
+    query_params(request)
+    async with reading(request) as session:
+        sim = (await session.execute(select(Sim).where(Sim.iccid == iccid))).scalar_one_or_none()
+        if sim is None:
+            raise NotFound("Sim", iccid)
+        fleet = await session.get(Fleet, sim.fleet_sid) if sim.fleet_sid else None
+        profile = fleet.network_access_profile_sid if fleet is not None else None
+        sids = sorted(await fleet_repo.profile_network_sids(session, profile)) if profile else []
+    known = [network for network in (catalogue().get(sid) for sid in sids) if network is not None]
+    networks = [{"sid": n.sid, "mcc": n.mcc, "mnc": n.mnc, "friendly_name": n.friendly_name} for n in known]
+    return json_response(
+        {
+            "iccid": sim.iccid,
+            "sim_sid": sim.sid,
+            "fleet_sid": sim.fleet_sid,
+            "network_access_profile_sid": profile,
+            "networks": networks,
+        }
     )

@@ -9,10 +9,12 @@ from cellplane.api.supersim_v1 import (
     esim_profiles,
     fleets,
     ip_addresses,
+    ip_commands,
     network_access_profiles,
     networks,
     settings_updates,
     sims,
+    sms_commands,
     usage_records,
 )
 
@@ -31,6 +33,8 @@ def router() -> APIRouter:
         esim_profiles,
         settings_updates,
         usage_records,
+        ip_commands,
+        sms_commands,
     ):
         combined.include_router(module.router)
     return combined

@@ -13,7 +13,9 @@ def iso(value: datetime | None) -> str | None:
     """2015-07-30T20:00:00Z: the platform's time format (seconds precision, UTC)."""
     if value is None:
         return None
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat() starts with exactly YYYY-MM-DDTHH:MM:SS and is about 3x cheaper than strftime, which
+    # adds up on a page of 1000 resources with several times each.
+    return value.isoformat()[:19] + "Z"
 
 
 class OrjsonResponse(Response):

@@ -23,7 +23,7 @@ from cellplane.protocols.gtp.gtpv2c import (
     decode,
 )
 from cellplane.protocols.gtp.header import MessageType
-from cellplane.protocols.gtp.ies import Fteid, InterfaceType, PdnType, Plmn, RatType, UserLocation
+from cellplane.protocols.gtp.ies import Fteid, InterfaceType, PdnType, Plmn, PrivateExtension, RatType, UserLocation
 
 __all__ = [
     "Cause",
@@ -42,6 +42,7 @@ __all__ = [
     "MessageType",
     "PdnType",
     "Plmn",
+    "PrivateExtension",
     "RatType",
     "UserLocation",
     "decode",

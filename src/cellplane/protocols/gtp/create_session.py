@@ -13,13 +13,26 @@ from cellplane.protocols.gtp.fields import (
     S5S8_U_FTEID,
     SENDER_FTEID,
     cause_ie,
+    decode_private_extension,
     grouped,
     optional,
+    private_extension_ie,
     recovery_ie,
     required,
 )
 from cellplane.protocols.gtp.header import Header, MessageType, frame
-from cellplane.protocols.gtp.ies import Fteid, Ies, IeType, PdnType, Plmn, RatType, UserLocation, missing, pack_ie
+from cellplane.protocols.gtp.ies import (
+    Fteid,
+    Ies,
+    IeType,
+    PdnType,
+    Plmn,
+    PrivateExtension,
+    RatType,
+    UserLocation,
+    missing,
+    pack_ie,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +61,7 @@ class CreateSessionRequest:
     qci: int = 9
     arp_priority: int = 15
     recovery: int | None = None
+    private_extension: PrivateExtension | None = None  # last IE of Table 7.2.1-1 (see private.py for ours)
 
     def encode(self) -> bytes:
         bearer = b"".join(
@@ -74,6 +88,7 @@ class CreateSessionRequest:
             parts.append(pack_ie(IeType.PAA, v.encode_paa_ipv4(self.paa_ipv4)))
         parts.append(pack_ie(IeType.BEARER_CONTEXT, bearer))
         parts.append(recovery_ie(self.recovery))
+        parts.append(private_extension_ie(self.private_extension))
         return frame(self.message_type, self.seq, b"".join(parts), teid=self.teid)
 
     @classmethod
@@ -112,6 +127,7 @@ class CreateSessionRequest:
             pdn_type=pdn_type if pdn_type is not None else (paa[0] if paa else PdnType.IPV4),
             paa_ipv4=paa[1] if paa else None,
             recovery=optional(ies, IeType.RECOVERY, v.decode_recovery),
+            private_extension=optional(ies, IeType.PRIVATE_EXTENSION, decode_private_extension),
         )
 
 
@@ -134,6 +150,7 @@ class CreateSessionResponse:
     ebi: int = 5
     bearer_cause: int | None = None  # the Bearer Context's own cause; defaults to `cause`
     recovery: int | None = None
+    private_extension: PrivateExtension | None = None  # last IE of Table 7.2.2-1 (see private.py for ours)
 
     def __post_init__(self) -> None:
         # What goes on the wire when the Bearer Context's cause is not given: keeps decode(encode(m)) == m.
@@ -160,14 +177,18 @@ class CreateSessionResponse:
             parts.append(pack_ie(IeType.PAA, v.encode_paa_ipv4(self.paa_ipv4)))
             parts.append(pack_ie(IeType.BEARER_CONTEXT, bearer))
         parts.append(recovery_ie(self.recovery))
+        parts.append(private_extension_ie(self.private_extension))
         return frame(self.message_type, self.seq, b"".join(parts), teid=self.teid)
 
     @classmethod
     def from_ies(cls, header: Header, ies: Ies) -> CreateSessionResponse:
         cause = required(ies, IeType.CAUSE, v.decode_cause, "Cause")
         recovery = optional(ies, IeType.RECOVERY, v.decode_recovery)
+        extension = optional(ies, IeType.PRIVATE_EXTENSION, decode_private_extension)
         if not is_acceptance(cause):
-            return cls(seq=header.seq, teid=header.teid or 0, cause=cause, recovery=recovery)
+            return cls(
+                seq=header.seq, teid=header.teid or 0, cause=cause, recovery=recovery, private_extension=extension
+            )
         bearer = required(ies, IeType.BEARER_CONTEXT, grouped, "Bearer Context created")
         # A PGW puts its S5/S8 control F-TEID at instance 1; accept a Sender F-TEID (instance 0) too.
         control = ies.first(IeType.FTEID, PGW_S5S8_FTEID)
@@ -195,4 +216,5 @@ class CreateSessionResponse:
                 cause=Cause.CONDITIONAL_IE_MISSING,
             ),
             recovery=recovery,
+            private_extension=extension,
         )

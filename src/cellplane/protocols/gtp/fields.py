@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from cellplane.protocols.gtp import values as v
 from cellplane.protocols.gtp.errors import GtpError
-from cellplane.protocols.gtp.ies import Ies, IeType, missing, pack_ie
+from cellplane.protocols.gtp.ies import Ies, IeType, PrivateExtension, incorrect, missing, pack_ie
 
 T = TypeVar("T")
 
@@ -53,3 +53,18 @@ def cause_ie(cause: int) -> bytes:
 
 def recovery_ie(recovery: int | None) -> bytes:
     return pack_ie(IeType.RECOVERY, v.encode_recovery(recovery)) if recovery is not None else b""
+
+
+def private_extension_ie(extension: PrivateExtension | None) -> bytes:
+    """The Private Extension IE (TS 29.274 §8.67): Enterprise ID (2 octets) then the proprietary value."""
+    if extension is None:
+        return b""
+    if not isinstance(extension.enterprise_id, int) or not 0 <= extension.enterprise_id <= 0xFFFF:
+        raise GtpError(f"Private Extension enterprise ID must be 0 to 65535, not {extension.enterprise_id!r}")
+    return pack_ie(IeType.PRIVATE_EXTENSION, extension.enterprise_id.to_bytes(2, "big") + bytes(extension.value))
+
+
+def decode_private_extension(raw: bytes) -> PrivateExtension:
+    if len(raw) < 2:
+        raise incorrect("Private Extension")
+    return PrivateExtension(int.from_bytes(raw[:2], "big"), bytes(raw[2:]))

@@ -29,6 +29,7 @@ class IeType(IntEnum):
     FTEID = 87
     BEARER_CONTEXT = 93
     PDN_TYPE = 99
+    PRIVATE_EXTENSION = 255
 
 
 class InterfaceType(IntEnum):
@@ -77,6 +78,14 @@ class Fteid:
     teid: int
     ipv4: str | None = None
     ipv6: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateExtension:
+    """A Private Extension IE (TS 29.274 §8.67): an IANA enterprise number (16 bits here) and its own value."""
+
+    enterprise_id: int
+    value: bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import BindParameter, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
@@ -13,17 +15,36 @@ from cellplane.store.models import Sim
 from cellplane.store.repositories.paging import keyset_page
 
 
+# The hot lookups are built once, with bound parameters: building a SELECT per request costs more
+# CPU than the SQLite query itself (bench/RESULTS.md, API section), and a prebuilt statement keeps
+# its cache key, so SQLAlchemy goes straight to the compiled form. A caller without subaccounts sees
+# one account: plain equality spares the per-execution expansion of an IN list.
+def _visible(key: InstrumentedAttribute[Any], many_accounts: bool) -> Select[Any]:
+    accounts: BindParameter[Any] = bindparam("accounts", expanding=many_accounts)
+    account = Sim.account_sid.in_(accounts) if many_accounts else Sim.account_sid == accounts
+    return select(Sim).where(Sim.product == bindparam("product"), account, key == bindparam("key")).limit(2)
+
+
+_FIND_VISIBLE = {
+    (by_sid, many): _visible(Sim.sid if by_sid else Sim.unique_name, many)
+    for by_sid in (True, False)
+    for many in (True, False)
+}
+_BY_ICCID = select(Sim).where(Sim.iccid == bindparam("iccid"))
+
+
 async def find_visible(session: AsyncSession, key: str, visible: Iterable[str], product: str) -> Sim | None:
     """A SIM by sid, or by unique name within the caller's own accounts."""
     accounts = list(visible)
-    stmt = select(Sim).where(Sim.product == product, Sim.account_sid.in_(accounts))
+    many = len(accounts) != 1
     prefix = Prefix.SUPER_SIM if product == "supersim" else Prefix.WIRELESS_SIM
-    stmt = stmt.where(Sim.sid == key) if is_sid(key, prefix) else stmt.where(Sim.unique_name == key)
-    return (await session.execute(stmt.limit(2))).scalars().first()
+    stmt = _FIND_VISIBLE[is_sid(key, prefix), many]
+    params = {"product": product, "key": key, "accounts": accounts if many else accounts[0]}
+    return (await session.execute(stmt, params)).scalars().first()
 
 
 async def by_iccid(session: AsyncSession, iccid: str) -> Sim | None:
-    return (await session.execute(select(Sim).where(Sim.iccid == iccid))).scalar_one_or_none()
+    return (await session.execute(_BY_ICCID, {"iccid": iccid})).scalar_one_or_none()
 
 
 async def by_imsi(session: AsyncSession, imsi: str) -> Sim | None:

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install what the API benchmark needs beyond the venv: wrk (Debian) as the load generator,
+# the Stoplight Prism mock (npm) as a reference server, and py-spy (PyPI, venv only) for profiles.
+# Idempotent: each tool is installed only when missing. Called by bench/api.py; safe to run by hand.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+WORK="$HERE/.work"
+VENV_BIN="${VENV_BIN:-$HERE/../.venv/bin}"
+mkdir -p "$WORK"
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "setup: installing wrk (apt)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+
+if [ ! -x "$WORK/node_modules/.bin/prism" ]; then
+  echo "setup: installing @stoplight/prism-cli (npm) into bench/.work"
+  npm install --silent --no-audit --no-fund --prefix "$WORK" @stoplight/prism-cli >/dev/null
+fi
+
+if [ ! -x "$VENV_BIN/py-spy" ]; then
+  echo "setup: installing py-spy into the venv (bench only)"
+  "$VENV_BIN/pip" install -q py-spy
+fi
+
+echo "setup: wrk $(command -v wrk), prism $WORK/node_modules/.bin/prism, py-spy $VENV_BIN/py-spy"

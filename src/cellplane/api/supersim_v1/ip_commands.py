@@ -1,0 +1,89 @@
+"""IpCommands: send (create), list, fetch — wire in, service call, JSON out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from cellplane.api.wire.auth import authenticate
+from cellplane.api.wire.db import context, reading, transaction
+from cellplane.api.wire.forms import form_params, query_params
+from cellplane.api.wire.paging import list_body, page_spec
+from cellplane.api.wire.render import iso, json_response
+from cellplane.api.wire.urls import surface_base
+from cellplane.domain import ip_commands as rules
+from cellplane.domain.errors import MissingParameter
+from cellplane.domain.ids import is_sid
+from cellplane.services import ip_commands as service
+from cellplane.store.models import IpCommand
+
+router = APIRouter()
+
+
+def render(request: Request, command: IpCommand) -> dict[str, Any]:
+    return {
+        "sid": command.sid,
+        "account_sid": command.account_sid,
+        "sim_sid": command.sim_sid,
+        "sim_iccid": command.sim_iccid,
+        "status": command.status,
+        "direction": command.direction,
+        "device_ip": command.device_ip,
+        "device_port": command.device_port,
+        "payload_type": command.payload_type,
+        "payload": command.payload,
+        # Not in the official spec (issue 4 adds them): why a command failed, or why its callback did.
+        "error_code": command.error_code,
+        "error_message": command.error_message,
+        "date_created": iso(command.date_created),
+        "date_updated": iso(command.date_updated),
+        "url": f"{surface_base(request, 'supersim/v1')}/IpCommands/{command.sid}",
+    }
+
+
+@router.post("/IpCommands")
+async def create_ip_command(request: Request) -> Response:
+    caller = await authenticate(request)
+    params = await form_params(request)
+    port = params.integer("DevicePort")
+    if port is None:
+        raise MissingParameter("DevicePort")
+    command = service.NewIpCommand(
+        sim=params.required("Sim", max_length=64),
+        payload=params.required("Payload"),
+        device_port=port,
+        payload_type=params.choice("PayloadType", rules.PAYLOAD_TYPES) or "text",
+        callback_url=params.url("CallbackUrl"),
+        callback_method=params.method("CallbackMethod"),
+    )
+    async with transaction(request) as session:
+        created = await service.create(session, context(request), caller, command)
+        body = render(request, created)
+    return json_response(body, status=201)
+
+
+@router.get("/IpCommands")
+async def list_ip_commands(request: Request) -> Response:
+    caller = await authenticate(request)
+    params = query_params(request)
+    spec = page_spec(params, validate_key=is_sid)
+    query = service.CommandQuery(
+        sim=params.string("Sim", max_length=64),
+        sim_iccid=params.string("SimIccid", max_length=22),
+        status=params.choice("Status", rules.STATUSES),
+        direction=params.choice("Direction", rules.DIRECTIONS),
+    )
+    async with reading(request) as session:
+        page = await service.list_commands(session, caller, query, spec)
+    items = [render(request, command) for command in page.items]
+    return json_response(list_body(request, params, "ip_commands", spec, page, items))
+
+
+@router.get("/IpCommands/{sid}")
+async def fetch_ip_command(request: Request, sid: str) -> Response:
+    caller = await authenticate(request)
+    async with reading(request) as session:
+        command = await service.fetch(session, caller, sid)
+    return json_response(render(request, command))

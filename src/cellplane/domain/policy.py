@@ -1,0 +1,215 @@
+"""Who may use data now: the attach policy of a SIM, pure — a snapshot in, a decision with a platform code out.
+
+The AAA holds one `SimPolicy` per claimed SIM in memory and decides every Access-Request from it (issue 3: claimed,
+status `ready` or `active`, in a fleet with data enabled, the visited network allowed by the fleet's network access
+profile, the data limit of the current billing period not reached). The same rules, minus the attach rate, are
+re-checked for live sessions whenever a snapshot changes: a session the rules no longer allow is disconnected.
+
+The reject codes live here and only here (`RejectCode`); the AAA puts them in the Reply-Message as "<code> <text>"
+(docs/NETWORK.md) and in connection events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+
+from cellplane.domain.networks import Network, catalogue
+
+# Super SIM fleet DataLimit is in megabytes of 10^6 bytes (Fleet resource: "1MB (1) ... 2TB (2,000,000)").
+BYTES_PER_MB = 1_000_000
+# Seed 004 / DESIGN.md: a `ready` SIM becomes `active` by itself after 250 KB of data.
+READY_ACTIVATION_BYTES = 250_000
+# At most this many attaches from one SIM in ATTACH_WINDOW seconds; more are rejected with 83703.
+ATTACH_RATE_LIMIT = 20
+ATTACH_WINDOW = 60.0
+
+CONNECTABLE = frozenset({"ready", "active"})
+
+
+class RejectCode(IntEnum):
+    """Why an attach is refused or a live session ended: the platform's error codes (83701-83707)."""
+
+    UNKNOWN_SIM = 83701
+    NO_FLEET = 83702
+    RATE_LIMITED = 83703
+    DATA_DISABLED = 83704
+    SIM_INACTIVE = 83705
+    NETWORK_NOT_ALLOWED = 83706
+    DATA_LIMIT_REACHED = 83707
+
+    @property
+    def reason(self) -> str:
+        return _REASONS[self]
+
+
+_REASONS = {
+    RejectCode.UNKNOWN_SIM: "Unknown or unclaimed SIM",
+    RejectCode.NO_FLEET: "The SIM is not in a Fleet",
+    RejectCode.RATE_LIMITED: "Too many attach attempts from this SIM; try again later",
+    RejectCode.DATA_DISABLED: "Data is disabled by the SIM's Fleet",
+    RejectCode.SIM_INACTIVE: "The SIM is not active",
+    RejectCode.NETWORK_NOT_ALLOWED: "The visited network is not allowed by the Fleet's Network Access Profile",
+    RejectCode.DATA_LIMIT_REACHED: "The Fleet's data limit for this billing period is reached",
+}
+
+
+class EventType(StrEnum):
+    """Connection event types the network side records (GET /cellplane/v1/ConnectionEvents)."""
+
+    ATTACH_ACCEPTED = "attach_accepted"
+    ATTACH_REJECTED = "attach_rejected"
+    # Allowed by the rules but not served (no free address in the UE pool): an operator's problem, not the SIM's.
+    ATTACH_FAILED = "attach_failed"
+    SESSION_STARTED = "session_started"
+    SESSION_UPDATED = "session_updated"
+    SESSION_ENDED = "session_ended"
+    # Outcome of a Disconnect-Request (RFC 5176) the AAA sent: ACKed, NAKed, or never answered.
+    DISCONNECT_ACKED = "disconnect_acked"
+    DISCONNECT_REFUSED = "disconnect_refused"
+    DISCONNECT_FAILED = "disconnect_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SimPolicy:
+    """What the rules need to know about one claimed SIM, as of the moment it was loaded.
+
+    `status` is the status the network acts on: while an update is `scheduled`, the status it is going to
+    (the network applies the change; see services/sims.py). `allowed_network_sids` is the fleet's network
+    access profile (empty without a fleet). The billing period fields describe the period in force when
+    loaded; `period_data_used` counts toward `data_limit_bytes` only while that period covers the moment asked.
+    """
+
+    imsi: str
+    sim_sid: str
+    iccid: str
+    account_sid: str | None
+    product: str
+    status: str
+    fleet_sid: str | None = None
+    data_enabled: bool = False
+    data_limit_bytes: int = 0
+    network_access_profile_sid: str | None = None
+    allowed_network_sids: frozenset[str] = field(default_factory=frozenset)
+    period_sid: str | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    period_data_used: int = 0
+
+    def usage_at(self, now: datetime) -> int:
+        """Bytes used in the billing period in force at `now` (0 once the loaded period is over)."""
+        if self.period_start is None or self.period_end is None:
+            return 0
+        if self.period_start <= now < self.period_end:
+            return self.period_data_used
+        return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to an attach (or to "may this session go on?"): `code` and `reason` are set when refused."""
+
+    accepted: bool
+    code: RejectCode | None = None
+    network: Network | None = None
+
+    @property
+    def reason(self) -> str | None:
+        return self.code.reason if self.code is not None else None
+
+    @property
+    def reply_message(self) -> str | None:
+        """docs/NETWORK.md: Reply-Message = "<code> <text>"."""
+        return f"{int(self.code)} {self.code.reason}" if self.code is not None else None
+
+
+def data_limit_bytes(limit_mb: int) -> int:
+    return limit_mb * BYTES_PER_MB
+
+
+def visited_network(mcc: str | None, mnc: str | None) -> Network | None:
+    """The catalogue entry of a visited PLMN, or None when it is not a network a SIM can roam to."""
+    if not mcc or not mnc:
+        return None
+    return catalogue().by_code(mcc, mnc)
+
+
+def split_plmn(plmn: str | None) -> tuple[str | None, str | None]:
+    """ "MCCMNC" (5 or 6 digits, as in 3GPP-SGSN-MCC-MNC, TS 29.061 §16.4.7.2) into (MCC, MNC)."""
+    if plmn is None or not plmn.isdigit() or len(plmn) not in (5, 6):
+        return None, None
+    return plmn[:3], plmn[3:]
+
+
+def decide_attach(
+    policy: SimPolicy | None,
+    mcc: str | None,
+    mnc: str | None,
+    now: datetime,
+    *,
+    recent_attaches: int = 0,
+) -> Decision:
+    """May this SIM attach on the visited network (mcc, mnc) at `now`?
+
+    `recent_attaches` counts this SIM's attaches in the current rate window, this one included
+    (`AttachRateLimiter.hit`). The rules are checked from the most to the least fundamental, so the code
+    names the first thing the user has to fix.
+    """
+    if policy is None or policy.account_sid is None:
+        return Decision(False, RejectCode.UNKNOWN_SIM)
+    if recent_attaches > ATTACH_RATE_LIMIT:
+        return Decision(False, RejectCode.RATE_LIMITED)
+    return check_session(policy, visited_network(mcc, mnc), now)
+
+
+def check_session(
+    policy: SimPolicy | None, network: Network | None, now: datetime, *, network_known: bool = True
+) -> Decision:
+    """The attach rules without the rate limit: whether a SIM may have (or keep) a data session on `network`.
+
+    With `network_known` False (a live session whose accounting never named its visited network) the network
+    rule is skipped rather than failed: the attach that opened the session passed it.
+    """
+    if policy is None or policy.account_sid is None:
+        return Decision(False, RejectCode.UNKNOWN_SIM, network)
+    if policy.status not in CONNECTABLE:
+        return Decision(False, RejectCode.SIM_INACTIVE, network)
+    if policy.fleet_sid is None:
+        return Decision(False, RejectCode.NO_FLEET, network)
+    if not policy.data_enabled:
+        return Decision(False, RejectCode.DATA_DISABLED, network)
+    if network_known and (network is None or network.sid not in policy.allowed_network_sids):
+        return Decision(False, RejectCode.NETWORK_NOT_ALLOWED, network)
+    if policy.usage_at(now) >= policy.data_limit_bytes:
+        return Decision(False, RejectCode.DATA_LIMIT_REACHED, network)
+    return Decision(True, None, network)
+
+
+def crossed_limit(policy: SimPolicy, before: int, after: int) -> bool:
+    """Whether period usage going from `before` to `after` bytes reached the fleet's data limit."""
+    return policy.fleet_sid is not None and before < policy.data_limit_bytes <= after
+
+
+class AttachRateLimiter:
+    """Attaches per SIM in fixed windows of `window` seconds (a retransmitted request is not a new attach:
+    the AAA answers those from its duplicate cache before asking here)."""
+
+    def __init__(self, window: float = ATTACH_WINDOW) -> None:
+        self.window = window
+        self._counts: dict[str, tuple[float, int]] = {}
+
+    def hit(self, key: str, now: float) -> int:
+        """Count one attach of `key` at `now` (monotonic seconds); returns the count in its window."""
+        started, count = self._counts.get(key, (now, 0))
+        if now - started >= self.window:
+            started, count = now, 0
+        count += 1
+        self._counts[key] = (started, count)
+        return count
+
+    def sweep(self, now: float) -> None:
+        """Forget windows that are over, so memory follows the SIMs attaching now, not every SIM ever seen."""
+        expired = [key for key, (started, _) in self._counts.items() if now - started >= self.window]
+        for key in expired:
+            del self._counts[key]

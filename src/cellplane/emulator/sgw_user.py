@@ -1,0 +1,109 @@
+"""The emulated SGW's GTP-U endpoint (S5/S8-U): tunnels device packets up, hands downlink G-PDUs to devices."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cellplane.protocols.gtp import GtpError
+from cellplane.protocols.gtp.gtpu import (
+    GtpuType,
+    encode_echo_response,
+    encode_error_indication,
+    encode_gpdu,
+    parse_error_indication,
+    parse_gtpu_full,
+)
+
+from .device import Device
+
+log = logging.getLogger("cellplane.emulator.gtpu")
+
+_SOCKET_BUFFER = 4 << 20
+Downlink = Callable[[Device, bytes], None]
+TunnelLost = Callable[[int], None]  # an Error Indication named our TEID... of the gateway's tunnel
+
+
+@dataclass
+class SgwUserStats:
+    malformed: int = 0
+    unknown_teid: int = 0
+    error_indications: int = 0
+
+
+class SgwUser(asyncio.DatagramProtocol):
+    """`devices` maps our (SGW) user-plane TEID to the device it serves; the emulator keeps it current."""
+
+    def __init__(self, host: str, devices: dict[int, Device], on_downlink: Downlink, on_lost: TunnelLost) -> None:
+        self._host = host
+        self._devices = devices
+        self._on_downlink = on_downlink
+        self._on_lost = on_lost
+        self._transport: asyncio.DatagramTransport | None = None
+        self.stats = SgwUserStats()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]  # a datagram endpoint's transport
+        sock = transport.get_extra_info("socket")
+        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, option, _SOCKET_BUFFER)
+            except OSError:
+                pass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._transport is None:
+            raise RuntimeError("SGW GTP-U endpoint not started")
+        host, port = self._transport.get_extra_info("sockname")[:2]
+        return host, port
+
+    def send(self, device: Device, packet: bytes) -> bool:
+        """Tunnel one uplink IP packet of `device` to the gateway; False when it has no session."""
+        session = device.session
+        if session is None or self._transport is None:
+            return False
+        self._transport.sendto(encode_gpdu(session.pgw_user_teid, packet), session.pgw_user)
+        device.up_octets += len(packet)
+        device.up_packets += 1
+        return True
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            packet = parse_gtpu_full(data)
+        except GtpError:
+            self.stats.malformed += 1
+            return
+        if packet.msg_type == GtpuType.G_PDU:
+            device = self._devices.get(packet.teid)
+            if device is None:
+                # TS 29.281 §7.3.1: we hold no such tunnel; the gateway should drop its end.
+                self.stats.unknown_teid += 1
+                self._send(encode_error_indication(packet.teid, self._host, udp_port=addr[1]), addr)
+                return
+            try:
+                self._on_downlink(device, bytes(packet.payload))
+            except Exception:
+                log.exception("downlink to device %s failed", device.iccid)
+        elif packet.msg_type == GtpuType.ECHO_REQUEST:
+            self._send(encode_echo_response(packet.seq or 0), addr)
+        elif packet.msg_type == GtpuType.ERROR_INDICATION:
+            self.stats.error_indications += 1
+            try:
+                self._on_lost(parse_error_indication(packet).teid)
+            except GtpError:
+                self.stats.malformed += 1
+
+    def _send(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self._transport is not None:
+            self._transport.sendto(data, addr)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()

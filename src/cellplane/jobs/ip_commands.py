@@ -1,0 +1,28 @@
+"""Job handler: send one queued IP Command through the transport the runtime gives it, record the outcome.
+
+The command and its job were committed together by the request, so a command acknowledged with 201 is
+sent even if the process dies first: the job is a row, claimed again after a restart (or once a dead
+worker's lease lapses). Sending and recording happen in one transaction, kept short: the transport only
+hands a datagram to a tunnel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cellplane.services import ip_commands
+from cellplane.services.context import PlatformContext
+from cellplane.services.transport import CommandTransport
+
+
+class IpCommandDelivery:
+    """The `ip_command` job handler; without a transport (no gateway here) commands fail with 83400."""
+
+    def __init__(self, transport: CommandTransport | None) -> None:
+        self.transport = transport
+
+    async def __call__(self, ctx: PlatformContext, payload: dict[str, Any]) -> None:
+        async with ctx.sessions() as session, session.begin():
+            command = await ip_commands.deliver(session, ctx, self.transport, str(payload["sid"]))
+        if command is not None and command.callback_url:
+            ctx.wake_workers()  # its callback is a job too

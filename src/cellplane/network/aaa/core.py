@@ -1,0 +1,239 @@
+"""The AAA's state and the decisions made from it: attach decisions from the policy cache, what a committed
+accounting batch changes, and enforcement — a live session the rules no longer allow gets a Disconnect-Request.
+
+Enforcement runs whenever a SIM's snapshot changes, whatever changed it: a status change (the
+`sim_status_changed` hook), the poller seeing a fleet, profile or SIM row change, or usage reaching the
+fleet's data limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from cellplane.domain.networks import catalogue
+from cellplane.domain.policy import (
+    AttachRateLimiter,
+    Decision,
+    EventType,
+    SimPolicy,
+    check_session,
+    decide_attach,
+)
+from cellplane.services.data_sessions import AccountingRecord, BatchEffects, LiveSession, NetworkEvent, RecordKind
+
+from . import metrics
+from .attributes import Attach
+from .config import AaaConfig
+from .duplicates import RecentRequests
+from .pool import AddressPool
+from .state import LiveSessions, PolicyCache
+
+log = logging.getLogger("cellplane.aaa")
+
+
+class AaaCore:
+    def __init__(self, config: AaaConfig, clock: Callable[[], datetime]) -> None:
+        self.config = config
+        self.clock = clock
+        self.policies = PolicyCache()
+        self.sessions = LiveSessions()
+        self.pool = AddressPool(config.ue_ip_pool, config.lease_ttl)
+        self.limiter = AttachRateLimiter(config.attach_window)
+        self.recent = RecentRequests(config.duplicate_window)
+        # The date_updated stamps our batches gave billing periods (the poller skips those changes: we know them),
+        # each with when it was written (monotonic), to forget them once the poller's window has passed.
+        self.period_stamps: dict[datetime, float] = {}
+        # Set by the server once its writer and disconnector exist.
+        self.record_event: Callable[[NetworkEvent], None] = lambda event: None
+        self.submit_record: Callable[[AccountingRecord], None] = lambda record: None
+        self.disconnect: Callable[[LiveSession, Any], None] = lambda session, code: None
+        self._reloads: set[str] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self.reload_imsis: Callable[[set[str]], Any] | None = None
+
+    # --- Access -------------------------------------------------------------------------------------------------
+
+    def attach(self, attach: Attach) -> tuple[Decision, SimPolicy | None, str | None]:
+        """Decide an Access-Request; an accepted one gets the SIM's address (None if the pool is exhausted)."""
+        imsi = attach.imsi
+        policy = self.policies.by_imsi.get(imsi) if imsi else None
+        now = time.monotonic()
+        count = self.limiter.hit(imsi, now) if policy is not None and imsi else 0
+        decision = decide_attach(policy, attach.mcc, attach.mnc, self.clock(), recent_attaches=count)
+        address = self.pool.allocate(imsi, now) if decision.accepted and imsi else None
+        return decision, policy, address
+
+    def attach_event(
+        self, attach: Attach, decision: Decision, policy: SimPolicy | None, address: str | None, failed: bool
+    ) -> None:
+        network = decision.network
+        event_type = EventType.ATTACH_ACCEPTED if decision.accepted else EventType.ATTACH_REJECTED
+        reason = decision.reason
+        if failed:
+            event_type, reason = EventType.ATTACH_FAILED, "No free address in the UE address pool"
+        self.record_event(
+            NetworkEvent(
+                event_type=event_type,
+                timestamp=self.clock(),
+                imsi=attach.imsi,
+                sim_sid=policy.sim_sid if policy else None,
+                account_sid=policy.account_sid if policy else None,
+                iccid=policy.iccid if policy else None,
+                fleet_sid=policy.fleet_sid if policy else None,
+                network_sid=network.sid if network else None,
+                mcc=attach.mcc,
+                mnc=attach.mnc,
+                radio_link=attach.radio_link,
+                imei=attach.imei,
+                ip_address=address,
+                reason=reason,
+                error_code=int(decision.code) if decision.code is not None else None,
+            )
+        )
+
+    def record_session_event(self, event: NetworkEvent) -> None:
+        """Queue an event about a SIM's session, with the SIM's account (which the event list is scoped by),
+        ICCID and fleet filled from the cache."""
+        policy = self.policies.of_sim(event.sim_sid) if event.sim_sid else None
+        if policy is not None:
+            event.account_sid = event.account_sid or policy.account_sid
+            event.iccid = event.iccid or policy.iccid
+            event.fleet_sid = event.fleet_sid or policy.fleet_sid
+        self.record_event(event)
+
+    # --- what changed -------------------------------------------------------------------------------------------
+
+    def load(self, policies: dict[str, SimPolicy], sessions: list[LiveSession]) -> None:
+        """Fill memory at start: every claimed SIM's snapshot, every open session (and the addresses they hold)."""
+        self.policies.replace_all(policies)
+        now = time.monotonic()
+        for session in sessions:
+            self._track(session, now)
+
+    def apply_effects(self, effects: BatchEffects) -> None:
+        now = time.monotonic()
+        for session in effects.sessions:
+            self._track(session, now)
+        for imsi, policy in effects.policies.items():
+            self.update_policy(imsi, policy)
+        for sim_sid, (period_sid, used) in effects.period_usage.items():
+            policy = self.policies.of_sim(sim_sid)
+            if policy is not None and policy.period_sid == period_sid and policy.period_data_used != used:
+                self.policies.put(policy.imsi, replace(policy, period_data_used=used))
+        for sim_sid in effects.over_limit:
+            self.enforce(sim_sid)
+        if effects.ignored:
+            metrics.ACCOUNTING_IGNORED.inc(effects.ignored)
+
+    def announce_stamp(self, stamp: datetime) -> None:
+        """A batch is about to stamp billing periods with `stamp` (their date_updated)."""
+        self.period_stamps[stamp] = time.monotonic()
+
+    def update_policy(self, imsi: str, policy: SimPolicy | None) -> None:
+        """A fresh snapshot of one SIM: store it and, if it changed, re-check the SIM's live sessions."""
+        old = self.policies.put(imsi, policy)
+        if old == policy:
+            return
+        metrics.POLICY_RELOADS.inc()
+        for sim_sid in {p.sim_sid for p in (old, policy) if p is not None}:
+            self.enforce(sim_sid)
+
+    def enforce(self, sim_sid: str) -> None:
+        """Disconnect each live session of the SIM that the rules no longer allow."""
+        live = self.sessions.of_sim(sim_sid)
+        if not live:
+            return
+        policy = self.policies.of_sim(sim_sid)
+        now = self.clock()
+        networks = catalogue()
+        for session in live:
+            network = networks.get(session.network_sid) if session.network_sid else None
+            decision = check_session(policy, network, now, network_known=session.network_sid is not None)
+            if not decision.accepted and decision.code is not None:
+                self.disconnect(session, decision.code)
+
+    def on_sim_status_changed(self, sim: Any) -> None:
+        """services/sims.complete_update changed a SIM (inside its transaction, before the commit): act on it now
+        from what is known, and re-read the SIM once the change is committed."""
+        policy = self.policies.of_sim(sim.sid) or self.policies.get(sim.imsi)
+        if policy is not None:
+            fresh = replace(policy, status=sim.status)
+            if sim.fleet_sid != policy.fleet_sid:
+                fresh = self._with_fleet(fresh, sim.fleet_sid)
+            self.update_policy(policy.imsi, fresh)
+        self.reload_soon(sim.imsi)
+
+    def reload_soon(self, imsi: str) -> None:
+        """Re-read one SIM from the database shortly (after the transaction that changed it has committed)."""
+        if self.reload_imsis is None:
+            return
+        first = not self._reloads
+        self._reloads.add(imsi)
+        if first:
+            asyncio.get_running_loop().call_later(0.3, self._reload_now)
+
+    def _reload_now(self) -> None:
+        imsis, self._reloads = self._reloads, set()
+        if imsis and self.reload_imsis is not None:
+            task = asyncio.ensure_future(self.reload_imsis(imsis))
+            self._tasks.add(task)  # keep a reference until done (asyncio holds tasks weakly)
+            task.add_done_callback(self._tasks.discard)
+
+    def session_gone(self, session: LiveSession) -> None:
+        """The NAS says it has no such session (Disconnect-NAK 503): close ours as a Stop would."""
+        self.submit_record(
+            AccountingRecord(
+                kind=RecordKind.STOP,
+                nas_id=session.nas_id,
+                acct_session_id=session.acct_session_id,
+                nas_address=session.nas_address,
+                imsi=session.imsi,
+                terminate_cause="Admin-Reset",
+            )
+        )
+
+    def housekeeping(self) -> None:
+        now = time.monotonic()
+        self.recent.expire(now)
+        self.pool.expire(now)
+        self.limiter.sweep(now)
+        horizon = self.config.poll_overlap + 3 * self.config.poll_interval
+        for stamp in [stamp for stamp, at in self.period_stamps.items() if now - at > horizon]:
+            del self.period_stamps[stamp]
+
+    def _track(self, session: LiveSession, now: float) -> None:
+        self.sessions.apply(session)
+        key = LiveSessions.key(session)
+        if session.open:
+            self.pool.hold(session.imsi, session.ue_ip, key, now)
+        else:
+            self.pool.drop(session.imsi, key, now)
+
+    def _with_fleet(self, policy: SimPolicy, fleet_sid: str | None) -> SimPolicy:
+        """The snapshot moved to another fleet, with that fleet's settings if another cached SIM shows them."""
+        if fleet_sid is None:
+            return replace(
+                policy,
+                fleet_sid=None,
+                data_enabled=False,
+                data_limit_bytes=0,
+                network_access_profile_sid=None,
+                allowed_network_sids=frozenset(),
+            )
+        other = self.policies.fleet_sample(fleet_sid)
+        if other is None:
+            return policy  # a fleet no cached SIM is in: the reload that follows brings it
+        return replace(
+            policy,
+            fleet_sid=fleet_sid,
+            data_enabled=other.data_enabled,
+            data_limit_bytes=other.data_limit_bytes,
+            network_access_profile_sid=other.network_access_profile_sid,
+            allowed_network_sids=other.allowed_network_sids,
+        )

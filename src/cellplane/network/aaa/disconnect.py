@@ -1,0 +1,136 @@
+"""Disconnect-Request (RFC 5176 §3) to the NAS that holds a session the rules no longer allow.
+
+The request names the session as docs/NETWORK.md agrees with the gateway: User-Name (the IMSI),
+Acct-Session-Id, Framed-IP-Address and Event-Timestamp. It goes to the NAS's Dynamic Authorization port
+(AaaConfig.dae_target), retransmitted by the RADIUS client; the outcome — ACK, NAK, or no answer — is recorded
+as a connection event. A NAK with Error-Cause 503 (Session-Context-Not-Found) means the NAS has no such session:
+ours is stale, and is closed. One request per session at a time, and not again for a while after an ACK (the
+Accounting Stop that follows closes it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from cellplane.domain.policy import EventType, RejectCode
+from cellplane.network.radius_client import RadiusClient, RadiusTimeout
+from cellplane.protocols.radius import Code, ErrorCause
+from cellplane.services.data_sessions import LiveSession, NetworkEvent
+
+from . import metrics
+from .config import AaaConfig
+from .state import LiveSessions, SessionKey
+
+log = logging.getLogger("cellplane.aaa.disconnect")
+
+_QUIET_AFTER_ACK = 30.0  # seconds: the NAS said the session is gone; its Stop is on the way
+
+
+class Disconnector:
+    def __init__(
+        self,
+        config: AaaConfig,
+        record_event: Callable[[NetworkEvent], None],
+        session_gone: Callable[[LiveSession], None],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._config = config
+        self._record_event = record_event
+        self._session_gone = session_gone
+        self._clock = clock
+        self._clients: dict[bytes, RadiusClient] = {}
+        self._in_flight: dict[SessionKey, asyncio.Task[None]] = {}
+        self._acked: dict[SessionKey, float] = {}
+        self._closing = False
+
+    def disconnect(self, session: LiveSession, code: RejectCode) -> None:
+        """Ask the session's NAS to end it (no-op when a request for it is already out or was just ACKed)."""
+        key = LiveSessions.key(session)
+        if self._closing or key in self._in_flight:
+            return
+        acked = self._acked.get(key)
+        if acked is not None and time.monotonic() - acked < _QUIET_AFTER_ACK:
+            return
+        task = asyncio.create_task(self._send(session, code), name=f"aaa-disconnect-{session.acct_session_id}")
+        self._in_flight[key] = task
+        task.add_done_callback(lambda _: self._in_flight.pop(key, None))
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in list(self._in_flight.values()):
+            task.cancel()
+        if self._in_flight:
+            await asyncio.wait(list(self._in_flight.values()), timeout=2)
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+    async def _client(self, secret: bytes) -> RadiusClient:
+        client = self._clients.get(secret)
+        if client is None:
+            client = RadiusClient(
+                secret, timeout=self._config.disconnect_timeout, retries=self._config.disconnect_retries
+            )
+            await client.start()
+            self._clients[secret] = client
+        return client
+
+    async def _send(self, session: LiveSession, code: RejectCode) -> None:
+        nas = session.nas_address or session.nas_id
+        secret = self._config.clients.get(nas)
+        if secret is None:
+            # Only a NAS we know (and share a secret with) can have reported the session; nothing to send to.
+            log.warning("no RADIUS client %s for session %s: cannot disconnect it", nas, session.sid)
+            return
+        target = self._config.dae_target(nas)
+        attributes: list[tuple[str, str | int]] = [
+            ("User-Name", session.imsi),
+            ("Acct-Session-Id", session.acct_session_id),
+        ]
+        if session.ue_ip:
+            attributes.append(("Framed-IP-Address", session.ue_ip))
+        attributes.append(("Event-Timestamp", int(time.time())))
+        try:
+            client = await self._client(secret)
+            response = await client.request(target, Code.DISCONNECT_REQUEST, attributes)
+        except (RadiusTimeout, OSError) as error:
+            metrics.disconnect("failed")
+            self._event(session, EventType.DISCONNECT_FAILED, code, f"{code.reason}; the NAS did not answer: {error}")
+            return
+        if response.code == Code.DISCONNECT_ACK:
+            metrics.disconnect("acked")
+            self._acked[LiveSessions.key(session)] = time.monotonic()
+            self._prune_acked()
+            self._event(session, EventType.DISCONNECT_ACKED, code, code.reason)
+            return
+        cause = response.attributes.get("Error-Cause")
+        metrics.disconnect("refused")
+        self._event(session, EventType.DISCONNECT_REFUSED, code, f"{code.reason}; the NAS refused: Error-Cause {cause}")
+        if cause == ErrorCause.SESSION_CONTEXT_NOT_FOUND:
+            self._session_gone(session)
+
+    def _event(self, session: LiveSession, event_type: EventType, code: RejectCode, reason: str) -> None:
+        self._record_event(
+            NetworkEvent(
+                event_type=event_type,
+                timestamp=self._clock(),
+                imsi=session.imsi,
+                sim_sid=session.sim_sid,
+                network_sid=session.network_sid,
+                mcc=session.mcc,
+                mnc=session.mnc,
+                ip_address=session.ue_ip,
+                data_session_sid=session.sid,
+                reason=reason,
+                error_code=int(code),
+            )
+        )
+
+    def _prune_acked(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, at in self._acked.items() if now - at >= _QUIET_AFTER_ACK]:
+            del self._acked[key]

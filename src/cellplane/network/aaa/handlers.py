@@ -1,0 +1,98 @@
+"""One handler per RADIUS message the AAA serves, and the dispatch table of each port.
+
+- Access-Request (RFC 2865 §4.1, TS 29.061 §16.4.1) -> Access-Accept with the SIM's Framed-IP-Address, or
+  Access-Reject with Reply-Message "<code> <reason>" (docs/NETWORK.md), decided from memory.
+- Accounting-Request (RFC 2866 §4.1) -> queued for the group commit; answered once durable.
+- Status-Server (RFC 5997 §3) -> Access-Accept on the authentication port, Accounting-Response on the
+  accounting port: "I am alive" to a NAS's watchdog.
+"""
+
+from __future__ import annotations
+
+import time
+
+from cellplane.protocols.radius import Code, build_response
+
+from . import metrics
+from .attributes import accounting_of, attach_of
+from .core import AaaCore
+from .dispatcher import Handler, Request
+from .writer import AccountingWriter
+
+# A NAS that outruns the database this far gets no new accounting accepted (it retransmits later).
+MAX_BACKLOG = 100_000
+
+
+class AccessRequestHandler:
+    def __init__(self, core: AaaCore) -> None:
+        self.core = core
+
+    def __call__(self, request: Request) -> bytes:
+        packet = request.packet
+        attach = attach_of(packet.attributes)
+        decision, policy, address = self.core.attach(attach)
+        failed = decision.accepted and address is None
+        if decision.accepted and address is not None and policy is not None:
+            metrics.ATTACH_ACCEPTED.inc()
+            # Class (RFC 2865 §5.25) is echoed in accounting: the SIM it was granted to.
+            attributes = [("Framed-IP-Address", address), ("Class", policy.sim_sid.encode())]
+            response = build_response(packet, Code.ACCESS_ACCEPT, attributes, request.secret)
+        else:
+            metrics.attach_rejected(decision.code)
+            message = decision.reply_message or "No free address in the UE address pool"
+            response = build_response(packet, Code.ACCESS_REJECT, [("Reply-Message", message)], request.secret)
+        self.core.attach_event(attach, decision, policy, address, failed)
+        return response
+
+
+class AccountingRequestHandler:
+    def __init__(self, core: AaaCore, writer: AccountingWriter) -> None:
+        self.core = core
+        self.writer = writer
+
+    def __call__(self, request: Request) -> None:
+        if self.writer.backlog >= MAX_BACKLOG:
+            metrics.DROP_OVERLOAD.inc()
+            return
+        try:
+            record = accounting_of(request.packet.attributes, request.source[0])
+        except ValueError:
+            metrics.DROP_INVALID.inc()
+            return
+        metrics.accounting(record.kind if record is not None else "other")
+        self.core.recent.pending(request.key, time.monotonic())
+        self.writer.submit(record, request)
+
+
+def acknowledge(requests: list[Request]) -> None:
+    """Answer accounting requests whose batch committed (RFC 2866 §4.2: only once the record is stored)."""
+    for request in requests:
+        request.reply(build_response(request.packet, Code.ACCOUNTING_RESPONSE, [], request.secret))
+
+
+def abandon(requests: list[Request]) -> None:
+    """Their batch failed: forget them, so that the NAS's retransmissions are processed afresh."""
+    for request in requests:
+        request.endpoint.recent.forget(request.key)
+
+
+class StatusServerHandler:
+    def __init__(self, answer: Code) -> None:
+        self.answer = answer
+
+    def __call__(self, request: Request) -> bytes:
+        return build_response(request.packet, self.answer, [], request.secret)
+
+
+def auth_table(core: AaaCore) -> dict[int, Handler]:
+    return {
+        Code.ACCESS_REQUEST: AccessRequestHandler(core),
+        Code.STATUS_SERVER: StatusServerHandler(Code.ACCESS_ACCEPT),
+    }
+
+
+def acct_table(core: AaaCore, writer: AccountingWriter) -> dict[int, Handler]:
+    return {
+        Code.ACCOUNTING_REQUEST: AccountingRequestHandler(core, writer),
+        Code.STATUS_SERVER: StatusServerHandler(Code.ACCOUNTING_RESPONSE),
+    }

@@ -1,0 +1,58 @@
+"""Prometheus counters of the AAA: what came in, what was dropped and why, attaches, accounting, disconnects.
+
+Defined once per process (prometheus_client's default registry, served at /metrics); label children are bound
+here so the per-packet path only calls `inc()`.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+_RECEIVED = Counter("cellplane_aaa_requests_total", "RADIUS requests received by the AAA, by port", ["port"])
+_DROPPED = Counter("cellplane_aaa_dropped_total", "RADIUS packets the AAA dropped, by reason", ["reason"])
+_DUPLICATES = Counter("cellplane_aaa_duplicates_total", "Retransmitted requests answered from the duplicate cache")
+_ATTACHES = Counter("cellplane_aaa_attaches_total", "Access-Requests decided, by result and code", ["result", "code"])
+_ACCOUNTING = Counter("cellplane_aaa_accounting_total", "Accounting-Requests applied, by status type", ["kind"])
+ACCOUNTING_IGNORED = Counter(
+    "cellplane_aaa_accounting_unknown_sim_total", "Accounting-Requests of no known SIM, acknowledged and dropped"
+)
+BATCH_SIZE = Histogram(
+    "cellplane_aaa_batch_requests",
+    "Accounting-Requests applied per database transaction (group commit)",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000),
+)
+BATCH_FAILURES = Counter("cellplane_aaa_batch_failures_total", "Accounting batches whose transaction failed")
+_DISCONNECTS = Counter("cellplane_aaa_disconnects_total", "Disconnect-Requests sent, by outcome", ["outcome"])
+POLICY_RELOADS = Counter("cellplane_aaa_policy_reloads_total", "SIM policy snapshots reloaded into the cache")
+
+RECEIVED_AUTH = _RECEIVED.labels(port="auth")
+RECEIVED_ACCT = _RECEIVED.labels(port="acct")
+DUPLICATES = _DUPLICATES
+
+DROP_UNKNOWN_CLIENT = _DROPPED.labels(reason="unknown_client")
+DROP_MALFORMED = _DROPPED.labels(reason="malformed")
+DROP_BAD_AUTHENTICATOR = _DROPPED.labels(reason="bad_authenticator")
+DROP_UNSUPPORTED = _DROPPED.labels(reason="unsupported_code")
+DROP_INVALID = _DROPPED.labels(reason="invalid_request")
+DROP_ERROR = _DROPPED.labels(reason="handler_error")
+DROP_OVERLOAD = _DROPPED.labels(reason="overload")
+
+
+ATTACH_ACCEPTED = _ATTACHES.labels(result="accepted", code="")
+
+
+def attach_rejected(code: int | None) -> None:
+    _ATTACHES.labels(result="rejected", code=str(code or "")).inc()
+
+
+def accounting(kind: str, count: int = 1) -> None:
+    _ACCOUNTING.labels(kind=kind).inc(count)
+
+
+def disconnect(outcome: str) -> None:
+    _DISCONNECTS.labels(outcome=outcome).inc()
+
+
+def dropped(reason: str) -> float:
+    """Current value of one drop counter (tests compare before and after)."""
+    return float(_DROPPED.labels(reason=reason)._value.get())

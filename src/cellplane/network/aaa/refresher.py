@@ -1,0 +1,87 @@
+"""Keeps the policy cache current with the database: every `poll_interval` seconds it re-reads the SIMs whose row,
+fleet, network access profile or billing period changed since its previous poll began (minus an overlap for
+transactions that committed late and clocks of other nodes a little behind), so that changes made through the
+API, by jobs, or by another node reach the AAA within about a second. A row version already acted on is not
+loaded twice, and the billing-period stamps of our own accounting batches are left out by the database.
+Hooks (core.on_sim_status_changed) make the common case immediate; this makes it sure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cellplane.services import network_policy
+
+from .core import AaaCore
+
+log = logging.getLogger("cellplane.aaa.refresher")
+
+
+class PolicyRefresher:
+    def __init__(
+        self, core: AaaCore, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+    ) -> None:
+        self.core = core
+        self._sessions = sessions
+        self._clock = clock
+        self._since: datetime | None = None
+        # The row versions already acted on, for the overlap the polls look back over (see network_policy).
+        self.versions: dict[tuple[str, str], datetime] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.polls = 0
+
+    def start(self, since: datetime) -> None:
+        self._since = since
+        self._task = asyncio.create_task(self._run(), name="aaa-policy-refresher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        interval = self.core.config.poll_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.poll()
+            except Exception:
+                log.exception("policy poll failed; retrying in %.1f s", interval)
+            self.core.housekeeping()
+
+    async def poll(self) -> None:
+        assert self._since is not None
+        overlap = timedelta(seconds=self.core.config.poll_overlap)
+        now = self._clock()
+        since = self._since - overlap
+        async with self._sessions() as session:
+            changes = await network_policy.load_changes(
+                session, since, now, self.versions, list(self.core.period_stamps)
+            )
+        # Everything stamped before this poll began has been read, but for transactions that commit later (or
+        # clocks of other nodes a little behind): the overlap looks back over those next time.
+        self._since = max(self._since, now)
+        for key in [key for key, moment in self.versions.items() if moment < since]:
+            del self.versions[key]
+        for imsi, policy in changes.policies.items():
+            self.core.update_policy(imsi, policy)
+        self.polls += 1
+
+    async def reload(self, imsis: Collection[str]) -> None:
+        """Re-read these SIMs now (after a hook, once the change has committed)."""
+        try:
+            async with self._sessions() as session:
+                fresh = await network_policy.load_imsis(session, imsis, self._clock())
+        except Exception:
+            log.exception("reloading %d SIM policies failed; the poller will catch up", len(imsis))
+            return
+        for imsi, policy in fresh.items():
+            self.core.update_policy(imsi, policy)

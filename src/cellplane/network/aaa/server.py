@@ -1,0 +1,132 @@
+"""The AAA component: RADIUS authentication and accounting servers over the policy cache, the group-commit
+writer, the disconnector and the poller, started and stopped together by the platform.
+
+Start order matters: the cache and the live sessions are loaded before the ports open, so the first
+Access-Request is already decided from memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from datetime import timedelta
+from typing import Any
+
+from cellplane.services import data_sessions, network_policy
+from cellplane.services.context import PlatformContext
+
+from . import metrics
+from .config import AaaConfig
+from .core import AaaCore
+from .disconnect import Disconnector
+from .dispatcher import Address, RadiusEndpoint
+from .handlers import abandon, acct_table, acknowledge, auth_table
+from .refresher import PolicyRefresher
+from .writer import AccountingWriter
+
+log = logging.getLogger("cellplane.aaa")
+
+HOOK = "sim_status_changed"
+
+
+class AaaServer:
+    """RADIUS AAA on `config.host`: authentication on `auth_port`, accounting on `acct_port` (0 picks free ports)."""
+
+    def __init__(self, ctx: PlatformContext, config: AaaConfig) -> None:
+        self.ctx = ctx
+        self.config = config
+        self.core = AaaCore(config, ctx.clock)
+        self.writer = AccountingWriter(
+            ctx.sessions,
+            lambda: self.core.policies.by_imsi,
+            self.core.apply_effects,
+            acknowledge,
+            abandon,
+            ctx.clock,
+            announce=self.core.announce_stamp,
+            linger=config.batch_linger,
+            batch_max=config.batch_max,
+            event_interval=config.event_flush_interval,
+        )
+        self.disconnector = Disconnector(config, self.core.record_session_event, self.core.session_gone, ctx.clock)
+        self.refresher = PolicyRefresher(self.core, ctx.sessions, ctx.clock)
+        self.core.record_event = self.writer.add_event
+        self.core.submit_record = lambda record: self.writer.submit(record, None)
+        self.core.disconnect = self.disconnector.disconnect
+        self.core.reload_imsis = self.refresher.reload
+        self.auth: RadiusEndpoint | None = None
+        self.acct: RadiusEndpoint | None = None
+        self._transports: list[asyncio.BaseTransport] = []
+
+    @property
+    def auth_address(self) -> Address:
+        assert self.auth is not None
+        return self.auth.address
+
+    @property
+    def acct_address(self) -> Address:
+        assert self.acct is not None
+        return self.acct.address
+
+    async def start(self) -> None:
+        now = self.ctx.clock()
+        since = now - timedelta(seconds=self.config.poll_interval)
+        recent = since - timedelta(seconds=self.config.poll_overlap)
+        async with self.ctx.sessions() as session:
+            policies = await network_policy.load_all(session, now, self.refresher.versions, recent)
+            live = await data_sessions.load_open_sessions(session)
+        self.core.load(policies, live)
+        self.writer.start()
+        self.refresher.start(since=since)
+        self.ctx.hooks.setdefault(HOOK, []).append(self.core.on_sim_status_changed)
+        loop = asyncio.get_running_loop()
+        clients = self.config.clients
+        require = self.config.require_message_authenticator
+        self.auth = RadiusEndpoint(
+            auth_table(self.core),
+            clients,
+            self.core.recent,
+            metrics.RECEIVED_AUTH,
+            require_message_authenticator=require,
+        )
+        self.acct = RadiusEndpoint(acct_table(self.core, self.writer), clients, self.core.recent, metrics.RECEIVED_ACCT)
+        for endpoint, port in ((self.auth, self.config.auth_port), (self.acct, self.config.acct_port)):
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda e=endpoint: e, local_addr=(self.config.host, port)
+            )
+            self._transports.append(transport)
+            _grow_buffers(transport.get_extra_info("socket"), self.config.socket_buffer)
+        log.info(
+            "AAA on %s (auth) and %s (accounting): %d SIM policies, %d live sessions",
+            self.auth_address,
+            self.acct_address,
+            len(policies),
+            len(live),
+        )
+
+    async def stop(self) -> None:
+        hooks = self.ctx.hooks.get(HOOK, [])
+        if self.core.on_sim_status_changed in hooks:
+            hooks.remove(self.core.on_sim_status_changed)
+        # Stop taking requests, answer the accounting already queued, then close the ports.
+        for endpoint in (self.auth, self.acct):
+            if endpoint is not None:
+                endpoint.accepting = False
+        await self.refresher.stop()
+        await self.disconnector.close()
+        await self.writer.stop()
+        for transport in self._transports:
+            transport.close()
+        self._transports.clear()
+
+
+def _grow_buffers(sock: Any, size: int) -> None:
+    """Room for bursts: a NAS (or radclient -p) sends hundreds of requests at once, answered together after
+    a group commit; the kernel's default ~200 KB holds only ~160 small datagrams (capped by net.core.rmem_max)."""
+    if sock is None or size <= 0:
+        return
+    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, option, size)

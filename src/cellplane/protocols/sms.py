@@ -1,0 +1,129 @@
+"""SMS text rules: which alphabet a text needs, how long it is in that alphabet, whether one SMS carries it.
+
+One SMS carries 140 octets of user data (TS 23.040 §9.2.3.24, TP-User-Data): 160 characters of the GSM
+7-bit default alphabet packed as septets, or 70 UTF-16 code units in UCS-2 (TS 23.038 §6.2.3). A text
+whose every character is in the default alphabet or its extension table (TS 23.038 §6.2.1, §6.2.1.1) is
+sent in GSM 7-bit, where an extension character costs two septets (the escape 0x1B, then its code); any
+other character makes the whole text UCS-2 (in practice UTF-16: a character outside the Basic Multilingual
+Plane takes two code units, a surrogate pair). `pack_gsm7` gives the packed octets of a text, as they travel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+# TS 23.038 §6.2.1: the default alphabet in code order, 0x00 to 0x7F (0x1B is the escape to the extension table).
+_DEFAULT = (
+    "@£$¥èéùìòÇ\nØø\rÅå"
+    "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ"
+    " !\"#¤%&'()*+,-./"
+    "0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNO"
+    "PQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmno"
+    "pqrstuvwxyzäöñüà"
+)
+ESCAPE = 0x1B
+# TS 23.038 §6.2.1.1: the extension table's characters and their codes (each sent after ESCAPE).
+_EXTENSION = {"\f": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F}
+_EXTENSION |= {"[": 0x3C, "~": 0x3D, "]": 0x3E, "|": 0x40, "€": 0x65}
+_CODES = {char: code for code, char in enumerate(_DEFAULT) if code != ESCAPE}
+
+USER_DATA_OCTETS = 140  # TS 23.040 §9.2.3.24: TP-User-Data of one SMS, no user data header
+GSM7_MAX = USER_DATA_OCTETS * 8 // 7  # 160 septets
+UCS2_MAX = USER_DATA_OCTETS // 2  # 70 UTF-16 code units
+
+
+class RpCause(IntEnum):
+    """Why a network refuses a short message (TS 24.011 §8.2.5.4, Table 8.4: the RP-ERROR's RP-Cause)."""
+
+    OPERATOR_DETERMINED_BARRING = 8
+    UNKNOWN_SUBSCRIBER = 30
+    NETWORK_OUT_OF_ORDER = 38
+    TEMPORARY_FAILURE = 41
+    REQUESTED_FACILITY_NOT_SUBSCRIBED = 50
+    INVALID_MANDATORY_INFORMATION = 96
+
+    @property
+    def text(self) -> str:
+        return self.name.replace("_", " ").capitalize()
+
+
+class Alphabet(StrEnum):
+    """The character sets of the TP-Data-Coding-Scheme (TS 23.038 §4) a text can be sent in."""
+
+    GSM7 = "gsm7"
+    UCS2 = "ucs2"
+
+
+@dataclass(frozen=True, slots=True)
+class TextSize:
+    """A text measured for SMS: its alphabet, its length in that alphabet's units, and the one-SMS limit."""
+
+    alphabet: Alphabet
+    length: int  # septets (GSM 7-bit) or UTF-16 code units (UCS-2)
+    limit: int  # what one SMS carries in that alphabet
+
+    @property
+    def fits(self) -> bool:
+        return self.length <= self.limit
+
+    @property
+    def unit(self) -> str:
+        return "characters of the GSM 7-bit alphabet" if self.alphabet == Alphabet.GSM7 else "UCS-2 characters"
+
+
+def alphabet(text: str) -> Alphabet:
+    """GSM 7-bit when every character is in the default alphabet or its extension table, else UCS-2."""
+    return Alphabet.GSM7 if all(char in _CODES or char in _EXTENSION for char in text) else Alphabet.UCS2
+
+
+def measure(text: str) -> TextSize:
+    """The alphabet `text` needs and its length in it (an extension character counts two septets)."""
+    if alphabet(text) == Alphabet.GSM7:
+        return TextSize(Alphabet.GSM7, len(text) + sum(1 for char in text if char in _EXTENSION), GSM7_MAX)
+    return TextSize(Alphabet.UCS2, len(text.encode("utf-16-be")) // 2, UCS2_MAX)
+
+
+def septets(text: str) -> list[int]:
+    """The GSM 7-bit codes of `text`, extension characters as ESCAPE + code; ValueError if it needs UCS-2."""
+    codes: list[int] = []
+    for char in text:
+        code = _CODES.get(char)
+        if code is not None:
+            codes.append(code)
+        elif char in _EXTENSION:
+            codes += (ESCAPE, _EXTENSION[char])
+        else:
+            raise ValueError(f"{char!r} is not in the GSM 7-bit alphabet")
+    return codes
+
+
+def pack_gsm7(text: str) -> bytes:
+    """The septets of `text` packed into octets, least significant bit first (TS 23.038 §6.1.2.1.1)."""
+    value = 0
+    for index, code in enumerate(septets(text)):
+        value |= code << (7 * index)
+    count = len(text) + sum(1 for char in text if char in _EXTENSION)
+    return value.to_bytes((count * 7 + 7) // 8, "little")
+
+
+def unpack_gsm7(data: bytes, count: int) -> str:
+    """`count` septets packed in `data`, back to text (the inverse of pack_gsm7)."""
+    by_code = {code: char for char, code in _CODES.items()}
+    by_extension = {code: char for char, code in _EXTENSION.items()}
+    value = int.from_bytes(data, "little")
+    chars: list[str] = []
+    escaped = False
+    for index in range(count):
+        code = (value >> (7 * index)) & 0x7F
+        if escaped:
+            # TS 23.038 §6.2.1.1: an unknown extension code shows as the default alphabet's character.
+            chars.append(by_extension.get(code, by_code.get(code, " ")))
+            escaped = False
+        elif code == ESCAPE:
+            escaped = True
+        else:
+            chars.append(by_code[code])
+    return "".join(chars)

@@ -1,0 +1,508 @@
+"""Accounting applied in batches: data sessions, hourly usage, billing-period usage, ready → active, connection events.
+
+RADIUS accounting counters are cumulative per session (RFC 2866 §5.3, §5.5; Gigawords RFC 2869 §5.1-5.2), so a
+session row keeps the highest totals reported and only their growth becomes usage: a retransmitted, duplicated or
+reordered packet adds nothing. A batch of records (a few milliseconds of Accounting-Requests) is applied with a
+handful of bulk statements in the caller's transaction; the AAA answers the requests only after it commits, so
+an acknowledged packet is durable. Attach decisions and disconnect outcomes ride along as queued events.
+
+Services flush, never commit: the caller (the AAA's group commit) owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.domain.ids import Prefix, new_sid
+from cellplane.domain.policy import READY_ACTIVATION_BYTES, EventType, SimPolicy, visited_network
+from cellplane.services import billing, network_policy
+from cellplane.store.models import Sim
+from cellplane.store.repositories import accounting as repo
+
+OPEN = repo.OPEN
+CLOSED = repo.CLOSED
+NAS_RESTART_CAUSE = "NAS-Reboot"
+
+
+class RecordKind(StrEnum):
+    """Acct-Status-Type values we act on (RFC 2866 §5.1): a session's Start/Interim-Update/Stop, a NAS restarting."""
+
+    START = "start"
+    INTERIM = "interim"
+    STOP = "stop"
+    NAS_ON = "nas_on"
+    NAS_OFF = "nas_off"
+
+
+@dataclass(slots=True)
+class AccountingRecord:
+    """One Accounting-Request, translated: counters are cumulative for the session, Gigawords folded in;
+    `bytes_up` is from the device (Acct-Input-Octets, docs/NETWORK.md)."""
+
+    kind: RecordKind
+    nas_id: str
+    acct_session_id: str = ""
+    nas_address: str | None = None
+    imsi: str | None = None
+    ue_ip: str | None = None
+    apn: str | None = None
+    mcc: str | None = None
+    mnc: str | None = None
+    radio_link: str | None = None
+    cell_id: str | None = None
+    imei: str | None = None
+    bytes_up: int = 0
+    bytes_down: int = 0
+    packets_up: int = 0
+    packets_down: int = 0
+    session_time: int | None = None
+    terminate_cause: str | None = None
+
+
+@dataclass(slots=True)
+class NetworkEvent:
+    """A connection event decided outside accounting (attach accepted or rejected, a disconnect's outcome)."""
+
+    event_type: str
+    timestamp: datetime
+    imsi: str | None = None
+    sim_sid: str | None = None
+    account_sid: str | None = None
+    iccid: str | None = None
+    fleet_sid: str | None = None
+    network_sid: str | None = None
+    mcc: str | None = None
+    mnc: str | None = None
+    radio_link: str | None = None
+    imei: str | None = None
+    ip_address: str | None = None
+    data_session_sid: str | None = None
+    reason: str | None = None
+    error_code: int | None = None
+    bytes_up: int | None = None
+    bytes_down: int | None = None
+
+
+@dataclass(slots=True)
+class LiveSession:
+    """What the AAA keeps of a session in memory: enough to send it a Disconnect-Request (RFC 5176 §3) and to
+    re-check it against the SIM's policy."""
+
+    sid: str
+    sim_sid: str
+    imsi: str
+    nas_id: str
+    nas_address: str | None
+    acct_session_id: str
+    ue_ip: str | None
+    network_sid: str | None
+    mcc: str | None
+    mnc: str | None
+    open: bool = True
+
+
+@dataclass
+class BatchEffects:
+    """What a batch changed that the AAA must act on.
+
+    `sessions`: sessions opened, updated or closed (for the live registry and the address pool);
+    `period_usage`: SIM sid -> (period sid, bytes used in it now); `over_limit`: SIMs at or past their fleet's data
+    limit (their sessions get disconnected); `policies`: fresh snapshots by IMSI (SIMs that were not cached, that
+    turned active, or whose billing period rolled over); `period_stamp`: the date_updated this batch gave the
+    periods it added usage to (it is the batch's `now`; the cache's poller skips those changes, it knows them);
+    `ignored`: records of no known SIM, acknowledged and dropped.
+    """
+
+    sessions: list[LiveSession] = field(default_factory=list)
+    period_usage: dict[str, tuple[str, int]] = field(default_factory=dict)
+    over_limit: set[str] = field(default_factory=set)
+    policies: dict[str, SimPolicy | None] = field(default_factory=dict)
+    period_stamp: datetime | None = None
+    ignored: int = 0
+
+
+_LENGTHS = {
+    "nas_id": 64,
+    "nas_address": 64,
+    "acct_session_id": 64,
+    "ue_ip": 45,
+    "apn": 64,
+    "radio_link": 16,
+    "cell_id": 32,
+    "imei": 16,
+    "terminate_cause": 32,
+    "operator_name": 128,
+}
+
+
+def _clip(name: str, value: str | None) -> str | None:
+    """Column widths (PostgreSQL enforces them): a NAS's overlong text must not fail a whole batch."""
+    return value[: _LENGTHS[name]] if value is not None else None
+
+
+class _Lookup:
+    """Snapshots by IMSI: the ones loaded for this batch first, then the caller's cache."""
+
+    __slots__ = ("cached", "fresh")
+
+    def __init__(self, fresh: dict[str, SimPolicy | None], cached: Mapping[str, SimPolicy]) -> None:
+        self.fresh = fresh
+        self.cached = cached
+
+    def get(self, imsi: str) -> SimPolicy | None:
+        if imsi in self.fresh:
+            return self.fresh[imsi]
+        return self.cached.get(imsi)
+
+
+@dataclass(slots=True)
+class _State:
+    """A session during a batch: as loaded (or new), then as the batch's records leave it."""
+
+    row: dict[str, Any]
+    is_new: bool = False
+    dirty: bool = False
+
+
+async def load_open_sessions(session: AsyncSession) -> list[LiveSession]:
+    """Every open session, for the AAA's registry and address pool at start."""
+    return [_live(dict(row._mapping)) for row in await repo.open_sessions(session)]
+
+
+async def apply_batch(
+    session: AsyncSession,
+    records: Sequence[AccountingRecord],
+    events: Sequence[NetworkEvent],
+    policies: Mapping[str, SimPolicy],
+    now: datetime,
+) -> BatchEffects:
+    """Apply accounting records (in arrival order) and queued events in the caller's transaction.
+
+    `policies` is the caller's snapshot cache by IMSI; IMSIs missing from it are loaded once for the batch.
+    """
+    effects = BatchEffects()
+    lookup = _Lookup(effects.policies, policies)
+    for record in records:
+        # Clipped once here, so that lookups and the stored row agree on an overlong identifier.
+        record.nas_id = _clip("nas_id", record.nas_id) or ""
+        record.acct_session_id = _clip("acct_session_id", record.acct_session_id) or ""
+    missing = {r.imsi for r in records if r.imsi and r.imsi not in policies}
+    if missing:
+        effects.policies.update(await network_policy.load_imsis(session, missing, now))
+    event_rows = [_event_row(e) for e in events]
+    segment: list[AccountingRecord] = []
+    for record in records:
+        if record.kind in (RecordKind.NAS_ON, RecordKind.NAS_OFF):
+            # RFC 2866 §5.1: the NAS (re)started or is going down and holds no session any more. Records before it
+            # in this batch are applied first, so a Start that follows is not closed with the rest.
+            await _apply_segment(session, segment, lookup, now, effects, event_rows)
+            segment = []
+            await _close_nas(session, record, now, effects, event_rows)
+        else:
+            segment.append(record)
+    await _apply_segment(session, segment, lookup, now, effects, event_rows)
+    await repo.insert_events(session, event_rows)
+    await session.flush()
+    return effects
+
+
+async def _apply_segment(
+    session: AsyncSession,
+    records: list[AccountingRecord],
+    lookup: _Lookup,
+    now: datetime,
+    effects: BatchEffects,
+    event_rows: list[tuple[Any, ...]],
+) -> None:
+    if not records:
+        return
+    states: dict[tuple[str, str], _State] = {}
+    wanted: dict[str, set[str]] = {}
+    for record in records:
+        wanted.setdefault(record.nas_id, set()).add(record.acct_session_id)
+    for row in await repo.sessions_at(session, wanted):
+        states[(row["nas_id"], row["acct_session_id"])] = _State(row)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    buckets: dict[tuple[str, str], list[Any]] = {}
+    sim_growth: dict[str, int] = {}
+    imsi_of: dict[str, str] = {}
+    for record in records:
+        key = (record.nas_id, record.acct_session_id)
+        state = states.get(key)
+        policy = lookup.get(record.imsi or (state.row["imsi"] if state else ""))
+        if state is None:
+            if policy is None:
+                effects.ignored += 1
+                continue
+            state = states[key] = _new_state(record, policy, now)
+            event_rows.append(_session_event(EventType.SESSION_STARTED, state.row, policy, now))
+        row = state.row
+        grew_up = max(0, record.bytes_up - row["bytes_up"])
+        grew_down = max(0, record.bytes_down - row["bytes_down"])
+        if grew_up or grew_down or record.packets_up > row["packets_up"] or record.packets_down > row["packets_down"]:
+            state.dirty = True
+            row["bytes_up"] += grew_up
+            row["bytes_down"] += grew_down
+            row["packets_up"] = max(row["packets_up"], record.packets_up)
+            row["packets_down"] = max(row["packets_down"], record.packets_down)
+        if record.ue_ip and row["ue_ip"] is None:
+            row["ue_ip"] = _clip("ue_ip", record.ue_ip)
+            state.dirty = True
+        if grew_up or grew_down:
+            _count(buckets, sim_growth, row, policy, hour, grew_up, grew_down)
+            imsi_of[row["sim_sid"]] = row["imsi"]
+        if record.kind == RecordKind.STOP and row["status"] == OPEN:
+            row.update(status=CLOSED, end=now, terminate_cause=_clip("terminate_cause", record.terminate_cause))
+            state.dirty = True
+            event_rows.append(_session_event(EventType.SESSION_ENDED, row, policy, now, record.terminate_cause))
+        elif record.kind == RecordKind.INTERIM and (grew_up or grew_down) and row["status"] == OPEN:
+            event_rows.append(_session_event(EventType.SESSION_UPDATED, row, policy, now))
+    await _write_sessions(session, states, now, effects)
+    await repo.add_usage(session, [tuple(bucket) for bucket in buckets.values()])
+    await _add_period_usage(session, sim_growth, imsi_of, lookup, now, effects)
+
+
+def _new_state(record: AccountingRecord, policy: SimPolicy, now: datetime) -> _State:
+    network = visited_network(record.mcc, record.mnc)
+    start = now
+    if record.kind != RecordKind.START and record.session_time:
+        # The Start was lost or is late: the session began Acct-Session-Time seconds ago (RFC 2866 §5.7).
+        start = now - timedelta(seconds=min(record.session_time, 10 * 365 * 86400))
+    row = {
+        "sid": new_sid(Prefix.DATA_SESSION),
+        "account_sid": policy.account_sid,
+        "sim_sid": policy.sim_sid,
+        "fleet_sid": policy.fleet_sid,
+        "imsi": policy.imsi,
+        "nas_id": record.nas_id,
+        "nas_address": _clip("nas_address", record.nas_address),
+        "acct_session_id": record.acct_session_id,
+        "status": OPEN,
+        "ue_ip": _clip("ue_ip", record.ue_ip),
+        "apn": _clip("apn", record.apn),
+        "network_sid": network.sid if network else None,
+        "mcc": record.mcc if network else None,
+        "mnc": record.mnc if network else None,
+        "iso_country": network.iso_country if network else None,
+        "operator_name": _clip("operator_name", network.friendly_name) if network else None,
+        "radio_link": _clip("radio_link", record.radio_link),
+        "cell_id": _clip("cell_id", record.cell_id),
+        "imei": _clip("imei", record.imei),
+        "bytes_up": 0,
+        "bytes_down": 0,
+        "packets_up": 0,
+        "packets_down": 0,
+        "terminate_cause": None,
+        "start": start,
+        "end": None,
+        "last_updated": now,
+    }
+    return _State(row, is_new=True, dirty=True)
+
+
+def _count(
+    buckets: dict[tuple[str, str], list[Any]],
+    sim_growth: dict[str, int],
+    row: dict[str, Any],
+    policy: SimPolicy | None,
+    hour: datetime,
+    up: int,
+    down: int,
+) -> None:
+    # Usage belongs to the account and fleet the SIM has now (the owner when it happened), else the session's.
+    sim_sid = row["sim_sid"]
+    network = row["network_sid"] or ""
+    bucket = buckets.get((sim_sid, network))
+    if bucket is None:
+        account = (policy.account_sid if policy else None) or row["account_sid"]
+        fleet = policy.fleet_sid if policy else row["fleet_sid"]
+        # The columns of repo.add_usage: account, SIM, fleet, network, country, hour, bytes up, bytes down.
+        bucket = buckets[(sim_sid, network)] = [account, sim_sid, fleet, network, row["iso_country"], hour, 0, 0]
+    bucket[6] += up
+    bucket[7] += down
+    sim_growth[sim_sid] = sim_growth.get(sim_sid, 0) + up + down
+
+
+async def _write_sessions(
+    session: AsyncSession, states: dict[tuple[str, str], _State], now: datetime, effects: BatchEffects
+) -> None:
+    inserts: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
+    for state in states.values():
+        if not state.dirty:
+            continue
+        row = state.row
+        row["last_updated"] = now
+        if state.is_new:
+            inserts.append(tuple(row[column] for column in repo.SESSION_INSERT))
+        else:
+            updates.append(
+                (
+                    row["status"],
+                    row["ue_ip"],
+                    row["bytes_up"],
+                    row["bytes_down"],
+                    row["packets_up"],
+                    row["packets_down"],
+                    row["terminate_cause"],
+                    row["end"],
+                    now,
+                    row["sid"],
+                )
+            )
+        effects.sessions.append(_live(row))
+    await repo.insert_sessions(session, inserts)
+    await repo.update_sessions(session, updates)
+
+
+async def _add_period_usage(
+    session: AsyncSession,
+    sim_growth: dict[str, int],
+    imsi_of: dict[str, str],
+    lookup: _Lookup,
+    now: datetime,
+    effects: BatchEffects,
+) -> None:
+    """Growth into each SIM's billing period (the data limit counts it) and toward ready → active (250 KB)."""
+    if not sim_growth:
+        return
+    period_growth: dict[str, int] = {}
+    period_of: dict[str, str] = {}
+    reload: set[str] = set()
+    ready_growth: dict[str, int] = {}
+    for sim_sid, growth in sim_growth.items():
+        policy = lookup.get(imsi_of[sim_sid])
+        period_sid = _period_in_force(policy, now)
+        if period_sid is None:
+            # No period cached, or it is over: let billing materialize the one in force (monthly periods of an
+            # active SIM exist only once someone needs them; services/billing.py).
+            sim = await session.get(Sim, sim_sid)
+            period = await billing.current_period(session, sim, now) if sim is not None else None
+            period_sid = period.sid if period is not None else None
+            reload.add(sim_sid)
+        if period_sid is not None:
+            period_growth[period_sid] = period_growth.get(period_sid, 0) + growth
+            period_of[sim_sid] = period_sid
+        if policy is not None and policy.status == "ready":
+            ready_growth[sim_sid] = growth
+    totals = await repo.add_period_usage(session, period_growth, now)
+    if period_growth:
+        effects.period_stamp = now
+    for sim_sid, period_sid in period_of.items():
+        used = totals.get(period_sid, 0)
+        effects.period_usage[sim_sid] = (period_sid, used)
+        policy = lookup.get(imsi_of[sim_sid])
+        if policy is not None and policy.fleet_sid is not None and used >= policy.data_limit_bytes:
+            effects.over_limit.add(sim_sid)
+    for sim_sid in await repo.add_ready_bytes(session, ready_growth, READY_ACTIVATION_BYTES):
+        await _activate(session, sim_sid, now)
+        reload.add(sim_sid)
+    if reload:
+        await session.flush()
+        effects.policies.update(await network_policy.load_sims(session, reload, now))
+
+
+def _period_in_force(policy: SimPolicy | None, now: datetime) -> str | None:
+    if policy is None or policy.period_sid is None or policy.period_start is None or policy.period_end is None:
+        return None
+    return policy.period_sid if policy.period_start <= now < policy.period_end else None
+
+
+async def _activate(session: AsyncSession, sim_sid: str, now: datetime) -> None:
+    """Seed 004: a `ready` SIM becomes `active` by itself after 250 KB of data; its billing periods follow."""
+    sim = await session.get(Sim, sim_sid)
+    if sim is None or sim.status != "ready":
+        return
+    sim.status = "active"
+    if sim.date_activated is None:
+        sim.date_activated = now
+    sim.date_updated = now
+    await session.flush()
+    await billing.on_status_change(session, sim, now)
+
+
+async def _close_nas(
+    session: AsyncSession,
+    record: AccountingRecord,
+    now: datetime,
+    effects: BatchEffects,
+    event_rows: list[tuple[Any, ...]],
+) -> None:
+    for closed in await repo.close_sessions_at(session, record.nas_id, now, NAS_RESTART_CAUSE):
+        row = dict(closed._mapping)
+        row.update(status=CLOSED)
+        effects.sessions.append(_live(row))
+        event_rows.append(_session_event(EventType.SESSION_ENDED, row, None, now, NAS_RESTART_CAUSE))
+
+
+def _live(row: Mapping[str, Any]) -> LiveSession:
+    return LiveSession(
+        sid=row["sid"],
+        sim_sid=row["sim_sid"],
+        imsi=row["imsi"],
+        nas_id=row["nas_id"],
+        nas_address=row["nas_address"],
+        acct_session_id=row["acct_session_id"],
+        ue_ip=row["ue_ip"],
+        network_sid=row["network_sid"],
+        mcc=row["mcc"],
+        mnc=row["mnc"],
+        open=row["status"] == OPEN,
+    )
+
+
+def _session_event(
+    event_type: str, row: Mapping[str, Any], policy: SimPolicy | None, now: datetime, reason: str | None = None
+) -> tuple[Any, ...]:
+    # The columns of repo.EVENT_INSERT.
+    return (
+        new_sid(Prefix.CONNECTION_EVENT),
+        row["account_sid"],
+        row["sim_sid"],
+        policy.iccid if policy else None,
+        row["imsi"],
+        row["fleet_sid"],
+        event_type,
+        row["network_sid"],
+        row["mcc"],
+        row["mnc"],
+        row["radio_link"],
+        row["imei"],
+        row["ue_ip"],
+        row["sid"],
+        reason,
+        None,
+        row["bytes_up"],
+        row["bytes_down"],
+        now,
+    )
+
+
+def _event_row(event: NetworkEvent) -> tuple[Any, ...]:
+    return (
+        new_sid(Prefix.CONNECTION_EVENT),
+        event.account_sid,
+        event.sim_sid,
+        event.iccid,
+        event.imsi[:15] if event.imsi else None,
+        event.fleet_sid,
+        event.event_type,
+        event.network_sid,
+        event.mcc,
+        event.mnc,
+        _clip("radio_link", event.radio_link),
+        _clip("imei", event.imei),
+        _clip("ue_ip", event.ip_address),
+        event.data_session_sid,
+        event.reason[:256] if event.reason else None,
+        event.error_code,
+        event.bytes_up,
+        event.bytes_down,
+        event.timestamp,
+    )

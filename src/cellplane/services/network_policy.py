@@ -1,0 +1,153 @@
+"""Policy snapshots for the network side: every claimed SIM as a `SimPolicy`, one SIM by IMSI, and what changed.
+
+The AAA loads them all at start into memory and decides Access-Requests from there, never from the database;
+`load_changes` is what its poller reads every second so that changes made through the API, by a job, or by
+another node reach the cache. One query set each (SIMs with their fleet, the profiles' networks, the periods
+in force), the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.domain.policy import SimPolicy, data_limit_bytes
+from cellplane.store.repositories import network_policy as repo
+
+# ("sim" | "fleet" | "profile" | "period", sid) -> the date_updated of that row the caller has already acted on.
+Versions = MutableMapping[tuple[str, str], datetime]
+
+
+@dataclass
+class PolicyChanges:
+    """Fresh snapshots of the SIMs that changed, by IMSI (None: the SIM is no longer claimed), and the newest
+    `date_updated` seen (None when nothing changed), for the caller's next `since`."""
+
+    policies: dict[str, SimPolicy | None] = field(default_factory=dict)
+    newest: datetime | None = None
+
+
+async def load_all(
+    session: AsyncSession, now: datetime, versions: Versions | None = None, recent: datetime | None = None
+) -> dict[str, SimPolicy]:
+    """Every claimed SIM's snapshot, by IMSI.
+
+    With `versions`, the rows updated at or after `recent` are noted in it: the poller then knows it has them
+    and does not load them again when its first polls look back over that time.
+    """
+    rows = await repo.claimed_sims(session)
+    networks = await repo.profile_networks(session)
+    periods = await repo.current_periods(session, now)
+    if versions is not None and recent is not None:
+        for row in rows:
+            for kind, key, moment in (
+                ("sim", row.sid, row.sim_updated),
+                ("fleet", row.fleet_sid, row.fleet_updated),
+                ("profile", row.network_access_profile_sid, row.profile_updated),
+            ):
+                if key is not None and moment is not None and moment >= recent:
+                    versions[(kind, key)] = moment
+        for sim_sid, period in periods.items():
+            if period.date_updated >= recent:
+                versions[("period", sim_sid)] = period.date_updated
+    built = _build(rows, networks, periods)
+    return {imsi: policy for imsi, policy in built.items() if policy is not None}
+
+
+async def load_imsis(session: AsyncSession, imsis: Collection[str], now: datetime) -> dict[str, SimPolicy | None]:
+    """Snapshots of the given IMSIs; an IMSI with no claimed SIM maps to None."""
+    found = await _load(session, now, await repo.sims_by(session, imsis=imsis))
+    return {imsi: found.get(imsi) for imsi in imsis}
+
+
+async def load_sims(session: AsyncSession, sim_sids: Collection[str], now: datetime) -> dict[str, SimPolicy | None]:
+    """Snapshots of the given SIMs by IMSI (None for one that is not claimed)."""
+    return await _load(session, now, await repo.sims_by(session, sids=sim_sids))
+
+
+async def load_changes(
+    session: AsyncSession,
+    since: datetime,
+    now: datetime,
+    versions: Versions,
+    own_period_stamps: Collection[datetime] = (),
+) -> PolicyChanges:
+    """SIMs whose row, fleet, fleet's profile or billing period changed after `since`, reloaded.
+
+    A row whose date_updated is already in `versions` is not loaded again (the caller looks back over an
+    overlap, so it sees most changes more than once); `versions` is updated with what is loaded now.
+    `own_period_stamps` are the date_updated values the caller gave billing periods when it added usage to them
+    (data_sessions.BatchEffects.period_stamp): those changes it made itself and knows already, and under
+    accounting load they are nearly all of them, so the database leaves them out.
+    """
+    changes = await repo.changed_since(session, since, own_period_stamps)
+    result = PolicyChanges(newest=changes.newest)
+    sim_sids = _unseen(versions, "sim", changes.sims) | _unseen(versions, "period", changes.period_sims)
+    fleet_sids = _unseen(versions, "fleet", changes.fleets)
+    profile_sids = _unseen(versions, "profile", changes.profiles)
+    if profile_sids:
+        fleet_sids |= await repo.fleets_using(session, profile_sids)
+    if not sim_sids and not fleet_sids:
+        return result
+    rows = await repo.sims_by(session, sids=sim_sids, fleet_sids=fleet_sids)
+    result.policies = await _load(session, now, rows)
+    return result
+
+
+def _unseen(versions: Versions, kind: str, changed: dict[str, datetime]) -> set[str]:
+    fresh = set()
+    for key, moment in changed.items():
+        if versions.get((kind, key)) != moment:
+            versions[(kind, key)] = moment
+            fresh.add(key)
+    return fresh
+
+
+async def _load(session: AsyncSession, now: datetime, rows: list[Row[Any]]) -> dict[str, SimPolicy | None]:
+    unique = list({row.sid: row for row in rows}.values())
+    claimed = [row.sid for row in unique if row.account_sid is not None]
+    profiles = {row.network_access_profile_sid for row in unique if row.network_access_profile_sid}
+    networks = await repo.profile_networks(session, profiles) if profiles else {}
+    periods = await repo.current_periods(session, now, claimed) if claimed else {}
+    return _build(unique, networks, periods)
+
+
+def _build(
+    rows: Iterable[Row[Any]], networks: dict[str, set[str]], periods: dict[str, Row[Any]]
+) -> dict[str, SimPolicy | None]:
+    # One frozenset per profile, shared by every SIM of its fleets: a million SIMs in a few fleets cost little.
+    shared = {profile: frozenset(sids) for profile, sids in networks.items()}
+    empty: frozenset[str] = frozenset()
+    built: dict[str, SimPolicy | None] = {}
+    for row in rows:
+        if row.account_sid is None:
+            built[row.imsi] = None
+            continue
+        # While an update is `scheduled`, the network acts on the status it is going to (services/sims.py keeps
+        # only that one); the fleet stays the current one until the update completes.
+        status = row.pending_status if row.status == "scheduled" and row.pending_status else row.status
+        in_fleet = row.fleet_sid is not None and row.data_limit is not None
+        period = periods.get(row.sid)
+        built[row.imsi] = SimPolicy(
+            imsi=row.imsi,
+            sim_sid=row.sid,
+            iccid=row.iccid,
+            account_sid=row.account_sid,
+            product=row.product,
+            status=status,
+            fleet_sid=row.fleet_sid if in_fleet else None,
+            data_enabled=bool(row.data_enabled) if in_fleet else False,
+            data_limit_bytes=data_limit_bytes(row.data_limit) if in_fleet else 0,
+            network_access_profile_sid=row.network_access_profile_sid if in_fleet else None,
+            allowed_network_sids=shared.get(row.network_access_profile_sid, empty) if in_fleet else empty,
+            period_sid=period.sid if period is not None else None,
+            period_start=period.start_time if period is not None else None,
+            period_end=period.end_time if period is not None else None,
+            period_data_used=int(period.data_used) if period is not None else 0,
+        )
+    return built

@@ -1,0 +1,44 @@
+"""What each SMS to or from a SIM counts toward: its hourly usage bucket and, for a `ready` SIM, becoming `active`.
+
+Seed 004: a `ready` SIM becomes `active` by itself once five SMS Commands have been sent to or received from
+it (the 250 KB of data are counted by the AAA, services/data_sessions.py). The activation does what a
+completed status update does (services/sims.complete_update): billing periods and the first settings
+update follow, and the AAA hears of it through the `sim_status_changed` hook.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.domain import sms_commands as rules
+from cellplane.services import billing, settings_updates
+from cellplane.services.context import PlatformContext
+from cellplane.store.models import Sim
+from cellplane.store.repositories import sms_commands as repo
+
+
+async def count_sms(session: AsyncSession, ctx: PlatformContext, sim: Sim, *, to_sim: bool, now: datetime) -> None:
+    """One SMS sent to (`to_sim`) or received from the SIM at `now`."""
+    network = await repo.serving_network(session, sim.sid)
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    await repo.add_sms_usage(session, sim, network, hour, to_sim=int(to_sim), from_sim=int(not to_sim))
+    counted = await repo.add_ready_sms(session, sim.sid)
+    if counted is not None and counted >= rules.READY_ACTIVATION_SMS:
+        await activate(session, ctx, sim, now)
+
+
+async def activate(session: AsyncSession, ctx: PlatformContext, sim: Sim, now: datetime) -> None:
+    """A `ready` SIM has met the rule: it is `active` from `now`."""
+    if sim.status != "ready":
+        return
+    sim.status = "active"
+    if sim.date_activated is None:
+        sim.date_activated = now
+    sim.date_updated = now
+    await session.flush()
+    await billing.on_status_change(session, sim, now)
+    await settings_updates.on_status_change(session, ctx, sim, now)
+    for hook in ctx.hooks.get("sim_status_changed", []):
+        hook(sim)

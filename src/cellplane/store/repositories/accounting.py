@@ -1,0 +1,238 @@
+"""Writes of RADIUS accounting, in bulk: data sessions, hourly usage, period usage, ready bytes, connection events.
+
+Every function takes the rows of a whole batch and issues one statement (an executemany, or one SELECT with an
+IN list), so a batch of hundreds of Accounting-Requests costs a handful of round trips.
+
+The executemany writes go to the driver directly (`exec_driver_sql` with tuples), not through SQLAlchemy's
+per-row parameter processing: at thousands of rows a second that processing cost more CPU than the database
+did (bench/RESULTS.md, Network: RADIUS). The price is written here once: each statement in the driver's
+placeholder style, and timestamps in the form the `UtcDateTime` columns store (naive UTC; on SQLite the text
+SQLAlchemy writes, so that comparisons with its own values hold).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.store.models import BillingPeriod, DataSession, Sim
+
+OPEN = "open"
+CLOSED = "closed"
+
+_sessions = DataSession.__table__
+_periods = BillingPeriod.__table__
+_sims = Sim.__table__
+
+# Columns the AAA keeps of a session in memory (its registry of live sessions) and needs to count growth.
+SESSION_COLUMNS = (
+    _sessions.c.sid,
+    _sessions.c.account_sid,
+    _sessions.c.sim_sid,
+    _sessions.c.fleet_sid,
+    _sessions.c.imsi,
+    _sessions.c.nas_id,
+    _sessions.c.nas_address,
+    _sessions.c.acct_session_id,
+    _sessions.c.status,
+    _sessions.c.ue_ip,
+    _sessions.c.network_sid,
+    _sessions.c.mcc,
+    _sessions.c.mnc,
+    _sessions.c.iso_country,
+    _sessions.c.radio_link,
+    _sessions.c.imei,
+    _sessions.c.bytes_up,
+    _sessions.c.bytes_down,
+    _sessions.c.packets_up,
+    _sessions.c.packets_down,
+    _sessions.c.terminate_cause,
+    _sessions.c.end,
+)
+# (nas_id, acct_session_id) is the unique index: both columns, so that the lookup is an index probe per id.
+_SESSIONS_AT = (
+    "SELECT " + ", ".join(f'"{c.name}"' for c in SESSION_COLUMNS) + " FROM data_sessions "
+    "WHERE nas_id = ? AND acct_session_id IN ({ids})"
+)
+_OPEN = select(*SESSION_COLUMNS).where(_sessions.c.status == OPEN)
+_OPEN_AT_NAS = _OPEN.where(_sessions.c.nas_id == bindparam("nas_id"))
+_PERIOD_USAGE = select(_periods.c.sid, _periods.c.data_used).where(_periods.c.sid.in_(bindparam("ids", expanding=True)))
+_READY_AT = select(_sims.c.sid).where(
+    _sims.c.sid.in_(bindparam("ids", expanding=True)),
+    _sims.c.status == "ready",
+    _sims.c.ready_bytes >= bindparam("threshold"),
+)
+
+# The column order of the tuples callers pass to insert_sessions / insert_events.
+SESSION_INSERT = (
+    "sid", "account_sid", "sim_sid", "fleet_sid", "imsi", "nas_id", "nas_address", "acct_session_id", "status",
+    "ue_ip", "apn", "network_sid", "mcc", "mnc", "iso_country", "operator_name", "radio_link", "cell_id", "imei",
+    "bytes_up", "bytes_down", "packets_up", "packets_down", "terminate_cause", "start", "end", "last_updated",
+)  # fmt: skip
+SESSION_TIMES = (SESSION_INSERT.index("start"), SESSION_INSERT.index("end"), SESSION_INSERT.index("last_updated"))
+EVENT_INSERT = (
+    "sid", "account_sid", "sim_sid", "iccid", "imsi", "fleet_sid", "event_type", "network_sid", "mcc", "mnc",
+    "radio_link", "imei", "ip_address", "data_session_sid", "reason", "error_code", "bytes_up", "bytes_down",
+    "timestamp",
+)  # fmt: skip
+
+
+def _insert(table: str, columns: tuple[str, ...]) -> str:
+    names = ", ".join(f'"{c}"' for c in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
+
+
+_SQL = {
+    "insert_session": _insert("data_sessions", SESSION_INSERT),
+    "update_session": "UPDATE data_sessions SET status = ?, ue_ip = ?, bytes_up = ?, bytes_down = ?, packets_up = ?, "
+    'packets_down = ?, terminate_cause = ?, "end" = ?, last_updated = ? WHERE sid = ?',
+    "close_at_nas": 'UPDATE data_sessions SET status = ?, "end" = ?, last_updated = ?, terminate_cause = ? '
+    "WHERE nas_id = ? AND status = ?",
+    "add_usage": "INSERT INTO usage_buckets (account_sid, sim_sid, fleet_sid, network_sid, iso_country, hour, "
+    "bytes_up, bytes_down, sms_to_sim, sms_from_sim, ip_to_sim, ip_from_sim) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0) "
+    "ON CONFLICT (sim_sid, hour, network_sid) DO UPDATE SET bytes_up = usage_buckets.bytes_up + excluded.bytes_up, "
+    "bytes_down = usage_buckets.bytes_down + excluded.bytes_down",
+    # date_updated moves: other nodes' caches see the period's usage change. Ready bytes are a counter, not a
+    # change of the SIM resource: its date_updated stays.
+    "add_period_usage": "UPDATE billing_periods SET data_used = data_used + ?, date_updated = ? WHERE sid = ?",
+    "add_ready_bytes": "UPDATE sims SET ready_bytes = ready_bytes + ? WHERE sid = ? AND status = 'ready'",
+    "insert_event": _insert("connection_events", EVENT_INSERT),
+}
+
+
+@cache
+def _statement(name: str, dialect: str) -> str:
+    sql = _SQL[name]
+    return _numbered(sql) if dialect == "postgresql" else sql
+
+
+def _numbered(sql: str) -> str:
+    """qmark placeholders (SQLite's) to $1, $2 ... (asyncpg's); no statement here has a literal "?"."""
+    numbers = iter(range(1, 100_000))
+    return re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name
+
+
+class _Timestamps:
+    """Aware datetimes to what the driver stores for a UtcDateTime column: naive UTC for asyncpg, SQLAlchemy's text
+    form on SQLite. A batch writes the same `now` many times: the last conversion is remembered. Anything else
+    (None, or a value read raw from the database) passes through unchanged."""
+
+    __slots__ = ("_last", "_last_value", "_text")
+
+    def __init__(self, text: bool) -> None:
+        self._text = text
+        self._last: datetime | None = None
+        self._last_value: Any = None
+
+    def __call__(self, moment: Any) -> Any:
+        if moment is self._last:
+            return self._last_value
+        if not isinstance(moment, datetime) or moment.tzinfo is None:
+            return moment
+        naive = moment.astimezone(UTC).replace(tzinfo=None)
+        # SQLAlchemy's SQLite DATETIME storage format ("2025-01-31 12:00:00.000000"), microseconds always written.
+        value = naive.isoformat(" ", "microseconds") if self._text else naive
+        self._last, self._last_value = moment, value
+        return value
+
+
+def timestamp_writer(session: AsyncSession) -> _Timestamps:
+    return _Timestamps(text=_dialect(session) != "postgresql")
+
+
+async def _many(session: AsyncSession, name: str, rows: list[tuple[Any, ...]]) -> None:
+    if rows:
+        connection = await session.connection()
+        await connection.exec_driver_sql(_statement(name, _dialect(session)), rows)
+
+
+async def sessions_at(session: AsyncSession, keys: Mapping[str, Collection[str]]) -> list[dict[str, Any]]:
+    """Sessions by NAS and Acct-Session-Ids (`keys`: nas_id -> ids), as dicts of SESSION_COLUMNS, `end` as the
+    driver returns it (a session's `end` is only ever written back as read). Locked on PostgreSQL, so that two
+    nodes never count the same growth (SQLite has a single writer)."""
+    dialect = _dialect(session)
+    connection = await session.connection()
+    found: list[dict[str, Any]] = []
+    names = [column.name for column in SESSION_COLUMNS]
+    for nas_id in sorted(keys):
+        ids = sorted(set(keys[nas_id]))
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            sql = _SESSIONS_AT.format(ids=", ".join("?" * len(chunk)))
+            if dialect == "postgresql":
+                sql = _numbered(sql) + " FOR UPDATE"
+            result = await connection.exec_driver_sql(sql, (nas_id, *chunk))
+            found.extend(dict(zip(names, row, strict=True)) for row in result.all())
+    return found
+
+
+async def open_sessions(session: AsyncSession) -> Sequence[Row[Any]]:
+    return (await session.execute(_OPEN)).all()
+
+
+async def insert_sessions(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+    """Tuples in SESSION_INSERT order; the times (SESSION_TIMES) as aware datetimes."""
+    write = timestamp_writer(session)
+    converted = []
+    for row in rows:
+        values = list(row)
+        for at in SESSION_TIMES:
+            values[at] = write(values[at])
+        converted.append(tuple(values))
+    await _many(session, "insert_session", converted)
+
+
+async def update_sessions(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+    """(status, ue_ip, bytes_up, bytes_down, packets_up, packets_down, terminate_cause, end, last_updated, sid)."""
+    write = timestamp_writer(session)
+    await _many(session, "update_session", [(*r[:7], write(r[7]), write(r[8]), r[9]) for r in rows])
+
+
+async def close_sessions_at(session: AsyncSession, nas_id: str, end: datetime, cause: str) -> Sequence[Row[Any]]:
+    """Close every open session of one NAS (Accounting-On/Off: it restarted and holds none); returns them."""
+    closed = (await session.execute(_OPEN_AT_NAS, {"nas_id": nas_id})).all()
+    if closed:
+        at = timestamp_writer(session)(end)
+        await _many(session, "close_at_nas", [(CLOSED, at, at, cause, nas_id, OPEN)])
+    return closed
+
+
+async def add_usage(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+    """Add bytes to hourly buckets: (account_sid, sim_sid, fleet_sid, network_sid, iso_country, hour, up, down)."""
+    write = timestamp_writer(session)
+    await _many(session, "add_usage", [(*r[:5], write(r[5]), r[6], r[7]) for r in rows])
+
+
+async def add_period_usage(session: AsyncSession, growth: dict[str, int], now: datetime) -> dict[str, int]:
+    """Add bytes to billing periods' data_used (by period sid); returns each period's new total."""
+    if not growth:
+        return {}
+    at = timestamp_writer(session)(now)
+    await _many(session, "add_period_usage", [(g, at, sid) for sid, g in growth.items()])
+    rows = (await session.execute(_PERIOD_USAGE, {"ids": sorted(growth)})).all()
+    return {sid: int(used) for sid, used in rows}
+
+
+async def add_ready_bytes(session: AsyncSession, growth: dict[str, int], threshold: int) -> list[str]:
+    """Add bytes toward the ready → active rule (by SIM sid, ready SIMs only); returns the SIMs now at `threshold`."""
+    if not growth:
+        return []
+    await _many(session, "add_ready_bytes", [(g, sid) for sid, g in growth.items()])
+    return list((await session.execute(_READY_AT, {"ids": sorted(growth), "threshold": threshold})).scalars())
+
+
+async def insert_events(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+    """Connection events, tuples in EVENT_INSERT order (the timestamp last, an aware datetime)."""
+    write = timestamp_writer(session)
+    await _many(session, "insert_event", [(*r[:-1], write(r[-1])) for r in rows])

@@ -1,0 +1,171 @@
+"""Queries behind the AAA's policy cache: SIMs with their fleet, profile networks, current periods, what changed.
+
+Not scoped by account on purpose: the network side serves every account's SIMs, found by IMSI. Plain Core
+SELECTs of the needed columns (no ORM entities), built once: the cache loads every claimed SIM at start and
+re-reads changed rows every second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.store.models import BillingPeriod, Fleet, NetworkAccessProfile, NetworkAccessProfileNetwork, Sim
+
+# The rows' date_updated come along: the poller must know which versions of them it has already seen.
+_SIMS = (
+    select(
+        Sim.sid,
+        Sim.imsi,
+        Sim.iccid,
+        Sim.account_sid,
+        Sim.product,
+        Sim.status,
+        Sim.pending_status,
+        Sim.fleet_sid,
+        Fleet.data_enabled,
+        Fleet.data_limit,
+        Fleet.network_access_profile_sid,
+        Sim.date_updated.label("sim_updated"),
+        Fleet.date_updated.label("fleet_updated"),
+        NetworkAccessProfile.date_updated.label("profile_updated"),
+    )
+    .outerjoin(Fleet, Fleet.sid == Sim.fleet_sid)
+    .outerjoin(NetworkAccessProfile, NetworkAccessProfile.sid == Fleet.network_access_profile_sid)
+)
+_CLAIMED = _SIMS.where(Sim.account_sid.is_not(None))
+_BY_IMSI = _SIMS.where(Sim.imsi.in_(bindparam("keys", expanding=True)))
+_BY_SID = _SIMS.where(Sim.sid.in_(bindparam("keys", expanding=True)))
+_BY_FLEET = _SIMS.where(Sim.fleet_sid.in_(bindparam("keys", expanding=True)))
+
+_PROFILE_NETWORKS = select(
+    NetworkAccessProfileNetwork.network_access_profile_sid, NetworkAccessProfileNetwork.network_sid
+)
+_PERIOD_COLUMNS = (
+    BillingPeriod.sim_sid,
+    BillingPeriod.sid,
+    BillingPeriod.start_time,
+    BillingPeriod.end_time,
+    BillingPeriod.data_used,
+    BillingPeriod.date_updated,
+)
+# Oldest start first, so that where two periods touch the later one wins when rows are folded into a dict.
+_PERIODS = (
+    select(*_PERIOD_COLUMNS)
+    .where(BillingPeriod.start_time <= bindparam("now"), BillingPeriod.end_time > bindparam("now"))
+    .order_by(BillingPeriod.start_time, BillingPeriod.sid)
+)
+
+# Chunks for IN lists: well under SQLite's 32,766 host parameters and PostgreSQL's 65,535.
+_CHUNK = 5000
+
+
+def _chunks(keys: Collection[str]) -> list[list[str]]:
+    ordered = sorted(set(keys))
+    return [ordered[i : i + _CHUNK] for i in range(0, len(ordered), _CHUNK)]
+
+
+async def claimed_sims(session: AsyncSession) -> Sequence[Row[Any]]:
+    """Every claimed SIM with its fleet's data settings (fleet columns None without a fleet)."""
+    return (await session.execute(_CLAIMED)).all()
+
+
+async def sims_by(
+    session: AsyncSession, *, imsis: Collection[str] = (), sids: Collection[str] = (), fleet_sids: Collection[str] = ()
+) -> list[Row[Any]]:
+    """SIMs (claimed or not: an unclaimed one must leave the cache) by IMSI, sid or fleet."""
+    rows: list[Row[Any]] = []
+    for stmt, keys in ((_BY_IMSI, imsis), (_BY_SID, sids), (_BY_FLEET, fleet_sids)):
+        for chunk in _chunks(keys):
+            rows.extend((await session.execute(stmt, {"keys": chunk})).all())
+    return rows
+
+
+async def profile_networks(session: AsyncSession, profile_sids: Collection[str] | None = None) -> dict[str, set[str]]:
+    """Network sids allowed per profile: every profile, or those named (a named profile with none maps to {})."""
+    allowed: dict[str, set[str]] = {sid: set() for sid in profile_sids or ()}
+    if profile_sids is None:
+        batches = [(_PROFILE_NETWORKS, {})]
+    else:
+        column = NetworkAccessProfileNetwork.network_access_profile_sid
+        stmt = _PROFILE_NETWORKS.where(column.in_(bindparam("keys", expanding=True)))
+        batches = [(stmt, {"keys": chunk}) for chunk in _chunks(profile_sids)]
+    for stmt, params in batches:
+        for profile_sid, network_sid in (await session.execute(stmt, params)).all():
+            allowed.setdefault(profile_sid, set()).add(network_sid)
+    return allowed
+
+
+async def current_periods(
+    session: AsyncSession, now: datetime, sim_sids: Collection[str] | None = None
+) -> dict[str, Row[Any]]:
+    """The billing period in force at `now` per SIM: (sim_sid, sid, start_time, end_time, data_used)."""
+    found: dict[str, Row[Any]] = {}
+    if sim_sids is None:
+        batches = [(_PERIODS, {"now": now})]
+    else:
+        stmt = _PERIODS.where(BillingPeriod.sim_sid.in_(bindparam("keys", expanding=True)))
+        batches = [(stmt, {"now": now, "keys": chunk}) for chunk in _chunks(sim_sids)]
+    for stmt, params in batches:
+        for row in (await session.execute(stmt, params)).all():
+            found[row.sim_sid] = row
+    return found
+
+
+@dataclass
+class Changes:
+    """Rows touched after a moment, each with its date_updated: SIMs, fleets, profiles, and billing periods
+    (by their SIM, the latest change of any of its periods); and the newest change time seen."""
+
+    sims: dict[str, datetime] = field(default_factory=dict)
+    fleets: dict[str, datetime] = field(default_factory=dict)
+    profiles: dict[str, datetime] = field(default_factory=dict)
+    period_sims: dict[str, datetime] = field(default_factory=dict)
+    newest: datetime | None = None
+
+    def note(self, moment: datetime | None) -> None:
+        if moment is not None and (self.newest is None or moment > self.newest):
+            self.newest = moment
+
+
+_CHANGED_SIMS = select(Sim.sid, Sim.date_updated).where(Sim.date_updated > bindparam("since"))
+_CHANGED_FLEETS = select(Fleet.sid, Fleet.date_updated).where(Fleet.date_updated > bindparam("since"))
+_CHANGED_PROFILES = select(NetworkAccessProfile.sid, NetworkAccessProfile.date_updated).where(
+    NetworkAccessProfile.date_updated > bindparam("since")
+)
+_CHANGED_PERIODS = select(BillingPeriod.sim_sid, BillingPeriod.date_updated).where(
+    BillingPeriod.date_updated > bindparam("since"),
+    BillingPeriod.date_updated.not_in(bindparam("skip", expanding=True)),
+)
+_FLEETS_OF_PROFILES = select(Fleet.sid).where(Fleet.network_access_profile_sid.in_(bindparam("keys", expanding=True)))
+
+
+async def changed_since(session: AsyncSession, since: datetime, skip_periods: Collection[datetime] = ()) -> Changes:
+    """SIMs, fleets, profiles (adding or removing a network touches the profile) and billing periods
+    updated after `since` (periods stamped with one of `skip_periods` left out); a changed period is reported
+    by its SIM."""
+    changes = Changes()
+    params = {"since": since}
+    period_params = {"since": since, "skip": sorted(skip_periods)}
+    for stmt, values, into in (
+        (_CHANGED_SIMS, params, changes.sims),
+        (_CHANGED_FLEETS, params, changes.fleets),
+        (_CHANGED_PROFILES, params, changes.profiles),
+        (_CHANGED_PERIODS, period_params, changes.period_sims),
+    ):
+        for key, moment in (await session.execute(stmt, values)).all():
+            into[key] = max(moment, into.get(key, moment))
+            changes.note(moment)
+    return changes
+
+
+async def fleets_using(session: AsyncSession, profile_sids: Collection[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(profile_sids):
+        found.update((await session.execute(_FLEETS_OF_PROFILES, {"keys": chunk})).scalars())
+    return found

@@ -1,0 +1,102 @@
+"""`cellplane device bridge` against the running platform, with real UDP sockets on 127.0.0.1: IP Commands sent with
+the twilio SDK arrive byte for byte at --deliver-to, and a datagram sent to --listen becomes an IP Command from the
+SIM. The bridge is its own process with its own emulated device, reaching the platform only over GTP (and its admin
+API for the IMSI and the fleet's networks), as device developers run it.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from cellplane.domain.networks import catalogue
+from tests.conftest import Account
+from tests.support.network import UK, UK_SID, USA, USA_SID, Process, eventually, make_fleet, make_sim
+from tests.support.server import Server, free_port
+
+DEVICE_PORT = 6000
+
+
+@pytest.fixture
+def host_socket() -> Iterator[socket.socket]:
+    """Where the device's firmware-side code would listen: a plain UDP socket."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(10)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+def test_the_bridge_carries_ip_commands_both_ways(account: Account, server: Server, host_socket: socket.socket) -> None:
+    sim = make_sim(account, make_fleet(account, [USA, UK]))
+    listen = free_port(socket.SOCK_DGRAM)
+    deliver_to = host_socket.getsockname()[1]
+    bridge = Process(
+        [
+            "device",
+            "bridge",
+            "--iccid",
+            sim.iccid,
+            "--deliver-to",
+            f"127.0.0.1:{deliver_to}",
+            "--listen",
+            f"127.0.0.1:{listen}",
+            "--device-port",
+            str(DEVICE_PORT),
+            "--platform",
+            server.base_url,
+        ],
+        server,
+    )
+    try:
+        attached = bridge.wait_for("attached on")
+        # By default the device attaches to the first network of the fleet's profile, as the API lists them.
+        first = catalogue().get(min(USA_SID, UK_SID))
+        assert first is not None and f"attached on {first.key}" in attached
+        client = account.client()
+
+        client.supersim.v1.ip_commands.create(sim=sim.sid, payload="hello device", device_port=DEVICE_PORT)
+        text, sender = host_socket.recvfrom(2048)
+        binary = bytes(range(256)) * 5  # 1280 octets, every byte value
+        client.supersim.v1.ip_commands.create(
+            sim=sim.sid,
+            payload=base64.b64encode(binary).decode(),
+            payload_type="binary",
+            device_port=DEVICE_PORT,
+        )
+        received, _ = host_socket.recvfrom(2048)
+
+        assert text == b"hello device" and received == binary
+        assert sender == ("127.0.0.1", listen)  # firmware answers where commands come from: up the tunnel
+
+        host_socket.sendto(b"\x00reading=42\xff", ("127.0.0.1", listen))
+
+        def from_sim() -> list[Any]:
+            return list(client.supersim.v1.ip_commands.list(sim=sim.sid, direction="from_sim"))
+
+        [command] = eventually(from_sim, lambda found: len(found) == 1)
+        assert (command.status, command.device_port, command.payload_type) == ("received", DEVICE_PORT, "binary")
+        assert base64.b64decode(command.payload) == b"\x00reading=42\xff"
+        assert bridge.interrupt() == 0
+        assert f"device {sim.iccid} detached" in bridge.output
+    finally:
+        bridge.close()
+
+
+def test_the_bridge_names_what_is_missing(account: Account, server: Server, host_socket: socket.socket) -> None:
+    sim = make_sim(account, None, None)  # claimed, in no fleet
+    bridge = Process(
+        ["device", "bridge", "--iccid", sim.iccid, "--deliver-to", "127.0.0.1:9", "--platform", server.base_url],
+        server,
+    )
+    try:
+        assert bridge.popen.wait(60) == 2
+        assert "give --network" in bridge.output
+    finally:
+        bridge.close()

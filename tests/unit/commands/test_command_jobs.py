@@ -1,0 +1,207 @@
+"""The commands' jobs against a real database: the 30-day retention purge and its schedule, a callback that
+finally fails recorded as 83402, commands from SIMs stored in batches, and dispatch without a user plane.
+
+The webhook sender is the real one; only its HTTP transport is httpx's own MockTransport (the seam httpx
+offers for this), so that a receiver answering 503 costs no socket and no waiting.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import func, select, update
+
+from cellplane.domain.ids import Prefix, SidFactory, new_sid
+from cellplane.jobs.ip_commands import IpCommandDelivery
+from cellplane.jobs.retention import RetentionPurge
+from cellplane.jobs.runner import RetryLater
+from cellplane.jobs.webhooks import WebhookSender
+from cellplane.services import ip_commands, retention
+from cellplane.services.context import PlatformContext
+from cellplane.services.inbound_ip_commands import InboundIpCommands
+from cellplane.store.models import (
+    Fleet,
+    IpCommand,
+    Job,
+    SmsCommand,
+    WebhookAttempt,
+    WebhookDelivery,
+)
+from cellplane.store.models.base import utcnow
+from tests.unit.network.world import World
+
+FRANCE = "HWfc7662d1550d36406f5dfde0babc071d"
+
+
+def sid_at(prefix: Prefix, when: datetime) -> str:
+    return SidFactory().new(prefix, at_ms=int(when.timestamp() * 1000))
+
+
+def ip_command(when: datetime, **fields: object) -> IpCommand:
+    values: dict[str, object] = {
+        "sid": sid_at(Prefix.IP_COMMAND, when),
+        "account_sid": "AC" + "1" * 32,
+        "sim_sid": "HS" + "1" * 32,
+        "sim_iccid": "89883070000000000001",
+        "status": "sent",
+        "direction": "to_sim",
+        "device_port": 6655,
+        "payload_type": "text",
+        "payload": "hello",
+        "date_created": when,
+        "date_updated": when,
+        **fields,
+    }
+    return IpCommand(**values)
+
+
+def delivery(when: datetime, status: str) -> WebhookDelivery:
+    return WebhookDelivery(
+        sid=sid_at(Prefix.WEBHOOK_DELIVERY, when),
+        account_sid="AC" + "1" * 32,
+        event="ip_command.sent",
+        url="http://127.0.0.1:9/hook",
+        params={},
+        idempotency_token="t",
+        status=status,
+        date_created=when,
+        date_updated=when,
+    )
+
+
+async def count(ctx: PlatformContext, model: type, *where: object) -> int:
+    async with ctx.sessions() as session:
+        return int((await session.execute(select(func.count()).select_from(model).where(*where))).scalar_one())
+
+
+async def test_retention_purges_what_is_older_than_30_days_and_keeps_one_schedule(
+    ctx: PlatformContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "BATCH", 2)  # several batches in one run
+    now = utcnow()
+    old, recent = now - timedelta(days=30, minutes=5), now - timedelta(days=29, hours=23)
+    old_commands = [ip_command(old - timedelta(seconds=n)) for n in range(5)]
+    kept_command = ip_command(recent)
+    old_sms = SmsCommand(
+        sid=sid_at(Prefix.SMS_COMMAND, old), account_sid="AC" + "1" * 32, sim_sid="HS" + "1" * 32,
+        payload="hi", status="sent", direction="to_sim", date_created=old, date_updated=old,
+    )  # fmt: skip
+    delivered, failed, pending, fresh = (
+        delivery(old, "delivered"),
+        delivery(old, "failed"),
+        delivery(old, "pending"),
+        delivery(recent, "delivered"),
+    )
+    async with ctx.sessions() as session, session.begin():
+        session.add_all([*old_commands, kept_command, old_sms, delivered, failed, pending, fresh])
+        session.add_all(WebhookAttempt(delivery_sid=d.sid, attempt=1, status_code=200) for d in (delivered, fresh))
+        session.add(Job(kind="sim_update", payload={}, status="done", run_at=old, date_created=old))
+        session.add(Job(kind="sim_update", payload={}, status="pending", run_at=old, date_created=old))
+    async with ctx.sessions() as session, session.begin():
+        assert await retention.ensure_scheduled(session)
+    async with ctx.sessions() as session, session.begin():
+        assert not await retention.ensure_scheduled(session)  # one is enough
+    async with ctx.sessions() as session, session.begin():  # the runner claims it
+        await session.execute(update(Job).where(Job.kind == retention.RETENTION_JOB).values(status="running"))
+
+    await RetentionPurge(interval=3600)(ctx, {})
+
+    assert await count(ctx, IpCommand) == 1 and await count(ctx, IpCommand, IpCommand.sid == kept_command.sid) == 1
+    assert await count(ctx, SmsCommand) == 0
+    remaining = await count(ctx, WebhookDelivery, WebhookDelivery.sid.in_([d.sid for d in (failed, delivered)]))
+    assert remaining == 0
+    assert await count(ctx, WebhookDelivery, WebhookDelivery.sid.in_([pending.sid, fresh.sid])) == 2
+    assert await count(ctx, WebhookAttempt, WebhookAttempt.delivery_sid == delivered.sid) == 0
+    assert await count(ctx, WebhookAttempt, WebhookAttempt.delivery_sid == fresh.sid) == 1
+    assert await count(ctx, Job, Job.kind == "sim_update", Job.status == "done") == 0
+    assert await count(ctx, Job, Job.kind == "sim_update", Job.status == "pending") == 1
+    async with ctx.sessions() as session:
+        [next_run] = (
+            await session.execute(select(Job).where(Job.kind == retention.RETENTION_JOB, Job.status == "pending"))
+        ).scalars()
+    assert timedelta(minutes=59) < next_run.run_at - now < timedelta(minutes=61)
+    # A re-run (its worker died before marking it done) purges nothing more and starts no second chain.
+    await RetentionPurge(interval=3600)(ctx, {})
+    assert await count(ctx, Job, Job.kind == retention.RETENTION_JOB, Job.status == "pending") == 1
+    assert await count(ctx, IpCommand) == 1
+
+
+async def test_a_callback_that_finally_fails_is_recorded_as_83402(ctx: PlatformContext) -> None:
+    answers: list[int] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        answers.append(503)
+        return httpx.Response(503)
+
+    now = utcnow()
+    sent, failed = ip_command(now), ip_command(now, status="failed", error_code=83400, error_message="not attached")
+    async with ctx.sessions() as session, session.begin():
+        session.add_all([sent, failed])
+        deliveries = [ip_commands.notify(session, c, "http://127.0.0.1:9/cb", "POST", None) for c in (sent, failed)]
+    async with httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as client:
+        sender = WebhookSender(client, max_attempts=2)
+        sender.on_final_failure.append(ip_commands.callback_failed)
+        for hook in deliveries:
+            with pytest.raises(RetryLater):
+                await sender(ctx, {"delivery_sid": hook.sid})
+            await sender(ctx, {"delivery_sid": hook.sid})  # the last attempt: no retry asked
+    assert answers == [503] * 4
+    async with ctx.sessions() as session:
+        after_sent, after_failed = await session.get(IpCommand, sent.sid), await session.get(IpCommand, failed.sid)
+        row = await session.get(WebhookDelivery, deliveries[0].sid)
+    assert after_sent is not None and after_failed is not None and row is not None
+    assert (row.status, row.attempts, row.last_status_code) == ("failed", 2, 503)
+    assert (after_sent.status, after_sent.error_code) == ("sent", 83402)
+    assert after_sent.error_message is not None and "HTTP 503" in after_sent.error_message
+    assert after_failed.error_code == 83400  # the delivery error says more than its callback's
+
+
+async def test_commands_from_sims_are_stored_in_batches_and_posted_to_the_fleet(ctx: PlatformContext) -> None:
+    world = await World(ctx.sessions).setup([FRANCE])
+    async with ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(Fleet).where(Fleet.sid == world.fleet_sid).values(ip_commands_url="http://127.0.0.1:9/mo")
+        )
+    with_url, without_fleet = await world.sim(), await world.sim(fleet=False)
+    inbound = InboundIpCommands(ctx, max_queue=4, max_batch=3)
+    assert inbound.offer(with_url.imsi, "10.64.0.9", 7000, b"\x00\xff")
+    assert inbound.offer(without_fleet.imsi, "10.64.0.10", 7001, b"hi")
+    assert inbound.offer("001010000000000", "10.64.0.11", 7002, b"nobody's")
+    assert inbound.offer(with_url.imsi, "10.64.0.9", 7003, b"again")
+    assert not inbound.offer(with_url.imsi, "10.64.0.9", 7004, b"full")  # dropped, never waited for
+    await inbound.start()
+    await inbound.stop()
+    assert (inbound.recorded, inbound.dropped) == (3, 1)
+    async with ctx.sessions() as session:
+        stored = list(await session.execute(select(IpCommand).where(IpCommand.account_sid == world.account_sid)))
+        hooks = list(
+            (
+                await session.execute(select(WebhookDelivery).where(WebhookDelivery.account_sid == world.account_sid))
+            ).scalars()
+        )
+    commands = sorted((row[0] for row in stored), key=lambda c: c.device_port)
+    assert [(c.status, c.direction, c.payload_type) for c in commands] == [("received", "from_sim", "binary")] * 3
+    assert [(c.sim_sid, c.device_ip, c.device_port, c.payload) for c in commands] == [
+        (with_url.sid, "10.64.0.9", 7000, "AP8="),
+        (without_fleet.sid, "10.64.0.10", 7001, "aGk="),
+        (with_url.sid, "10.64.0.9", 7003, "YWdhaW4="),
+    ]
+    assert sorted(h.resource_sid or "" for h in hooks) == sorted([commands[0].sid, commands[2].sid])
+    assert {h.event for h in hooks} == {"ip_command.received"} and {h.url for h in hooks} == {"http://127.0.0.1:9/mo"}
+    assert hooks[0].params["Payload"] in ("AP8=", "YWdhaW4=") and hooks[0].params["Direction"] == "from_sim"
+
+
+async def test_without_a_gateway_a_command_fails_with_83400(ctx: PlatformContext) -> None:
+    world = await World(ctx.sessions).setup([FRANCE])
+    sim = await world.sim()
+    command = ip_command(utcnow(), sid=new_sid(Prefix.IP_COMMAND), sim_sid=sim.sid, status="queued")
+    async with ctx.sessions() as session, session.begin():
+        session.add(command)
+    await IpCommandDelivery(None)(ctx, {"sid": command.sid})
+    await IpCommandDelivery(None)(ctx, {"sid": command.sid})  # a re-run leaves a settled command alone
+    await IpCommandDelivery(None)(ctx, {"sid": "HG" + "0" * 32})  # purged meanwhile: nothing to do
+    async with ctx.sessions() as session:
+        row = await session.get(IpCommand, command.sid)
+    assert row is not None and (row.status, row.error_code) == ("failed", 83400)
