@@ -65,7 +65,7 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 # Every server on a free loopback port; the network side of `cellplane up` (AAA, gateway) runs as
 # usual but on free UDP ports, so the bench never collides with a test run on the same machine.
-PORTS = {"cellplane": free_port(), "bare": free_port(), "prism": free_port()}
+PORTS = {"cellplane": free_port(), "bare": free_port(), "prism": free_port(), "prism_logged": free_port()}
 UDP_PORTS = ("AAA_AUTH_PORT", "AAA_ACCT_PORT", "GTPC_PORT", "GTPU_PORT", "GATEWAY_DAE_PORT")
 
 
@@ -213,12 +213,15 @@ class Backend:
             await engine.dispose()
 
     async def _analyze(self) -> None:
-        # Planner statistics, as autovacuum would gather within a minute of a bulk load. Without them
-        # PostgreSQL believes the account owns ~no SIMs and sorts all 100,000 for every list page.
+        # What autovacuum does within a minute of a bulk load, done now so it does not happen during a
+        # measurement: planner statistics (without them PostgreSQL believes the account owns no SIMs and
+        # sorts all 100,000 for every list page) and, on PostgreSQL, reclaiming the 100,000 row versions
+        # the bulk claim left behind. VACUUM refuses to run inside a transaction: autocommit.
         engine = make_engine(self.url)
         try:
-            async with engine.begin() as connection:
-                await connection.execute(text("ANALYZE sims"))
+            async with engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.execute(text("VACUUM ANALYZE sims" if self.pg_name else "ANALYZE sims"))
         finally:
             await engine.dispose()
 
@@ -290,7 +293,7 @@ def deep_page_url(base: str, auth: tuple[str, str], deep_page: int) -> tuple[str
     return first, url
 
 
-def bench_backend(name: str, prism: Service, args: argparse.Namespace) -> dict[str, Any]:
+def bench_backend(name: str, prisms: dict[str, Service], args: argparse.Namespace) -> dict[str, Any]:
     db = Backend(name)
     services: list[Service] = []
     try:
@@ -310,7 +313,8 @@ def bench_backend(name: str, prism: Service, args: argparse.Namespace) -> dict[s
         first, deep = deep_page_url(base, (sid, token), min(DEEP_PAGE, args.sims // PAGE_SIZE - 1))
         scenarios = {
             # GET one SIM runs between its two references, so each ratio compares neighbours in time.
-            "prism_get": (f"http://127.0.0.1:{PORTS['prism']}/v1/Sims/{sim}", prism),
+            "prism_logged_get": (f"http://127.0.0.1:{PORTS['prism_logged']}/v1/Sims/{sim}", prisms["prism_logged"]),
+            "prism_get": (f"http://127.0.0.1:{PORTS['prism']}/v1/Sims/{sim}", prisms["prism"]),
             "get": (f"{base}/supersim/v1/Sims/{sim}", cellplane),
             "bare_get": (f"{bare_base}/Sims/{sim}", bare),
             "list_first": (first, cellplane),
@@ -411,17 +415,22 @@ def main() -> None:
         "backends": {},
     }
     # Prism answers from the spec's examples and has no database: one instance serves both backends' runs.
-    prism_cmd = [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(PORTS["prism"]), "-v", "error", str(SPEC)]
-    prism = Service("prism", prism_cmd, f"http://127.0.0.1:{PORTS['prism']}/v1/Sims/HS{'0' * 32}").start()
+    # Prism twice: quiet (`-v error`, the stricter reference) and as it runs out of the box (`info`: a few
+    # log lines a request, to a file here).
+    prisms = {}
+    for key, verbosity in (("prism", ["-v", "error"]), ("prism_logged", [])):
+        cmd = [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(PORTS[key]), *verbosity, str(SPEC)]
+        prisms[key] = Service(key, cmd, f"http://127.0.0.1:{PORTS[key]}/v1/Sims/HS{'0' * 32}").start()
     try:
         for backend in backends:
             print(f"{backend}:")
-            data = bench_backend(backend, prism, args)
+            data = bench_backend(backend, prisms, args)
             data["summary"] = {key: report.summarize(runs) for key, runs in data["runs"].items()}
             data["verdicts"] = report.verdicts(data["runs"])
             result["backends"][backend] = data
     finally:
-        prism.stop()
+        for prism in prisms.values():
+            prism.stop()
     result["load_end"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     (WORK / "api-results.json").write_text(json.dumps(result, indent=2))
     block = report.markdown(result)

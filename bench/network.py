@@ -172,26 +172,40 @@ class Run:
     requests: int
     seconds: float
     lost: int
+    cpu: float = 0.0  # CPU seconds the server process used meanwhile (user + system, all its threads)
 
     @property
     def rate(self) -> float:
         return (self.requests - self.lost) / self.seconds
 
+    @property
+    def cpu_us(self) -> float:
+        """Server CPU per answered request: what the rate would be bound by on a core of its own."""
+        return 1e6 * self.cpu / max(1, self.requests - self.lost)
 
-def load(target: str, scenario: str, port: int, kind: str, packets: Path, count: int, parallel: int) -> Run:
-    """radclient on the load CPU: every packet of the file once, `parallel` in flight."""
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (/proc/<pid>/stat fields 14 and 15, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(target: str, scenario: str, port: int, kind: str, packets: Path, count: int, parallel: int, pid: int) -> Run:
+    """radclient on the load CPU: every packet of the file once, `parallel` in flight; the server's CPU use too."""
     command = ["taskset", "-c", LOAD_CPU, "radclient", "-q", "-s", "-p", str(parallel), "-r", "3", "-t", "3"]
     command += ["-D", str(REPO / "src/cellplane/protocols/radius"), "-f", str(packets), f"127.0.0.1:{port}", kind]
+    cpu = cpu_seconds(pid)
     started = time.perf_counter()
     done = subprocess.run([*command, SECRET], capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - cpu
     lost = int(m.group(1)) if (m := re.search(r"Packets lost\s*:\s*(\d+)", done.stdout)) else 0
     failed = re.search(r"Failed filter\s*:\s*(\d+)", done.stdout)
     if done.returncode not in (0, 1) or "Received" in done.stderr:
         print(done.stdout[-500:], done.stderr[-500:], file=sys.stderr)
     if failed and int(failed.group(1)):
         print(f"  {target} {scenario}: {failed.group(1)} answers did not pass radclient's filter", file=sys.stderr)
-    return Run(target, scenario, count, seconds, lost)
+    return Run(target, scenario, count, seconds, lost, cpu)
 
 
 # --- the servers --------------------------------------------------------------------------------------------------
@@ -278,7 +292,21 @@ def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | No
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
         return None
-    command = [spy, "record", "--pid", str(pid), "-r", "250", "-f", "raw", "-d", str(int(seconds)), "-o", str(out)]
+    command = [
+        spy,
+        "record",
+        "--pid",
+        str(pid),
+        "--gil",
+        "-r",
+        "250",
+        "-f",
+        "raw",
+        "-d",
+        str(int(seconds)),
+        "-o",
+        str(out),
+    ]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -333,14 +361,17 @@ def report(runs: list[Run], args: argparse.Namespace, spots: dict[str, list[tupl
              for r in runs}  # fmt: skip
     lost = {(r.target, r.scenario): sum(x.lost for x in runs if (x.target, x.scenario) == (r.target, r.scenario))
             for r in runs}  # fmt: skip
+    cpu = {(r.target, r.scenario): median([x.cpu_us for x in runs if (x.target, x.scenario) == (r.target, r.scenario)])
+           for r in runs}  # fmt: skip
     targets = {"access": 0.5, "acct-start": 1.0, "acct-interim": 1.0, "acct-stop": 1.0}
     lines = [
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
         f"Database: {args.backend}; {args.sims:,} SIMs, one request per SIM per pass; radclient -p {args.parallel}; "
         f"median of {args.repeats} passes (Start and Stop: one pass).",
         "",
-        "| scenario | cellplane req/s | FreeRADIUS req/s | ratio | target | lost |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| scenario | cellplane req/s | FreeRADIUS req/s | ratio | target | cellplane CPU/req | FreeRADIUS CPU/req "
+        "| CPU ratio | lost |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario in scenarios:
         ours, reference = rates.get(("cellplane", scenario)), rates.get(("freeradius", scenario))
@@ -348,9 +379,12 @@ def report(runs: list[Run], args: argparse.Namespace, spots: dict[str, list[tupl
             continue
         ratio = f"{ours / reference:.2f}x" if reference else "n/a"
         ok = "" if not reference else (" met" if ours >= targets[scenario] * reference else " **missed**")
+        our_cpu, their_cpu = cpu.get(("cellplane", scenario), 0.0), cpu.get(("freeradius", scenario), 0.0)
+        cpu_ratio = f"{their_cpu / our_cpu:.2f}x" if our_cpu and their_cpu else "n/a"
         lines.append(
             f"| {labels[scenario]} | {ours:,.0f} | {f'{reference:,.0f}' if reference else 'not run'} | {ratio} | "
-            f"≥ {targets[scenario]}x{ok} | {lost.get(('cellplane', scenario), 0)} |"
+            f"≥ {targets[scenario]}x{ok} | {our_cpu:.0f} us | {f'{their_cpu:.0f} us' if their_cpu else 'n/a'} | "
+            f"{cpu_ratio} | {lost.get(('cellplane', scenario), 0)} |"
         )
     for scenario, found in spots.items():
         if found:
@@ -408,6 +442,8 @@ def main() -> None:
     try:
         for auth, _ in ports.values():
             wait_udp_answer(auth, args.sims)
+        # Warm-up: the AAA's first polls look back over the freshly written world (AaaConfig.poll_overlap).
+        time.sleep(8)
         n = args.sims
 
         def each(scenario: str, kind: str, packets: Path, label: str | None = None) -> None:
@@ -415,12 +451,17 @@ def main() -> None:
                 spy = None
                 if args.profile and name == "cellplane" and label:  # every pass; the last one is kept
                     spy = profile(servers[0].process.pid, max(2, n / 20_000), WORK / f"profile-{label}.txt")
-                run = load(name, label or scenario, auth if kind == "auth" else acct, kind, packets, n, args.parallel)
+                port = auth if kind == "auth" else acct
+                pid = servers[0 if name == "cellplane" else 1].process.pid
+                run = load(name, label or scenario, port, kind, packets, n, args.parallel, pid)
                 if spy is not None:
                     spy.wait()
                     spots[label or scenario] = hot_spots(WORK / f"profile-{label}.txt")
                 runs.append(run)
-                print(f"  {name:10} {run.scenario:13} {run.rate:9,.0f} req/s  ({run.seconds:.2f} s, lost {run.lost})")
+                print(
+                    f"  {name:10} {run.scenario:13} {run.rate:9,.0f} req/s  ({run.seconds:.2f} s, lost {run.lost}, "
+                    f"{run.cpu_us:.0f} us CPU/request)"
+                )
 
         each("acct-start", "acct", files["acct-start"], "acct-start")
         for r in range(1, args.repeats + 1):

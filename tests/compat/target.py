@@ -1,4 +1,5 @@
-"""The account the conformance tests aim at: claimed SIMs, NAPs, fleets, an eSIM profile; a local callback sink."""
+"""The accounts the conformance tests aim at, one per surface: Super SIM's claimed SIMs, NAPs, fleets, an eSIM
+profile; Wireless's SIMs, rate plans and Commands; and a local callback sink."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.compat.scope import unrouted
+from tests.compat.scope import WIRELESS, unrouted
 from tests.support.server import Server
 
 # A 32-digit EID whose last two digits are its check digits: the whole number mod 97 is 1 (GSMA SGP.29).
@@ -47,11 +48,12 @@ class Target:
     scratch: dict[str, list[str]] = field(default_factory=dict)
     # Query/body values by parameter name ("Iccid", "IsoCountry", "DataLimit", "CallbackUrl", ...).
     values: dict[str, list[Any]] = field(default_factory=dict)
+    mount: str = "/supersim"  # where the surface is served; the spec's paths start at /v1
     _registrations: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
-        return f"{self.server.base_url}/supersim"  # the spec's paths start at /v1
+        return f"{self.server.base_url}{self.mount}"
 
     def registrations(self) -> list[tuple[str, str]]:
         """(Iccid, RegistrationCode) of inventory SIMs for POST /Sims, provisioned on first use.
@@ -132,4 +134,48 @@ def build_target(server: Server, callback_url: str) -> Target:
             profile = _ok(http.post("/ESimProfiles", data={"Eid": EID, "CallbackUrl": callback_url}))
             target.stable["ESimProfiles"] = [profile["sid"]]
             target.values["Eid"] = [EID]
+    return target
+
+
+def build_wireless_target(server: Server, callback_url: str) -> Target:
+    """A Wireless account: SIMs provisioned to it, rate plans, an active SIM with Commands, all through the API."""
+    created = server.admin("create-account", "--friendly-name", "compat-wireless")
+    target = Target(server, (created["account_sid"], created["auth_token"]), callback_url, mount=WIRELESS.mount)
+    target.values["AccountSid"] = [created["account_sid"]]
+    # Values the rules accept, so that some writes with several optional parameters succeed as a whole.
+    target.values.update(
+        {
+            "DataLimit": [1000, 250],
+            "NationalRoamingDataLimit": [100, 1000],
+            "InternationalRoamingDataLimit": [100, 1000],
+            "DataMetering": ["payg", "quota-10"],
+            "InternationalRoaming": [["data"], ["data", "messaging"]],
+            "Command": ["compat", "Y29tcGF0"],  # the second is base64 too, for binary mode
+            "IncludeSid": ["none", "start", "end"],
+        }
+    )
+    missing = unrouted(WIRELESS)
+    sims = server.admin("provision-sims", "--count", "4", "--product", "wireless", "--account", target.auth[0])
+    target.values["Iccid"] = [s["iccid"] for s in sims]
+    target.values["SimRegistrationCode"] = [s["registration_code"] for s in sims]
+    with httpx.Client(base_url=f"{target.base_url}/v1", auth=target.auth, timeout=10) as http:
+        plans = [_ok(http.post("/RatePlans", data={"UniqueName": name})) for name in ("compat-plan", "compat-scratch")]
+        target.stable["RatePlans"] = [plans[0]["sid"], "compat-plan"]
+        target.scratch["RatePlans"] = [plans[1]["sid"], "compat-scratch"]  # no Sim uses it: it can be deleted
+        # The active SIM first (generated requests lean to the first choice): Commands need a ready or active
+        # SIM with a rate plan. Scratch SIMs have the plan too, so that fuzzed status changes can succeed.
+        plan = plans[0]["sid"]
+        _ok(
+            http.post(
+                f"/Sims/{sims[0]['sid']}", data={"UniqueName": "compat-sim", "RatePlan": plan, "Status": "active"}
+            )
+        )
+        _ok(http.post(f"/Sims/{sims[2]['sid']}", data={"UniqueName": "compat-sim-scratch", "RatePlan": plan}))
+        _ok(http.post(f"/Sims/{sims[3]['sid']}", data={"RatePlan": plan}))
+        target.stable["Sims"] = [sims[0]["sid"], "compat-sim", sims[1]["sid"]]
+        target.scratch["Sims"] = [sims[2]["sid"], sims[3]["sid"], "compat-sim-scratch"]
+        if "CreateCommand" not in missing:
+            commands = [_ok(http.post("/Commands", data={"Sim": sims[0]["sid"], "Command": "compat"})) for _ in "ab"]
+            target.stable["Commands"] = [commands[0]["sid"]]
+            target.scratch["Commands"] = [commands[1]["sid"]]  # for DELETE
     return target

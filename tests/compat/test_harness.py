@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import schemathesis
 
-from tests.compat.harness import RAW, could_name_a_host, keep_callbacks_local, missing_and_unexpected
-from tests.compat.scope import in_scope
+from tests.compat.harness import (
+    RAW,
+    WIRELESS_RAW,
+    could_name_a_host,
+    keep_callbacks_local,
+    missing_and_unexpected,
+    resolve,
+)
+from tests.compat.scope import WIRELESS, in_scope
 
 SIM_LIST = RAW["paths"]["/v1/Sims"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
 SIM = {
@@ -45,13 +52,22 @@ def test_missing_and_invented_fields_are_named_down_to_list_items() -> None:
     ]
 
 
-def test_the_spec_under_test_names_no_remote_server_and_documents_platform_errors() -> None:
-    assert "servers" not in RAW
-    assert all("servers" not in item for item in RAW["paths"].values())
-    for op in in_scope():
-        responses = RAW["paths"][op.path][op.method.lower()]["responses"]
-        assert {"400", "401", "404"} <= set(responses), op.label
-        assert any(status.startswith("2") for status in responses), op.label
+def test_the_specs_under_test_name_no_remote_server_and_document_platform_errors() -> None:
+    for raw, operations in ((RAW, in_scope()), (WIRELESS_RAW, in_scope(WIRELESS))):
+        assert "servers" not in raw
+        assert all("servers" not in item for item in raw["paths"].values())
+        assert operations
+        for op in operations:
+            responses = raw["paths"][op.path][op.method.lower()]["responses"]
+            assert {"400", "401", "404"} <= set(responses), op.label
+            assert any(status.startswith("2") for status in responses), op.label
+
+
+def test_an_enum_documented_as_possibly_null_accepts_null_and_no_other_does() -> None:
+    sim = WIRELESS_RAW["components"]["schemas"]["wireless.v1.sim"]["properties"]
+    assert resolve(sim["reset_status"], WIRELESS_RAW)["nullable"] is True  # "Can be: null or `resetting`"
+    assert "nullable" not in resolve(sim["status"], WIRELESS_RAW)
+    assert not any(schema.get("nullable") for name, schema in RAW["components"]["schemas"].items() if "enum" in schema)
 
 
 def test_callback_urls_that_could_name_a_host_are_redirected_to_the_sink() -> None:

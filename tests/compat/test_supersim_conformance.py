@@ -22,40 +22,18 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 import schemathesis
 from hypothesis import strategies as st
+from scripts.spec_coverage import SUPERSIM
 
-from tests.compat.harness import CHECKS, RAW, aim_at_real_resources, keep_callbacks_local
+from tests.compat.harness import RAW, conform, every_operation_reached, schemathesis_config
 from tests.compat.scope import in_scope
 from tests.compat.target import Target
 
 MAX_EXAMPLES = 15
 SEED = 20240601
-CONFIG = schemathesis.Config.from_dict(
-    {
-        "seed": SEED,
-        "request-timeout": 15,
-        "generation": {
-            "mode": "all",
-            "max-examples": MAX_EXAMPLES,
-            "deterministic": True,
-            "database": "none",
-            "no-shrink": False,
-            # Credentials are ours (sent with every call); random Authorization headers would only buy 401s.
-            "with-security-parameters": False,
-        },
-        # Explicit spec examples cannot be combined with `given`; the coverage phase would multiply the budget.
-        "phases": {"examples": {"enabled": False}, "coverage": {"enabled": False}, "stateful": {"enabled": False}},
-    }
-)
+CONFIG = schemathesis_config(SEED, MAX_EXAMPLES)
 schema = schemathesis.openapi.from_dict(RAW, config=CONFIG).include(operation_id=[op.operation_id for op in in_scope()])
-
-
-@pytest.fixture(scope="module")
-def outcomes() -> dict[str, Counter[int]]:
-    """Status codes seen per operation and backend, for the reachability test at the end of the module."""
-    return {}
 
 
 @schema.parametrize()
@@ -66,19 +44,8 @@ def test_operation_conforms(
     supersim_target: Target,
     outcomes: dict[str, Counter[int]],
 ) -> None:
-    aim_at_real_resources(case, data, supersim_target)
-    keep_callbacks_local(case, supersim_target.callback_url)
-    response = case.call(base_url=supersim_target.base_url, auth=supersim_target.auth)
-    outcomes.setdefault(f"{case.operation.label} [{supersim_target.server.backend}]", Counter())[
-        response.status_code
-    ] += 1
-    case.validate_response(response, checks=CHECKS)
+    conform(case, data, supersim_target, outcomes)
 
 
 def test_every_operation_reached_a_real_resource(outcomes: dict[str, Counter[int]]) -> None:
-    """The checks above are only worth something if some answers were successes, not all 400s and 404s."""
-    ran = {label: seen for label, seen in outcomes.items() if seen}
-    if not ran:
-        pytest.skip("no conformance test ran in this session")
-    never = {label: dict(seen) for label, seen in ran.items() if not any(200 <= status < 300 for status in seen)}
-    assert not never, f"operations that never answered 2xx: {never}"
+    every_operation_reached(outcomes, SUPERSIM.mount)

@@ -78,7 +78,8 @@ class SimPolicy:
     `status` is the status the network acts on: while an update is `scheduled`, the status it is going to
     (the network applies the change; see services/sims.py). `allowed_network_sids` is the fleet's network
     access profile (empty without a fleet). The billing period fields describe the period in force when
-    loaded; `period_data_used` counts toward `data_limit_bytes` only while that period covers the moment asked.
+    loaded; `period_data_used` counts toward `data_limit_bytes` only while that period covers the moment asked
+    (the AAA refreshes it when it reaches the limit, so below the limit it may lag behind the database).
     """
 
     imsi: str
@@ -198,6 +199,7 @@ class AttachRateLimiter:
     def __init__(self, window: float = ATTACH_WINDOW) -> None:
         self.window = window
         self._counts: dict[str, tuple[float, int]] = {}
+        self._swept = float("-inf")
 
     def hit(self, key: str, now: float) -> int:
         """Count one attach of `key` at `now` (monotonic seconds); returns the count in its window."""
@@ -209,7 +211,11 @@ class AttachRateLimiter:
         return count
 
     def sweep(self, now: float) -> None:
-        """Forget windows that are over, so memory follows the SIMs attaching now, not every SIM ever seen."""
+        """Forget windows that are over, so memory follows the SIMs attaching now, not every SIM ever seen
+        (at most once a window: it walks every entry)."""
+        if now - self._swept < self.window:
+            return
+        self._swept = now
         expired = [key for key, (started, _) in self._counts.items() if now - started >= self.window]
         for key in expired:
             del self._counts[key]

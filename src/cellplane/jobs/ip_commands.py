@@ -8,21 +8,34 @@ hands a datagram to a tunnel.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.services import ip_commands
 from cellplane.services.context import PlatformContext
 from cellplane.services.transport import CommandTransport
 
 
+class Sent(Protocol):
+    callback_url: str | None
+
+
+# A product's "send this queued command through the transport and record it" (services/ip_commands.deliver;
+# Wireless Commands over IP give services/wireless_commands.deliver_ip).
+Deliver = Callable[[AsyncSession, PlatformContext, CommandTransport | None, str], Awaitable[Sent | None]]
+
+
 class IpCommandDelivery:
     """The `ip_command` job handler; without a transport (no gateway here) commands fail with 83400."""
 
-    def __init__(self, transport: CommandTransport | None) -> None:
+    def __init__(self, transport: CommandTransport | None, deliver: Deliver = ip_commands.deliver) -> None:
         self.transport = transport
+        self.deliver = deliver
 
     async def __call__(self, ctx: PlatformContext, payload: dict[str, Any]) -> None:
         async with ctx.sessions() as session, session.begin():
-            command = await ip_commands.deliver(session, ctx, self.transport, str(payload["sid"]))
+            command = await self.deliver(session, ctx, self.transport, str(payload["sid"]))
         if command is not None and command.callback_url:
             ctx.wake_workers()  # its callback is a job too

@@ -1,11 +1,12 @@
-"""SMS text rules: which alphabet a text needs, how long it is in that alphabet, whether one SMS carries it.
+"""SMS text rules: which alphabet a text needs, its length in that alphabet, whether one SMS carries it.
 
 One SMS carries 140 octets of user data (TS 23.040 §9.2.3.24, TP-User-Data): 160 characters of the GSM
 7-bit default alphabet packed as septets, or 70 UTF-16 code units in UCS-2 (TS 23.038 §6.2.3). A text
 whose every character is in the default alphabet or its extension table (TS 23.038 §6.2.1, §6.2.1.1) is
 sent in GSM 7-bit, where an extension character costs two septets (the escape 0x1B, then its code); any
 other character makes the whole text UCS-2 (in practice UTF-16: a character outside the Basic Multilingual
-Plane takes two code units, a surrogate pair). `pack_gsm7` gives the packed octets of a text, as they travel.
+Plane takes two code units, a surrogate pair). `pack_gsm7` gives the packed octets of a text, as they
+travel; `RpCause` the reasons a network refuses an SMS.
 """
 
 from __future__ import annotations

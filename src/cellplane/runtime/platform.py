@@ -138,6 +138,7 @@ class Platform:
         from cellplane.jobs.ip_commands import IpCommandDelivery
         from cellplane.jobs.retention import RetentionPurge
         from cellplane.runtime.adapters import GatewayTransport, RetentionSchedule, RunnerComponent, uplink_hook
+        from cellplane.services import wireless_commands
         from cellplane.services.inbound_ip_commands import InboundIpCommands
         from cellplane.services.ip_commands import IP_COMMAND_JOB, callback_failed
         from cellplane.services.retention import RETENTION_JOB
@@ -145,6 +146,8 @@ class Platform:
         self.ctx.command_delay = self.settings.ip_command_delay
         transport = GatewayTransport(self.gateway) if self.gateway is not None else None
         self.runner.handlers[IP_COMMAND_JOB] = IpCommandDelivery(transport)
+        # Wireless Commands (issue 5) over IP: the same job and transport, the Wireless service's deliver.
+        self.runner.handlers[wireless_commands.IP_JOB] = IpCommandDelivery(transport, wireless_commands.deliver_ip)
         self.runner.handlers[RETENTION_JOB] = RetentionPurge(self.settings.retention_interval)
         # Webhooks get workers of their own, so that slow or dead receivers never hold up command delivery.
         self.runner.handlers.pop(WEBHOOK_JOB, None)
@@ -154,7 +157,7 @@ class Platform:
             concurrency=self.settings.webhook_concurrency,
             backoff_base=self.settings.job_backoff_base,
         )
-        self.webhooks.on_final_failure.append(callback_failed)
+        self.webhooks.on_final_failure += [callback_failed, wireless_commands.callback_failed]
         self.inbound_commands = InboundIpCommands(self.ctx)
         if self.gateway is not None:
             self.gateway.on_mo_datagram = uplink_hook(self.inbound_commands)
@@ -167,10 +170,13 @@ class Platform:
         # SMS app as the center's radio leg, and its control API (/cellplane/v1/Emulator/Devices/{Iccid}/Sms).
         from cellplane.jobs.sms_commands import SmsCommandDelivery
         from cellplane.network.smsc import SmsCenter
+        from cellplane.services import wireless_commands
         from cellplane.services.sms_commands import SMS_COMMAND_JOB
 
         self.smsc = SmsCenter(self.ctx)
         self.runner.handlers[SMS_COMMAND_JOB] = SmsCommandDelivery(self.smsc)
+        # Wireless Commands (issue 5) as SMS: the same job and SMS center, the Wireless service's deliver.
+        self.runner.handlers[wireless_commands.SMS_JOB] = SmsCommandDelivery(self.smsc, wireless_commands.deliver_sms)
         self.components.append(self.smsc)
         if self.emulator is not None:
             from cellplane.runtime.sms import connect_emulator, sms_router

@@ -111,7 +111,7 @@ class LiveSession:
 class BatchEffects:
     """What a batch changed that the AAA must act on.
 
-    `sessions`: sessions opened, updated or closed (for the live registry and the address pool);
+    `sessions`: sessions opened, closed or given their address (for the live registry and the address pool);
     `period_usage`: SIM sid -> (period sid, bytes used in it now); `over_limit`: SIMs at or past their fleet's data
     limit (their sessions get disconnected); `policies`: fresh snapshots by IMSI (SIMs that were not cached, that
     turned active, or whose billing period rolled over); `period_stamp`: the date_updated this batch gave the
@@ -168,6 +168,9 @@ class _State:
     row: dict[str, Any]
     is_new: bool = False
     dirty: bool = False
+    # Opened, closed or given its address in this batch: what the AAA's live-session registry must learn.
+    # (Counters alone are not: reporting every updated session would cost each interim a registry update.)
+    changed: bool = False
 
 
 async def load_open_sessions(session: AsyncSession) -> list[LiveSession]:
@@ -253,13 +256,13 @@ async def _apply_segment(
             row["packets_down"] = max(row["packets_down"], record.packets_down)
         if record.ue_ip and row["ue_ip"] is None:
             row["ue_ip"] = _clip("ue_ip", record.ue_ip)
-            state.dirty = True
+            state.dirty = state.changed = True
         if grew_up or grew_down:
             _count(buckets, sim_growth, row, policy, hour, grew_up, grew_down)
             imsi_of[row["sim_sid"]] = row["imsi"]
         if record.kind == RecordKind.STOP and row["status"] == OPEN:
             row.update(status=CLOSED, end=now, terminate_cause=_clip("terminate_cause", record.terminate_cause))
-            state.dirty = True
+            state.dirty = state.changed = True
             event_rows.append(_session_event(EventType.SESSION_ENDED, row, policy, now, record.terminate_cause))
         elif record.kind == RecordKind.INTERIM and (grew_up or grew_down) and row["status"] == OPEN:
             event_rows.append(_session_event(EventType.SESSION_UPDATED, row, policy, now))
@@ -303,7 +306,7 @@ def _new_state(record: AccountingRecord, policy: SimPolicy, now: datetime) -> _S
         "end": None,
         "last_updated": now,
     }
-    return _State(row, is_new=True, dirty=True)
+    return _State(row, is_new=True, dirty=True, changed=True)
 
 
 def _count(
@@ -356,7 +359,8 @@ async def _write_sessions(
                     row["sid"],
                 )
             )
-        effects.sessions.append(_live(row))
+        if state.changed:
+            effects.sessions.append(_live(row))
     await repo.insert_sessions(session, inserts)
     await repo.update_sessions(session, updates)
 

@@ -1,4 +1,5 @@
-"""IP Commands from SIMs: datagrams to 100.64.0.1 become `received` commands, posted to the fleet's URL.
+"""IP Commands from SIMs: datagrams to 100.64.0.1 become `received` commands, posted to the fleet's URL (a Wireless
+SIM's become Wireless Commands, posted to its commands_callback_url).
 
 The user plane calls `offer` for each such datagram and must never wait, so `offer` only appends to a
 bounded queue; a writer task drains it and stores whole batches, one transaction each, with the
@@ -19,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain import ip_commands as rules
 from cellplane.domain.ids import Prefix, new_sid
+from cellplane.services import wireless_commands
 from cellplane.services.context import PlatformContext
 from cellplane.services.ip_commands import notify
-from cellplane.store.models import IpCommand
+from cellplane.store.models import IpCommand, WirelessCommand
 from cellplane.store.repositories import ip_commands as repo
 
 log = logging.getLogger("cellplane.commands")
@@ -38,15 +40,18 @@ class MoDatagram:
     at: datetime
 
 
-async def record_received(session: AsyncSession, batch: list[MoDatagram]) -> list[IpCommand]:
+async def record_received(session: AsyncSession, batch: list[MoDatagram]) -> list[IpCommand | WirelessCommand]:
     """Store a batch of commands from SIMs and queue their fleet webhooks; unknown IMSIs are skipped."""
     sims = await repo.sims_by_imsi(session, (datagram.imsi for datagram in batch))
-    stored: list[IpCommand] = []
+    stored: list[IpCommand | WirelessCommand] = []
     for datagram in batch:
         found = sims.get(datagram.imsi)
         if found is None:
             continue  # an IMSI no account holds: a session the AAA would not have granted
         sim, fleet = found
+        if sim.product == wireless_commands.PRODUCT:  # a Wireless Command over IP, to the Sim's commands URL
+            stored.append(wireless_commands.record_received_ip(session, sim, datagram.payload, datagram.at))
+            continue
         assert sim.account_sid is not None  # sims_by_imsi returns claimed SIMs only
         command = IpCommand(
             sid=new_sid(Prefix.IP_COMMAND),

@@ -1,7 +1,8 @@
 """The 30-day retention rule: what is purged, and keeping exactly one purge job scheduled.
 
 The seed (IPCommand Resource, "Retention Period"): commands are kept 30 days from their creation and are
-no longer readable after that. SMS Commands follow the same rule, and so do the webhook deliveries made
+no longer readable after that. SMS Commands and Wireless Commands follow the same rule (the Wireless Command
+resource: "Commands are retained for 30 days"), and so do the webhook deliveries made
 for them (once finished) and finished jobs, which would otherwise only grow.
 """
 
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain.ids import Prefix
 from cellplane.services.outbox import enqueue
-from cellplane.store.models import IpCommand, SmsCommand
+from cellplane.store.models import IpCommand, SmsCommand, WirelessCommand
 from cellplane.store.repositories import retention as repo
 
 RETENTION_JOB = "retention"
@@ -26,13 +27,15 @@ BATCH = 1000
 class Purged:
     ip_commands: int = 0
     sms_commands: int = 0
+    wireless_commands: int = 0
     webhook_deliveries: int = 0
     jobs: int = 0
 
     @property
     def more(self) -> bool:
         """Whether some kind filled its batch, so another batch may find more."""
-        return max(self.ip_commands, self.sms_commands, self.webhook_deliveries, self.jobs) >= BATCH
+        kinds = (self.ip_commands, self.sms_commands, self.wireless_commands, self.webhook_deliveries, self.jobs)
+        return max(kinds) >= BATCH
 
 
 def sid_floor(prefix: Prefix, when: datetime) -> str:
@@ -47,6 +50,9 @@ async def purge_batch(session: AsyncSession, now: datetime) -> Purged:
         ip_commands=await repo.delete_commands(session, IpCommand, sid_floor(Prefix.IP_COMMAND, cutoff), cutoff, BATCH),
         sms_commands=await repo.delete_commands(
             session, SmsCommand, sid_floor(Prefix.SMS_COMMAND, cutoff), cutoff, BATCH
+        ),
+        wireless_commands=await repo.delete_commands(
+            session, WirelessCommand, sid_floor(Prefix.WIRELESS_COMMAND, cutoff), cutoff, BATCH
         ),
         webhook_deliveries=await repo.delete_webhooks(
             session, sid_floor(Prefix.WEBHOOK_DELIVERY, cutoff), cutoff, BATCH

@@ -124,7 +124,13 @@ class AaaCore:
             self.update_policy(imsi, policy)
         for sim_sid, (period_sid, used) in effects.period_usage.items():
             policy = self.policies.of_sim(sim_sid)
-            if policy is not None and policy.period_sid == period_sid and policy.period_data_used != used:
+            # Decisions only ask whether usage reached the limit: the snapshot is rebuilt when that answer flips
+            # (a replace per SIM per batch would cost every interim), so its usage may lag below the limit.
+            if (
+                policy is not None
+                and policy.period_sid == period_sid
+                and (used >= policy.data_limit_bytes) != (policy.period_data_used >= policy.data_limit_bytes)
+            ):
                 self.policies.put(policy.imsi, replace(policy, period_data_used=used))
         for sim_sid in effects.over_limit:
             self.enforce(sim_sid)

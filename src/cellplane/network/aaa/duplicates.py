@@ -9,6 +9,7 @@ answer is on its way. Entries live `window` seconds; inserted in time order, the
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Hashable
 
 _PENDING: bytes = b""
@@ -19,6 +20,8 @@ class RecentRequests:
         self.window = window
         self.max_entries = max_entries
         self._entries: dict[Hashable, tuple[float, bytes]] = {}
+        # Arrival order, for expiry from the front in O(1) (a dict's front slows down as entries leave it).
+        self._order: deque[tuple[float, Hashable]] = deque()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -30,20 +33,27 @@ class RecentRequests:
 
     def pending(self, key: Hashable, now: float) -> None:
         self._entries[key] = (now, _PENDING)
+        self._order.append((now, key))
 
     def answered(self, key: Hashable, response: bytes, now: float) -> None:
-        # Keeps its place in insertion order when it was pending, so expiry stays in time order closely enough.
         found = self._entries.get(key)
-        self._entries[key] = (found[0] if found is not None else now, response)
+        if found is None:
+            self._entries[key] = (now, response)
+            self._order.append((now, key))
+        else:
+            self._entries[key] = (found[0], response)  # expires as from when it arrived
 
     def forget(self, key: Hashable) -> None:
         """The request failed (its batch did not commit): a retransmission must be processed again."""
         self._entries.pop(key, None)
 
     def expire(self, now: float) -> None:
-        entries = self._entries
-        while entries:
-            key, (since, _) = next(iter(entries.items()))
-            if now - since < self.window and len(entries) <= self.max_entries:
+        entries, order = self._entries, self._order
+        while order:
+            since, key = order[0]
+            if now - since < self.window and len(order) <= self.max_entries:
                 break
-            del entries[key]
+            order.popleft()
+            found = entries.get(key)
+            if found is not None and found[0] == since:
+                del entries[key]

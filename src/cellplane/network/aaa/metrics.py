@@ -45,8 +45,12 @@ def attach_rejected(code: int | None) -> None:
     _ATTACHES.labels(result="rejected", code=str(code or "")).inc()
 
 
+_ACCOUNTING_KINDS = {kind: _ACCOUNTING.labels(kind=kind) for kind in ("start", "interim", "stop", "nas_on", "nas_off")}
+
+
 def accounting(kind: str, count: int = 1) -> None:
-    _ACCOUNTING.labels(kind=kind).inc(count)
+    child = _ACCOUNTING_KINDS.get(kind)
+    (child if child is not None else _ACCOUNTING.labels(kind=kind)).inc(count)
 
 
 def disconnect(outcome: str) -> None:

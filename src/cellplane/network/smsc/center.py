@@ -21,8 +21,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from cellplane.domain import sms_commands as rules
+from cellplane.domain.ids import Prefix, is_sid
 from cellplane.protocols.sms import RpCause, measure
-from cellplane.services import sms_commands
+from cellplane.services import sms_commands, wireless_commands
 from cellplane.services.context import PlatformContext
 from cellplane.services.transport import SmsOutcome, SmsSubmission
 
@@ -93,8 +94,6 @@ class SmsCenter:
         self.counters["mt_submitted"] += 1
         if self.deliver is None:
             return SmsSubmission(SmsOutcome.NO_SMSC)
-        if not measure(text).fits:  # the API refuses these; a second check costs nothing
-            raise ValueError(f"SMS {reference} does not fit in one SMS")
         attempt = self.deliver(imsi, text)
         if attempt.result == MtResult.DELIVERED:
             self.counters["mt_delivered"] += 1
@@ -127,8 +126,11 @@ class SmsCenter:
         pause = 0.01
         while True:
             try:
+                # The reference is the command's sid: a Super SIM SMS Command, or a Wireless Command sent as SMS.
+                wireless = is_sid(reference, Prefix.WIRELESS_COMMAND)
+                record = wireless_commands.record_report if wireless else sms_commands.record_report
                 async with self.ctx.sessions() as session, session.begin():
-                    outcome = await sms_commands.record_report(session, self.ctx, reference, delivered, error)
+                    outcome = await record(session, self.ctx, reference, delivered, error)
             except Exception:
                 log.exception("recording the delivery report of %s failed", reference)
                 outcome = sms_commands.Report.NOT_YET
@@ -152,9 +154,10 @@ class SmsCenter:
         for attempt in range(STORE_ATTEMPTS):
             try:
                 async with self.ctx.sessions() as session, session.begin():
-                    verdict, command = await sms_commands.record_received(
-                        session, self.ctx, imsi, text, self.ctx.clock()
-                    )
+                    # A Wireless SIM's SMS is a Wireless Command (to its commands_callback_url); None: not one.
+                    now = self.ctx.clock()
+                    stored = await wireless_commands.record_received_sms(session, self.ctx, imsi, text, now)
+                    verdict, command = stored or await sms_commands.record_received(session, self.ctx, imsi, text, now)
                 break
             except Exception:
                 log.exception("storing an SMS from %s failed (attempt %d)", imsi, attempt + 1)

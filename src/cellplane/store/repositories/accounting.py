@@ -140,7 +140,7 @@ class _Timestamps:
             return self._last_value
         if not isinstance(moment, datetime) or moment.tzinfo is None:
             return moment
-        naive = moment.astimezone(UTC).replace(tzinfo=None)
+        naive = (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).replace(tzinfo=None)
         # SQLAlchemy's SQLite DATETIME storage format ("2025-01-31 12:00:00.000000"), microseconds always written.
         value = naive.isoformat(" ", "microseconds") if self._text else naive
         self._last, self._last_value = moment, value

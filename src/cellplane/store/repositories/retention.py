@@ -12,13 +12,17 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cellplane.store.models import IpCommand, Job, SmsCommand, WebhookAttempt, WebhookDelivery
+from cellplane.store.models import IpCommand, Job, SmsCommand, WebhookAttempt, WebhookDelivery, WirelessCommand
 
 FINISHED_JOBS = ("done", "dead")
 
 
 async def delete_commands(
-    session: AsyncSession, model: type[IpCommand] | type[SmsCommand], sid_floor: str, cutoff: datetime, limit: int
+    session: AsyncSession,
+    model: type[IpCommand] | type[SmsCommand] | type[WirelessCommand],
+    sid_floor: str,
+    cutoff: datetime,
+    limit: int,
 ) -> int:
     stmt = select(model.sid).where(model.sid < sid_floor, model.date_created < cutoff).limit(limit)
     sids = list((await session.execute(stmt)).scalars())
