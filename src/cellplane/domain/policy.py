@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 
 from cellplane.domain.networks import Network, catalogue
+from cellplane.domain.wireless import INTERNATIONAL_ROAMING, NATIONAL_ROAMING, zone
 
 # Super SIM fleet DataLimit is in megabytes of 10^6 bytes (Fleet resource: "1MB (1) ... 2TB (2,000,000)").
 BYTES_PER_MB = 1_000_000
@@ -26,6 +27,7 @@ ATTACH_RATE_LIMIT = 20
 ATTACH_WINDOW = 60.0
 
 CONNECTABLE = frozenset({"ready", "active"})
+WIRELESS = "wireless"  # sims.product of a Programmable Wireless SIM
 
 
 class RejectCode(IntEnum):
@@ -69,6 +71,8 @@ class EventType(StrEnum):
     DISCONNECT_ACKED = "disconnect_acked"
     DISCONNECT_REFUSED = "disconnect_refused"
     DISCONNECT_FAILED = "disconnect_failed"
+    # A Wireless SIM whose `throttle` rate plan reached its data limit: its session goes on (not disconnected).
+    SESSION_THROTTLED = "session_throttled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +101,21 @@ class SimPolicy:
     period_start: datetime | None = None
     period_end: datetime | None = None
     period_data_used: int = 0
+    # Programmable Wireless (product "wireless"): the SIM's rate plan stands where a Super SIM's fleet does;
+    # `data_enabled` and `data_limit_bytes` then hold the plan's DataEnabled and DataLimit (the monthly total).
+    rate_plan_sid: str | None = None
+    national_roaming_enabled: bool = False
+    international_data: bool = False  # "data" in the plan's InternationalRoaming
+    throttle_at_limit: bool = False  # DataLimitStrategy `throttle` (else `block`)
+
+    @property
+    def wireless(self) -> bool:
+        return self.product == WIRELESS
+
+    @property
+    def has_data_limit(self) -> bool:
+        """Whether a data limit applies: the SIM is in a fleet, or (Wireless) has a rate plan."""
+        return self.rate_plan_sid is not None if self.wireless else self.fleet_sid is not None
 
     def usage_at(self, now: datetime) -> int:
         """Bytes used in the billing period in force at `now` (0 once the loaded period is over)."""
@@ -114,15 +133,21 @@ class Decision:
     accepted: bool
     code: RejectCode | None = None
     network: Network | None = None
+    # A reason more precise than the code's own text (Wireless: the rate plan rule that refused).
+    detail: str | None = None
+    # Accepted although the data limit is reached: the rate plan throttles instead of blocking.
+    throttled: bool = False
 
     @property
     def reason(self) -> str | None:
-        return self.code.reason if self.code is not None else None
+        if self.code is None:
+            return None
+        return self.detail or self.code.reason
 
     @property
     def reply_message(self) -> str | None:
         """docs/NETWORK.md: Reply-Message = "<code> <text>"."""
-        return f"{int(self.code)} {self.code.reason}" if self.code is not None else None
+        return f"{int(self.code)} {self.reason}" if self.code is not None else None
 
 
 def data_limit_bytes(limit_mb: int) -> int:
@@ -176,6 +201,8 @@ def check_session(
         return Decision(False, RejectCode.UNKNOWN_SIM, network)
     if policy.status not in CONNECTABLE:
         return Decision(False, RejectCode.SIM_INACTIVE, network)
+    if policy.wireless:
+        return _check_wireless(policy, network, now, network_known)
     if policy.fleet_sid is None:
         return Decision(False, RejectCode.NO_FLEET, network)
     if not policy.data_enabled:
@@ -187,9 +214,35 @@ def check_session(
     return Decision(True, None, network)
 
 
+def _check_wireless(policy: SimPolicy, network: Network | None, now: datetime, network_known: bool) -> Decision:
+    """A Wireless SIM's rate plan (seed 003, RatePlan resource): data enabled, the visited network's zone allowed
+    (home network always; elsewhere in the home country with NationalRoamingEnabled; abroad with "data" in
+    InternationalRoaming), and the monthly DataLimit: at it, `block` refuses and `throttle` lets the session on."""
+    if policy.rate_plan_sid is None:
+        return Decision(False, RejectCode.NO_FLEET, network, "The SIM has no Rate Plan")
+    if not policy.data_enabled:
+        return Decision(False, RejectCode.DATA_DISABLED, network, "Data is disabled by the SIM's Rate Plan")
+    if network_known:
+        if network is None:
+            return Decision(False, RejectCode.NETWORK_NOT_ALLOWED, None, "The visited network is unknown")
+        where = zone(network.sid, network.iso_country)
+        if where == NATIONAL_ROAMING and not policy.national_roaming_enabled:
+            detail = "National roaming is not enabled by the SIM's Rate Plan"
+            return Decision(False, RejectCode.NETWORK_NOT_ALLOWED, network, detail)
+        if where == INTERNATIONAL_ROAMING and not policy.international_data:
+            detail = "International roaming for data is not enabled by the SIM's Rate Plan"
+            return Decision(False, RejectCode.NETWORK_NOT_ALLOWED, network, detail)
+    if policy.usage_at(now) >= policy.data_limit_bytes:
+        if policy.throttle_at_limit:
+            return Decision(True, None, network, throttled=True)
+        detail = "The Rate Plan's data limit for this billing period is reached"
+        return Decision(False, RejectCode.DATA_LIMIT_REACHED, network, detail)
+    return Decision(True, None, network)
+
+
 def crossed_limit(policy: SimPolicy, before: int, after: int) -> bool:
-    """Whether period usage going from `before` to `after` bytes reached the fleet's data limit."""
-    return policy.fleet_sid is not None and before < policy.data_limit_bytes <= after
+    """Whether period usage going from `before` to `after` bytes reached the data limit (fleet or rate plan)."""
+    return policy.has_data_limit and before < policy.data_limit_bytes <= after
 
 
 class AttachRateLimiter:

@@ -48,7 +48,9 @@ class Platform:
         seed_sids(settings.seed)
         self.database_url = settings.resolved_database_url()
         self.engine = make_engine(self.database_url)
-        self.ctx = PlatformContext(sessions=make_sessionmaker(self.engine), sim_update_delay=settings.sim_update_delay)
+        self.ctx = PlatformContext(
+            sessions=make_sessionmaker(self.engine), engine=self.engine, sim_update_delay=settings.sim_update_delay
+        )
         self.http = httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
         self.webhooks = WebhookSender(
             self.http, max_attempts=settings.webhook_max_attempts, timeout=settings.webhook_timeout

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cellplane.store.models.base import utcnow
 
@@ -21,6 +21,8 @@ class PlatformContext:
     """
 
     sessions: async_sessionmaker[AsyncSession]
+    # For read-only hot paths that need no ORM session (GET one SIM); None in contexts built without one.
+    engine: AsyncEngine | None = None
     sim_update_delay: float = 0.0
     # Pace of IP Command dispatch (`queued` -> `sent`), seconds: 0 normally; a demo or a crash test slows it.
     command_delay: float = 0.0

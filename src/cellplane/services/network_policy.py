@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cellplane.domain.policy import SimPolicy, data_limit_bytes
+from cellplane.domain.policy import WIRELESS, SimPolicy, data_limit_bytes
 from cellplane.store.repositories import network_policy as repo
 
 # ("sim" | "fleet" | "profile" | "period", sid) -> the date_updated of that row the caller has already acted on.
@@ -49,6 +49,7 @@ async def load_all(
                 ("sim", row.sid, row.sim_updated),
                 ("fleet", row.fleet_sid, row.fleet_updated),
                 ("profile", row.network_access_profile_sid, row.profile_updated),
+                ("plan", row.rate_plan_sid, row.plan_updated),
             ):
                 if key is not None and moment is not None and moment >= recent:
                     versions[(kind, key)] = moment
@@ -77,7 +78,7 @@ async def load_changes(
     versions: Versions,
     own_period_stamps: Collection[datetime] = (),
 ) -> PolicyChanges:
-    """SIMs whose row, fleet, fleet's profile or billing period changed after `since`, reloaded.
+    """SIMs whose row, fleet, fleet's profile, rate plan or billing period changed after `since`, reloaded.
 
     A row whose date_updated is already in `versions` is not loaded again (the caller looks back over an
     overlap, so it sees most changes more than once); `versions` is updated with what is loaded now.
@@ -92,9 +93,10 @@ async def load_changes(
     profile_sids = _unseen(versions, "profile", changes.profiles)
     if profile_sids:
         fleet_sids |= await repo.fleets_using(session, profile_sids)
-    if not sim_sids and not fleet_sids:
+    plan_sids = _unseen(versions, "plan", changes.rate_plans)
+    if not sim_sids and not fleet_sids and not plan_sids:
         return result
-    rows = await repo.sims_by(session, sids=sim_sids, fleet_sids=fleet_sids)
+    rows = await repo.sims_by(session, sids=sim_sids, fleet_sids=fleet_sids, rate_plan_sids=plan_sids)
     result.policies = await _load(session, now, rows)
     return result
 
@@ -133,6 +135,9 @@ def _build(
         status = row.pending_status if row.status == "scheduled" and row.pending_status else row.status
         in_fleet = row.fleet_sid is not None and row.data_limit is not None
         period = periods.get(row.sid)
+        if row.product == WIRELESS:
+            built[row.imsi] = _wireless(row, status, period)
+            continue
         built[row.imsi] = SimPolicy(
             imsi=row.imsi,
             sim_sid=row.sid,
@@ -151,3 +156,26 @@ def _build(
             period_data_used=int(period.data_used) if period is not None else 0,
         )
     return built
+
+
+def _wireless(row: Row[Any], status: str, period: Row[Any] | None) -> SimPolicy:
+    """A Wireless SIM's snapshot: its rate plan's data settings where a Super SIM has its fleet's."""
+    on_plan = row.rate_plan_sid is not None and row.plan_data_limit is not None
+    return SimPolicy(
+        imsi=row.imsi,
+        sim_sid=row.sid,
+        iccid=row.iccid,
+        account_sid=row.account_sid,
+        product=row.product,
+        status=status,
+        data_enabled=bool(row.plan_data_enabled) if on_plan else False,
+        data_limit_bytes=data_limit_bytes(row.plan_data_limit) if on_plan else 0,
+        period_sid=period.sid if period is not None else None,
+        period_start=period.start_time if period is not None else None,
+        period_end=period.end_time if period is not None else None,
+        period_data_used=int(period.data_used) if period is not None else 0,
+        rate_plan_sid=row.rate_plan_sid if on_plan else None,
+        national_roaming_enabled=bool(row.national_roaming_enabled) if on_plan else False,
+        international_data=on_plan and "data" in (row.international_roaming or ()),
+        throttle_at_limit=on_plan and row.data_limit_strategy == "throttle",
+    )

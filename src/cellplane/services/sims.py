@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cellplane.domain import lifecycle
 from cellplane.domain.caller import Caller
@@ -21,7 +24,7 @@ from cellplane.domain.paging import Page, PageSpec
 from cellplane.services import billing, settings_updates
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue, enqueue_webhook
-from cellplane.store.models import Fleet, Sim
+from cellplane.store.models import Account, Fleet, Sim
 from cellplane.store.models.base import utcnow
 from cellplane.store.repositories import accounts as account_repo
 from cellplane.store.repositories import fleets as fleet_repo
@@ -68,6 +71,21 @@ async def fetch(session: AsyncSession, caller: Caller, key: str, product: str = 
     if sim is None:
         raise NotFound("Sim", key)
     return sim
+
+
+async def fetch_row(connection: AsyncConnection, caller: Caller, key: str, product: str = PRODUCT) -> Row[Any]:
+    """`fetch` for read-only callers: the SIM's row on a plain connection (the hot GET path)."""
+    row = await repo.find_visible_row(connection, key, caller.visible, product)
+    if row is None and caller.parent_sid is None:
+        children = (
+            await connection.execute(select(Account.sid).where(Account.parent_sid == caller.account_sid))
+        ).scalars()
+        fresh = frozenset([caller.account_sid, *children])
+        if fresh != caller.visible:
+            row = await repo.find_visible_row(connection, key, fresh, product)
+    if row is None:
+        raise NotFound("Sim", key)
+    return row
 
 
 async def visible_accounts(session: AsyncSession, caller: Caller) -> frozenset[str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy.engine import Row
 from starlette.responses import Response
 
 from cellplane.api.wire.auth import authenticate
-from cellplane.api.wire.db import context, reading, transaction
+from cellplane.api.wire.db import connection, context, reading, transaction
 from cellplane.api.wire.forms import form_params, query_params
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
@@ -20,7 +21,8 @@ from cellplane.store.models import Sim
 router = APIRouter()
 
 
-def render(request: Request, sim: Sim) -> dict[str, Any]:
+def render(request: Request, sim: Sim | Row[Any]) -> dict[str, Any]:
+    """The Sim resource; `sim` is a model or a row of the sims table (same attribute names)."""
     url = f"{surface_base(request, 'supersim/v1')}/Sims/{sim.sid}"
     return {
         "sid": sim.sid,
@@ -72,8 +74,8 @@ async def list_sims(request: Request) -> Response:
 @router.get("/Sims/{sid}")
 async def fetch_sim(request: Request, sid: str) -> Response:
     caller = await authenticate(request)
-    async with reading(request) as session:
-        sim = await service.fetch(session, caller, sid)
+    async with connection(request) as conn:
+        sim = await service.fetch_row(conn, caller, sid)
     return json_response(render(request, sim))
 
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cellplane.domain.errors import NotFound
 from cellplane.services.context import PlatformContext
@@ -38,3 +38,16 @@ async def reading(request: Request) -> AsyncIterator[AsyncSession]:
     _addressable(request)
     async with context(request).sessions() as session:
         yield session
+
+
+@asynccontextmanager
+async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A plain connection for read-only hot paths (no ORM session to set up, track and roll back)."""
+    _addressable(request)
+    engine = context(request).engine
+    if engine is None:
+        async with reading(request) as session:
+            yield await session.connection()
+        return
+    async with engine.connect() as conn:
+        yield conn

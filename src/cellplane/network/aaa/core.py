@@ -36,6 +36,12 @@ from .state import LiveSessions, PolicyCache
 
 log = logging.getLogger("cellplane.aaa")
 
+_THROTTLED = "The Rate Plan's data limit for this billing period is reached; DataLimitStrategy throttle keeps data on"
+
+
+def _at_limit(policy: SimPolicy, now: datetime) -> bool:
+    return policy.has_data_limit and policy.usage_at(now) >= policy.data_limit_bytes
+
 
 class AaaCore:
     def __init__(self, config: AaaConfig, clock: Callable[[], datetime]) -> None:
@@ -75,7 +81,8 @@ class AaaCore:
         network = decision.network
         event_type = EventType.ATTACH_ACCEPTED if decision.accepted else EventType.ATTACH_REJECTED
         reason = decision.reason
-        if failed:
+        if decision.throttled:
+            reason = _THROTTLED
             event_type, reason = EventType.ATTACH_FAILED, "No free address in the UE address pool"
         self.record_event(
             NetworkEvent(
@@ -131,7 +138,10 @@ class AaaCore:
                 and policy.period_sid == period_sid
                 and (used >= policy.data_limit_bytes) != (policy.period_data_used >= policy.data_limit_bytes)
             ):
-                self.policies.put(policy.imsi, replace(policy, period_data_used=used))
+                fresh = replace(policy, period_data_used=used)
+                self.policies.put(policy.imsi, fresh)
+                if fresh.wireless:  # a Super SIM's crossing comes in effects.over_limit
+                    self._limit_reached(policy, fresh)
         for sim_sid in effects.over_limit:
             self.enforce(sim_sid)
         if effects.ignored:
@@ -147,6 +157,8 @@ class AaaCore:
         if old == policy:
             return
         metrics.POLICY_RELOADS.inc()
+        if policy is not None and policy.throttle_at_limit:
+            self._limit_reached(old, policy)
         for sim_sid in {p.sim_sid for p in (old, policy) if p is not None}:
             self.enforce(sim_sid)
 
@@ -163,6 +175,35 @@ class AaaCore:
             decision = check_session(policy, network, now, network_known=session.network_sid is not None)
             if not decision.accepted and decision.code is not None:
                 self.disconnect(session, decision.code)
+
+    def _limit_reached(self, old: SimPolicy | None, new: SimPolicy) -> None:
+        """A Wireless SIM's usage has just reached its rate plan's DataLimit: `block` disconnects its live sessions
+        (enforce), `throttle` keeps them and records `session_throttled` for each.
+
+        Throttling is recorded, not applied to traffic: the gateway has no per-session rate limit to set (it answers
+        CoA-Request with CoA-NAK Unsupported-Service, network/gateway/dae.py), so no rate attribute is sent either.
+        """
+        now = self.clock()
+        if (old is not None and _at_limit(old, now)) or not _at_limit(new, now):
+            return
+        if not new.throttle_at_limit:
+            self.enforce(new.sim_sid)
+            return
+        for session in self.sessions.of_sim(new.sim_sid):
+            self.record_session_event(
+                NetworkEvent(
+                    event_type=EventType.SESSION_THROTTLED,
+                    timestamp=now,
+                    imsi=session.imsi,
+                    sim_sid=session.sim_sid,
+                    network_sid=session.network_sid,
+                    mcc=session.mcc,
+                    mnc=session.mnc,
+                    ip_address=session.ue_ip,
+                    data_session_sid=session.sid,
+                    reason=_THROTTLED,
+                )
+            )
 
     def on_sim_status_changed(self, sim: Any) -> None:
         """services/sims.complete_update changed a SIM (inside its transaction, before the commit): act on it now

@@ -15,7 +15,14 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cellplane.store.models import BillingPeriod, Fleet, NetworkAccessProfile, NetworkAccessProfileNetwork, Sim
+from cellplane.store.models import (
+    BillingPeriod,
+    Fleet,
+    NetworkAccessProfile,
+    NetworkAccessProfileNetwork,
+    RatePlan,
+    Sim,
+)
 
 # The rows' date_updated come along: the poller must know which versions of them it has already seen.
 _SIMS = (
@@ -31,17 +38,27 @@ _SIMS = (
         Fleet.data_enabled,
         Fleet.data_limit,
         Fleet.network_access_profile_sid,
+        # A Wireless SIM's rate plan (columns None for Super SIMs), in the same query: no second round trip.
+        Sim.rate_plan_sid,
+        RatePlan.data_enabled.label("plan_data_enabled"),
+        RatePlan.data_limit.label("plan_data_limit"),
+        RatePlan.data_limit_strategy,
+        RatePlan.national_roaming_enabled,
+        RatePlan.international_roaming,
         Sim.date_updated.label("sim_updated"),
         Fleet.date_updated.label("fleet_updated"),
         NetworkAccessProfile.date_updated.label("profile_updated"),
+        RatePlan.date_updated.label("plan_updated"),
     )
     .outerjoin(Fleet, Fleet.sid == Sim.fleet_sid)
     .outerjoin(NetworkAccessProfile, NetworkAccessProfile.sid == Fleet.network_access_profile_sid)
+    .outerjoin(RatePlan, RatePlan.sid == Sim.rate_plan_sid)
 )
 _CLAIMED = _SIMS.where(Sim.account_sid.is_not(None))
 _BY_IMSI = _SIMS.where(Sim.imsi.in_(bindparam("keys", expanding=True)))
 _BY_SID = _SIMS.where(Sim.sid.in_(bindparam("keys", expanding=True)))
 _BY_FLEET = _SIMS.where(Sim.fleet_sid.in_(bindparam("keys", expanding=True)))
+_BY_RATE_PLAN = _SIMS.where(Sim.rate_plan_sid.in_(bindparam("keys", expanding=True)))
 
 _PROFILE_NETWORKS = select(
     NetworkAccessProfileNetwork.network_access_profile_sid, NetworkAccessProfileNetwork.network_sid
@@ -76,11 +93,17 @@ async def claimed_sims(session: AsyncSession) -> Sequence[Row[Any]]:
 
 
 async def sims_by(
-    session: AsyncSession, *, imsis: Collection[str] = (), sids: Collection[str] = (), fleet_sids: Collection[str] = ()
+    session: AsyncSession,
+    *,
+    imsis: Collection[str] = (),
+    sids: Collection[str] = (),
+    fleet_sids: Collection[str] = (),
+    rate_plan_sids: Collection[str] = (),
 ) -> list[Row[Any]]:
-    """SIMs (claimed or not: an unclaimed one must leave the cache) by IMSI, sid or fleet."""
+    """SIMs (claimed or not: an unclaimed one must leave the cache) by IMSI, sid, fleet or rate plan."""
     rows: list[Row[Any]] = []
-    for stmt, keys in ((_BY_IMSI, imsis), (_BY_SID, sids), (_BY_FLEET, fleet_sids)):
+    batches = ((_BY_IMSI, imsis), (_BY_SID, sids), (_BY_FLEET, fleet_sids), (_BY_RATE_PLAN, rate_plan_sids))
+    for stmt, keys in batches:
         for chunk in _chunks(keys):
             rows.extend((await session.execute(stmt, {"keys": chunk})).all())
     return rows
@@ -126,6 +149,7 @@ class Changes:
     fleets: dict[str, datetime] = field(default_factory=dict)
     profiles: dict[str, datetime] = field(default_factory=dict)
     period_sims: dict[str, datetime] = field(default_factory=dict)
+    rate_plans: dict[str, datetime] = field(default_factory=dict)
     newest: datetime | None = None
 
     def note(self, moment: datetime | None) -> None:
@@ -142,6 +166,7 @@ _CHANGED_PERIODS = select(BillingPeriod.sim_sid, BillingPeriod.date_updated).whe
     BillingPeriod.date_updated > bindparam("since"),
     BillingPeriod.date_updated.not_in(bindparam("skip", expanding=True)),
 )
+_CHANGED_PLANS = select(RatePlan.sid, RatePlan.date_updated).where(RatePlan.date_updated > bindparam("since"))
 _FLEETS_OF_PROFILES = select(Fleet.sid).where(Fleet.network_access_profile_sid.in_(bindparam("keys", expanding=True)))
 
 
@@ -157,6 +182,7 @@ async def changed_since(session: AsyncSession, since: datetime, skip_periods: Co
         (_CHANGED_FLEETS, params, changes.fleets),
         (_CHANGED_PROFILES, params, changes.profiles),
         (_CHANGED_PERIODS, period_params, changes.period_sims),
+        (_CHANGED_PLANS, params, changes.rate_plans),
     ):
         for key, moment in (await session.execute(stmt, values)).all():
             into[key] = max(moment, into.get(key, moment))

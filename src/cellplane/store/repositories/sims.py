@@ -6,7 +6,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import BindParameter, Select, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from cellplane.domain.ids import Prefix, is_sid
@@ -31,6 +32,23 @@ _FIND_VISIBLE = {
     for many in (True, False)
 }
 _BY_ICCID = select(Sim).where(Sim.iccid == bindparam("iccid"))
+
+
+# The same lookup as a Core read of the table: no ORM session or identity map, for the hot
+# GET /Sims/{Sid} path (bench/RESULTS.md: the ORM session was the largest cost beyond the bare handler).
+_FIND_VISIBLE_ROW = {key: stmt.with_only_columns(*Sim.__table__.c) for key, stmt in _FIND_VISIBLE.items()}
+
+
+async def find_visible_row(
+    connection: AsyncConnection, key: str, visible: Iterable[str], product: str
+) -> Row[Any] | None:
+    """`find_visible` on a plain connection, returning the row (same attribute names as a Sim)."""
+    accounts = list(visible)
+    many = len(accounts) != 1
+    prefix = Prefix.SUPER_SIM if product == "supersim" else Prefix.WIRELESS_SIM
+    stmt = _FIND_VISIBLE_ROW[is_sid(key, prefix), many]
+    params = {"product": product, "key": key, "accounts": accounts if many else accounts[0]}
+    return (await connection.execute(stmt, params)).first()
 
 
 async def find_visible(session: AsyncSession, key: str, visible: Iterable[str], product: str) -> Sim | None:
