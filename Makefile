@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: up test install dev lint fmt bench bench-setup bench-api clean
+.PHONY: up test install dev lint fmt bench bench-setup bench-api bench-commands clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 ## Benchmarks (not part of `make test`): results go to bench/RESULTS.md, with method and machine.
-bench: bench-api
+bench: bench-api bench-commands
 
 ## Tools the benchmarks use beyond the venv: wrk (apt), Prism (npm, into bench/.work), py-spy (venv).
 bench-setup: $(STAMP)
@@ -53,6 +53,12 @@ bench-setup: $(STAMP)
 BENCH_API_ARGS ?= --profile
 bench-api: $(STAMP)
 	$(BIN)/python bench/api.py $(BENCH_API_ARGS)
+
+## IP Commands: POST /IpCommands req/s vs Prism, and POST -> datagram latency through `cellplane device bridge`
+## at 500/s (~10 min); rewrites its part of bench/RESULTS.md. E.g. BENCH_COMMANDS_ARGS="--backends sqlite".
+BENCH_COMMANDS_ARGS ?= --profile
+bench-commands: $(STAMP)
+	$(BIN)/python bench/commands.py $(BENCH_COMMANDS_ARGS)
 
 clean:
 	rm -rf $(VENV) .cellplane .pytest_cache .ruff_cache

@@ -12,7 +12,7 @@ FreeRADIUS answers the same radclient files from a `users` file with one entry p
 Framed-IP-Address) and writes accounting to a detail file. Servers are pinned to CPU 0 and radclient to CPU 1;
 scenarios alternate between the two servers, `--repeats` times each.
 
-    .venv/bin/python bench/network.py [--sims 20000] [--repeats 3] [--backend sqlite|postgres] [--no-record]
+    .venv/bin/python bench/network.py [--sims 20000] [--repeats 3] [--backend sqlite postgres] [--profile] [--no-record]
 
 Results: the "Network: RADIUS" section of bench/RESULTS.md (method, machine, date, rates, ratios).
 """
@@ -23,309 +23,34 @@ import argparse
 import asyncio
 import os
 import platform as host
-import re
-import shutil
-import signal
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert
-
-from cellplane.domain.ids import Prefix, SidFactory
-from cellplane.domain.networks import network_sid
-from cellplane.store.db import make_engine
 from cellplane.store.migrate import upgrade
-from cellplane.store.models import Account, BillingPeriod, Fleet, NetworkAccessProfile, NetworkAccessProfileNetwork, Sim
+from network_radius import (
+    HERE,
+    PORTS,
+    REPO,
+    WORK,
+    Run,
+    access_file,
+    accounting_file,
+    database,
+    hot_spots,
+    load,
+    populate,
+    profile,
+    start_cellplane,
+    start_freeradius,
+    wait_udp_answer,
+)
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-WORK = HERE / ".work" / "radius"
-CLI = [sys.executable, "-m", "cellplane.cli.main"]
-SECRET = "cellplane"
-SERVER_CPU, LOAD_CPU = "0", "1"
-PORTS = {"cellplane": (28112, 28113, 28180), "freeradius": (28212, 28213)}
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SECTION = "## Network: RADIUS (bench/network.py)"
 
 
-# --- the world ----------------------------------------------------------------------------------------------------
-
-
-def imsi(n: int) -> str:
-    return f"90153{n:010d}"
-
-
-def address(n: int) -> str:
-    return f"10.{64 + (n >> 16)}.{(n >> 8) & 255}.{n & 255 or 1}"
-
-
-async def populate(url: str, sims: int) -> None:
-    """One account, a profile allowing France, a fleet, `sims` active SIMs with their current billing period."""
-    factory = SidFactory(7)
-    now = datetime.now(UTC)
-    account, profile = factory.new(Prefix.ACCOUNT), factory.new(Prefix.NETWORK_ACCESS_PROFILE)
-    fleet = factory.new(Prefix.FLEET)
-    engine = make_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(insert(Account), [{"sid": account, "friendly_name": "bench", "auth_token": "t" * 32}])
-        await conn.execute(insert(NetworkAccessProfile), [{"sid": profile, "account_sid": account}])
-        await conn.execute(
-            insert(NetworkAccessProfileNetwork),
-            [{"network_access_profile_sid": profile, "network_sid": network_sid("208", "01")}],
-        )
-        await conn.execute(
-            insert(Fleet),
-            [{"sid": fleet, "account_sid": account, "network_access_profile_sid": profile, "data_limit": 2_000_000}],
-        )
-        for start in range(0, sims, 5000):
-            rows, periods = [], []
-            for n in range(start, min(sims, start + 5000)):
-                sid = factory.new(Prefix.SUPER_SIM)
-                rows.append(
-                    {
-                        "sid": sid,
-                        "iccid": f"8988307{n:013d}",
-                        "imsi": imsi(n),
-                        "registration_code": "BENCH",
-                        "status": "active",
-                        "account_sid": account,
-                        "fleet_sid": fleet,
-                        "claimed_at": now,
-                        "date_activated": now - timedelta(days=1),
-                    }
-                )
-                periods.append(
-                    {
-                        "sid": factory.new(Prefix.BILLING_PERIOD),
-                        "account_sid": account,
-                        "sim_sid": sid,
-                        "start_time": now - timedelta(days=1),
-                        "end_time": now + timedelta(days=29),
-                        "period_type": "active",
-                    }
-                )
-            await conn.execute(insert(Sim), rows)
-            await conn.execute(insert(BillingPeriod), periods)
-    await engine.dispose()
-
-
-def database(backend: str) -> str:
-    if backend == "postgres":
-        import asyncpg
-
-        async def recreate() -> None:
-            connection = await asyncpg.connect(PG_ADMIN)
-            await connection.execute('DROP DATABASE IF EXISTS "cellplane_bench_radius" WITH (FORCE)')
-            await connection.execute('CREATE DATABASE "cellplane_bench_radius"')
-            await connection.close()
-
-        asyncio.run(recreate())
-        return "postgresql+asyncpg://postgres@127.0.0.1:5432/cellplane_bench_radius"
-    path = WORK / "cellplane.db"
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return f"sqlite+aiosqlite:///{path}"
-
-
-# --- radclient input ----------------------------------------------------------------------------------------------
-
-
-def access_file(sims: int) -> Path:
-    """One Access-Request per SIM, as docs/NETWORK.md has the gateway send it."""
-    blocks = (
-        f'User-Name = "{imsi(n)}"\nUser-Password = "{imsi(n)}"\n3GPP-IMSI = "{imsi(n)}"\n'
-        f'3GPP-IMEISV = "35268600{n % 1000000:06d}01"\n3GPP-SGSN-MCC-MNC = "20801"\n3GPP-RAT-Type = LTE-M\n'
-        'Called-Station-Id = "super"\nNAS-IP-Address = 127.0.0.1\nNAS-Identifier = "bench-pgw"\n'
-        "Framed-Protocol = GPRS-PDP-Context\nMessage-Authenticator = 0x00\n"
-        for n in range(sims)
-    )
-    return _write(WORK / "access.txt", blocks)
-
-
-def accounting_file(sims: int, status: str, round_: int) -> Path:
-    """One Accounting-Request per session; each round's cumulative counters grow (so each is new usage)."""
-    blocks = (
-        f'Acct-Status-Type = {status}\nAcct-Session-Id = "bench-{n}"\nUser-Name = "{imsi(n)}"\n'
-        f'3GPP-IMSI = "{imsi(n)}"\n3GPP-SGSN-MCC-MNC = "20801"\n3GPP-RAT-Type = LTE-M\n'
-        f'NAS-IP-Address = 127.0.0.1\nNAS-Identifier = "bench-pgw"\nFramed-IP-Address = {address(n)}\n'
-        f"Acct-Input-Octets = {1000 * round_}\nAcct-Output-Octets = {3000 * round_}\n"
-        f"Acct-Input-Packets = {10 * round_}\nAcct-Output-Packets = {20 * round_}\nAcct-Session-Time = {60 * round_}\n"
-        for n in range(sims)
-    )
-    return _write(WORK / f"acct-{status}-{round_}.txt", blocks)
-
-
-def _write(path: Path, blocks: Iterator[str]) -> Path:
-    path.write_text("\n".join(blocks))
-    return path
-
-
-@dataclass
-class Run:
-    target: str
-    scenario: str
-    requests: int
-    seconds: float
-    lost: int
-    cpu: float = 0.0  # CPU seconds the server process used meanwhile (user + system, all its threads)
-
-    @property
-    def rate(self) -> float:
-        return (self.requests - self.lost) / self.seconds
-
-    @property
-    def cpu_us(self) -> float:
-        """Server CPU per answered request: what the rate would be bound by on a core of its own."""
-        return 1e6 * self.cpu / max(1, self.requests - self.lost)
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (/proc/<pid>/stat fields 14 and 15, in clock ticks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def load(target: str, scenario: str, port: int, kind: str, packets: Path, count: int, parallel: int, pid: int) -> Run:
-    """radclient on the load CPU: every packet of the file once, `parallel` in flight; the server's CPU use too."""
-    command = ["taskset", "-c", LOAD_CPU, "radclient", "-q", "-s", "-p", str(parallel), "-r", "3", "-t", "3"]
-    command += ["-D", str(REPO / "src/cellplane/protocols/radius"), "-f", str(packets), f"127.0.0.1:{port}", kind]
-    cpu = cpu_seconds(pid)
-    started = time.perf_counter()
-    done = subprocess.run([*command, SECRET], capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    cpu = cpu_seconds(pid) - cpu
-    lost = int(m.group(1)) if (m := re.search(r"Packets lost\s*:\s*(\d+)", done.stdout)) else 0
-    failed = re.search(r"Failed filter\s*:\s*(\d+)", done.stdout)
-    if done.returncode not in (0, 1) or "Received" in done.stderr:
-        print(done.stdout[-500:], done.stderr[-500:], file=sys.stderr)
-    if failed and int(failed.group(1)):
-        print(f"  {target} {scenario}: {failed.group(1)} answers did not pass radclient's filter", file=sys.stderr)
-    return Run(target, scenario, count, seconds, lost, cpu)
-
-
-# --- the servers --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    extra: dict[str, str] = field(default_factory=dict)
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def wait_udp_answer(port: int, sims: int) -> None:
-    """Until the server answers an Access-Request for a real SIM (the AAA loads its policies first)."""
-    body = f'User-Name = "{imsi(sims - 1)}"\nUser-Password = "{imsi(sims - 1)}"\n3GPP-SGSN-MCC-MNC = "20801"\n'
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        done = subprocess.run(
-            ["radclient", "-r", "1", "-t", "1", "-D", str(REPO / "src/cellplane/protocols/radius"),
-             f"127.0.0.1:{port}", "auth", SECRET],
-            input=body, capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if "Access-Accept" in done.stdout:
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"nothing answers Access-Requests on port {port}")
-
-
-def start_cellplane(url: str) -> Server:
-    auth, acct, http = PORTS["cellplane"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CELLPLANE_")}
-    env |= {
-        "CELLPLANE_DATA_DIR": str(WORK),
-        "CELLPLANE_DATABASE_URL": url,
-        "CELLPLANE_AAA_AUTH_PORT": str(auth),
-        "CELLPLANE_AAA_ACCT_PORT": str(acct),
-        "CELLPLANE_GATEWAY_ENABLED": "false",
-        "CELLPLANE_EMULATOR_ENABLED": "false",
-        "CELLPLANE_RATE_LIMIT": "0",
-    }
-    log = WORK / "cellplane.log"
-    command = ["taskset", "-c", SERVER_CPU, *CLI, "up", "--port", str(http), "--log-level", "warning"]
-    process = subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=WORK)
-    return Server("cellplane", process, log)
-
-
-def start_freeradius(sims: int) -> Server | None:
-    binary = shutil.which("freeradius") or shutil.which("radiusd")
-    if binary is None:
-        return None
-    raddb = WORK / "raddb"
-    for sub in ("raddb", "log", "run", "acct"):
-        (WORK / sub).mkdir(parents=True, exist_ok=True)
-    auth, acct = PORTS["freeradius"]
-    conf = (HERE / "freeradius.conf").read_text()
-    conf = conf.replace("@WORK@", str(WORK)).replace("@AUTH@", str(auth)).replace("@ACCT@", str(acct))
-    (raddb / "radiusd.conf").write_text(conf)
-    (raddb / "dictionary").write_text("")
-    users = (
-        f'{imsi(n)} Cleartext-Password := "{imsi(n)}"\n\tFramed-IP-Address = {address(n)}\n\n' for n in range(sims)
-    )
-    _write(raddb / "users", users)
-    shutil.rmtree(WORK / "acct", ignore_errors=True)
-    log = WORK / "freeradius.log"
-    command = ["taskset", "-c", SERVER_CPU, binary, "-f", "-d", str(raddb)]
-    process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    return Server("freeradius", process, log)
-
-
-# --- profile, report ----------------------------------------------------------------------------------------------
-
-
-def profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
-    """py-spy sampling of the platform during one scenario (where the time goes, if a target is missed)."""
-    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    if not Path(spy).exists():
-        return None
-    command = [
-        spy,
-        "record",
-        "--pid",
-        str(pid),
-        "--gil",
-        "-r",
-        "250",
-        "-f",
-        "raw",
-        "-d",
-        str(int(seconds)),
-        "-o",
-        str(out),
-    ]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def hot_spots(raw: Path, top: int = 12) -> list[tuple[str, float]]:
-    """Share of samples per leaf function (collapsed stacks: "frame;frame;... count")."""
-    if not raw.exists():
-        return []
-    leaves: dict[str, int] = {}
-    total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        leaf = stack.split(";")[-1]
-        name = re.sub(r"\s*\((?:/[^)]*/)?([^/)]+)\)", r" (\1)", leaf)
-        leaves[name] = leaves.get(name, 0) + int(count)
-        total += int(count)
-    ranked = sorted(leaves.items(), key=lambda item: -item[1])[:top]
-    return [(name, 100.0 * count / total) for name, count in ranked] if total else []
+# --- report ---------------------------------------------------------------------------------------------------------
 
 
 def median(values: list[float]) -> float:
@@ -349,7 +74,20 @@ def machine() -> str:
     )
 
 
-def report(runs: list[Run], args: argparse.Namespace, spots: dict[str, list[tuple[str, float]]]) -> str:
+METHOD = """Method: the platform (`cellplane up`, AAA on, gateway and emulator off) and FreeRADIUS 3 (files backend:
+one `users` entry per SIM with its password and Framed-IP-Address; accounting to a detail file) run side by
+side, both pinned to CPU 0; radclient, pinned to CPU 1, sends each scenario's file (one request per SIM, all
+SIMs claimed, active, in a fleet allowing the visited network) with 256 requests in flight, alternating
+between the two servers. Access-Requests carry the TS 29.061 attributes of docs/NETWORK.md and a
+Message-Authenticator; the AAA decides each from its policy cache and leases an address. Accounting-Requests
+are answered only after their group-committed transaction (session, hourly usage, billing-period usage,
+connection event). "CPU/req" is the server process's user+system time over the pass divided by the requests
+answered: on a shared machine it is steadier than the rate, which also depends on how much of CPU 0 the
+scheduler gives each server (FreeRADIUS runs 4 worker threads, the platform one event loop and a SQLite
+thread)."""
+
+
+def report(runs: list[Run], args: argparse.Namespace, backend: str, spots: dict[str, list[tuple[str, float]]]) -> str:
     scenarios = ["access", "acct-start", "acct-interim", "acct-stop"]
     labels = {
         "access": "Access-Request → Accept (full policy, address)",
@@ -357,38 +95,41 @@ def report(runs: list[Run], args: argparse.Namespace, spots: dict[str, list[tupl
         "acct-interim": "Accounting Interim-Update (usage)",
         "acct-stop": "Accounting Stop (session closed)",
     }
-    rates = {(r.target, r.scenario): median([x.rate for x in runs if (x.target, x.scenario) == (r.target, r.scenario)])
-             for r in runs}  # fmt: skip
-    lost = {(r.target, r.scenario): sum(x.lost for x in runs if (x.target, x.scenario) == (r.target, r.scenario))
-            for r in runs}  # fmt: skip
-    cpu = {(r.target, r.scenario): median([x.cpu_us for x in runs if (x.target, x.scenario) == (r.target, r.scenario)])
-           for r in runs}  # fmt: skip
+
+    def of(target: str, scenario: str) -> list[Run]:
+        return [r for r in runs if (r.target, r.scenario) == (target, scenario)]
+
     targets = {"access": 0.5, "acct-start": 1.0, "acct-interim": 1.0, "acct-stop": 1.0}
     lines = [
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
-        f"Database: {args.backend}; {args.sims:,} SIMs, one request per SIM per pass; radclient -p {args.parallel}; "
-        f"median of {args.repeats} passes (Start and Stop: one pass).",
+        f"### {backend}: run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}",
+        "",
+        f"{args.sims:,} SIMs, one request per SIM per pass, radclient -p {args.parallel}; median of "
+        f"{args.repeats} passes (Start and Stop: one pass).",
         "",
         "| scenario | cellplane req/s | FreeRADIUS req/s | ratio | target | cellplane CPU/req | FreeRADIUS CPU/req "
-        "| CPU ratio | lost |",
+        "| FreeRADIUS/cellplane CPU | lost |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario in scenarios:
-        ours, reference = rates.get(("cellplane", scenario)), rates.get(("freeradius", scenario))
-        if ours is None:
+        mine, theirs = of("cellplane", scenario), of("freeradius", scenario)
+        if not mine:
             continue
+        ours, reference = median([r.rate for r in mine]), median([r.rate for r in theirs])
+        our_cpu, their_cpu = median([r.cpu_us for r in mine]), median([r.cpu_us for r in theirs])
         ratio = f"{ours / reference:.2f}x" if reference else "n/a"
         ok = "" if not reference else (" met" if ours >= targets[scenario] * reference else " **missed**")
-        our_cpu, their_cpu = cpu.get(("cellplane", scenario), 0.0), cpu.get(("freeradius", scenario), 0.0)
         cpu_ratio = f"{their_cpu / our_cpu:.2f}x" if our_cpu and their_cpu else "n/a"
         lines.append(
             f"| {labels[scenario]} | {ours:,.0f} | {f'{reference:,.0f}' if reference else 'not run'} | {ratio} | "
             f"≥ {targets[scenario]}x{ok} | {our_cpu:.0f} us | {f'{their_cpu:.0f} us' if their_cpu else 'n/a'} | "
-            f"{cpu_ratio} | {lost.get(('cellplane', scenario), 0)} |"
+            f"{cpu_ratio} | {sum(r.lost for r in mine)} |"
         )
     for scenario, found in spots.items():
         if found:
-            lines += ["", f"Profile of the platform during {scenario} (py-spy, share of samples by leaf function):"]
+            lines += [
+                "",
+                f"Profile of the platform during {scenario} (py-spy --gil, share of samples by leaf function):",
+            ]
             lines += [f"- {share:.1f}% {name}" for name, share in found]
     return "\n".join(lines)
 
@@ -410,19 +151,8 @@ def record(block: str) -> None:
 # --- main ---------------------------------------------------------------------------------------------------------
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sims", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--parallel", type=int, default=256)
-    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--no-freeradius", action="store_true")
-    parser.add_argument("--profile", action="store_true", help="py-spy the platform during one pass of each")
-    parser.add_argument("--no-record", action="store_true", help="do not rewrite bench/RESULTS.md")
-    args = parser.parse_args()
-    WORK.mkdir(parents=True, exist_ok=True)
-
-    url = database(args.backend)
+def run_backend(args: argparse.Namespace, backend: str) -> tuple[list[Run], dict[str, list[tuple[str, float]]]]:
+    url = database(backend)
     upgrade(url)
     asyncio.run(populate(url, args.sims))
     files = {"access": access_file(args.sims), "acct-start": accounting_file(args.sims, "Start", 0)}
@@ -439,39 +169,57 @@ def main() -> None:
         print("FreeRADIUS is not installed (apt-get install freeradius): no reference in this run", file=sys.stderr)
     runs: list[Run] = []
     spots: dict[str, list[tuple[str, float]]] = {}
+    n = args.sims
+
+    def each(scenario: str, kind: str, packets: Path) -> None:
+        for name, (auth, acct) in ports.items():
+            spy = None
+            if args.profile and name == "cellplane":  # every pass; the last one is kept
+                spy = profile(servers[0].process.pid, max(2, n / 20_000), WORK / f"profile-{scenario}.txt")
+            port = auth if kind == "auth" else acct
+            pid = servers[0 if name == "cellplane" else 1].process.pid
+            run = load(name, scenario, port, kind, packets, n, args.parallel, pid)
+            if spy is not None:
+                spy.wait()
+                spots[scenario] = hot_spots(WORK / f"profile-{scenario}.txt")
+            runs.append(run)
+            print(
+                f"  {backend:8} {name:10} {scenario:13} {run.rate:9,.0f} req/s  ({run.seconds:.2f} s, "
+                f"lost {run.lost}, {run.cpu_us:.0f} us CPU/request)"
+            )
+
     try:
         for auth, _ in ports.values():
             wait_udp_answer(auth, args.sims)
         # Warm-up: the AAA's first polls look back over the freshly written world (AaaConfig.poll_overlap).
         time.sleep(8)
-        n = args.sims
-
-        def each(scenario: str, kind: str, packets: Path, label: str | None = None) -> None:
-            for name, (auth, acct) in ports.items():
-                spy = None
-                if args.profile and name == "cellplane" and label:  # every pass; the last one is kept
-                    spy = profile(servers[0].process.pid, max(2, n / 20_000), WORK / f"profile-{label}.txt")
-                port = auth if kind == "auth" else acct
-                pid = servers[0 if name == "cellplane" else 1].process.pid
-                run = load(name, label or scenario, port, kind, packets, n, args.parallel, pid)
-                if spy is not None:
-                    spy.wait()
-                    spots[label or scenario] = hot_spots(WORK / f"profile-{label}.txt")
-                runs.append(run)
-                print(
-                    f"  {name:10} {run.scenario:13} {run.rate:9,.0f} req/s  ({run.seconds:.2f} s, lost {run.lost}, "
-                    f"{run.cpu_us:.0f} us CPU/request)"
-                )
-
-        each("acct-start", "acct", files["acct-start"], "acct-start")
+        each("acct-start", "acct", files["acct-start"])
         for r in range(1, args.repeats + 1):
-            each("access", "auth", files["access"], "access")
-            each("acct-interim", "acct", files[f"acct-interim-{r}"], "acct-interim")
-        each("acct-stop", "acct", files["acct-stop"], "acct-stop")
+            each("access", "auth", files["access"])
+            each("acct-interim", "acct", files[f"acct-interim-{r}"])
+        each("acct-stop", "acct", files["acct-stop"])
     finally:
         for server in servers:
             server.stop()
-    block = report(runs, args, spots)
+    return runs, spots
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sims", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--parallel", type=int, default=256)
+    parser.add_argument("--backend", nargs="+", choices=("sqlite", "postgres"), default=["sqlite", "postgres"])
+    parser.add_argument("--no-freeradius", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="py-spy the platform during each pass")
+    parser.add_argument("--no-record", action="store_true", help="do not rewrite bench/RESULTS.md")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    blocks = [METHOD]
+    for backend in args.backend:
+        runs, spots = run_backend(args, backend)
+        blocks.append(report(runs, args, backend, spots))
+    block = "\n\n".join(blocks)
     print("\n" + block)
     if not args.no_record:
         record(block)

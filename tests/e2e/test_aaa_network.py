@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 from pyrad import packet as pyrad_packet
 
@@ -155,6 +156,8 @@ def test_attach_is_decided_by_every_rule_set_through_the_api(platform: Platform)
     for imsi, plmn, expected in expectations:
         code = eventually(lambda i=imsi, p=plmn: access_code(platform, i, p), lambda c, e=expected: c == e)
         assert code == expected, (imsi, plmn)
+    metrics = httpx.get(f"{platform.server.base_url}/metrics").text
+    assert 'cellplane_aaa_attaches_total{code="83705",result="rejected"}' in metrics
 
 
 def test_radclient_is_answered_by_the_platform(platform: Platform) -> None:

@@ -58,6 +58,7 @@ class JobRunner:
         self._loop_task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        self._wake = self.ctx.new_waker()
         self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
 
     async def stop(self) -> None:
@@ -70,6 +71,9 @@ class JobRunner:
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
+            # Cleared before claiming, so a job committed while the claim runs still wakes the next turn
+            # (clearing after the claim lost such wake-ups and left the job to the next poll).
+            self._wake.clear()
             free = self.concurrency - len(self._tasks)
             claimed: list[Job] = []
             if free > 0:
@@ -80,11 +84,15 @@ class JobRunner:
             for job in claimed:
                 task = asyncio.create_task(self._run(job))
                 self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                task.add_done_callback(self._task_done)
             if len(claimed) < free or free <= 0:
-                self.ctx.work_available.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.ctx.work_available.wait(), self.poll_interval)
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        """A slot is free again: look for more work at once rather than at the next poll."""
+        self._tasks.discard(task)
+        self._wake.set()
 
     async def claim(self, limit: int) -> list[Job]:
         """Take up to `limit` due jobs, marking them running with a lease."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -212,7 +211,6 @@ class Platform:
             await self.stop()
 
     async def start(self) -> None:
-        self.ctx.work_available = asyncio.Event()
         self.runner.start()
         for component in self.components:
             await component.start()

@@ -27,9 +27,18 @@ class PlatformContext:
     # Pace of IP Command dispatch (`queued` -> `sent`), seconds: 0 normally; a demo or a crash test slows it.
     command_delay: float = 0.0
     clock: Callable[[], datetime] = utcnow
-    work_available: asyncio.Event = field(default_factory=asyncio.Event)
+    # One event per job runner: a wake-up must reach every runner, and one runner clearing its event
+    # must not swallow another's.
+    wakers: list[asyncio.Event] = field(default_factory=list)
     hooks: dict[str, list[Callable[..., object]]] = field(default_factory=dict)
 
     def wake_workers(self) -> None:
         """Tell in-process workers a job was committed (they also poll, so a miss only delays)."""
-        self.work_available.set()
+        for waker in self.wakers:
+            waker.set()
+
+    def new_waker(self) -> asyncio.Event:
+        """An event `wake_workers` sets, for one worker loop to wait on."""
+        waker = asyncio.Event()
+        self.wakers.append(waker)
+        return waker

@@ -12,9 +12,8 @@ Services flush, never commit: the caller (the AAA's group commit) owns the trans
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,128 +21,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cellplane.domain.ids import Prefix, new_sid
 from cellplane.domain.policy import READY_ACTIVATION_BYTES, EventType, SimPolicy, visited_network
 from cellplane.services import billing, network_policy
+from cellplane.services.accounting_records import (
+    AccountingRecord,
+    BatchEffects,
+    LiveSession,
+    NetworkEvent,
+    RecordKind,
+    clip,
+    event_row,
+    live,
+    session_event,
+)
 from cellplane.store.models import Sim
 from cellplane.store.repositories import accounting as repo
 
 OPEN = repo.OPEN
 CLOSED = repo.CLOSED
 NAS_RESTART_CAUSE = "NAS-Reboot"
-
-
-class RecordKind(StrEnum):
-    """Acct-Status-Type values we act on (RFC 2866 §5.1): a session's Start/Interim-Update/Stop, a NAS restarting."""
-
-    START = "start"
-    INTERIM = "interim"
-    STOP = "stop"
-    NAS_ON = "nas_on"
-    NAS_OFF = "nas_off"
-
-
-@dataclass(slots=True)
-class AccountingRecord:
-    """One Accounting-Request, translated: counters are cumulative for the session, Gigawords folded in;
-    `bytes_up` is from the device (Acct-Input-Octets, docs/NETWORK.md)."""
-
-    kind: RecordKind
-    nas_id: str
-    acct_session_id: str = ""
-    nas_address: str | None = None
-    imsi: str | None = None
-    ue_ip: str | None = None
-    apn: str | None = None
-    mcc: str | None = None
-    mnc: str | None = None
-    radio_link: str | None = None
-    cell_id: str | None = None
-    imei: str | None = None
-    bytes_up: int = 0
-    bytes_down: int = 0
-    packets_up: int = 0
-    packets_down: int = 0
-    session_time: int | None = None
-    terminate_cause: str | None = None
-
-
-@dataclass(slots=True)
-class NetworkEvent:
-    """A connection event decided outside accounting (attach accepted or rejected, a disconnect's outcome)."""
-
-    event_type: str
-    timestamp: datetime
-    imsi: str | None = None
-    sim_sid: str | None = None
-    account_sid: str | None = None
-    iccid: str | None = None
-    fleet_sid: str | None = None
-    network_sid: str | None = None
-    mcc: str | None = None
-    mnc: str | None = None
-    radio_link: str | None = None
-    imei: str | None = None
-    ip_address: str | None = None
-    data_session_sid: str | None = None
-    reason: str | None = None
-    error_code: int | None = None
-    bytes_up: int | None = None
-    bytes_down: int | None = None
-
-
-@dataclass(slots=True)
-class LiveSession:
-    """What the AAA keeps of a session in memory: enough to send it a Disconnect-Request (RFC 5176 §3) and to
-    re-check it against the SIM's policy."""
-
-    sid: str
-    sim_sid: str
-    imsi: str
-    nas_id: str
-    nas_address: str | None
-    acct_session_id: str
-    ue_ip: str | None
-    network_sid: str | None
-    mcc: str | None
-    mnc: str | None
-    open: bool = True
-
-
-@dataclass
-class BatchEffects:
-    """What a batch changed that the AAA must act on.
-
-    `sessions`: sessions opened, closed or given their address (for the live registry and the address pool);
-    `period_usage`: SIM sid -> (period sid, bytes used in it now); `over_limit`: SIMs at or past their fleet's data
-    limit (their sessions get disconnected); `policies`: fresh snapshots by IMSI (SIMs that were not cached, that
-    turned active, or whose billing period rolled over); `period_stamp`: the date_updated this batch gave the
-    periods it added usage to (it is the batch's `now`; the cache's poller skips those changes, it knows them);
-    `ignored`: records of no known SIM, acknowledged and dropped.
-    """
-
-    sessions: list[LiveSession] = field(default_factory=list)
-    period_usage: dict[str, tuple[str, int]] = field(default_factory=dict)
-    over_limit: set[str] = field(default_factory=set)
-    policies: dict[str, SimPolicy | None] = field(default_factory=dict)
-    period_stamp: datetime | None = None
-    ignored: int = 0
-
-
-_LENGTHS = {
-    "nas_id": 64,
-    "nas_address": 64,
-    "acct_session_id": 64,
-    "ue_ip": 45,
-    "apn": 64,
-    "radio_link": 16,
-    "cell_id": 32,
-    "imei": 16,
-    "terminate_cause": 32,
-    "operator_name": 128,
-}
-
-
-def _clip(name: str, value: str | None) -> str | None:
-    """Column widths (PostgreSQL enforces them): a NAS's overlong text must not fail a whole batch."""
-    return value[: _LENGTHS[name]] if value is not None else None
 
 
 class _Lookup:
@@ -175,7 +69,7 @@ class _State:
 
 async def load_open_sessions(session: AsyncSession) -> list[LiveSession]:
     """Every open session, for the AAA's registry and address pool at start."""
-    return [_live(dict(row._mapping)) for row in await repo.open_sessions(session)]
+    return [live(dict(row._mapping)) for row in await repo.open_sessions(session)]
 
 
 async def apply_batch(
@@ -193,12 +87,12 @@ async def apply_batch(
     lookup = _Lookup(effects.policies, policies)
     for record in records:
         # Clipped once here, so that lookups and the stored row agree on an overlong identifier.
-        record.nas_id = _clip("nas_id", record.nas_id) or ""
-        record.acct_session_id = _clip("acct_session_id", record.acct_session_id) or ""
+        record.nas_id = clip("nas_id", record.nas_id) or ""
+        record.acct_session_id = clip("acct_session_id", record.acct_session_id) or ""
     missing = {r.imsi for r in records if r.imsi and r.imsi not in policies}
     if missing:
         effects.policies.update(await network_policy.load_imsis(session, missing, now))
-    event_rows = [_event_row(e) for e in events]
+    event_rows = [event_row(e) for e in events]
     segment: list[AccountingRecord] = []
     for record in records:
         if record.kind in (RecordKind.NAS_ON, RecordKind.NAS_OFF):
@@ -244,7 +138,7 @@ async def _apply_segment(
                 effects.ignored += 1
                 continue
             state = states[key] = _new_state(record, policy, now)
-            event_rows.append(_session_event(EventType.SESSION_STARTED, state.row, policy, now))
+            event_rows.append(session_event(EventType.SESSION_STARTED, state.row, policy, now))
         row = state.row
         grew_up = max(0, record.bytes_up - row["bytes_up"])
         grew_down = max(0, record.bytes_down - row["bytes_down"])
@@ -255,17 +149,17 @@ async def _apply_segment(
             row["packets_up"] = max(row["packets_up"], record.packets_up)
             row["packets_down"] = max(row["packets_down"], record.packets_down)
         if record.ue_ip and row["ue_ip"] is None:
-            row["ue_ip"] = _clip("ue_ip", record.ue_ip)
+            row["ue_ip"] = clip("ue_ip", record.ue_ip)
             state.dirty = state.changed = True
         if grew_up or grew_down:
             _count(buckets, sim_growth, row, policy, hour, grew_up, grew_down)
             imsi_of[row["sim_sid"]] = row["imsi"]
         if record.kind == RecordKind.STOP and row["status"] == OPEN:
-            row.update(status=CLOSED, end=now, terminate_cause=_clip("terminate_cause", record.terminate_cause))
+            row.update(status=CLOSED, end=now, terminate_cause=clip("terminate_cause", record.terminate_cause))
             state.dirty = state.changed = True
-            event_rows.append(_session_event(EventType.SESSION_ENDED, row, policy, now, record.terminate_cause))
+            event_rows.append(session_event(EventType.SESSION_ENDED, row, policy, now, record.terminate_cause))
         elif record.kind == RecordKind.INTERIM and (grew_up or grew_down) and row["status"] == OPEN:
-            event_rows.append(_session_event(EventType.SESSION_UPDATED, row, policy, now))
+            event_rows.append(session_event(EventType.SESSION_UPDATED, row, policy, now))
     await _write_sessions(session, states, now, effects)
     await repo.add_usage(session, [tuple(bucket) for bucket in buckets.values()])
     await _add_period_usage(session, sim_growth, imsi_of, lookup, now, effects)
@@ -284,19 +178,19 @@ def _new_state(record: AccountingRecord, policy: SimPolicy, now: datetime) -> _S
         "fleet_sid": policy.fleet_sid,
         "imsi": policy.imsi,
         "nas_id": record.nas_id,
-        "nas_address": _clip("nas_address", record.nas_address),
+        "nas_address": clip("nas_address", record.nas_address),
         "acct_session_id": record.acct_session_id,
         "status": OPEN,
-        "ue_ip": _clip("ue_ip", record.ue_ip),
-        "apn": _clip("apn", record.apn),
+        "ue_ip": clip("ue_ip", record.ue_ip),
+        "apn": clip("apn", record.apn),
         "network_sid": network.sid if network else None,
         "mcc": record.mcc if network else None,
         "mnc": record.mnc if network else None,
         "iso_country": network.iso_country if network else None,
-        "operator_name": _clip("operator_name", network.friendly_name) if network else None,
-        "radio_link": _clip("radio_link", record.radio_link),
-        "cell_id": _clip("cell_id", record.cell_id),
-        "imei": _clip("imei", record.imei),
+        "operator_name": clip("operator_name", network.friendly_name) if network else None,
+        "radio_link": clip("radio_link", record.radio_link),
+        "cell_id": clip("cell_id", record.cell_id),
+        "imei": clip("imei", record.imei),
         "bytes_up": 0,
         "bytes_down": 0,
         "packets_up": 0,
@@ -360,7 +254,7 @@ async def _write_sessions(
                 )
             )
         if state.changed:
-            effects.sessions.append(_live(row))
+            effects.sessions.append(live(row))
     await repo.insert_sessions(session, inserts)
     await repo.update_sessions(session, updates)
 
@@ -441,72 +335,5 @@ async def _close_nas(
     for closed in await repo.close_sessions_at(session, record.nas_id, now, NAS_RESTART_CAUSE):
         row = dict(closed._mapping)
         row.update(status=CLOSED)
-        effects.sessions.append(_live(row))
-        event_rows.append(_session_event(EventType.SESSION_ENDED, row, None, now, NAS_RESTART_CAUSE))
-
-
-def _live(row: Mapping[str, Any]) -> LiveSession:
-    return LiveSession(
-        sid=row["sid"],
-        sim_sid=row["sim_sid"],
-        imsi=row["imsi"],
-        nas_id=row["nas_id"],
-        nas_address=row["nas_address"],
-        acct_session_id=row["acct_session_id"],
-        ue_ip=row["ue_ip"],
-        network_sid=row["network_sid"],
-        mcc=row["mcc"],
-        mnc=row["mnc"],
-        open=row["status"] == OPEN,
-    )
-
-
-def _session_event(
-    event_type: str, row: Mapping[str, Any], policy: SimPolicy | None, now: datetime, reason: str | None = None
-) -> tuple[Any, ...]:
-    # The columns of repo.EVENT_INSERT.
-    return (
-        new_sid(Prefix.CONNECTION_EVENT),
-        row["account_sid"],
-        row["sim_sid"],
-        policy.iccid if policy else None,
-        row["imsi"],
-        row["fleet_sid"],
-        event_type,
-        row["network_sid"],
-        row["mcc"],
-        row["mnc"],
-        row["radio_link"],
-        row["imei"],
-        row["ue_ip"],
-        row["sid"],
-        reason,
-        None,
-        row["bytes_up"],
-        row["bytes_down"],
-        now,
-    )
-
-
-def _event_row(event: NetworkEvent) -> tuple[Any, ...]:
-    return (
-        new_sid(Prefix.CONNECTION_EVENT),
-        event.account_sid,
-        event.sim_sid,
-        event.iccid,
-        event.imsi[:15] if event.imsi else None,
-        event.fleet_sid,
-        event.event_type,
-        event.network_sid,
-        event.mcc,
-        event.mnc,
-        _clip("radio_link", event.radio_link),
-        _clip("imei", event.imei),
-        _clip("ue_ip", event.ip_address),
-        event.data_session_sid,
-        event.reason[:256] if event.reason else None,
-        event.error_code,
-        event.bytes_up,
-        event.bytes_down,
-        event.timestamp,
-    )
+        effects.sessions.append(live(row))
+        event_rows.append(session_event(EventType.SESSION_ENDED, row, None, now, NAS_RESTART_CAUSE))

@@ -7,7 +7,7 @@ from sqlalchemy import update
 from cellplane.domain.caller import Caller
 from cellplane.services import network_access_profiles, sims
 from cellplane.services.context import PlatformContext
-from cellplane.store.models import Fleet
+from cellplane.store.models import BillingPeriod, Fleet
 from cellplane.store.models.base import utcnow
 from tests.unit.network.conftest import StartAaa, eventually, pgw_for
 from tests.unit.network.peers import FRANCE, FRANCE_SID, USA, NasListener, Pgw, framed_ip, reply_message
@@ -136,6 +136,29 @@ async def test_a_nas_that_never_answers_is_retried_then_recorded_as_failed(
     assert len(nas[0].received) == 3  # the first send and two retransmissions (RFC 5176 §2.3: same octets)
     assert nas[0].raw[0] == nas[0].raw[1] == nas[0].raw[2]
     assert events[0].error_code == 83705
+
+
+async def test_usage_counted_by_another_node_reaches_the_limit_here(
+    ctx: PlatformContext, world: World, start_aaa: StartAaa, nas: tuple[NasListener, int]
+) -> None:
+    fleet = await world.add_fleet([FRANCE_SID], data_limit_mb=1)
+    sim = await world.sim("active", fleet=fleet)
+    aaa = await start_aaa()
+    pgw = pgw_for(aaa)
+    await attached(pgw, sim, "d-9")
+    [period] = await world.periods_of(sim)
+
+    # Another AAA node's accounting batch: the period's usage grows, its date_updated moves.
+    async with ctx.sessions() as session, session.begin():
+        await session.execute(
+            update(BillingPeriod)
+            .where(BillingPeriod.sid == period.sid)
+            .values(data_used=1_000_000, date_updated=utcnow())
+        )
+
+    [request] = await nas[0].wait_for(1, timeout=5)
+    assert request["Acct-Session-Id"] == "d-9"
+    assert reply_message(await pgw.aaccess(sim.imsi)).startswith("83707 ")
 
 
 async def test_a_sim_claimed_after_start_is_served_within_a_poll(world: World, start_aaa: StartAaa) -> None:

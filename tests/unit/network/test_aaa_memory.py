@@ -7,7 +7,7 @@ import pytest
 from cellplane.network.aaa.attributes import accounting_of, attach_of, cell_of, imei_of
 from cellplane.network.aaa.duplicates import RecentRequests
 from cellplane.network.aaa.pool import AddressPool
-from cellplane.services.data_sessions import RecordKind
+from cellplane.services.accounting_records import RecordKind
 
 # --- address pool
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from cellplane.domain.policy import split_plmn
 from cellplane.protocols.radius import AcctStatusType, Value
-from cellplane.services.data_sessions import AccountingRecord, RecordKind
+from cellplane.services.accounting_records import AccountingRecord, RecordKind
 
 # 3GPP-RAT-Type (TS 29.061 §16.4.7.2, values of TS 29.274 §8.17) -> the radio link a connection event shows.
 # docs/NETWORK.md once named 7 for LTE-M; 7 is "Virtual" in TS 29.274 and no IoT device reports it, so both

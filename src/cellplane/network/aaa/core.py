@@ -25,7 +25,7 @@ from cellplane.domain.policy import (
     check_session,
     decide_attach,
 )
-from cellplane.services.data_sessions import AccountingRecord, BatchEffects, LiveSession, NetworkEvent, RecordKind
+from cellplane.services.accounting_records import AccountingRecord, BatchEffects, LiveSession, NetworkEvent, RecordKind
 
 from . import metrics
 from .attributes import Attach

@@ -19,7 +19,7 @@ from datetime import datetime
 from cellplane.domain.policy import EventType, RejectCode
 from cellplane.network.radius_client import RadiusClient, RadiusTimeout
 from cellplane.protocols.radius import Code, ErrorCause
-from cellplane.services.data_sessions import LiveSession, NetworkEvent
+from cellplane.services.accounting_records import LiveSession, NetworkEvent
 
 from . import metrics
 from .config import AaaConfig
@@ -107,7 +107,8 @@ class Disconnector:
             self._prune_acked()
             self._event(session, EventType.DISCONNECT_ACKED, code, code.reason)
             return
-        cause = response.attributes.get("Error-Cause")
+        found = response.attributes.get("Error-Cause")
+        cause = found if isinstance(found, int) else None
         metrics.disconnect("refused")
         self._event(session, EventType.DISCONNECT_REFUSED, code, f"{code.reason}; the NAS refused: Error-Cause {cause}")
         if cause == ErrorCause.SESSION_CONTEXT_NOT_FOUND:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from cellplane.protocols.radius import Code, build_response
+from cellplane.protocols.radius import Code, Value, build_response
 
 from . import metrics
 from .attributes import accounting_of, attach_of
@@ -35,7 +35,7 @@ class AccessRequestHandler:
         if decision.accepted and address is not None and policy is not None:
             metrics.ATTACH_ACCEPTED.inc()
             # Class (RFC 2865 §5.25) is echoed in accounting: the SIM it was granted to.
-            attributes = [("Framed-IP-Address", address), ("Class", policy.sim_sid.encode())]
+            attributes: list[tuple[str, Value]] = [("Framed-IP-Address", address), ("Class", policy.sim_sid.encode())]
             response = build_response(packet, Code.ACCESS_ACCEPT, attributes, request.secret)
         else:
             metrics.attach_rejected(decision.code)

@@ -12,6 +12,7 @@ import contextlib
 import gc
 import logging
 import socket
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -98,9 +99,7 @@ class AaaServer:
         )
         self.acct = RadiusEndpoint(acct_table(self.core, self.writer), clients, self.core.recent, metrics.RECEIVED_ACCT)
         for endpoint, port in ((self.auth, self.config.auth_port), (self.acct, self.config.acct_port)):
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda e=endpoint: e, local_addr=(self.config.host, port)
-            )
+            transport, _ = await loop.create_datagram_endpoint(_factory(endpoint), local_addr=(self.config.host, port))
             self._transports.append(transport)
             _grow_buffers(transport.get_extra_info("socket"), self.config.socket_buffer)
         log.info(
@@ -125,6 +124,10 @@ class AaaServer:
         for transport in self._transports:
             transport.close()
         self._transports.clear()
+
+
+def _factory(endpoint: RadiusEndpoint) -> Callable[[], RadiusEndpoint]:
+    return lambda: endpoint
 
 
 def _grow_buffers(sock: Any, size: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from cellplane.domain.policy import SimPolicy
-from cellplane.services.data_sessions import LiveSession
+from cellplane.services.accounting_records import LiveSession
 
 SessionKey = tuple[str, str]  # (NAS identity, Acct-Session-Id): unique per session (RFC 2866 §5.5)
 

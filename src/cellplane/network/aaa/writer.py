@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cellplane.domain.policy import SimPolicy
 from cellplane.services import data_sessions
-from cellplane.services.data_sessions import AccountingRecord, BatchEffects, NetworkEvent
+from cellplane.services.accounting_records import AccountingRecord, BatchEffects, NetworkEvent
 
 from . import metrics
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.store.models import BillingPeriod, DataSession, Sim
@@ -120,7 +120,7 @@ def _numbered(sql: str) -> str:
 
 
 def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name
+    return session.get_bind().dialect.name
 
 
 class _Timestamps:
@@ -177,7 +177,7 @@ async def sessions_at(session: AsyncSession, keys: Mapping[str, Collection[str]]
     return found
 
 
-async def open_sessions(session: AsyncSession) -> Sequence[Row[Any]]:
+async def open_sessions(session: AsyncSession) -> Sequence[Any]:
     return (await session.execute(_OPEN)).all()
 
 
@@ -199,7 +199,7 @@ async def update_sessions(session: AsyncSession, rows: list[tuple[Any, ...]]) ->
     await _many(session, "update_session", [(*r[:7], write(r[7]), write(r[8]), r[9]) for r in rows])
 
 
-async def close_sessions_at(session: AsyncSession, nas_id: str, end: datetime, cause: str) -> Sequence[Row[Any]]:
+async def close_sessions_at(session: AsyncSession, nas_id: str, end: datetime, cause: str) -> Sequence[Any]:
     """Close every open session of one NAS (Accounting-On/Off: it restarted and holds none); returns them."""
     closed = (await session.execute(_OPEN_AT_NAS, {"nas_id": nas_id})).all()
     if closed:

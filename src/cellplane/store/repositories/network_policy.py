@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.store.models import (
@@ -87,7 +87,7 @@ def _chunks(keys: Collection[str]) -> list[list[str]]:
     return [ordered[i : i + _CHUNK] for i in range(0, len(ordered), _CHUNK)]
 
 
-async def claimed_sims(session: AsyncSession) -> Sequence[Row[Any]]:
+async def claimed_sims(session: AsyncSession) -> Sequence[Any]:
     """Every claimed SIM with its fleet's data settings (fleet columns None without a fleet)."""
     return (await session.execute(_CLAIMED)).all()
 
@@ -99,9 +99,9 @@ async def sims_by(
     sids: Collection[str] = (),
     fleet_sids: Collection[str] = (),
     rate_plan_sids: Collection[str] = (),
-) -> list[Row[Any]]:
+) -> list[Any]:
     """SIMs (claimed or not: an unclaimed one must leave the cache) by IMSI, sid, fleet or rate plan."""
-    rows: list[Row[Any]] = []
+    rows: list[Any] = []
     batches = ((_BY_IMSI, imsis), (_BY_SID, sids), (_BY_FLEET, fleet_sids), (_BY_RATE_PLAN, rate_plan_sids))
     for stmt, keys in batches:
         for chunk in _chunks(keys):
@@ -112,6 +112,7 @@ async def sims_by(
 async def profile_networks(session: AsyncSession, profile_sids: Collection[str] | None = None) -> dict[str, set[str]]:
     """Network sids allowed per profile: every profile, or those named (a named profile with none maps to {})."""
     allowed: dict[str, set[str]] = {sid: set() for sid in profile_sids or ()}
+    batches: list[tuple[Any, dict[str, Any]]]
     if profile_sids is None:
         batches = [(_PROFILE_NETWORKS, {})]
     else:
@@ -126,9 +127,10 @@ async def profile_networks(session: AsyncSession, profile_sids: Collection[str] 
 
 async def current_periods(
     session: AsyncSession, now: datetime, sim_sids: Collection[str] | None = None
-) -> dict[str, Row[Any]]:
-    """The billing period in force at `now` per SIM: (sim_sid, sid, start_time, end_time, data_used)."""
-    found: dict[str, Row[Any]] = {}
+) -> dict[str, Any]:
+    """The billing period in force at `now` per SIM: (sim_sid, sid, start_time, end_time, data_used, date_updated)."""
+    found: dict[str, Any] = {}
+    batches: list[tuple[Any, dict[str, Any]]]
     if sim_sids is None:
         batches = [(_PERIODS, {"now": now})]
     else:
@@ -175,8 +177,8 @@ async def changed_since(session: AsyncSession, since: datetime, skip_periods: Co
     updated after `since` (periods stamped with one of `skip_periods` left out); a changed period is reported
     by its SIM."""
     changes = Changes()
-    params = {"since": since}
-    period_params = {"since": since, "skip": sorted(skip_periods)}
+    params: dict[str, Any] = {"since": since}
+    period_params: dict[str, Any] = {"since": since, "skip": sorted(skip_periods)}
     for stmt, values, into in (
         (_CHANGED_SIMS, params, changes.sims),
         (_CHANGED_FLEETS, params, changes.fleets),
