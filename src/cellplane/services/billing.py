@@ -129,3 +129,20 @@ def _add(session: AsyncSession, sim: Sim, span: rules.Span, period_type: str) ->
 
 def _span(period: BillingPeriod) -> rules.Span:
     return rules.Span(period.start_time, period.end_time)
+
+
+async def activate_by_rule(session: AsyncSession, sim: Sim, now: datetime) -> bool:
+    """Seed 004: a `ready` SIM that met the rule (250 KB, 5 SMS, 3 months) is `active` from `now`.
+
+    The one place both the data path (AAA accounting) and the SMS path flip the status, so their
+    billing periods follow the same way. Returns whether the SIM changed.
+    """
+    if sim.status != "ready":
+        return False
+    sim.status = "active"
+    if sim.date_activated is None:
+        sim.date_activated = now
+    sim.date_updated = now
+    await session.flush()
+    await on_status_change(session, sim, now)
+    return True

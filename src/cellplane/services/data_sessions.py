@@ -315,14 +315,8 @@ def _period_in_force(policy: SimPolicy | None, now: datetime) -> str | None:
 async def _activate(session: AsyncSession, sim_sid: str, now: datetime) -> None:
     """Seed 004: a `ready` SIM becomes `active` by itself after 250 KB of data; its billing periods follow."""
     sim = await session.get(Sim, sim_sid)
-    if sim is None or sim.status != "ready":
-        return
-    sim.status = "active"
-    if sim.date_activated is None:
-        sim.date_activated = now
-    sim.date_updated = now
-    await session.flush()
-    await billing.on_status_change(session, sim, now)
+    if sim is not None:
+        await billing.activate_by_rule(session, sim, now)
 
 
 async def _close_nas(

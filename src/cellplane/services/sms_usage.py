@@ -31,14 +31,8 @@ async def count_sms(session: AsyncSession, ctx: PlatformContext, sim: Sim, *, to
 
 async def activate(session: AsyncSession, ctx: PlatformContext, sim: Sim, now: datetime) -> None:
     """A `ready` SIM has met the rule: it is `active` from `now`."""
-    if sim.status != "ready":
+    if not await billing.activate_by_rule(session, sim, now):
         return
-    sim.status = "active"
-    if sim.date_activated is None:
-        sim.date_activated = now
-    sim.date_updated = now
-    await session.flush()
-    await billing.on_status_change(session, sim, now)
     await settings_updates.on_status_change(session, ctx, sim, now)
     for hook in ctx.hooks.get("sim_status_changed", []):
         hook(sim)
