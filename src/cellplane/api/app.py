@@ -10,14 +10,21 @@ from cellplane import __version__
 from cellplane.api import admin_v1, cellplane_v1, health, supersim_v1, wireless_v1
 from cellplane.api.wire.auth import Authenticator
 from cellplane.api.wire.errors import handle_domain_error, handle_http_error, handle_validation_error
+from cellplane.api.wire.hot import HotRoutes
 from cellplane.domain.errors import CellplaneError
 from cellplane.services.context import PlatformContext
 
 
 def create_app(
-    ctx: PlatformContext, authenticator: Authenticator | None = None, admin_token: str | None = None
+    ctx: PlatformContext,
+    authenticator: Authenticator | None = None,
+    admin_token: str | None = None,
+    telemetry: bool = False,
 ) -> FastAPI:
+    """`telemetry` turns on FastAPI's native OpenTelemetry (global providers); off, it costs nothing per request
+    (on, FastAPI checks the global providers on every request, a sixth of a one-row GET)."""
     app = FastAPI(
+        telemetry=None if telemetry else {"tracing": False, "metrics": False, "logs": False},
         title="cellplane",
         version=__version__,
         description="Self-hosted connectivity management for cellular IoT SIM fleets.",
@@ -33,4 +40,5 @@ def create_app(
     app.include_router(wireless_v1.router())
     app.include_router(cellplane_v1.router())
     app.include_router(admin_v1.router())
+    app.add_middleware(HotRoutes, routes=supersim_v1.hot_routes())
     return app

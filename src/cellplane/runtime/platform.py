@@ -26,6 +26,7 @@ from cellplane.services.outbox import WEBHOOK_JOB
 from cellplane.services.settings_updates import SETTINGS_UPDATE_JOB
 from cellplane.services.sims import SIM_UPDATE_JOB
 from cellplane.store.db import make_engine, make_sessionmaker
+from cellplane.store.direct import direct_reader
 from cellplane.store.repositories import sims as sims_repository
 
 log = logging.getLogger("cellplane")
@@ -48,7 +49,10 @@ class Platform:
         self.database_url = settings.resolved_database_url()
         self.engine = make_engine(self.database_url)
         self.ctx = PlatformContext(
-            sessions=make_sessionmaker(self.engine), engine=self.engine, sim_update_delay=settings.sim_update_delay
+            sessions=make_sessionmaker(self.engine),
+            engine=self.engine,
+            direct=direct_reader(self.engine),
+            sim_update_delay=settings.sim_update_delay,
         )
         self.http = httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
         self.webhooks = WebhookSender(
@@ -220,4 +224,6 @@ class Platform:
             await component.stop()
         await self.runner.stop()
         await self.http.aclose()
+        if self.ctx.direct is not None:
+            await self.ctx.direct.close()
         await self.engine.dispose()

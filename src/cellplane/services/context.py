@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from cellplane.store.direct import DirectReader
 from cellplane.store.models.base import utcnow
 
 
@@ -23,6 +24,8 @@ class PlatformContext:
     sessions: async_sessionmaker[AsyncSession]
     # For read-only hot paths that need no ORM session (GET one SIM); None in contexts built without one.
     engine: AsyncEngine | None = None
+    # Driver-level point reads for the hottest GETs (store/direct.py); None where the backend has none.
+    direct: DirectReader | None = None
     sim_update_delay: float = 0.0
     # Pace of IP Command dispatch (`queued` -> `sent`), seconds: 0 normally; a demo or a crash test slows it.
     command_delay: float = 0.0

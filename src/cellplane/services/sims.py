@@ -24,6 +24,7 @@ from cellplane.domain.paging import Page, PageSpec
 from cellplane.services import billing, settings_updates
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue, enqueue_webhook
+from cellplane.store.direct import DirectReadUnavailable
 from cellplane.store.models import Account, Fleet, Sim
 from cellplane.store.models.base import utcnow
 from cellplane.store.repositories import accounts as account_repo
@@ -71,6 +72,18 @@ async def fetch(session: AsyncSession, caller: Caller, key: str, product: str = 
     if sim is None:
         raise NotFound("Sim", key)
     return sim
+
+
+async def fetch_direct(ctx: PlatformContext, caller: Caller, key: str, product: str = PRODUCT) -> Any | None:
+    """The hot GET's first try: the SIM's row read on the driver (store/direct.py). None means "ask
+    `fetch_row`": no direct reader, a busy SQLite file, a parent caller, or no such SIM (where `fetch_row`
+    looks again with fresh subaccounts and raises NotFound)."""
+    if ctx.direct is None:
+        return None
+    try:
+        return await repo.find_visible_direct(ctx.direct, key, caller.visible, product)
+    except DirectReadUnavailable:
+        return None
 
 
 async def fetch_row(connection: AsyncConnection, caller: Caller, key: str, product: str = PRODUCT) -> Row[Any]:

@@ -17,6 +17,7 @@ from cellplane.api.supersim_v1 import (
     sms_commands,
     usage_records,
 )
+from cellplane.api.wire.hot import HotRoute
 
 SURFACE = "supersim/v1"
 
@@ -38,3 +39,10 @@ def router() -> APIRouter:
     ):
         combined.include_router(module.router)
     return combined
+
+
+def hot_routes() -> list[HotRoute]:
+    """The hottest reads, for api/wire/hot.py to serve ahead of FastAPI's routing."""
+    return [
+        (method, f"/{SURFACE}{path}", endpoint) for module in (sims,) for method, path, endpoint in module.HOT_ROUTES
+    ]

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Row
 from starlette.responses import Response
 
 from cellplane.api.wire.auth import authenticate
-from cellplane.api.wire.db import connection, context, reading, transaction
+from cellplane.api.wire.db import addressable, connection, context, reading, transaction
 from cellplane.api.wire.forms import form_params, query_params
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
@@ -72,11 +72,20 @@ async def list_sims(request: Request) -> Response:
 
 
 @router.get("/Sims/{sid}")
-async def fetch_sim(request: Request, sid: str) -> Response:
+async def fetch_sim(request: Request) -> Response:
+    """The hottest read: also served ahead of FastAPI's routing (`HOT_ROUTES`, api/wire/hot.py)."""
     caller = await authenticate(request)
-    async with connection(request) as conn:
-        sim = await service.fetch_row(conn, caller, sid)
+    sid = addressable(request)["sid"]
+    sim = await service.fetch_direct(context(request), caller, sid)
+    if sim is None:
+        async with connection(request) as conn:
+            sim = await service.fetch_row(conn, caller, sid)
     return json_response(render(request, sim))
+
+
+# (method, path under the surface, endpoint): endpoints that take only the request, served ahead of FastAPI's
+# dependency layer and nested routers (api/wire/hot.py, bench/RESULTS.md).
+HOT_ROUTES = [("GET", "/Sims/{sid}", fetch_sim)]
 
 
 @router.post("/Sims/{sid}")

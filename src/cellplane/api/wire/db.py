@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -16,17 +17,20 @@ def context(request: Request) -> PlatformContext:
     return request.app.state.ctx  # type: ignore[no-any-return]
 
 
-def _addressable(request: Request) -> None:
-    """A path key with a NUL names nothing: no sid or unique name can hold one (forms refuse it), and
+def addressable(request: Request) -> dict[str, Any]:
+    """The request's path parameters, once it is checked that they can name something.
+
+    A path key with a NUL names nothing: no sid or unique name can hold one (forms refuse it), and
     PostgreSQL rejects NUL in text outright, which would surface as a 500. Answer 404 before any query."""
     if any("\x00" in str(value) for value in request.path_params.values()):
         raise NotFound("path", request.url.path)
+    return request.path_params
 
 
 @asynccontextmanager
 async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
     """One write transaction; committed when the block ends, rolled back whole on any error."""
-    _addressable(request)
+    addressable(request)
     ctx = context(request)
     async with ctx.sessions() as session, session.begin():
         yield session
@@ -35,7 +39,7 @@ async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
 
 @asynccontextmanager
 async def reading(request: Request) -> AsyncIterator[AsyncSession]:
-    _addressable(request)
+    addressable(request)
     async with context(request).sessions() as session:
         yield session
 
@@ -43,7 +47,7 @@ async def reading(request: Request) -> AsyncIterator[AsyncSession]:
 @asynccontextmanager
 async def connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """A plain connection for read-only hot paths (no ORM session to set up, track and roll back)."""
-    _addressable(request)
+    addressable(request)
     engine = context(request).engine
     if engine is None:
         async with reading(request) as session:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
+from cellplane.store.direct import DirectReader, DirectReadUnavailable
 from cellplane.store.models import Sim
 from cellplane.store.repositories.paging import keyset_page
 
@@ -38,6 +39,21 @@ _BY_ICCID = select(Sim).where(Sim.iccid == bindparam("iccid"))
 # GET /Sims/{Sid} path (bench/RESULTS.md: the ORM session was the largest cost beyond the bare handler).
 _FIND_VISIBLE_ROW = {key: stmt.with_only_columns(*Sim.__table__.c) for key, stmt in _FIND_VISIBLE.items()}
 
+# What a SIM's resource shows (both surfaces' `render`): the direct read fetches these columns only, since
+# converting the other two dozen costs more than finding the row.
+RESOURCE_COLUMNS = (
+    Sim.sid,
+    Sim.unique_name,
+    Sim.account_sid,
+    Sim.iccid,
+    Sim.status,
+    Sim.fleet_sid,
+    Sim.claimed_at,
+    Sim.date_created,
+    Sim.date_updated,
+)
+_FIND_VISIBLE_RESOURCE = {key: stmt.with_only_columns(*RESOURCE_COLUMNS) for key, stmt in _FIND_VISIBLE.items()}
+
 
 async def find_visible_row(
     connection: AsyncConnection, key: str, visible: Iterable[str], product: str
@@ -49,6 +65,20 @@ async def find_visible_row(
     stmt = _FIND_VISIBLE_ROW[is_sid(key, prefix), many]
     params = {"product": product, "key": key, "accounts": accounts if many else accounts[0]}
     return (await connection.execute(stmt, params)).first()
+
+
+async def find_visible_direct(reader: DirectReader, key: str, visible: Iterable[str], product: str) -> Any | None:
+    """`find_visible_row` on the driver itself (store/direct.py), for a caller that sees one account; the row
+    holds RESOURCE_COLUMNS only.
+
+    Raises DirectReadUnavailable for a parent that sees several (an expanding IN list) or a busy file.
+    """
+    accounts = list(visible)
+    if len(accounts) != 1:
+        raise DirectReadUnavailable("a caller with subaccounts reads through SQLAlchemy")
+    prefix = Prefix.SUPER_SIM if product == "supersim" else Prefix.WIRELESS_SIM
+    stmt = _FIND_VISIBLE_RESOURCE[is_sid(key, prefix), False]
+    return await reader.first(stmt, {"product": product, "key": key, "accounts": accounts[0]})
 
 
 async def find_visible(session: AsyncSession, key: str, visible: Iterable[str], product: str) -> Sim | None:
