@@ -197,7 +197,7 @@ class Platform:
             return SimRecord(iccid=sim.iccid, imsi=sim.imsi, msisdn=sim.msisdn) if sim is not None else None
 
     def _build_app(self) -> FastAPI:
-        app = create_app(self.ctx, self.authenticator, admin_token(self.settings))
+        app = create_app(self.ctx, self.authenticator, admin_token(self.settings), telemetry=self.settings.otel)
         app.router.lifespan_context = self._lifespan
         # --- emulator API --- /cellplane/v1/Emulator (issue 3), only when the emulated network runs in-process.
         if self.emulator is not None:

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # Per-credential request rate (token bucket); 0 turns rate limiting off.
     rate_limit: float = 100.0
     rate_burst: float = 200.0
+    # FastAPI's native OpenTelemetry (traces, metrics, logs to the global providers); off, it costs nothing.
+    otel: bool = False
     webhook_timeout: float = 10.0
     webhook_max_attempts: int = 8
     job_backoff_base: float = 1.0
