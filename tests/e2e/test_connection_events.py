@@ -177,6 +177,29 @@ def test_events_newest_first_with_filters_paging_and_fetch(account: Account) -> 
         assert nonsense.status_code == 404
 
 
+def test_the_sim_filter_takes_a_wireless_sims_sid_or_unique_name(account: Account) -> None:
+    # GIVEN a Super SIM and a Programmable Wireless SIM of the account, each with connection events
+    client = account.client()
+    [super_sim] = account.claim(1)
+    [provisioned] = account.server.admin(
+        "provision-sims", "--count", "1", "--product", "wireless", "--account", account.sid
+    )
+    wireless = client.wireless.v1.sims(provisioned["sid"]).update(unique_name="meter-1")
+    events = [
+        event(account.sid, super_sim, "attachment.accepted", 0),
+        event(account.sid, wireless, "attachment.accepted", 1),
+        event(account.sid, wireless, "data-session.started", 2),
+    ]
+    insert(account.server, *events)
+    # WHEN the events are listed by the Wireless SIM's sid, unique name or ICCID, and by the Super SIM's sid
+    # THEN each lists that SIM's events alone, newest first
+    mine = [events[2].sid, events[1].sid]
+    for key in (wireless.sid, "meter-1", wireless.iccid):
+        assert sids(listed(account, Sim=key)) == mine, key
+    assert sids(listed(account, Sim=super_sim.sid)) == [events[0].sid]
+    assert sids(listed(account, Sim="DE" + "0" * 32)) == []  # a sid is taken as given, as a Super SIM's is
+
+
 def test_bad_filters_are_named(account: Account) -> None:
     cases = [
         ({"EventType": "Attachment Accepted"}, 400, "EventType"),

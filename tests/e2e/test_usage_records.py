@@ -253,6 +253,39 @@ def test_usage_is_the_accounts_own(march: March, server: Server) -> None:
     assert error(other, **window(Sim=march.a_iccid))["status"] == 404
 
 
+def test_super_sim_usage_counts_super_sims_only_and_wireless_usage_wireless_sims_only(account: Account) -> None:
+    # GIVEN an account with a Super SIM and a Programmable Wireless SIM, both with usage in the same hours
+    [super_sim] = account.claim(1)
+    [wireless] = account.server.admin(
+        "provision-sims", "--count", "1", "--product", "wireless", "--account", account.sid
+    )
+    at = MARCH_1 + timedelta(hours=10)
+    insert(
+        account.server,
+        bucket(account, super_sim.sid, at, 100, 200, network=FRANCE, country="FR"),
+        bucket(account, wireless["sid"], at, 7_000, 9_000, network=FRANCE, country="FR"),
+        bucket(account, wireless["sid"], at + timedelta(hours=1), 1, 1, network=USA, country="US"),
+    )
+    # WHEN each API's account usage is read, whole and in every shape
+    [total] = usage(account, **window())
+    hourly = usage(account, **window(Granularity="hour"))
+    by_sim = usage(account, **window(Group="sim"))
+    by_country = usage(account, **window(Group="isoCountry"))
+    in_usa = usage(account, **window(Network=USA))
+    with account.http() as http:
+        answer = http.get("/wireless/v1/UsageRecords", params={"Start": "2025-03-01T00:00:00Z", "End": "2025-03-03"})
+    # THEN Super SIM UsageRecords count the Super SIM alone, and Wireless UsageRecords the Wireless SIM alone
+    assert (total["data_upload"], total["data_download"], total["data_total"]) == (100, 200, 300)
+    assert [(r["period"]["start_time"], r["data_total"]) for r in hourly] == [("2025-03-01T10:00:00Z", 300)]
+    assert [(r["sim_sid"], r["data_total"]) for r in by_sim] == [(super_sim.sid, 300)]
+    assert [(r["iso_country"], r["data_total"]) for r in by_country] == [("FR", 300)]
+    assert [r["data_total"] for r in in_usa] == [0]  # only the Wireless SIM used that network
+    assert error(account, **window(Sim=wireless["sid"]))["status"] == 404  # not a Super SIM
+    assert answer.status_code == 200, answer.text
+    [record] = answer.json()["usage_records"]
+    assert (record["data"]["upload"], record["data"]["download"], record["data"]["total"]) == (7_001, 9_001, 16_002)
+
+
 def test_default_window_is_the_month_before_now(account: Account) -> None:
     [sim] = account.claim(1)
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)

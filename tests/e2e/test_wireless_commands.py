@@ -4,9 +4,10 @@ receiver that checks every signature.
 
 To the SIM: a text Command goes as SMS into the device's inbox (with its sid, IncludeSid) and is `delivered` with
 one callback; without a receipt requested it stays `sent`; a binary Command goes over IP as one datagram to the
-device's port 30000; a device that is off makes either fail. From the SIM: an SMS to the Commands number and a
-datagram to 100.64.0.1 become `received` Commands posted to the Sim's commands_callback_url. Refusals carry the
-Wireless codes (33101, 33104, 33201) and write nothing.
+device's port 30000, or with Transport=sms as one 8-bit data SMS whose bytes reach the inbox exactly; a device
+that is off makes either fail. From the SIM: an SMS (text, or 8-bit data) to the Commands number and a datagram
+to 100.64.0.1 become `received` Commands posted to the Sim's commands_callback_url. Refusals carry the Wireless
+codes (33101, 33104, 33201) and write nothing.
 
 The platform here answers attaches through a stand-in third-party AAA (RADIUS on 127.0.0.1 that admits every
 SIM), as a deployment with its own AAA would: what is under test is the commands path, not the attach policy.
@@ -23,6 +24,8 @@ from typing import Any
 
 import pytest
 from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+from twilio.rest.wireless.v1.command import CommandInstance
 
 from cellplane.domain.wireless_commands import DEVICE_PORT
 from cellplane.protocols.radius import Code, build_response, decode
@@ -160,6 +163,17 @@ def inbox(account: Account, iccid: str) -> list[dict[str, Any]]:
     return messages
 
 
+def create_over_sms(client: Client, **params: str) -> CommandInstance:
+    """POST /Commands through the SDK's own Wireless v1 client with `Transport=sms`, cellplane's extension that
+    CommandList.create has no argument for (params in the API's UpperCamelCase)."""
+    version = client.wireless.v1
+    return CommandInstance(version, version.create(method="POST", uri="/Commands", data={"Transport": "sms", **params}))
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
 def refused(call: Callable[[], Any]) -> TwilioRestException:
     with pytest.raises(TwilioRestException) as caught:
         call()
@@ -274,6 +288,106 @@ def test_binary_and_ip_commands_reach_the_device_port_as_one_datagram(
     )
 
 
+def test_a_binary_command_over_sms_reaches_the_inbox_byte_exact_as_8bit_data(
+    owner: Account, receiver: WebhookReceiver
+) -> None:
+    client = owner.client()
+    sim = active_sim(owner)
+    Devices(owner).attach(sim["iccid"], USA)
+    # Bytes a text SMS could not carry: NUL, the GSM escape 0x1B, CR/LF, 0x80-0xFF; 105 of them plus the sid and a
+    # space make 140, one SMS's user data exactly.
+    data = bytes([0x00, 0x1B, 0x0D, 0x0A, 0xFF, 0x80]) + bytes(range(1, 256, 3))[:99]
+    full = bytes(range(140))  # 140 bytes without a sid: the limit
+
+    command = create_over_sms(
+        client,
+        Command=b64(data),
+        Sim=sim["unique_name"],
+        CommandMode="binary",
+        IncludeSid="start",
+        CallbackUrl=f"{receiver.url}/bin",
+    )
+    unreceipted = create_over_sms(
+        client, Command=b64(full), Sim=sim["sid"], CommandMode="binary", DeliveryReceiptRequested="false"
+    )
+
+    assert (command.status, command.transport, command.command_mode, command.direction) == (
+        "queued",
+        "sms",
+        "binary",
+        "to_sim",
+    )
+    assert command.command == b64(data) and command.sid.startswith("DC") and command.sim_sid == sim["sid"]
+    delivered = command_in(owner, command.sid, "delivered")
+    assert (delivered["transport"], delivered["command_mode"], delivered["command"]) == ("sms", "binary", b64(data))
+    command_in(owner, unreceipted.sid, "sent")
+    messages = eventually(lambda: inbox(owner, sim["iccid"]), lambda got: len(got) >= 2)
+    by_body = {base64.b64decode(m["body"]): m for m in messages}
+    assert set(by_body) == {command.sid.encode() + b" " + data, full}
+    for message in messages:
+        assert (message["body_type"], message["alphabet"], message["data_coding"]) == ("binary", "8bit", 4)
+        assert (message["from"], message["status"]) == ("000", "received")
+    [hook] = receiver.wait_for(lambda got: len(got) >= 1)
+    assert hook.twilio_signature_valid and hook.kore_signature_valid and hook.path == "/bin"
+    assert (hook.params["CommandSid"], hook.params["Status"], hook.params["Transport"]) == (
+        command.sid,
+        "delivered",
+        "sms",
+    )
+    assert (hook.params["CommandMode"], hook.params["Command"]) == ("binary", b64(data))
+    listed = client.wireless.v1.commands.list(sim=sim["sid"], transport="sms")
+    assert {(c.sid, c.command_mode) for c in listed} == {(command.sid, "binary"), (unreceipted.sid, "binary")}
+    # Text is as it was: one GSM 7-bit SMS, its DCS 0.
+    text = client.wireless.v1.commands.create(command="ping", sim=sim["sid"])
+    command_in(owner, text.sid, "delivered")
+    latest = eventually(lambda: inbox(owner, sim["iccid"]), lambda got: len(got) >= 3)[-1]
+    assert (latest["body"], latest["body_type"], latest["alphabet"], latest["data_coding"]) == (
+        "ping",
+        "text",
+        "gsm7",
+        0,
+    )
+
+
+def test_8bit_data_from_the_sim_is_a_binary_command_at_its_commands_callback_url(
+    owner: Account, receiver: WebhookReceiver
+) -> None:
+    client = owner.client()
+    sim = active_sim(owner, commands_callback_url=f"{receiver.url}/mo")
+    devices = Devices(owner)
+    devices.attach(sim["iccid"], USA)
+    data = bytes([0xFF, 0x00, 0x1B, 0x41]) + bytes(range(136))  # 140 bytes, one SMS of 8-bit data
+
+    sent = devices.http.post(f"{EMULATOR}/Devices/{sim['iccid']}/Sms", data={"Body": b64(data), "BodyType": "binary"})
+    too_long = devices.http.post(
+        f"{EMULATOR}/Devices/{sim['iccid']}/Sms", data={"Body": b64(bytes(141)), "BodyType": "binary"}
+    )
+    not_base64 = devices.http.post(
+        f"{EMULATOR}/Devices/{sim['iccid']}/Sms", data={"Body": "not base64!", "BodyType": "binary"}
+    )
+    bad_type = devices.http.post(f"{EMULATOR}/Devices/{sim['iccid']}/Sms", data={"Body": "x", "BodyType": "pdu"})
+
+    assert sent.status_code == 201, sent.text
+    assert (sent.json()["status"], sent.json()["body"], sent.json()["data_coding"]) == ("accepted", b64(data), 4)
+    for answer, parameter in ((too_long, "Body"), (not_base64, "Body"), (bad_type, "BodyType")):
+        assert answer.status_code == 400 and parameter in answer.json()["message"], answer.text
+    [hook] = receiver.wait_for(lambda got: len(got) >= 1)
+    assert hook.twilio_signature_valid and hook.path == "/mo"
+    assert (hook.params["Status"], hook.params["Direction"], hook.params["Transport"]) == (
+        "received",
+        "from_sim",
+        "sms",
+    )
+    assert (hook.params["CommandMode"], base64.b64decode(hook.params["Command"])) == ("binary", data)
+    [listed] = client.wireless.v1.commands.list(direction="from_sim")
+    assert (listed.sid, listed.command_mode, listed.transport) == (hook.params["CommandSid"], "binary", "sms")
+    assert base64.b64decode(listed.command) == data
+    [mine] = devices.http.get(f"{EMULATOR}/Devices/{sim['iccid']}/Sms", params={"Direction": "from_sim"}).json()[
+        "messages"
+    ]
+    assert (mine["body_type"], mine["alphabet"], base64.b64decode(mine["body"])) == ("binary", "8bit", data)
+
+
 def test_commands_from_the_sim_reach_its_commands_callback_url(owner: Account, receiver: WebhookReceiver) -> None:
     client = owner.client()
     sim = active_sim(owner, commands_callback_url=f"{receiver.url}/mo", commands_callback_method="POST")
@@ -381,7 +495,13 @@ def test_refusals_carry_wireless_codes_and_write_nothing(account: Account) -> No
         assert (error.status, error.code) == (400, 33101) and parameter in error.msg, (params, error.msg)
     http = account.http()
     for form, parameter in (
-        ({"Sim": sim, "Command": "AAEC", "CommandMode": "binary", "Transport": "sms"}, "CommandMode"),
+        # One SMS carries 140 bytes of 8-bit data: 141, or 106 with the sid and a space, are too many.
+        ({"Sim": sim, "Command": b64(bytes(141)), "CommandMode": "binary", "Transport": "sms"}, "Command"),
+        (
+            {"Sim": sim, "Command": b64(bytes(106)), "CommandMode": "binary", "Transport": "sms", "IncludeSid": "end"},
+            "Command",
+        ),
+        ({"Sim": sim, "Command": "not base64!", "CommandMode": "binary", "Transport": "sms"}, "Command"),
         ({"Sim": sim, "Command": "x", "Transport": "fax"}, "Transport"),
         ({"Command": "x"}, "Sim"),
         ({"Sim": sim}, "Command"),
@@ -390,11 +510,18 @@ def test_refusals_carry_wireless_codes_and_write_nothing(account: Account) -> No
     ):
         answer = http.post("/wireless/v1/Commands", data=form)
         assert answer.status_code == 400 and parameter in answer.json()["message"], (form, answer.text)
+    error = refused(lambda: create_over_sms(client, Command=b64(bytes(141)), CommandMode="binary", Sim=sim))
+    assert (error.status, error.code) == (400, 33101) and "141 bytes of 8-bit data" in error.msg
+    assert "at most 140" in error.msg and "Command" in error.msg
+    error = refused(lambda: create_over_sms(client, Command="AAEC", CommandMode="binary", Sim=silent))
+    assert (error.status, error.code) == (403, 33201) and "messaging" in error.msg
     assert client.wireless.v1.commands.list() == []  # nothing was written
     # What fits goes: 125 characters and the sid, and a ready Sim.
     assert create(command="x" * 125, include_sid="end", sim=sim).status == "queued"
     assert create(command="x", sim=ready).status == "queued"
     assert create(command="AAEC", command_mode="binary", sim=silent).transport == "ip"  # IP needs data only
+    over_sms = create_over_sms(client, Command=b64(bytes(105)), CommandMode="binary", IncludeSid="start", Sim=sim)
+    assert (over_sms.status, over_sms.transport) == ("queued", "sms")  # 105 bytes, the sid and a space: 140
     for sid in ("DC" + "0" * 32, "not-a-sid"):
         assert refused(lambda sid=sid: client.wireless.v1.commands(sid).fetch()).status == 404
     assert http.get("/wireless/v1/Commands", params={"Status": "lost"}).status_code == 400

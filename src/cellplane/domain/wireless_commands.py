@@ -9,7 +9,10 @@ the body, separated by a space, and the sid counts toward the limit. Statuses: `
 Transport. The resource has `transport` (sms | ip), but CreateCommand has no parameter that chooses it and the
 hosted docs describe SMS only; the spec's two create examples pair CommandMode=text with an SMS Command and
 CommandMode=binary with an IP one (`createCommandSms`, `createCommandIp`). cellplane takes an optional
-`Transport` parameter (an extension) and defaults to that pairing. An IP Command is one UDP datagram from
+`Transport` parameter (an extension) and defaults to that pairing. A binary Command with `Transport=sms` is one
+8-bit data SMS (TP-DCS 0x04): its bytes, the sid's ASCII and a space included (IncludeSid), at most 140 octets
+of user data; a text Command is one SMS of text (160 GSM 7-bit characters, or 70 UCS-2). An IP Command is one UDP
+datagram from
 100.64.0.1, under the IP Commands rules (domain/ip_commands.py: at most 1300 bytes), to DEVICE_PORT on the
 device: the hosted docs publish no port for Wireless IP Commands, so this one is cellplane's.
 """
@@ -81,6 +84,13 @@ def body(command: str, mode: str, include_sid: str, sid: str) -> bytes:
     return with_sid_bytes(decode(command, mode), include_sid, sid)
 
 
+def sms_message(command: str, mode: str, include_sid: str, sid: str) -> str | bytes:
+    """What one SMS carries: the text with its sid, or in binary mode the bytes (sent as 8-bit data)."""
+    if mode == BINARY:
+        return body(command, mode, include_sid, sid)
+    return with_sid_text(command, include_sid, sid)
+
+
 def check_datagram(data: bytes) -> None:
     if len(data) > ip_commands.MAX_PAYLOAD_BYTES:
         raise InvalidParameter(
@@ -91,5 +101,5 @@ def check_datagram(data: bytes) -> None:
 
 
 def encode_received(data: bytes) -> str:
-    """A datagram from the SIM, as the API shows it: binary mode, so base64."""
+    """Bytes from the SIM (a datagram, or an 8-bit data SMS), as the API shows them: binary mode, so base64."""
     return base64.b64encode(data).decode("ascii")

@@ -5,8 +5,9 @@ an idle one is paged and has it once it answers (TS 23.401 §5.3.4.3 paging, the
 TS 23.272 §8.2); one asleep in eDRX gets it when it wakes; a detached or powered-off device is absent, which
 the SMS center learns at once (as an HLR answers "absent subscriber"). Mobile-originated (`send`): the device
 wakes if it must (a Service Request), submits the SMS to the network and keeps the answer, RP-ACK or
-RP-ERROR with its cause (TS 24.011 §7.3). Inboxes are kept by ICCID across power cycles, as a real SIM stores
-its SMS (TS 31.102 EF_SMS). It imports protocols only, like the rest of the emulator.
+RP-ERROR with its cause (TS 24.011 §7.3). An SMS is text or 8-bit data (bytes; TP-DCS 0x04), both ways, and
+each message keeps the TP-DCS it travelled with. Inboxes are kept by ICCID across power cycles, as a real SIM
+stores its SMS (TS 31.102 EF_SMS). It imports protocols only, like the rest of the emulator.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from cellplane.protocols.sms import measure
+from cellplane.protocols.sms import ShortMessage, alphabet_of, data_coding, measure
 
 from .emulator import Emulator
 from .errors import EmulatorError, InvalidState, InvalidValue, UnknownDevice
@@ -51,19 +52,20 @@ class NetworkAnswer:
     reason: str | None = None
 
 
-# The SMS center a device's SMS reaches: (IMSI, text) -> the network's answer.
-Submit = Callable[[str, str], Awaitable[NetworkAnswer]]
+# The SMS center a device's SMS reaches: (IMSI, text or 8-bit data) -> the network's answer.
+Submit = Callable[[str, ShortMessage], Awaitable[NetworkAnswer]]
 
 
 @dataclass(frozen=True, slots=True)
 class Sms:
-    """One message in a device's inbox (`to_sim`) or sent box (`from_sim`)."""
+    """One message in a device's inbox (`to_sim`) or sent box (`from_sim`): text, or bytes of 8-bit data."""
 
     direction: str
     peer: str  # who sent it (inbox) or where it went (sent box)
-    text: str
+    message: ShortMessage
     at: float
     alphabet: str
+    data_coding: int  # the TP-DCS it travelled with (TS 23.038 §4): 0x00 GSM 7-bit, 0x04 8-bit data, 0x08 UCS-2
     accepted: bool = True  # sent box: whether the network took it
     cause: int | None = None
     reason: str | None = None
@@ -71,7 +73,7 @@ class Sms:
 
 @dataclass
 class _Held:
-    text: str
+    message: ShortMessage
     future: asyncio.Future[bool] = field(repr=False)
 
 
@@ -89,17 +91,18 @@ class SmsApp:
 
     # --- mobile terminated ----------------------------------------------------------------------------------
 
-    def deliver(self, imsi: str, text: str) -> MtDelivery:
-        """An SMS from the SMS center to the device with this IMSI, as its serving network carries it."""
+    def deliver(self, imsi: str, message: ShortMessage) -> MtDelivery:
+        """An SMS (text, or 8-bit data) from the SMS center to the device with this IMSI, as its serving network
+        carries it."""
         iccid = self._iccid_of(imsi)
         state = self._state(iccid) if iccid is not None else DeviceState.DETACHED
         if iccid is None or state not in CONNECTED:
             return MtDelivery(MtResult.ABSENT)
         if state == DeviceState.ATTACHED:
-            self._receive(iccid, text)
+            self._receive(iccid, message)
             return MtDelivery(MtResult.DELIVERED)
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._held.setdefault(iccid, []).append(_Held(text, future))
+        self._held.setdefault(iccid, []).append(_Held(message, future))
         if iccid not in self._watchers:
             self._watchers[iccid] = asyncio.create_task(self._watch(iccid), name=f"sms-held-{iccid}")
         return MtDelivery(MtResult.PENDING, future)
@@ -115,7 +118,7 @@ class SmsApp:
                 state = self._state(iccid)
                 if state == DeviceState.ATTACHED:
                     for item in held:
-                        self._receive(iccid, item.text)
+                        self._receive(iccid, item.message)
                         item.future.set_result(True)
                     self._held[iccid] = []
                     return
@@ -134,18 +137,19 @@ class SmsApp:
         finally:
             self._watchers.pop(iccid, None)
 
-    def _receive(self, iccid: str, text: str) -> None:
-        sms = Sms("to_sim", SERVICE_NUMBER, text, time.time(), measure(text).alphabet.value)
+    def _receive(self, iccid: str, message: ShortMessage) -> None:
+        sms = Sms("to_sim", SERVICE_NUMBER, message, time.time(), alphabet_of(message).value, data_coding(message))
         self._inbox.setdefault(iccid, deque(maxlen=BOX_LIMIT)).append(sms)
 
     # --- mobile originated ----------------------------------------------------------------------------------
 
-    async def send(self, iccid: str, text: str) -> Sms:
-        """The device sends `text` to the platform's number; returns it with the network's answer."""
+    async def send(self, iccid: str, message: ShortMessage) -> Sms:
+        """The device sends `message` (text, or bytes as 8-bit data) to the platform's number; returns it with the
+        network's answer."""
         view = self.emulator.device(iccid)
-        if not text:
+        if not message:
             raise InvalidValue("Body must not be empty", "Body")
-        size = measure(text)
+        size = measure(message)
         if not size.fits:
             raise InvalidValue(f"Body is {size.length} {size.unit}; one SMS carries at most {size.limit}", "Body")
         if view.state not in CONNECTED:
@@ -154,13 +158,14 @@ class SmsApp:
             raise InvalidState("this emulator has no SMS center to send to")
         if view.state != DeviceState.ATTACHED:
             await self.emulator.set_state(iccid, DeviceState.ATTACHED)  # a Service Request, to send
-        answer = await self.submit(view.imsi, text)
+        answer = await self.submit(view.imsi, message)
         sms = Sms(
             "from_sim",
             SERVICE_NUMBER,
-            text,
+            message,
             time.time(),
             size.alphabet.value,
+            data_coding(message),
             accepted=answer.accepted,
             cause=answer.cause,
             reason=answer.reason,

@@ -16,6 +16,7 @@ from cellplane.domain.caller import Caller
 from cellplane.emulator import Emulator, http_sms
 from cellplane.emulator.sms import NetworkAnswer, SmsApp, Submit
 from cellplane.network.smsc import Deliver, MtAttempt, MtResult, SmsCenter
+from cellplane.protocols.sms import ShortMessage
 from cellplane.services.context import PlatformContext
 from cellplane.store.repositories.sim_owners import owners
 
@@ -23,8 +24,8 @@ from cellplane.store.repositories.sim_owners import owners
 def radio_leg(app: SmsApp) -> Deliver:
     """The SMS center's `deliver`: the devices' serving network, as the emulator carries SMS."""
 
-    def deliver(imsi: str, text: str) -> MtAttempt:
-        delivery = app.deliver(imsi, text)
+    def deliver(imsi: str, message: ShortMessage) -> MtAttempt:
+        delivery = app.deliver(imsi, message)
         return MtAttempt(MtResult(delivery.result.value), delivery.later)
 
     return deliver
@@ -33,8 +34,8 @@ def radio_leg(app: SmsApp) -> Deliver:
 def service_center(center: SmsCenter) -> Submit:
     """The devices' SMS center: what they send reaches `center.submit_from_device`."""
 
-    async def submit(imsi: str, text: str) -> NetworkAnswer:
-        answer = await center.submit_from_device(imsi, text)
+    async def submit(imsi: str, message: ShortMessage) -> NetworkAnswer:
+        answer = await center.submit_from_device(imsi, message)
         return NetworkAnswer(answer.accepted, int(answer.cause) if answer.cause is not None else None, answer.reason)
 
     return submit

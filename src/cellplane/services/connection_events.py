@@ -21,7 +21,8 @@ from cellplane.store.repositories import connection_events as repo
 from cellplane.store.repositories import fleets as fleet_repo
 from cellplane.store.repositories import sims as sim_repo
 
-PRODUCT = "supersim"
+# Events are written for every SIM the AAA sees: Super SIMs (HS...) and Programmable Wireless SIMs (DE...).
+PRODUCTS = ("supersim", "wireless")
 # Event types are dotted lower-case names ("attachment.accepted", "data-session.ended", ...).
 _EVENT_TYPE = re.compile(r"^[a-z][a-z0-9._-]{0,23}$")
 _ICCID = re.compile(r"^\d{18,22}$")
@@ -39,12 +40,14 @@ class EventRequest:
 
 
 async def _sim_filter(session: AsyncSession, caller: Caller, key: str) -> repo.EventFilter:
-    """A sid as given, a unique name of one of our SIMs, else an ICCID (matched on the event itself)."""
-    if is_sid(key, Prefix.SUPER_SIM):
+    """A sid as given (a Super SIM's or a Wireless SIM's), a unique name of one of our SIMs of either product, else
+    an ICCID (matched on the event itself)."""
+    if is_sid(key, Prefix.SUPER_SIM) or is_sid(key, Prefix.WIRELESS_SIM):
         return repo.EventFilter(sim_sid=key)
-    sim = await sim_repo.find_visible(session, key, [caller.account_sid], PRODUCT)
-    if sim is not None:
-        return repo.EventFilter(sim_sid=sim.sid)
+    for product in PRODUCTS:  # a unique name is unique within the account, across both products
+        sim = await sim_repo.find_visible(session, key, [caller.account_sid], product)
+        if sim is not None:
+            return repo.EventFilter(sim_sid=sim.sid)
     if _ICCID.match(key):
         # Events carry the ICCID, so this also finds events of a SIM that has since left the account.
         return repo.EventFilter(iccid=key)

@@ -22,7 +22,7 @@ from cellplane.domain.caller import Caller
 from cellplane.domain.errors import InvalidParameter, NotFound
 from cellplane.domain.ids import Prefix, is_sid, new_sid
 from cellplane.domain.paging import Page, PageSpec
-from cellplane.protocols.sms import measure
+from cellplane.protocols.sms import ShortMessage, measure
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue, enqueue_webhook
 from cellplane.services.sms_usage import count_sms
@@ -62,6 +62,7 @@ class Verdict(StrEnum):
     UNKNOWN_SIM = "unknown_sim"  # no account holds this IMSI
     BARRED = "barred"  # the SIM is neither ready nor active
     NOT_SUBSCRIBED = "not_subscribed"  # its fleet has SMS Commands disabled (or it has no fleet)
+    TEXT_ONLY = "text_only"  # 8-bit data from a Super SIM: an SMS Command's payload is text
 
 
 class Report(StrEnum):
@@ -203,12 +204,16 @@ async def record_report(
 
 
 async def record_received(
-    session: AsyncSession, ctx: PlatformContext, imsi: str, text: str, at: datetime
+    session: AsyncSession, ctx: PlatformContext, imsi: str, message: ShortMessage, at: datetime
 ) -> tuple[Verdict, SmsCommand | None]:
-    """An SMS a SIM sent: a `received` command posted to its fleet's URL, unless the SIM may not send SMS."""
+    """An SMS a SIM sent: a `received` command posted to its fleet's URL, unless the SIM may not send SMS (or sent
+    8-bit data, which no SMS Command carries)."""
     found = await repo.sim_by_imsi(session, imsi)
     if found is None:
         return Verdict.UNKNOWN_SIM, None
+    if isinstance(message, bytes):
+        return Verdict.TEXT_ONLY, None
+    text = message
     sim, fleet = found
     if _reachable_status(sim) not in lifecycle.CONNECTABLE:
         return Verdict.BARRED, None

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from cellplane.protocols.sms import ShortMessage
+
 
 class DeliveryOutcome(StrEnum):
     SENT = "sent"  # handed to the SIM's GTP-U tunnel towards the visited network
@@ -47,6 +49,7 @@ class SmsSubmission:
 
 
 class SmsTransport(Protocol):
-    async def send_sms(self, reference: str, imsi: str, text: str) -> SmsSubmission:
-        """Submit one SMS to the SIM with this IMSI; `reference` (the command's sid) comes back in its report."""
+    async def send_sms(self, reference: str, imsi: str, message: ShortMessage) -> SmsSubmission:
+        """Submit one SMS to the SIM with this IMSI (text, or bytes as 8-bit data); `reference` (the command's sid)
+        comes back in its report."""
         ...

@@ -9,6 +9,8 @@ The rules follow the UsageRecord resource of the hosted API (docs/iot/supersim/a
   or filtered by it, and null otherwise;
 - usage stays with the account that owned the SIM when it happened (seed 004: a transferred SIM's
   usage records do not move with it), and the fleet is the one the SIM was in at that time.
+- only Super SIMs (HS...) count: the usage of the account's Programmable Wireless SIMs (DE...) is in the same
+  buckets and is the Wireless API's (services/wireless_usage.py, which reads DE... only).
 
 Usage is counted in whole hourly buckets: a bucket counts when its hour overlaps the window.
 """
@@ -194,6 +196,8 @@ async def list_usage_records(
         fleet_sid=fleet,
         network_sid=network,
         iso_country=country,
+        # Super SIMs only: the account's Wireless SIMs (DE...) have buckets too, read by services/wireless_usage.py.
+        sim_prefix=str(Prefix.SUPER_SIM),
     )
     totals = await repo.page_totals(session, query, spec)
     length = timedelta(hours=1) if granularity == "hour" else timedelta(days=1)

@@ -6,7 +6,9 @@ The Command resource docs: a command is accepted as `queued`; it becomes `sent` 
 over SMS with a delivery receipt requested, `delivered` when the device has it; `failed` when it cannot be
 sent. `CallbackUrl` is called "when the Command has finished sending, whether the command was delivered or it
 failed": once, at the final status. Commands from the SIM (an SMS to the Commands number, a datagram to
-100.64.0.1) are `received` and posted to the Sim's `commands_callback_url`. Rules: domain/wireless_commands.py.
+100.64.0.1) are `received` and posted to the Sim's `commands_callback_url`. Over SMS a binary Command travels as
+8-bit data (140 octets at most), and 8-bit data from the SIM is a `received` binary Command (base64), as a
+datagram is. Rules: domain/wireless_commands.py.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from cellplane.domain.caller import Caller
 from cellplane.domain.errors import InvalidParameter, MissingParameter, NotFound, Unauthorized
 from cellplane.domain.ids import Prefix, is_sid, new_sid
 from cellplane.domain.paging import Page, PageSpec
-from cellplane.protocols.sms import measure
+from cellplane.protocols.sms import ShortMessage, measure
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue, enqueue_webhook
 from cellplane.services.sms_commands import Report, Verdict
@@ -102,13 +104,8 @@ def _check_size(command: str, mode: str, transport: str, include_sid: str, sid: 
     if transport == rules.IP:
         rules.check_datagram(rules.body(command, mode, include_sid, sid))
         return
-    if mode == rules.BINARY:
-        raise InvalidParameter(
-            "CommandMode",
-            "CommandMode binary goes over IP here (Transport=ip): this SMS center carries text SMS only",
-            code=rules.INVALID,
-        )
-    size = measure(rules.with_sid_text(command, include_sid, sid))
+    # One SMS: text (GSM 7-bit or UCS-2), or in binary mode 8-bit data (protocols/sms.py measures either).
+    size = measure(rules.sms_message(command, mode, include_sid, sid))
     if not size.fits:
         with_sid = "" if include_sid == "none" else ", its sid and a space included"
         raise InvalidParameter(
@@ -199,11 +196,11 @@ async def deliver_sms(
     command, sim = found
     if command.status != rules.QUEUED:
         return command
-    text = rules.with_sid_text(command.command, command.include_sid, command.sid)
+    message = rules.sms_message(command.command, command.command_mode, command.include_sid, command.sid)
     if transport is None:
         submission = SmsSubmission(SmsOutcome.NO_SMSC)
     else:
-        submission = await transport.send_sms(sid, sim.imsi, text)
+        submission = await transport.send_sms(sid, sim.imsi, message)
     now = ctx.clock()
     if submission.outcome in (SmsOutcome.SENT, SmsOutcome.DELIVERED):
         await count_sms(session, ctx, sim, to_sim=True, now=now)
@@ -285,10 +282,11 @@ def _fail(session: AsyncSession, command: WirelessCommand, sim: Sim, code: int, 
 
 
 async def record_received_sms(
-    session: AsyncSession, ctx: PlatformContext, imsi: str, text: str, at: datetime
+    session: AsyncSession, ctx: PlatformContext, imsi: str, message: ShortMessage, at: datetime
 ) -> tuple[Verdict, WirelessCommand | None] | None:
-    """An SMS a Wireless SIM sent to the Commands number: a `received` command posted to its
-    commands_callback_url, or the refusal the network answers; None when the IMSI is no claimed Wireless SIM."""
+    """An SMS a Wireless SIM sent to the Commands number: a `received` command (text, or binary in base64 for 8-bit
+    data) posted to its commands_callback_url, or the refusal the network answers; None when the IMSI is no
+    claimed Wireless SIM."""
     sim = await sims_repo.by_imsi(session, imsi)
     if sim is None or sim.product != PRODUCT or sim.account_sid is None:
         return None
@@ -297,7 +295,10 @@ async def record_received_sms(
     plan = await plan_repo.get(session, sim.rate_plan_sid) if sim.rate_plan_sid else None
     if plan is None or not plan.messaging_enabled:
         return Verdict.NOT_SUBSCRIBED, None
-    command = received(session, sim, text, rules.TEXT, rules.SMS, at)
+    if isinstance(message, bytes):
+        command = received(session, sim, rules.encode_received(message), rules.BINARY, rules.SMS, at)
+    else:
+        command = received(session, sim, message, rules.TEXT, rules.SMS, at)
     await count_sms(session, ctx, sim, to_sim=False, now=at)
     await session.flush()
     return Verdict.ACCEPTED, command

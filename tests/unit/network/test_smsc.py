@@ -122,6 +122,23 @@ async def test_sms_from_sims_are_stored_or_refused_with_the_rp_cause(ctx: Platfo
     assert (bucket.sms_from_sim, bucket.sms_to_sim, bucket.fleet_sid) == (1, 0, world.fleet_sid)
 
 
+async def test_8bit_data_from_a_super_sim_is_refused_as_not_implemented(ctx: PlatformContext, world: World) -> None:
+    # GIVEN a Super SIM that may send SMS Commands (whose payload is text)
+    center = SmsCenter(ctx)
+    sender = await world.sim("active")
+    # WHEN its device sends 8-bit data, or more than one SMS of it
+    binary = await center.submit_from_device(sender.imsi, bytes([0x00, 0xFF, 0x1B]))
+    too_long = await center.submit_from_device(sender.imsi, bytes(141))
+    unknown = await center.submit_from_device("001019999999999", b"\x01")
+    # THEN the network answers RP-ERROR (69: facility not implemented; 96: too long) and nothing is stored
+    assert (binary.accepted, binary.cause) == (False, RpCause.REQUESTED_FACILITY_NOT_IMPLEMENTED)
+    assert (too_long.accepted, too_long.cause) == (False, RpCause.INVALID_MANDATORY_INFORMATION)
+    assert unknown.cause == RpCause.UNKNOWN_SUBSCRIBER
+    assert await world.get(SmsCommand, account_sid=world.account_sid) == []
+    assert await world.buckets_of(sender) == []
+    assert center.counters["mo_refused"] == 3 and (await center.submit_from_device(sender.imsi, "text")).accepted
+
+
 async def test_five_sms_make_a_ready_sim_active_and_count_in_its_hour(ctx: PlatformContext, world: World) -> None:
     sim = await world.sim("ready")
     changed: list[Any] = []

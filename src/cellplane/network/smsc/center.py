@@ -10,6 +10,10 @@ SMSC sends, §9.2.2.3), recorded on the command.
 MO (TS 23.040 §10.2, TS 24.011 RP-DATA): `submit_from_device` is what a device's SMS reaches; the center
 stores it as a `received` command (which posts it to the fleet's URL) and answers RP-ACK, or RP-ERROR with
 the cause a network gives (TS 24.011 §8.2.5.4) when the SIM may not send SMS.
+
+Either way an SMS is text or 8-bit data (a `ShortMessage`: str or bytes, TP-DCS 0x04 for bytes): a Wireless
+Command in binary mode travels as 8-bit data, and 8-bit data from a Wireless SIM is a binary Command. Super SIM
+SMS Commands are text, so 8-bit data from a Super SIM is refused (RP-Cause 69, facility not implemented).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass
 
 from cellplane.domain import sms_commands as rules
 from cellplane.domain.ids import Prefix, is_sid
-from cellplane.protocols.sms import RpCause, measure
+from cellplane.protocols.sms import RpCause, ShortMessage, measure
 from cellplane.services import sms_commands, wireless_commands
 from cellplane.services.context import PlatformContext
 from cellplane.services.transport import SmsOutcome, SmsSubmission
@@ -36,6 +40,7 @@ REFUSALS = {
     sms_commands.Verdict.UNKNOWN_SIM: RpCause.UNKNOWN_SUBSCRIBER,
     sms_commands.Verdict.BARRED: RpCause.OPERATOR_DETERMINED_BARRING,
     sms_commands.Verdict.NOT_SUBSCRIBED: RpCause.REQUESTED_FACILITY_NOT_SUBSCRIBED,
+    sms_commands.Verdict.TEXT_ONLY: RpCause.REQUESTED_FACILITY_NOT_IMPLEMENTED,
 }
 STORE_ATTEMPTS = 3
 
@@ -89,12 +94,13 @@ class SmsCenter:
 
     # --- MT ---------------------------------------------------------------------------------------------
 
-    async def send_sms(self, reference: str, imsi: str, text: str) -> SmsSubmission:
-        """Submit one SMS to the SIM with this IMSI (SmsTransport); `reference` comes back in its report."""
+    async def send_sms(self, reference: str, imsi: str, message: ShortMessage) -> SmsSubmission:
+        """Submit one SMS (text, or bytes as 8-bit data) to the SIM with this IMSI (SmsTransport); `reference`
+        comes back in its report."""
         self.counters["mt_submitted"] += 1
         if self.deliver is None:
             return SmsSubmission(SmsOutcome.NO_SMSC)
-        attempt = self.deliver(imsi, text)
+        attempt = self.deliver(imsi, message)
         if attempt.result == MtResult.DELIVERED:
             self.counters["mt_delivered"] += 1
             return SmsSubmission(SmsOutcome.DELIVERED)
@@ -146,9 +152,10 @@ class SmsCenter:
 
     # --- MO ---------------------------------------------------------------------------------------------
 
-    async def submit_from_device(self, imsi: str, text: str) -> MoAnswer:
-        """An SMS from the device with this IMSI: stored and posted to its fleet, or refused with an RP-Cause."""
-        if not text or not measure(text).fits:
+    async def submit_from_device(self, imsi: str, message: ShortMessage) -> MoAnswer:
+        """An SMS (text, or bytes as 8-bit data) from the device with this IMSI: stored and posted to its fleet or
+        its Sim's commands_callback_url, or refused with an RP-Cause."""
+        if not message or not measure(message).fits:
             self.counters["mo_refused"] += 1
             return MoAnswer(False, RpCause.INVALID_MANDATORY_INFORMATION)
         for attempt in range(STORE_ATTEMPTS):
@@ -156,8 +163,10 @@ class SmsCenter:
                 async with self.ctx.sessions() as session, session.begin():
                     # A Wireless SIM's SMS is a Wireless Command (to its commands_callback_url); None: not one.
                     now = self.ctx.clock()
-                    stored = await wireless_commands.record_received_sms(session, self.ctx, imsi, text, now)
-                    verdict, command = stored or await sms_commands.record_received(session, self.ctx, imsi, text, now)
+                    stored = await wireless_commands.record_received_sms(session, self.ctx, imsi, message, now)
+                    verdict, command = stored or await sms_commands.record_received(
+                        session, self.ctx, imsi, message, now
+                    )
                 break
             except Exception:
                 log.exception("storing an SMS from %s failed (attempt %d)", imsi, attempt + 1)

@@ -2,7 +2,7 @@
 
 In a real core the SMSC asks the HLR/HSS where the subscriber is (MAP SendRoutingInfoForSM, TS 29.002) and
 forwards the SMS to that MSC or MME, which pages an idle device and delivers it over NAS (TS 23.040 §10,
-TS 23.272 for SMS over SGs). Here that whole leg is one in-process call, `deliver(imsi, text)`, given by
+TS 23.272 for SMS over SGs). Here that whole leg is one in-process call, `deliver(imsi, message)`, given by
 whoever runs the SMSC (the runtime connects the emulator's devices): it answers at once whether the
 device has the SMS, is being reached (then `later` settles it), or is absent (attached nowhere).
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+
+from cellplane.protocols.sms import ShortMessage
 
 
 class MtResult(StrEnum):
@@ -27,5 +29,5 @@ class MtAttempt:
     later: Awaitable[bool] | None = None
 
 
-# (IMSI, text) -> what the serving network made of it.
-Deliver = Callable[[str, str], MtAttempt]
+# (IMSI, the SMS: text, or bytes sent as 8-bit data) -> what the serving network made of it.
+Deliver = Callable[[str, ShortMessage], MtAttempt]
