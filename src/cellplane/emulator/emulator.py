@@ -247,7 +247,8 @@ class Emulator:
 
     async def traffic(self, iccid: str, up: int = 0, down: int = 0) -> dict[str, int]:
         """Make `up` octets of uplink and `down` octets of downlink inner IP packets (exactly: usage counted on
-        them equals these numbers). A sleeping device wakes up to send. Returns what the device counted."""
+        them equals these numbers, unless the network throttles the session and drops some). A sleeping device wakes
+        up to send. Returns what the device counted."""
         up_sizes = _sizes(up, "UploadBytes")
         _sizes(down, "DownloadBytes")
         device = self._get(iccid)
