@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 
 from cellplane.domain.networks import Network, catalogue
-from cellplane.domain.wireless import INTERNATIONAL_ROAMING, NATIONAL_ROAMING, zone
+from cellplane.domain.wireless import HOME, INTERNATIONAL_ROAMING, NATIONAL_ROAMING, ZONES, zone
 
 # Super SIM fleet DataLimit is in megabytes of 10^6 bytes (Fleet resource: "1MB (1) ... 2TB (2,000,000)").
 BYTES_PER_MB = 1_000_000
@@ -75,6 +75,41 @@ class EventType(StrEnum):
     SESSION_THROTTLED = "session_throttled"
 
 
+class ZoneUsage:
+    """Bytes a Wireless SIM used in one billing period per zone (home, national, international roaming).
+
+    Mutable on purpose and shared by every snapshot of the SIM made with `dataclasses.replace`: each accounting batch
+    adds its growth in place (a new snapshot per interim would cost every interim). Rebuilt from the recorded usage
+    whenever the SIM is loaded from the database (services/network_policy.py), so it survives restarts.
+    """
+
+    __slots__ = ("period_sid", "used")
+
+    def __init__(self, period_sid: str | None, used: dict[str, int] | None = None) -> None:
+        self.period_sid = period_sid
+        self.used: dict[str, int] = dict.fromkeys(ZONES, 0)
+        for where, octets in (used or {}).items():
+            self.used[where] += octets
+
+    def __repr__(self) -> str:
+        return f"ZoneUsage({self.period_sid!r}, {self.used!r})"
+
+    def get(self, where: str) -> int:
+        return self.used.get(where, 0)
+
+    def add(self, where: str, octets: int) -> None:
+        self.used[where] = self.used.get(where, 0) + octets
+
+    def merge(self, other: ZoneUsage | None) -> None:
+        """Keep the larger count of each zone of the same period: usage only grows within a period, so a snapshot
+        read from the database a moment before a batch committed loses none of what this process counted."""
+        if other is None or other.period_sid != self.period_sid:
+            return
+        for where, octets in other.used.items():
+            if octets > self.used.get(where, 0):
+                self.used[where] = octets
+
+
 @dataclass(frozen=True, slots=True)
 class SimPolicy:
     """What the rules need to know about one claimed SIM, as of the moment it was loaded.
@@ -107,6 +142,11 @@ class SimPolicy:
     national_roaming_enabled: bool = False
     international_data: bool = False  # "data" in the plan's InternationalRoaming
     throttle_at_limit: bool = False  # DataLimitStrategy `throttle` (else `block`)
+    # The plan's NationalRoamingDataLimit and InternationalRoamingDataLimit; `data_limit_bytes` is then the home
+    # network's (RatePlan.data_limit: "during one month on the home network"). Each zone counts its own usage.
+    national_limit_bytes: int = 0
+    international_limit_bytes: int = 0
+    zone_usage: ZoneUsage | None = field(default=None, compare=False)
 
     @property
     def wireless(self) -> bool:
@@ -124,6 +164,23 @@ class SimPolicy:
         if self.period_start <= now < self.period_end:
             return self.period_data_used
         return 0
+
+    def zone_limit(self, where: str) -> int:
+        """A Wireless SIM's monthly limit in bytes on a network of zone `where`."""
+        if where == NATIONAL_ROAMING:
+            return self.national_limit_bytes
+        if where == INTERNATIONAL_ROAMING:
+            return self.international_limit_bytes
+        return self.data_limit_bytes
+
+    def zone_used_at(self, where: str, now: datetime) -> int:
+        """Bytes used in zone `where` in the billing period in force at `now` (0 once the loaded period is over)."""
+        usage = self.zone_usage
+        if usage is None or usage.period_sid is None or usage.period_sid != self.period_sid:
+            return 0
+        if self.period_start is None or self.period_end is None or not self.period_start <= now < self.period_end:
+            return 0
+        return usage.get(where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +274,9 @@ def check_session(
 def _check_wireless(policy: SimPolicy, network: Network | None, now: datetime, network_known: bool) -> Decision:
     """A Wireless SIM's rate plan (seed 003, RatePlan resource): data enabled, the visited network's zone allowed
     (home network always; elsewhere in the home country with NationalRoamingEnabled; abroad with "data" in
-    InternationalRoaming), and the monthly DataLimit: at it, `block` refuses and `throttle` lets the session on."""
+    InternationalRoaming), and the monthly limit of the visited network's zone (DataLimit on the home network,
+    NationalRoamingDataLimit, InternationalRoamingDataLimit), each against that zone's usage: at it, `block` refuses
+    and `throttle` lets the session on (slowed down by the gateway)."""
     if policy.rate_plan_sid is None:
         return Decision(False, RejectCode.NO_FLEET, network, "The SIM has no Rate Plan")
     if not policy.data_enabled:
@@ -232,12 +291,21 @@ def _check_wireless(policy: SimPolicy, network: Network | None, now: datetime, n
         if where == INTERNATIONAL_ROAMING and not policy.international_data:
             detail = "International roaming for data is not enabled by the SIM's Rate Plan"
             return Decision(False, RejectCode.NETWORK_NOT_ALLOWED, network, detail)
-    if policy.usage_at(now) >= policy.data_limit_bytes:
+    where = zone(network.sid, network.iso_country) if network is not None else HOME
+    if policy.zone_used_at(where, now) >= policy.zone_limit(where):
         if policy.throttle_at_limit:
             return Decision(True, None, network, throttled=True)
-        detail = "The Rate Plan's data limit for this billing period is reached"
-        return Decision(False, RejectCode.DATA_LIMIT_REACHED, network, detail)
+        return Decision(False, RejectCode.DATA_LIMIT_REACHED, network, _LIMIT_DETAIL[where])
     return Decision(True, None, network)
+
+
+# Which of the rate plan's three monthly limits refused: DataLimit (home), NationalRoamingDataLimit,
+# InternationalRoamingDataLimit.
+_LIMIT_DETAIL = {
+    HOME: "The Rate Plan's data limit for this billing period is reached",
+    NATIONAL_ROAMING: "The Rate Plan's national roaming data limit for this billing period is reached",
+    INTERNATIONAL_ROAMING: "The Rate Plan's international roaming data limit for this billing period is reached",
+}
 
 
 def crossed_limit(policy: SimPolicy, before: int, after: int) -> bool:

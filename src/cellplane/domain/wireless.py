@@ -22,6 +22,7 @@ HOME_COUNTRY = "US"
 HOME = "home"
 NATIONAL_ROAMING = "national_roaming"
 INTERNATIONAL_ROAMING = "international_roaming"
+ZONES = (HOME, NATIONAL_ROAMING, INTERNATIONAL_ROAMING)
 
 # RatePlan resource: "payg and quota-1, quota-10, and quota-50"; data limits in megabytes, "up to 2TB".
 DATA_METERINGS = ("payg", "quota-1", "quota-10", "quota-50")

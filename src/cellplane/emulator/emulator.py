@@ -247,7 +247,8 @@ class Emulator:
 
     async def traffic(self, iccid: str, up: int = 0, down: int = 0) -> dict[str, int]:
         """Make `up` octets of uplink and `down` octets of downlink inner IP packets (exactly: usage counted on
-        them equals these numbers). A sleeping device wakes up to send. Returns what the device counted."""
+        them equals these numbers, unless the network throttles the session and drops some). A sleeping device wakes
+        up to send. Returns what the device counted."""
         up_sizes = _sizes(up, "UploadBytes")
         _sizes(down, "DownloadBytes")
         device = self._get(iccid)
@@ -265,8 +266,9 @@ class Emulator:
             if index % 32 == 31:  # let the receiving side drain its socket between bursts
                 await asyncio.sleep(0 if index % 1024 else 0.001)
         if down and self.downlink_source is not None:
-            await self.downlink_source(device.imsi, down)
-            await self._received(device, start[2] + down)
+            # The source answers with the octets it sent: fewer than asked when the network throttles the session.
+            sent = await self.downlink_source(device.imsi, down)
+            await self._received(device, start[2] + min(down, sent))
         return {
             "up_bytes": device.up_octets - start[0],
             "up_packets": device.up_packets - start[1],

@@ -7,6 +7,8 @@ reads the platform's store: `authenticate(request)` gives a caller (or raises), 
 which of those SIMs the caller may drive (its account's and its subaccounts'), and `resolve_network(text)`
 turns a Network parameter (HW sid, "MCC-MNC" or "MCCMNC") into a PLMN. `after_traffic(imsi)`, optional, runs
 once traffic has been made (in-process, the runtime has the gateway report the usage at once).
+`network_session(imsi)`, optional, tells what the network side knows of the device's session (in-process: the
+gateway's counters, whether it is throttled, what its policer dropped); it is shown as the session's `network`.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ Authenticate = Callable[[Request], Awaitable[Any]]
 Ownership = Callable[[Any, Sequence[str]], Awaitable[Collection[str]]]
 ResolveNetwork = Callable[[str], NetworkRef | None]
 AfterTraffic = Callable[[str], Awaitable[None]]
+NetworkSession = Callable[[str], dict[str, Any] | None]
 
 
 def parse_network(text: str) -> NetworkRef | None:
@@ -69,10 +72,11 @@ def router(
     *,
     resolve_network: ResolveNetwork = parse_network,
     after_traffic: AfterTraffic | None = None,
+    network_session: NetworkSession | None = None,
     prefix: str = PREFIX,
 ) -> APIRouter:
     api = APIRouter(prefix=prefix, tags=["cellplane v1 emulator"])
-    drive = _Driver(emulator, owns, resolve_network)
+    drive = _Driver(emulator, owns, resolve_network, network_session)
 
     @api.post("/Devices")
     @answered
@@ -261,7 +265,14 @@ def router(
 class _Driver:
     """What every endpoint shares: ownership checks, Network parameters, rendering."""
 
-    def __init__(self, emulator: Emulator, owns: Ownership, resolve_network: ResolveNetwork) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        owns: Ownership,
+        resolve_network: ResolveNetwork,
+        network_session: NetworkSession | None = None,
+    ) -> None:
+        self.network_session = network_session
         self.emulator = emulator
         self.owns = owns
         self.resolve_network = resolve_network
@@ -301,7 +312,12 @@ class _Driver:
             "cell_id": view.cell_id,
             "ip_address": session["ip_address"] if session else None,
             "session": (
-                {"ip_address": session["ip_address"], "apn": session["apn"], "started_at": iso(session["started_at"])}
+                {
+                    "ip_address": session["ip_address"],
+                    "apn": session["apn"],
+                    "started_at": iso(session["started_at"]),
+                    "network": self.network_session(view.imsi) if self.network_session is not None else None,
+                }
                 if session
                 else None
             ),

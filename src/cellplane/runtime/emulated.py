@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Collection, Sequence
+from typing import Any
 
 from fastapi import APIRouter, Request
 
@@ -64,12 +65,21 @@ def emulator_router(emulator: Emulator, ctx: PlatformContext, gateway: Gateway |
                     last = session.up_octets
         await gateway.report_usage(imsi)
 
+    def network_session(imsi: str) -> dict[str, Any] | None:
+        """The gateway's view of the device's session: usage it counted, throttle state, what its policer dropped."""
+        assert gateway is not None
+        session = gateway.session(imsi)
+        if session is None:
+            return None
+        return {"acct_session_id": session.acct_session_id, **session.usage(), **session.throttle_view()}
+
     return emulator_http.router(
         emulator,
         caller,
         owned,
         resolve_network=resolve_network,
         after_traffic=report if gateway is not None else None,
+        network_session=network_session if gateway is not None else None,
     )
 
 

@@ -95,6 +95,7 @@ class Platform:
                     ue_ip_pool=self.settings.ue_ip_pool,
                     dae_port=self.settings.gateway_dae_port,
                     dae_targets=parse_dae_targets(self.settings.radius_dae_targets),
+                    throttle_rate=max(0, self.settings.throttle_rate),
                 ),
             )
             components.append(self.aaa)

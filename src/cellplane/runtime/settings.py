@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     gtpu_port: int = 2152
     gateway_dae_port: int = 3799
     gateway_interim_interval: float = 60.0
+    # bit/s each way of a Wireless session throttled at its rate plan's limit (DataLimitStrategy throttle); 0: none.
+    throttle_rate: int = 64_000
     ue_ip_pool: str = "10.64.0.0/10"
     emulator_enabled: bool = False
     emulator_gtpc_port: int = 0

@@ -103,7 +103,9 @@ class BatchEffects:
     limit (their sessions get disconnected); `policies`: fresh snapshots by IMSI (SIMs that were not cached, that
     turned active, or whose billing period rolled over); `period_stamp`: the date_updated this batch gave the
     periods it added usage to (it is the batch's `now`; the cache's poller skips those changes, it knows them);
-    `ignored`: records of no known SIM, acknowledged and dropped.
+    `ignored`: records of no known SIM, acknowledged and dropped; `zone_growth`: Wireless SIM sid -> zone (home,
+    national or international roaming, of each session's visited network) -> bytes this batch added, for the
+    per-zone data limits of its rate plan.
     """
 
     sessions: list[LiveSession] = field(default_factory=list)
@@ -112,6 +114,7 @@ class BatchEffects:
     policies: dict[str, SimPolicy | None] = field(default_factory=dict)
     period_stamp: datetime | None = None
     ignored: int = 0
+    zone_growth: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 LENGTHS = {

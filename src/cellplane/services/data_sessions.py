@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain.ids import Prefix, new_sid
 from cellplane.domain.policy import READY_ACTIVATION_BYTES, EventType, SimPolicy, visited_network
+from cellplane.domain.wireless import zone
 from cellplane.services import billing, network_policy
 from cellplane.services.accounting_records import (
     AccountingRecord,
@@ -162,6 +163,7 @@ async def _apply_segment(
             event_rows.append(session_event(EventType.SESSION_UPDATED, row, policy, now))
     await _write_sessions(session, states, now, effects)
     await repo.add_usage(session, [tuple(bucket) for bucket in buckets.values()])
+    _zone_growth(buckets, imsi_of, lookup, effects)
     await _add_period_usage(session, sim_growth, imsi_of, lookup, now, effects)
 
 
@@ -224,6 +226,20 @@ def _count(
     bucket[6] += up
     bucket[7] += down
     sim_growth[sim_sid] = sim_growth.get(sim_sid, 0) + up + down
+
+
+def _zone_growth(
+    buckets: dict[tuple[str, str], list[Any]], imsi_of: dict[str, str], lookup: _Lookup, effects: BatchEffects
+) -> None:
+    """The per-zone hook of the accounting path: this segment's usage of Wireless SIMs by zone (the AAA adds it to
+    the SIM's ZoneUsage and enforces each zone's limit). Pure memory, no statement; Super SIMs are skipped."""
+    for (sim_sid, network), bucket in buckets.items():
+        policy = lookup.get(imsi_of.get(sim_sid, ""))
+        if policy is None or not policy.wireless:
+            continue
+        where = zone(network or None, bucket[4])
+        grown = effects.zone_growth.setdefault(sim_sid, {})
+        grown[where] = grown.get(where, 0) + bucket[6] + bucket[7]
 
 
 async def _write_sessions(

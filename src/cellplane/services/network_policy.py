@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cellplane.domain.policy import WIRELESS, SimPolicy, data_limit_bytes
+from cellplane.domain.policy import WIRELESS, SimPolicy, ZoneUsage, data_limit_bytes
+from cellplane.domain.wireless import ZONES, zone
 from cellplane.store.repositories import network_policy as repo
 
 # ("sim" | "fleet" | "profile" | "period", sid) -> the date_updated of that row the caller has already acted on.
@@ -56,7 +57,7 @@ async def load_all(
         for sim_sid, period in periods.items():
             if period.date_updated >= recent:
                 versions[("period", sim_sid)] = period.date_updated
-    built = _build(rows, networks, periods)
+    built = _build(rows, networks, periods, await _zone_usage(session, rows, periods))
     return {imsi: policy for imsi, policy in built.items() if policy is not None}
 
 
@@ -116,11 +117,61 @@ async def _load(session: AsyncSession, now: datetime, rows: list[Row[Any]]) -> d
     profiles = {row.network_access_profile_sid for row in unique if row.network_access_profile_sid}
     networks = await repo.profile_networks(session, profiles) if profiles else {}
     periods = await repo.current_periods(session, now, claimed) if claimed else {}
-    return _build(unique, networks, periods)
+    return _build(unique, networks, periods, await _zone_usage(session, unique, periods))
+
+
+async def _zone_usage(session: AsyncSession, rows: Iterable[Row[Any]], periods: dict[str, Row[Any]]) -> dict[str, Any]:
+    """Each Wireless SIM's usage per zone in its billing period in force, rebuilt from the hourly usage buckets.
+
+    The buckets are by hour and a period starts at any moment (activation): the hour it began in may hold usage from
+    before it. That bucket counts for what the period's own total (`data_used`, exact) leaves after the whole hours,
+    shared among its zones in proportion.
+    """
+    wireless = {row.sid: periods[row.sid] for row in rows if row.product == WIRELESS and row.sid in periods}
+    if not wireless:
+        return {}
+    boundaries: list[tuple[str, datetime]] = []
+    for sim_sid, period in wireless.items():
+        start = period.start_time
+        first_hour = start.replace(minute=0, second=0, microsecond=0)
+        if first_hour != start:
+            boundaries.append((sim_sid, first_hour))
+    inside, edges = await repo.zone_usage_rows(session, [p.sid for p in wireless.values()], boundaries)
+    whole: dict[str, dict[str, int]] = {}
+    for sim_sid, network, country, octets in inside:
+        into = whole.setdefault(sim_sid, dict.fromkeys(ZONES, 0))
+        into[zone(network or None, country)] += int(octets or 0)
+    edge: dict[str, dict[str, int]] = {}
+    for sim_sid, network, country, octets in edges:
+        into = edge.setdefault(sim_sid, dict.fromkeys(ZONES, 0))
+        into[zone(network or None, country)] += int(octets or 0)
+    usage: dict[str, ZoneUsage] = {}
+    for sim_sid, period in wireless.items():
+        used = whole.get(sim_sid, dict.fromkeys(ZONES, 0))
+        _share(used, edge.get(sim_sid), int(period.data_used) - sum(used.values()))
+        usage[sim_sid] = ZoneUsage(period.sid, used)
+    return usage
+
+
+def _share(used: dict[str, int], edge: dict[str, int] | None, rest: int) -> None:
+    """Add `rest` octets (bounded by the edge bucket's) to `used`, zone by zone in proportion to the edge bucket."""
+    total = sum(edge.values()) if edge else 0
+    rest = min(rest, total)
+    if edge is None or rest <= 0:
+        return
+    given = 0
+    for where, octets in sorted(edge.items(), key=lambda item: item[1]):
+        part = rest * octets // total
+        used[where] += part
+        given += part
+    used[max(edge, key=lambda where: edge[where])] += rest - given
 
 
 def _build(
-    rows: Iterable[Row[Any]], networks: dict[str, set[str]], periods: dict[str, Row[Any]]
+    rows: Iterable[Row[Any]],
+    networks: dict[str, set[str]],
+    periods: dict[str, Row[Any]],
+    zone_usage: dict[str, ZoneUsage] | None = None,
 ) -> dict[str, SimPolicy | None]:
     # One frozenset per profile, shared by every SIM of its fleets: a million SIMs in a few fleets cost little.
     shared = {profile: frozenset(sids) for profile, sids in networks.items()}
@@ -136,7 +187,7 @@ def _build(
         in_fleet = row.fleet_sid is not None and row.data_limit is not None
         period = periods.get(row.sid)
         if row.product == WIRELESS:
-            built[row.imsi] = _wireless(row, status, period)
+            built[row.imsi] = _wireless(row, status, period, (zone_usage or {}).get(row.sid))
             continue
         built[row.imsi] = SimPolicy(
             imsi=row.imsi,
@@ -158,7 +209,7 @@ def _build(
     return built
 
 
-def _wireless(row: Row[Any], status: str, period: Row[Any] | None) -> SimPolicy:
+def _wireless(row: Row[Any], status: str, period: Row[Any] | None, usage: ZoneUsage | None) -> SimPolicy:
     """A Wireless SIM's snapshot: its rate plan's data settings where a Super SIM has its fleet's."""
     on_plan = row.rate_plan_sid is not None and row.plan_data_limit is not None
     return SimPolicy(
@@ -178,4 +229,7 @@ def _wireless(row: Row[Any], status: str, period: Row[Any] | None) -> SimPolicy:
         national_roaming_enabled=bool(row.national_roaming_enabled) if on_plan else False,
         international_data=on_plan and "data" in (row.international_roaming or ()),
         throttle_at_limit=on_plan and row.data_limit_strategy == "throttle",
+        national_limit_bytes=data_limit_bytes(row.national_roaming_data_limit) if on_plan else 0,
+        international_limit_bytes=data_limit_bytes(row.international_roaming_data_limit) if on_plan else 0,
+        zone_usage=usage if usage is not None else ZoneUsage(period.sid if period is not None else None),
     )

@@ -137,9 +137,12 @@ class _Endpoint(asyncio.DatagramProtocol):
         self._handler(data, addr, self._transport)
 
 
-async def disconnect(dae: tuple[str, int], secret: bytes = SECRET, **attributes: Any) -> pyrad.Packet | None:
-    """Send a Disconnect-Request built by pyrad; the verified reply, or None if none came within a second."""
-    request = pyrad.CoAPacket(code=pyrad.DisconnectRequest, secret=secret, dict=DICTIONARY)
+async def disconnect(
+    dae: tuple[str, int], secret: bytes = SECRET, code: int = pyrad.DisconnectRequest, **attributes: Any
+) -> pyrad.Packet | None:
+    """Send a Disconnect-Request (or, with `code`, a CoA-Request) built by pyrad; the verified reply, or None if none
+    came within a second."""
+    request = pyrad.CoAPacket(code=code, secret=secret, dict=DICTIONARY)
     for name, value in attributes.items():
         request[name.replace("_", "-")] = value
     data = request.RequestPacket()

@@ -14,6 +14,7 @@ from tests.unit.network.gateway_support import (
     SECRET,
     Stack,
     disconnect,
+    eventually,
     first,
     peer,
     running_stack,
@@ -100,7 +101,8 @@ async def test_a_retransmitted_disconnect_gets_the_same_answer_once(stack: Stack
     assert len(stack.aaa.records("Stop")) == 1 and stack.gateway.dae.stats.disconnected == 1
 
 
-async def test_coa_is_refused_as_unsupported_service(stack: Stack) -> None:
+async def test_coa_without_a_rate_is_nak_missing_attribute(stack: Stack) -> None:
+    """A rate is the only authorization the gateway changes in flight: a CoA-Request without one is refused."""
     request = pyrad.CoAPacket(code=pyrad.CoARequest, secret=SECRET, dict=DICTIONARY)
     request["User-Name"] = IMSI
     async with peer() as aaa:
@@ -109,4 +111,61 @@ async def test_coa_is_refused_as_unsupported_service(stack: Stack) -> None:
     assert answer is not None
     reply = pyrad.Packet(packet=answer, secret=SECRET, dict=DICTIONARY)
     assert request.VerifyReply(reply, answer)
-    assert reply.code == pyrad.CoANAK and first(reply, "Error-Cause") == "Unsupported-Service"
+    assert reply.code == pyrad.CoANAK and first(reply, "Error-Cause") == "Missing-Attribute"
+    assert stack.gateway.session(IMSI).policer is None  # type: ignore[union-attr]
+
+
+async def test_coa_for_an_unknown_session_is_nak_session_context_not_found(stack: Stack) -> None:
+    reply = await disconnect(
+        stack.gateway.dae_address, code=pyrad.CoARequest, User_Name="310410999999999", WISPr_Bandwidth_Max_Up=64000
+    )
+    assert reply is not None and reply.code == pyrad.CoANAK
+    assert first(reply, "Error-Cause") == "Session-Context-Not-Found"
+
+
+async def test_coa_with_a_rate_throttles_the_session_and_dropped_packets_are_not_usage(stack: Stack) -> None:
+    """GIVEN a live session, WHEN the AAA sends a CoA-Request with WISPr-Bandwidth-Max-Up/-Down of 64 kbit/s, THEN
+    CoA-ACK, the session is policed both ways: a burst far above the rate is mostly dropped, the gateway counts (and
+    reports in accounting) only what passed; a CoA with rate 0 lifts the limit."""
+    session = stack.gateway.session(IMSI)
+    assert session is not None
+    reply = await disconnect(
+        stack.gateway.dae_address,
+        code=pyrad.CoARequest,
+        User_Name=IMSI,
+        Acct_Session_Id=session.acct_session_id,
+        WISPr_Bandwidth_Max_Up=64_000,
+        WISPr_Bandwidth_Max_Down=64_000,
+    )
+    assert reply is not None and reply.code == pyrad.CoAACK
+    assert session.throttle_view()["throttled"] and session.throttle_view()["rate_up"] == 64_000
+    assert stack.gateway.session(next(reversed(DEVICES.values()))).policer is None  # type: ignore[union-attr]
+
+    made = await stack.emulator.traffic(ICCID, up=200_000, down=100_000)
+    # Every uplink packet sent is either counted or dropped, once the gateway has read its socket.
+    await eventually(lambda: session.up_octets + session.throttle_view()["dropped_up_bytes"] == 200_000)
+    view = session.throttle_view()
+    # 8000 octets a second with a one-second burst: the bursts pass their first ~8 KB and lose the rest.
+    assert 0 < session.up_octets < 20_000 and view["dropped_up_bytes"] > 180_000
+    assert session.up_octets + view["dropped_up_bytes"] == made["up_bytes"] == 200_000
+    assert 0 < session.down_octets < 20_000 and view["dropped_down_bytes"] > 80_000
+    assert session.down_octets + view["dropped_down_bytes"] == 100_000
+    assert made["down_bytes"] == session.down_octets  # the device received exactly what passed
+
+    await stack.gateway.report_usage(IMSI)
+    [interim] = await stack.aaa.wait_accounting("Interim-Update")
+    assert first(interim, "Acct-Input-Octets") == session.up_octets
+    assert first(interim, "Acct-Output-Octets") == session.down_octets
+
+    lifted = await disconnect(
+        stack.gateway.dae_address,
+        code=pyrad.CoARequest,
+        User_Name=IMSI,
+        WISPr_Bandwidth_Max_Up=0,
+        WISPr_Bandwidth_Max_Down=0,
+    )
+    assert lifted is not None and lifted.code == pyrad.CoAACK and session.policer is None
+    before = session.up_octets
+    await stack.emulator.traffic(ICCID, up=50_000)
+    await eventually(lambda: session.up_octets == before + 50_000)
+    assert session.throttle_view()["dropped_up_bytes"] == view["dropped_up_bytes"]  # kept after the lift

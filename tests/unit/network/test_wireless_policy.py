@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cellplane.domain.policy import RejectCode, SimPolicy, check_session, data_limit_bytes, decide_attach
+from cellplane.domain.policy import RejectCode, SimPolicy, ZoneUsage, check_session, data_limit_bytes, decide_attach
+from cellplane.domain.wireless import HOME as HOME_ZONE
+from cellplane.domain.wireless import INTERNATIONAL_ROAMING, NATIONAL_ROAMING
 
 NOW = datetime(2025, 6, 15, 12, tzinfo=UTC)
 HOME, NATIONAL, ABROAD = ("310", "260"), ("310", "410"), ("234", "15")
@@ -29,7 +31,14 @@ WIRELESS = SimPolicy(
     rate_plan_sid="WP" + "2" * 32,
     national_roaming_enabled=True,
     international_data=False,
+    national_limit_bytes=LIMIT,
+    international_limit_bytes=LIMIT,
 )
+
+
+def used(policy: SimPolicy, **octets: int) -> SimPolicy:
+    """The snapshot with this much usage per zone (home=, national_roaming=, international_roaming=) in its period."""
+    return replace(policy, zone_usage=ZoneUsage(policy.period_sid, octets))
 
 
 def decide(policy: SimPolicy, plmn: tuple[str, str]) -> tuple[bool, RejectCode | None, str | None]:
@@ -72,10 +81,10 @@ def test_status_rate_plan_and_data_enabled_come_first(change: dict[str, object],
 
 
 def test_block_refuses_at_the_limit_and_throttle_keeps_data_on() -> None:
-    below, at = replace(WIRELESS, period_data_used=LIMIT - 1), replace(WIRELESS, period_data_used=LIMIT)
+    below, at = used(WIRELESS, home=LIMIT - 1), used(WIRELESS, home=LIMIT)
     assert decide(below, HOME)[:2] == (True, None)
     assert decide(at, HOME)[:2] == (False, RejectCode.DATA_LIMIT_REACHED)
-    assert "Rate Plan" in (decide(at, HOME)[2] or "")
+    assert decide(at, HOME)[2] == "The Rate Plan's data limit for this billing period is reached"
     throttled = decide_attach(replace(at, throttle_at_limit=True), *HOME, NOW)
     assert throttled.accepted and throttled.throttled and throttled.code is None
     assert not decide_attach(below, *HOME, NOW).throttled
@@ -83,6 +92,40 @@ def test_block_refuses_at_the_limit_and_throttle_keeps_data_on() -> None:
     assert check_session(at, None, NOW, network_known=False).code == RejectCode.DATA_LIMIT_REACHED
     assert check_session(replace(at, throttle_at_limit=True), None, NOW, network_known=False).accepted
     assert decide(replace(at, period_end=NOW), HOME)[:2] == (True, None)
+    # Usage counted for another period (the one loaded before a rollover) does not count either.
+    assert decide(replace(at, zone_usage=ZoneUsage("HB" + "9" * 32, {HOME_ZONE: LIMIT})), HOME)[:2] == (True, None)
+
+
+def test_each_zone_has_its_own_limit_and_its_own_usage() -> None:
+    """RatePlan: DataLimit is the home network's, NationalRoamingDataLimit other US networks', and
+    InternationalRoamingDataLimit abroad's; a zone at its limit leaves the others usable."""
+    roamer = replace(WIRELESS, international_data=True, national_limit_bytes=data_limit_bytes(2))
+    national_full = used(roamer, national_roaming=data_limit_bytes(2))
+    assert decide(national_full, HOME)[:2] == (True, None)
+    assert decide(national_full, ABROAD)[:2] == (True, None)
+    assert decide(national_full, NATIONAL) == (
+        False,
+        RejectCode.DATA_LIMIT_REACHED,
+        "The Rate Plan's national roaming data limit for this billing period is reached",
+    )
+    abroad_full = used(roamer, international_roaming=LIMIT, home=LIMIT - 1)
+    assert decide(abroad_full, ABROAD)[2] == (
+        "The Rate Plan's international roaming data limit for this billing period is reached"
+    )
+    assert decide(abroad_full, HOME)[:2] == (True, None)
+    assert decide(abroad_full, NATIONAL)[:2] == (True, None)
+    # A limit of 0 MB in a zone: that zone carries no data at all (the flag alone would allow it).
+    assert decide(replace(roamer, national_limit_bytes=0), NATIONAL)[1] == RejectCode.DATA_LIMIT_REACHED
+    # throttle at a zone's limit keeps the session, throttled.
+    assert decide_attach(replace(national_full, throttle_at_limit=True), *NATIONAL, NOW).throttled
+
+
+def test_zone_usage_merges_by_the_larger_count_of_the_same_period() -> None:
+    mine = ZoneUsage("HB1", {HOME_ZONE: 10, NATIONAL_ROAMING: 5})
+    mine.merge(ZoneUsage("HB1", {HOME_ZONE: 7, NATIONAL_ROAMING: 9, INTERNATIONAL_ROAMING: 1}))
+    assert mine.used == {HOME_ZONE: 10, NATIONAL_ROAMING: 9, INTERNATIONAL_ROAMING: 1}
+    mine.merge(ZoneUsage("HB2", {HOME_ZONE: 100}))  # another period: nothing of it applies
+    assert mine.get(HOME_ZONE) == 10
 
 
 def test_a_data_limit_applies_with_a_rate_plan_only() -> None:

@@ -119,9 +119,10 @@ def values_of(definition: schema.AttributeDef) -> st.SearchStrategy[radius.Value
     )
 
 
-attribute_values = st.sampled_from([d for d in schema.ALL if d.code != schema.MESSAGE_AUTHENTICATOR]).flatmap(
-    lambda d: st.tuples(st.just(d.name), values_of(d))
-)
+# decode() maps the standard and 3GPP attributes into Packet.attributes; other vendors' (WISPr) only Packet.values()
+# reads, which test_radius_coa.py covers.
+_DECODED = [d for d in schema.ALL if d.code != schema.MESSAGE_AUTHENTICATOR and d.vendor in (0, radius.VENDOR_3GPP)]
+attribute_values = st.sampled_from(_DECODED).flatmap(lambda d: st.tuples(st.just(d.name), values_of(d)))
 
 
 @settings(max_examples=300)

@@ -47,6 +47,9 @@ class AaaConfig:
     socket_buffer: int = 4 << 20
     disconnect_timeout: float = 1.0
     disconnect_retries: int = 2
+    # The rate (bit/s, each way) a Wireless session is held to once its rate plan's limit is reached with
+    # DataLimitStrategy throttle: sent as WISPr-Bandwidth-Max-Up/-Down (CELLPLANE_THROTTLE_RATE).
+    throttle_rate: int = 64_000
 
     def dae_target(self, nas_address: str) -> Address:
         return self.dae_targets.get(nas_address, (nas_address, self.dae_port))

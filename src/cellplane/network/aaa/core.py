@@ -3,7 +3,10 @@ accounting batch changes, and enforcement — a live session the rules no longer
 
 Enforcement runs whenever a SIM's snapshot changes, whatever changed it: a status change (the
 `sim_status_changed` hook), the poller seeing a fleet, profile or SIM row change, or usage reaching the
-fleet's data limit.
+fleet's data limit. A Wireless SIM's usage is counted per zone (home, national, international roaming: the
+ZoneUsage of its snapshot, grown by every accounting batch) and each zone's limit enforced on its sessions there:
+`block` disconnects, `throttle` sends the NAS a CoA-Request with the rate to hold the session to (and lifts it with
+rate 0 when the limit no longer applies, e.g. a new billing period or a higher limit).
 """
 
 from __future__ import annotations
@@ -32,15 +35,13 @@ from .attributes import Attach
 from .config import AaaConfig
 from .duplicates import RecentRequests
 from .pool import AddressPool
-from .state import LiveSessions, PolicyCache
+from .state import LiveSessions, PolicyCache, SessionKey
 
 log = logging.getLogger("cellplane.aaa")
 
 _THROTTLED = "The Rate Plan's data limit for this billing period is reached; DataLimitStrategy throttle keeps data on"
-
-
-def _at_limit(policy: SimPolicy, now: datetime) -> bool:
-    return policy.has_data_limit and policy.usage_at(now) >= policy.data_limit_bytes
+# How long an Access-Accept that carried the throttle rate is remembered, for the session Start that follows it.
+_ATTACH_MEMORY = 300.0
 
 
 class AaaCore:
@@ -59,6 +60,11 @@ class AaaCore:
         self.record_event: Callable[[NetworkEvent], None] = lambda event: None
         self.submit_record: Callable[[AccountingRecord], None] = lambda record: None
         self.disconnect: Callable[[LiveSession, Any], None] = lambda session, code: None
+        self.change_rate: Callable[[LiveSession, int, Callable[[LiveSession], None]], None] = lambda s, r, f: None
+        # Sessions the NAS has been told to throttle (CoA-Request, or the Access-Accept that opened them).
+        self.throttled: set[SessionKey] = set()
+        # IMSI -> when an Access-Accept carrying the throttle rate was sent (monotonic).
+        self._accepted_throttled: dict[str, float] = {}
         self._reloads: set[str] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
         self.reload_imsis: Callable[[set[str]], Any] | None = None
@@ -73,6 +79,11 @@ class AaaCore:
         count = self.limiter.hit(imsi, now) if policy is not None and imsi else 0
         decision = decide_attach(policy, attach.mcc, attach.mnc, self.clock(), recent_attaches=count)
         address = self.pool.allocate(imsi, now) if decision.accepted and imsi else None
+        if address is not None and imsi:
+            if decision.throttled:
+                self._accepted_throttled[imsi] = now
+            else:
+                self._accepted_throttled.pop(imsi, None)
         return decision, policy, address
 
     def attach_event(
@@ -83,6 +94,7 @@ class AaaCore:
         reason = decision.reason
         if decision.throttled:
             reason = _THROTTLED
+        if failed:
             event_type, reason = EventType.ATTACH_FAILED, "No free address in the UE address pool"
         self.record_event(
             NetworkEvent(
@@ -120,13 +132,28 @@ class AaaCore:
         """Fill memory at start: every claimed SIM's snapshot, every open session (and the addresses they hold)."""
         self.policies.replace_all(policies)
         now = time.monotonic()
+        wall = self.clock()
+        networks = catalogue()
         for session in sessions:
             self._track(session, now)
+            # A throttled session keeps its rate at the NAS across our restart: count it as throttled, not anew.
+            network = networks.get(session.network_sid) if session.network_sid else None
+            policy = self.policies.of_sim(session.sim_sid)
+            known = session.network_sid is not None
+            if policy is not None and check_session(policy, network, wall, network_known=known).throttled:
+                self.throttled.add(LiveSessions.key(session))
 
     def apply_effects(self, effects: BatchEffects) -> None:
         now = time.monotonic()
+        check: set[str] = set()
         for session in effects.sessions:
-            self._track(session, now)
+            if self._track(session, now):
+                check.add(session.sim_sid)
+        # Zone growth goes into the cached counters before fresh snapshots replace them: a snapshot read from the
+        # database inside this batch already holds the growth, and merging keeps the larger count of each zone.
+        for sim_sid, grown in effects.zone_growth.items():
+            if self._add_zone_usage(sim_sid, grown, effects.period_usage.get(sim_sid)):
+                check.add(sim_sid)
         for imsi, policy in effects.policies.items():
             self.update_policy(imsi, policy)
         for sim_sid, (period_sid, used) in effects.period_usage.items():
@@ -138,14 +165,25 @@ class AaaCore:
                 and policy.period_sid == period_sid
                 and (used >= policy.data_limit_bytes) != (policy.period_data_used >= policy.data_limit_bytes)
             ):
-                fresh = replace(policy, period_data_used=used)
-                self.policies.put(policy.imsi, fresh)
-                if fresh.wireless:  # a Super SIM's crossing comes in effects.over_limit
-                    self._limit_reached(policy, fresh)
-        for sim_sid in effects.over_limit:
+                self.policies.put(policy.imsi, replace(policy, period_data_used=used))
+        for sim_sid in effects.over_limit | check:
             self.enforce(sim_sid)
         if effects.ignored:
             metrics.ACCOUNTING_IGNORED.inc(effects.ignored)
+
+    def _add_zone_usage(self, sim_sid: str, grown: dict[str, int], period: tuple[str, int] | None) -> bool:
+        """Add a batch's per-zone growth to a Wireless SIM's counters; True when a zone reached its limit."""
+        policy = self.policies.of_sim(sim_sid)
+        usage = policy.zone_usage if policy is not None else None
+        if policy is None or usage is None or period is None or usage.period_sid != period[0]:
+            return False  # no counters for that period cached: the snapshot that comes with it has the growth
+        crossed = False
+        for where, octets in grown.items():
+            before = usage.get(where)
+            usage.add(where, octets)
+            limit = policy.zone_limit(where)
+            crossed = crossed or before < limit <= before + octets
+        return crossed
 
     def announce_stamp(self, stamp: datetime) -> None:
         """A batch is about to stamp billing periods with `stamp` (their date_updated)."""
@@ -153,17 +191,19 @@ class AaaCore:
 
     def update_policy(self, imsi: str, policy: SimPolicy | None) -> None:
         """A fresh snapshot of one SIM: store it and, if it changed, re-check the SIM's live sessions."""
-        old = self.policies.put(imsi, policy)
-        if old == policy:
+        old = self.policies.get(imsi)
+        if policy is not None and policy.zone_usage is not None and old is not None:
+            policy.zone_usage.merge(old.zone_usage)
+        self.policies.put(imsi, policy)
+        if old == policy and (policy is None or not policy.wireless):
             return
         metrics.POLICY_RELOADS.inc()
-        if policy is not None and policy.throttle_at_limit:
-            self._limit_reached(old, policy)
         for sim_sid in {p.sim_sid for p in (old, policy) if p is not None}:
             self.enforce(sim_sid)
 
     def enforce(self, sim_sid: str) -> None:
-        """Disconnect each live session of the SIM that the rules no longer allow."""
+        """Disconnect each live session of the SIM that the rules no longer allow; throttle (or stop throttling)
+        each one a Wireless rate plan lets on at (or no longer at) its zone's limit."""
         live = self.sessions.of_sim(sim_sid)
         if not live:
             return
@@ -173,37 +213,38 @@ class AaaCore:
         for session in live:
             network = networks.get(session.network_sid) if session.network_sid else None
             decision = check_session(policy, network, now, network_known=session.network_sid is not None)
-            if not decision.accepted and decision.code is not None:
-                self.disconnect(session, decision.code)
+            if not decision.accepted:
+                if decision.code is not None:
+                    self.disconnect(session, decision.code)
+                continue
+            key = LiveSessions.key(session)
+            if decision.throttled and key not in self.throttled:
+                self.throttled.add(key)
+                self.change_rate(session, self.config.throttle_rate, self._throttle_failed)
+                self._throttled_event(session, now)
+            elif not decision.throttled and key in self.throttled:
+                self.throttled.discard(key)
+                self.change_rate(session, 0, self._throttle_failed)
 
-    def _limit_reached(self, old: SimPolicy | None, new: SimPolicy) -> None:
-        """A Wireless SIM's usage has just reached its rate plan's DataLimit: `block` disconnects its live sessions
-        (enforce), `throttle` keeps them and records `session_throttled` for each.
+    def _throttle_failed(self, session: LiveSession) -> None:
+        """The NAS did not take a rate change: our idea of the session's rate is unknown; the next change retries."""
+        self.throttled.discard(LiveSessions.key(session))
 
-        Throttling is recorded, not applied to traffic: the gateway has no per-session rate limit to set (it answers
-        CoA-Request with CoA-NAK Unsupported-Service, network/gateway/dae.py), so no rate attribute is sent either.
-        """
-        now = self.clock()
-        if (old is not None and _at_limit(old, now)) or not _at_limit(new, now):
-            return
-        if not new.throttle_at_limit:
-            self.enforce(new.sim_sid)
-            return
-        for session in self.sessions.of_sim(new.sim_sid):
-            self.record_session_event(
-                NetworkEvent(
-                    event_type=EventType.SESSION_THROTTLED,
-                    timestamp=now,
-                    imsi=session.imsi,
-                    sim_sid=session.sim_sid,
-                    network_sid=session.network_sid,
-                    mcc=session.mcc,
-                    mnc=session.mnc,
-                    ip_address=session.ue_ip,
-                    data_session_sid=session.sid,
-                    reason=_THROTTLED,
-                )
+    def _throttled_event(self, session: LiveSession, now: datetime) -> None:
+        self.record_session_event(
+            NetworkEvent(
+                event_type=EventType.SESSION_THROTTLED,
+                timestamp=now,
+                imsi=session.imsi,
+                sim_sid=session.sim_sid,
+                network_sid=session.network_sid,
+                mcc=session.mcc,
+                mnc=session.mnc,
+                ip_address=session.ue_ip,
+                data_session_sid=session.sid,
+                reason=f"{_THROTTLED}; limited to {self.config.throttle_rate} bit/s",
             )
+        )
 
     def on_sim_status_changed(self, sim: Any) -> None:
         """services/sims.complete_update changed a SIM (inside its transaction, before the commit): act on it now
@@ -253,14 +294,26 @@ class AaaCore:
         horizon = self.config.poll_overlap + 3 * self.config.poll_interval
         for stamp in [stamp for stamp, at in self.period_stamps.items() if now - at > horizon]:
             del self.period_stamps[stamp]
+        for imsi in [imsi for imsi, at in self._accepted_throttled.items() if now - at > _ATTACH_MEMORY]:
+            del self._accepted_throttled[imsi]
 
-    def _track(self, session: LiveSession, now: float) -> None:
-        self.sessions.apply(session)
+    def _track(self, session: LiveSession, now: float) -> bool:
+        """Record a session as the database has it; True for a Wireless SIM's newly opened one (to be checked)."""
         key = LiveSessions.key(session)
+        new = session.open and key not in self.sessions
+        self.sessions.apply(session)
         if session.open:
             self.pool.hold(session.imsi, session.ue_ip, key, now)
         else:
             self.pool.drop(session.imsi, key, now)
+            self.throttled.discard(key)
+        if not new:
+            return False
+        accepted = self._accepted_throttled.pop(session.imsi, None)
+        if accepted is not None and now - accepted < _ATTACH_MEMORY:
+            self.throttled.add(key)  # its Access-Accept carried the rate already
+        policy = self.policies.of_sim(session.sim_sid)
+        return policy is not None and policy.wireless
 
     def _with_fleet(self, policy: SimPolicy, fleet_sid: str | None) -> SimPolicy:
         """The snapshot moved to another fleet, with that fleet's settings if another cached SIM shows them."""

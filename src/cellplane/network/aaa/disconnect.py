@@ -1,4 +1,5 @@
-"""Disconnect-Request (RFC 5176 §3) to the NAS that holds a session the rules no longer allow.
+"""Disconnect-Request (RFC 5176 §3) to the NAS that holds a session the rules no longer allow, and CoA-Request
+(RFC 5176 §3) to change the rate of one that goes on throttled.
 
 The request names the session as docs/NETWORK.md agrees with the gateway: User-Name (the IMSI),
 Acct-Session-Id, Framed-IP-Address and Event-Timestamp. It goes to the NAS's Dynamic Authorization port
@@ -6,6 +7,10 @@ Acct-Session-Id, Framed-IP-Address and Event-Timestamp. It goes to the NAS's Dyn
 as a connection event. A NAK with Error-Cause 503 (Session-Context-Not-Found) means the NAS has no such session:
 ours is stale, and is closed. One request per session at a time, and not again for a while after an ACK (the
 Accounting Stop that follows closes it).
+
+A CoA-Request names the session the same way and carries WISPr-Bandwidth-Max-Up and -Down (bit/s; 0 lifts the
+limit): the gateway polices the session at that rate (docs/NETWORK.md). Its outcome is counted and logged; a NAK
+or no answer is reported to the caller, which then no longer counts the session as throttled.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ class Disconnector:
         self._clients: dict[bytes, RadiusClient] = {}
         self._in_flight: dict[SessionKey, asyncio.Task[None]] = {}
         self._acked: dict[SessionKey, float] = {}
+        self._changes: dict[SessionKey, asyncio.Task[None]] = {}
         self._closing = False
 
     def disconnect(self, session: LiveSession, code: RejectCode) -> None:
@@ -59,12 +65,54 @@ class Disconnector:
         self._in_flight[key] = task
         task.add_done_callback(lambda _: self._in_flight.pop(key, None))
 
+    def change_rate(self, session: LiveSession, rate: int, failed: Callable[[LiveSession], None]) -> None:
+        """CoA-Request: police the session at `rate` bit/s each way (0: no limit); `failed(session)` when the NAS
+        refuses it or never answers. A newer change replaces one still in flight."""
+        key = LiveSessions.key(session)
+        if self._closing:
+            return
+        previous = self._changes.pop(key, None)
+        if previous is not None:
+            previous.cancel()
+        task = asyncio.create_task(self._change(session, rate, failed), name=f"aaa-coa-{session.acct_session_id}")
+        self._changes[key] = task
+        task.add_done_callback(lambda done: self._changes.pop(key, None) if self._changes.get(key) is done else None)
+
+    async def _change(self, session: LiveSession, rate: int, failed: Callable[[LiveSession], None]) -> None:
+        nas = session.nas_address or session.nas_id
+        secret = self._config.clients.get(nas)
+        if secret is None:
+            log.warning("no RADIUS client %s for session %s: cannot change its rate", nas, session.sid)
+            failed(session)
+            return
+        attributes = self._identify(session)
+        attributes += [("WISPr-Bandwidth-Max-Up", rate), ("WISPr-Bandwidth-Max-Down", rate)]
+        try:
+            client = await self._client(secret)
+            response = await client.request(self._config.dae_target(nas), Code.COA_REQUEST, attributes)
+        except (RadiusTimeout, OSError) as error:
+            metrics.coa("failed")
+            log.warning("CoA-Request (rate %d bit/s) for session %s not answered: %s", rate, session.sid, error)
+            failed(session)
+            return
+        if response.code == Code.COA_ACK:
+            metrics.coa("acked")
+            log.info("session %s now limited to %d bit/s (0: none)", session.sid, rate)
+            return
+        found = response.attributes.get("Error-Cause")
+        metrics.coa("refused")
+        log.warning("CoA-Request (rate %d bit/s) for session %s refused: Error-Cause %s", rate, session.sid, found)
+        failed(session)
+        if found == ErrorCause.SESSION_CONTEXT_NOT_FOUND:
+            self._session_gone(session)
+
     async def close(self) -> None:
         self._closing = True
-        for task in list(self._in_flight.values()):
+        for task in [*self._in_flight.values(), *self._changes.values()]:
             task.cancel()
-        if self._in_flight:
-            await asyncio.wait(list(self._in_flight.values()), timeout=2)
+        pending = [*self._in_flight.values(), *self._changes.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=2)
         for client in self._clients.values():
             await client.close()
         self._clients.clear()
@@ -87,13 +135,7 @@ class Disconnector:
             log.warning("no RADIUS client %s for session %s: cannot disconnect it", nas, session.sid)
             return
         target = self._config.dae_target(nas)
-        attributes: list[tuple[str, str | int]] = [
-            ("User-Name", session.imsi),
-            ("Acct-Session-Id", session.acct_session_id),
-        ]
-        if session.ue_ip:
-            attributes.append(("Framed-IP-Address", session.ue_ip))
-        attributes.append(("Event-Timestamp", int(time.time())))
+        attributes = self._identify(session)
         try:
             client = await self._client(secret)
             response = await client.request(target, Code.DISCONNECT_REQUEST, attributes)
@@ -113,6 +155,19 @@ class Disconnector:
         self._event(session, EventType.DISCONNECT_REFUSED, code, f"{code.reason}; the NAS refused: Error-Cause {cause}")
         if cause == ErrorCause.SESSION_CONTEXT_NOT_FOUND:
             self._session_gone(session)
+
+    @staticmethod
+    def _identify(session: LiveSession) -> list[tuple[str, str | int]]:
+        """The session's identification (docs/NETWORK.md): User-Name, Acct-Session-Id, Framed-IP-Address, and
+        Event-Timestamp (RFC 5176 §3: replay protection)."""
+        attributes: list[tuple[str, str | int]] = [
+            ("User-Name", session.imsi),
+            ("Acct-Session-Id", session.acct_session_id),
+        ]
+        if session.ue_ip:
+            attributes.append(("Framed-IP-Address", session.ue_ip))
+        attributes.append(("Event-Timestamp", int(time.time())))
+        return attributes
 
     def _event(self, session: LiveSession, event_type: EventType, code: RejectCode, reason: str) -> None:
         self._record_event(

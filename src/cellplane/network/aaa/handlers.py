@@ -36,6 +36,10 @@ class AccessRequestHandler:
             metrics.ATTACH_ACCEPTED.inc()
             # Class (RFC 2865 §5.25) is echoed in accounting: the SIM it was granted to.
             attributes: list[tuple[str, Value]] = [("Framed-IP-Address", address), ("Class", policy.sim_sid.encode())]
+            if decision.throttled:
+                # Attached already at its rate plan's limit with DataLimitStrategy throttle: slow from the start.
+                rate = self.core.config.throttle_rate
+                attributes += [("WISPr-Bandwidth-Max-Up", rate), ("WISPr-Bandwidth-Max-Down", rate)]
             response = build_response(packet, Code.ACCESS_ACCEPT, attributes, request.secret)
         else:
             metrics.attach_rejected(decision.code)

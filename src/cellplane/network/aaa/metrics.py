@@ -23,6 +23,7 @@ BATCH_SIZE = Histogram(
 )
 BATCH_FAILURES = Counter("cellplane_aaa_batch_failures_total", "Accounting batches whose transaction failed")
 _DISCONNECTS = Counter("cellplane_aaa_disconnects_total", "Disconnect-Requests sent, by outcome", ["outcome"])
+_COAS = Counter("cellplane_aaa_coa_total", "CoA-Requests sent (a session's rate changed), by outcome", ["outcome"])
 POLICY_RELOADS = Counter("cellplane_aaa_policy_reloads_total", "SIM policy snapshots reloaded into the cache")
 
 RECEIVED_AUTH = _RECEIVED.labels(port="auth")
@@ -55,6 +56,10 @@ def accounting(kind: str, count: int = 1) -> None:
 
 def disconnect(outcome: str) -> None:
     _DISCONNECTS.labels(outcome=outcome).inc()
+
+
+def coa(outcome: str) -> None:
+    _COAS.labels(outcome=outcome).inc()
 
 
 def dropped(reason: str) -> float:

@@ -57,6 +57,7 @@ class AaaServer:
         self.core.record_event = self.writer.add_event
         self.core.submit_record = lambda record: self.writer.submit(record, None)
         self.core.disconnect = self.disconnector.disconnect
+        self.core.change_rate = self.disconnector.change_rate
         self.core.reload_imsis = self.refresher.reload
         self.auth: RadiusEndpoint | None = None
         self.acct: RadiusEndpoint | None = None

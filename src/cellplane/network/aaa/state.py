@@ -66,6 +66,9 @@ class LiveSessions:
     def __len__(self) -> int:
         return len(self._by_key)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._by_key
+
     def __iter__(self) -> Iterator[LiveSession]:
         return iter(list(self._by_key.values()))
 

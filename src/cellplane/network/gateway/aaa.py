@@ -13,7 +13,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from cellplane.protocols.gtp import Cause, CreateSessionRequest
-from cellplane.protocols.radius import AcctStatusType, Code
+from cellplane.protocols.radius import AcctStatusType, Code, MalformedPacket
 from cellplane.protocols.radius.codec import Attributes
 
 from ..radius_client import RadiusClient, RadiusTimeout
@@ -32,6 +32,9 @@ class Decision:
     ue_ip: str | None = None
     classes: tuple[bytes, ...] = ()
     session_timeout: float | None = None
+    # WISPr-Bandwidth-Max-Up/-Down of the Access-Accept (bit/s): the session starts throttled.
+    rate_up: int | None = None
+    rate_down: int | None = None
     cause: int = Cause.REQUEST_ACCEPTED
     reason: str | None = None
 
@@ -64,11 +67,17 @@ class AaaLink:
             return Decision(False, cause=Cause.REMOTE_PEER_NOT_RESPONDING, reason="AAA server did not answer")
         if answer.code == Code.ACCESS_ACCEPT:
             address = answer.attributes.get("Framed-IP-Address")
+            try:
+                rate_up, rate_down = codec.bandwidth(answer) or (None, None)
+            except MalformedPacket:
+                rate_up = rate_down = None
             return Decision(
                 True,
                 ue_ip=address if isinstance(address, str) else None,
                 classes=codec.classes(answer),
                 session_timeout=codec.session_timeout(answer),
+                rate_up=rate_up,
+                rate_down=rate_down,
             )
         if answer.code == Code.ACCESS_REJECT:
             return Decision(False, cause=codec.REJECT_CAUSE, reason=codec.reject_reason(answer))

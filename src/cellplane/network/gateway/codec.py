@@ -136,3 +136,15 @@ def classes(packet: Packet) -> tuple[bytes, ...]:
     except MalformedPacket:  # a malformed later Class: keep the first
         first = packet.attributes.get("Class")
         return (first,) if isinstance(first, bytes) else ()
+
+
+def bandwidth(packet: Packet) -> tuple[int | None, int | None] | None:
+    """(up, down) bit/s of WISPr-Bandwidth-Max-Up/-Down (None where absent, 0 for "no limit"), or None when the packet
+    names neither. decode() leaves other vendors' attributes in the raw packet: they are read with values()."""
+    up = packet.values("WISPr-Bandwidth-Max-Up")
+    down = packet.values("WISPr-Bandwidth-Max-Down")
+    if not up and not down:
+        return None
+    first_up = up[0] if up and isinstance(up[0], int) else None
+    first_down = down[0] if down and isinstance(down[0], int) else None
+    return first_up, first_down

@@ -1,11 +1,14 @@
-"""The gateway's Dynamic Authorization server (RFC 5176): the AAA ends a session with a Disconnect-Request.
+"""The gateway's Dynamic Authorization server (RFC 5176): the AAA ends a session with a Disconnect-Request and
+changes its rate with a CoA-Request.
 
 RFC 5176 as a NAS applies it: requests only from known clients holding the secret (§5.1, §3.3 computed
 Request Authenticator), a retransmission answered from a cache rather than acted on twice (§2.3), the
 session found by every identification attribute the request carries (§3: all must match the same
 session), Disconnect-ACK once it is gone or NAK with Error-Cause (§3.5). Ending it sends a Delete Bearer
 Request to the SGW and Accounting Stop with Acct-Terminate-Cause Admin-Reset (docs/NETWORK.md).
-CoA-Requests are answered CoA-NAK "Unsupported Service": there is no authorization to change in flight.
+A CoA-Request names the session the same way and carries WISPr-Bandwidth-Max-Up and/or -Down (bit/s): the session
+is policed at those rates from then on (policer.py; 0 lifts the limit of that way), and CoA-ACK answers. A CoA
+without either is answered CoA-NAK Missing-Attribute (402): a rate is the only authorization we change in flight.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from cellplane.protocols import radius
 from cellplane.protocols.radius import AcctTerminateCause, Code, ErrorCause, Packet
 
+from .codec import bandwidth
 from .manager import SessionManager
 from .sessions import Session
 
@@ -29,6 +33,7 @@ _REMEMBER = 30.0  # seconds a response is kept for retransmissions (RFC 5080 §2
 @dataclass
 class DaeStats:
     disconnected: int = 0
+    rate_changes: int = 0
     naks: int = 0
     dropped: int = 0  # unknown clients, malformed or badly authenticated packets
 
@@ -83,26 +88,39 @@ class DynamicAuthorizationServer(asyncio.DatagramProtocol):
         self._send(response, peer)
 
     def _answer(self, packet: Packet) -> bytes:
-        if packet.code == Code.COA_REQUEST:
-            return self._reply(packet, Code.COA_NAK, ErrorCause.UNSUPPORTED_SERVICE)
+        nak = Code.COA_NAK if packet.code == Code.COA_REQUEST else Code.DISCONNECT_NAK
         # RFC 5176 §3: NAS identification, when given, must name us.
         nas_identifier = packet.attributes.get("NAS-Identifier")
         nas_ip = packet.attributes.get("NAS-IP-Address")
         if (nas_identifier is not None and nas_identifier != self._nas_identifier) or (
             nas_ip is not None and nas_ip != self._nas_ip
         ):
-            return self._reply(packet, Code.DISCONNECT_NAK, ErrorCause.NAS_IDENTIFICATION_MISMATCH)
+            return self._reply(packet, nak, ErrorCause.NAS_IDENTIFICATION_MISMATCH)
         matches = self._matches(packet)
         if not matches:
-            return self._reply(packet, Code.DISCONNECT_NAK, ErrorCause.MISSING_ATTRIBUTE)
+            return self._reply(packet, nak, ErrorCause.MISSING_ATTRIBUTE)
         found = matches[0]
         if found is None or any(match is not found for match in matches):
             # RFC 5176 §3: every identification attribute must point to the same session.
-            return self._reply(packet, Code.DISCONNECT_NAK, ErrorCause.SESSION_CONTEXT_NOT_FOUND)
+            return self._reply(packet, nak, ErrorCause.SESSION_CONTEXT_NOT_FOUND)
+        if packet.code == Code.COA_REQUEST:
+            return self._change(packet, found)
         self._manager.end(found, AcctTerminateCause.ADMIN_RESET, notify_sgw=True)
         self.stats.disconnected += 1
         log.info("session %s disconnected by the AAA", found.acct_session_id)
         return self._reply(packet, Code.DISCONNECT_ACK)
+
+    def _change(self, packet: Packet, session: Session) -> bytes:
+        try:
+            rates = bandwidth(packet)
+        except radius.MalformedPacket:
+            return self._reply(packet, Code.COA_NAK, ErrorCause.INVALID_ATTRIBUTE_VALUE)
+        if rates is None:
+            return self._reply(packet, Code.COA_NAK, ErrorCause.MISSING_ATTRIBUTE)
+        session.limit(*rates)
+        self.stats.rate_changes += 1
+        log.info("session %s rate set to %s/%s bit/s up/down by the AAA", session.acct_session_id, *rates)
+        return self._reply(packet, Code.COA_ACK)
 
     def _matches(self, packet: Packet) -> list[Session | None]:
         """The session each identification attribute of the request points to (None where it points to none)."""

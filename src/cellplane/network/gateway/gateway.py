@@ -140,8 +140,9 @@ class Gateway:
         return True
 
     async def generate_downlink(self, imsi_or_ue_ip: str, total: int, port: int = DISCARD_PORT) -> int:
-        """Downlink traffic of exactly `total` octets of inner IP packets to the device; returns the packet
-        count. LookupError if the device has no session; protocols.ipv4.Ipv4Error if `total` is 1 to 27."""
+        """Downlink traffic of `total` octets of inner IP packets to the device; returns the octets sent (less than
+        `total` when the session is throttled: its policer drops the excess). LookupError if the device has no
+        session; protocols.ipv4.Ipv4Error if `total` is 1 to 27."""
         session = self.sessions.find(imsi_or_ue_ip)
         if session is None:
             raise LookupError(f"no session for {imsi_or_ue_ip}")

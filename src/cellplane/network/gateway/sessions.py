@@ -13,6 +13,9 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
+
+from .policer import Policer
 
 Address = tuple[str, int]
 
@@ -47,6 +50,32 @@ class Session:
     down_octets: int = 0
     down_packets: int = 0
     ended: bool = False
+    # Set while the AAA throttles the session (policer.py); None otherwise, which is all the fast path looks at.
+    policer: Policer | None = None
+    # What earlier policers of this session dropped, kept when one is lifted or replaced.
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def limit(self, rate_up: int | None, rate_down: int | None) -> None:
+        """Police the session at these rates (bit/s; 0 or None: not limited that way)."""
+        if self.policer is not None:
+            for name, value in self.policer.view().items():
+                if name.startswith("dropped_") and value:
+                    self.dropped[name] = self.dropped.get(name, 0) + value
+        self.policer = Policer.of(rate_up, rate_down)
+
+    def throttle_view(self) -> dict[str, Any]:
+        """Whether the session is throttled, at what rates, and every packet and octet its policers dropped."""
+        current = self.policer.view() if self.policer is not None else {}
+        dropped = {
+            name: self.dropped.get(name, 0) + int(current.get(name) or 0)
+            for name in ("dropped_up_packets", "dropped_up_bytes", "dropped_down_packets", "dropped_down_bytes")
+        }
+        return {
+            "throttled": self.policer is not None,
+            "rate_up": current.get("rate_up"),
+            "rate_down": current.get("rate_down"),
+            **dropped,
+        }
 
     @property
     def duration(self) -> int:

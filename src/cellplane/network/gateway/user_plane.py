@@ -1,10 +1,11 @@
 """The gateway's GTP-U endpoint (TS 29.281 on S5/S8-U): counts every G-PDU and carries IP Commands both ways.
 
-The hot path is `datagram_received` for a plain G-PDU: one struct unpack, one dict lookup by TEID, four
-integer bumps; uplink packets to 100.64.0.1 are IP Commands from the SIM and go to `on_mo_datagram`; any
-other uplink packet is counted and dropped, because there is no internet behind this gateway, and device
-addresses exist only inside the tunnels (nothing here ever routes to them on the host). Downlink packets
-are built here (`send_udp`) and tunnelled to the SGW. No await, no database, no log line per packet.
+The hot path is `datagram_received` for a plain G-PDU: one struct unpack, one dict lookup by TEID, one check for
+a policer (set only on sessions the AAA throttles: their packets over the rate are dropped before they count as
+usage, policer.py), four integer bumps; uplink packets to 100.64.0.1 are IP Commands from the SIM and go to
+`on_mo_datagram`; any other uplink packet is counted and dropped, because there is no internet behind this
+gateway, and device addresses exist only inside the tunnels (nothing here ever routes to them on the host).
+Downlink packets are built here (`send_udp`) and tunnelled to the SGW. No await, no database, no log line per packet.
 """
 
 from __future__ import annotations
@@ -111,6 +112,9 @@ class UserPlane(asyncio.DatagramProtocol):
             if session is None:
                 self._unknown_teid(teid, addr)
                 return
+            policer = session.policer
+            if policer is not None and not policer.pass_up(length):
+                return
             session.up_octets += length
             session.up_packets += 1
             if data[_DST] == _COMMANDS_PACKED:
@@ -147,6 +151,8 @@ class UserPlane(asyncio.DatagramProtocol):
             session = self._by_teid.get(packet.teid)
             if session is None:
                 self._unknown_teid(packet.teid, addr)
+                return
+            if session.policer is not None and not session.policer.pass_up(len(packet.payload)):
                 return
             session.up_octets += len(packet.payload)
             session.up_packets += 1
@@ -190,29 +196,36 @@ class UserPlane(asyncio.DatagramProtocol):
         if self._transport is not None:
             self._transport.sendto(data, addr)
 
-    def send_packet(self, session: Session, packet: bytes) -> None:
-        """Tunnel one inner IP packet to the device of `session`, and count it."""
+    def send_packet(self, session: Session, packet: bytes) -> bool:
+        """Tunnel one inner IP packet to the device of `session`, and count it; False when it is not sent (the
+        session's policer dropped it, or the endpoint is closed)."""
         if self._transport is None:
-            return
+            return False
+        if session.policer is not None and not session.policer.pass_down(len(packet)):
+            return False
         self._transport.sendto(encode_gpdu(session.sgw_user_teid, packet), session.sgw_user)
         session.down_octets += len(packet)
         session.down_packets += 1
+        return True
 
-    def send_udp(self, session: Session, src: str, src_port: int, dst_port: int, payload: bytes) -> None:
+    def send_udp(self, session: Session, src: str, src_port: int, dst_port: int, payload: bytes) -> bool:
         """A UDP datagram from `src` to the device, as a real IPv4/UDP packet with both checksums."""
-        self.send_packet(session, build_udp(src, session.ue_ip, src_port, dst_port, payload))
+        return self.send_packet(session, build_udp(src, session.ue_ip, src_port, dst_port, payload))
 
     async def generate(self, session: Session, total: int, port: int = DISCARD_PORT) -> int:
-        """Downlink traffic of exactly `total` octets of inner IP packets, from the TEST-NET "internet" host to
-        the device's `port`; returns the number of packets. Paced so a loopback receiver keeps up."""
+        """Downlink traffic of `total` octets of inner IP packets, from the TEST-NET "internet" host to the device's
+        `port`; returns the octets sent (all of them unless the session is throttled or ends). Paced so a loopback
+        receiver keeps up."""
         sizes = packet_sizes(total)
+        sent = 0
         for index, size in enumerate(sizes):
             if session.ended:
                 break
-            self.send_udp(session, TRAFFIC_SOURCE, DISCARD_PORT, port, bytes(size - 28))
+            if self.send_udp(session, TRAFFIC_SOURCE, DISCARD_PORT, port, bytes(size - 28)):
+                sent += size
             if index % 32 == 31:
                 await asyncio.sleep(0)
-        return len(sizes)
+        return sent
 
     @property
     def address(self) -> tuple[str, int]:

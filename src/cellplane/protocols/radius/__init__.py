@@ -1,6 +1,7 @@
 """RADIUS (RFC 2865/2866/2869/3579/5176 with the 3GPP attributes of TS 29.061): dictionary files and a fast codec.
 
-`DICTIONARY` is the main dictionary file (FreeRADIUS/pyrad format; it includes `dictionary.3gpp`): load it with
+`DICTIONARY` is the main dictionary file (FreeRADIUS/pyrad format; it includes `dictionary.3gpp` and
+`dictionary.wispr`): load it with
 `pyrad.dictionary.Dictionary(str(DICTIONARY))`, or point FreeRADIUS's radclient at its directory with
 `radclient -D DICTIONARY.parent ...` (-D names the dictionary directory; radclient reads the file `dictionary` in it).
 """
@@ -24,6 +25,7 @@ from .constants import (
     AUTH_PORT,
     DYNAUTH_PORT,
     VENDOR_3GPP,
+    VENDOR_WISPR,
     AcctStatusType,
     AcctTerminateCause,
     Code,
@@ -42,6 +44,7 @@ __all__ = [
     "DICTIONARY",
     "DYNAUTH_PORT",
     "VENDOR_3GPP",
+    "VENDOR_WISPR",
     "AcctStatusType",
     "AcctTerminateCause",
     "Code",

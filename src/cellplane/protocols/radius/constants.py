@@ -12,6 +12,9 @@ HEADER_SIZE = 20  # Code, Identifier, Length (2), Authenticator (16): RFC 2865 �
 MAX_PACKET_SIZE = 4096  # RFC 2865 §3: "The maximum length is 4096"
 MAX_VALUE_SIZE = 253  # one octet of Length covers type and length too: RFC 2865 §5
 VENDOR_3GPP = 10415  # SMI Network Management Private Enterprise Code of 3GPP (TS 29.061 §16.4.7.1)
+# WISPr (Wi-Fi Alliance WISPr 1.0, Appendix D; FreeRADIUS dictionary.wispr): its bandwidth attributes carry the
+# rate a NAS must hold a throttled session to (docs/NETWORK.md).
+VENDOR_WISPR = 14122
 MAX_VSA_VALUE_SIZE = MAX_VALUE_SIZE - 6  # Vendor-Id (4) + Vendor type (1) + Vendor length (1): RFC 2865 §5.26
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from .constants import VENDOR_3GPP
+from .constants import VENDOR_3GPP, VENDOR_WISPR
 
 TYPES: Final = frozenset(
     {"string", "password", "octets", "integer", "date", "byte", "ipaddr", "ipv6addr", "ipv6prefix"}
@@ -152,9 +152,20 @@ THREE_GPP: Final = _defs(
     ),
 )
 
-ALL: Final = STANDARD + THREE_GPP
+# WISPr 1.0 Appendix D (FreeRADIUS dictionary.wispr): maximum bit rates, bit/s, of a session. The AAA sends them in an
+# Access-Accept or CoA-Request to throttle a session (0: no limit). decode() leaves non-3GPP vendors in Packet.raw;
+# read them with Packet.values().
+WISPR: Final = _defs(
+    VENDOR_WISPR,
+    (
+        (7, "WISPr-Bandwidth-Max-Up", "integer"),
+        (8, "WISPr-Bandwidth-Max-Down", "integer"),
+    ),
+)
+
+ALL: Final = STANDARD + THREE_GPP + WISPR
 BY_NAME: Final = {a.name: a for a in ALL}
-VENDORS: Final = {VENDOR_3GPP: THREE_GPP}
+VENDORS: Final = {VENDOR_3GPP: THREE_GPP, VENDOR_WISPR: WISPR}
 
 VENDOR_SPECIFIC = 26  # RFC 2865 §5.26
 PROXY_STATE = 33  # RFC 2865 §5.33

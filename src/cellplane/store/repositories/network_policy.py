@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.store.models import (
@@ -22,6 +22,7 @@ from cellplane.store.models import (
     NetworkAccessProfileNetwork,
     RatePlan,
     Sim,
+    UsageBucket,
 )
 
 # The rows' date_updated come along: the poller must know which versions of them it has already seen.
@@ -45,6 +46,8 @@ _SIMS = (
         RatePlan.data_limit_strategy,
         RatePlan.national_roaming_enabled,
         RatePlan.international_roaming,
+        RatePlan.national_roaming_data_limit,
+        RatePlan.international_roaming_data_limit,
         Sim.date_updated.label("sim_updated"),
         Fleet.date_updated.label("fleet_updated"),
         NetworkAccessProfile.date_updated.label("profile_updated"),
@@ -197,3 +200,42 @@ async def fleets_using(session: AsyncSession, profile_sids: Collection[str]) -> 
     for chunk in _chunks(profile_sids):
         found.update((await session.execute(_FLEETS_OF_PROFILES, {"keys": chunk})).scalars())
     return found
+
+
+# Usage of Wireless SIMs in their billing period, per visited network: every hour bucket that starts inside the period
+# (the period's first, partial hour is read apart, see zone_usage_rows).
+_OCTETS = func.sum(UsageBucket.bytes_up + UsageBucket.bytes_down)
+_PERIOD_USAGE = (
+    select(UsageBucket.sim_sid, UsageBucket.network_sid, UsageBucket.iso_country, _OCTETS)
+    .join(BillingPeriod, BillingPeriod.sim_sid == UsageBucket.sim_sid)
+    .where(
+        BillingPeriod.sid.in_(bindparam("keys", expanding=True)),
+        UsageBucket.hour >= BillingPeriod.start_time,
+        UsageBucket.hour < BillingPeriod.end_time,
+    )
+    .group_by(UsageBucket.sim_sid, UsageBucket.network_sid, UsageBucket.iso_country)
+)
+_BUCKET_COLUMNS = (UsageBucket.sim_sid, UsageBucket.network_sid, UsageBucket.iso_country, _OCTETS)
+_BOUNDARY_CHUNK = 500
+
+
+async def zone_usage_rows(
+    session: AsyncSession, period_sids: Collection[str], boundaries: Collection[tuple[str, datetime]]
+) -> tuple[list[Any], list[Any]]:
+    """(sim_sid, network_sid, iso_country, octets) of the given billing periods' whole hours, and of the hour buckets
+    named by (sim_sid, hour): the hour a period began in, which may hold usage from before it (read apart, so that
+    the caller can take from it only what the period's own total leaves)."""
+    inside: list[Any] = []
+    for chunk in _chunks(period_sids):
+        inside.extend((await session.execute(_PERIOD_USAGE, {"keys": chunk})).all())
+    edges: list[Any] = []
+    pairs = sorted(set(boundaries))
+    for i in range(0, len(pairs), _BOUNDARY_CHUNK):
+        chunk = pairs[i : i + _BOUNDARY_CHUNK]
+        stmt = (
+            select(*_BUCKET_COLUMNS)
+            .where(tuple_(UsageBucket.sim_sid, UsageBucket.hour).in_(chunk))
+            .group_by(UsageBucket.sim_sid, UsageBucket.network_sid, UsageBucket.iso_country)
+        )
+        edges.extend((await session.execute(stmt)).all())
+    return inside, edges

@@ -89,6 +89,8 @@ class CreateSessionHandler:
             location=codec.location_info(request.uli),
             classes=decision.classes,
         )
+        if decision.rate_up or decision.rate_down:
+            session.limit(decision.rate_up, decision.rate_down)  # attached at its limit: throttled from the start
         self._manager.open(session, decision.session_timeout)
         return CreateSessionResponse(
             seq=request.seq,
