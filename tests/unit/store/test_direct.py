@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cellplane.store.db import make_engine, make_sessionmaker
-from cellplane.store.direct import DirectReader, DirectReadUnavailable, direct_reader
+from cellplane.store.direct import AsyncpgDirectReader, DirectReader, DirectReadUnavailable, direct_reader
 from cellplane.store.migrate import upgrade
 from cellplane.store.models import Account, Sim
 from cellplane.store.repositories import sims as repo
@@ -107,3 +107,39 @@ async def test_busy_sqlite_file_is_refused_at_once_not_waited_for(tmp_path: Path
 
 def test_no_direct_reader_for_an_in_memory_database() -> None:
     assert direct_reader(make_engine("sqlite+aiosqlite:///:memory:")) is None
+
+
+async def test_postgres_readers_share_a_bounded_set_of_connections(tmp_path: Path) -> None:
+    reason = postgres_available()
+    if reason:
+        pytest.skip(reason)
+    url = await asyncio.to_thread(create_postgres_database)
+    await asyncio.to_thread(upgrade, url)
+    engine = make_engine(url)
+    try:
+        sim = await _plant(engine)
+        reader = direct_reader(engine)
+        assert isinstance(reader, AsyncpgDirectReader)
+        reader.max_size = 3
+
+        async def read() -> object:
+            return await repo.find_visible_direct(reader, sim.sid, [sim.account_sid], "supersim")
+
+        rows = await asyncio.gather(*(read() for _ in range(40)))
+        assert all(row is not None and row.sid == sim.sid for row in rows)
+        assert reader._open <= 3
+        # Readers cancelled while they wait for a connection neither leak it nor wedge the others.
+        waiting = [asyncio.ensure_future(read()) for _ in range(12)]
+        await asyncio.sleep(0)
+        for task in waiting[::2]:
+            task.cancel()
+        done = await asyncio.gather(*waiting, return_exceptions=True)
+        assert sum(isinstance(item, asyncio.CancelledError) for item in done) <= 6
+        assert await asyncio.wait_for(read(), timeout=10) is not None
+        assert len(reader._idle) == reader._open <= 3
+        await reader.close()
+        with pytest.raises(DirectReadUnavailable):
+            await read()
+    finally:
+        await engine.dispose()
+        await asyncio.to_thread(drop_postgres_database, url)
