@@ -89,6 +89,59 @@ def test_the_bridge_carries_ip_commands_both_ways(account: Account, server: Serv
         bridge.close()
 
 
+def test_the_bridge_attaches_on_the_network_and_with_the_imei_it_is_given(
+    account: Account, server: Server, host_socket: socket.socket
+) -> None:
+    sim = make_sim(account, make_fleet(account, [USA, UK]))
+    # Not the default (the profile's first network): the one the developer names.
+    default = catalogue().get(min(USA_SID, UK_SID))
+    assert default is not None
+    chosen, chosen_sid = (UK, UK_SID) if default.key == USA else (USA, USA_SID)
+    imei = "353456789012348"  # 15 digits, the last a valid Luhn check digit
+    bridge = Process(
+        [
+            "device",
+            "bridge",
+            "--iccid",
+            sim.iccid,
+            "--deliver-to",
+            f"127.0.0.1:{host_socket.getsockname()[1]}",
+            "--device-port",
+            str(DEVICE_PORT),
+            "--network",
+            chosen,
+            "--imei",
+            imei,
+            "--platform",
+            server.base_url,
+        ],
+        server,
+    )
+    try:
+        assert f"attached on {chosen} as " in bridge.wait_for("attached on")
+        client = account.client()
+        command = client.supersim.v1.ip_commands.create(sim=sim.sid, payload="which network?", device_port=DEVICE_PORT)
+        assert host_socket.recvfrom(2048)[0] == b"which network?"
+        http = account.http()
+
+        def events() -> list[dict[str, Any]]:
+            body = http.get("/cellplane/v1/ConnectionEvents", params={"Sim": sim.sid}).json()
+            return list(body["connection_events"])
+
+        seen = eventually(
+            events, lambda found: {"attach_accepted", "session_started"} <= {e["event_type"] for e in found}
+        )
+        # Both the attach and the data session the gateway opened name that network and the IMEI the device gave.
+        mcc, mnc = chosen.split("-")
+        assert {(e["network_sid"], e["mcc"], e["mnc"], e["imei"]) for e in seen} == {(chosen_sid, mcc, mnc, imei)}
+        [started] = [e for e in seen if e["event_type"] == "session_started"]
+        sent = eventually(lambda: client.supersim.v1.ip_commands(command.sid).fetch(), lambda c: c.status == "sent")
+        assert sent.status == "sent" and sent.device_ip == started["ip_address"]
+        assert bridge.interrupt() == 0
+    finally:
+        bridge.close()
+
+
 def test_the_bridge_names_what_is_missing(account: Account, server: Server, host_socket: socket.socket) -> None:
     sim = make_sim(account, None, None)  # claimed, in no fleet
     bridge = Process(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -25,13 +26,22 @@ class Received:
     kore_signature_valid: bool
 
 
+class _Server(ThreadingHTTPServer):
+    # A handler may be stalling (see `stall_first`): closing the receiver does not wait for it.
+    daemon_threads = True
+    block_on_close = False
+
+
 @dataclass
 class WebhookReceiver:
-    """Collects webhooks; `fail_first` answers that many requests with 500 before accepting."""
+    """Collects webhooks; `fail_first` answers that many requests with 500 before accepting; `stall_first` holds
+    that many requests for `stall_seconds` before answering (a slow receiver: the sender should have given up)."""
 
     auth_token: str
     fail_first: int = 0
     status: int = 200
+    stall_first: int = 0
+    stall_seconds: float = 0.0
     received: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,6 +83,14 @@ class WebhookReceiver:
                 with receiver._lock:
                     receiver.attempts += 1
                     failing = receiver.attempts <= receiver.fail_first
+                    stalling = receiver.attempts <= receiver.stall_first
+                if stalling:
+                    time.sleep(receiver.stall_seconds)
+                    with contextlib.suppress(OSError):  # the sender has most likely hung up by now
+                        self.send_response(200)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                    return
                 status = 500 if failing else receiver.status
                 if not failing:
                     with receiver._lock:
@@ -95,7 +113,7 @@ class WebhookReceiver:
             do_POST = _handle
             do_GET = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 

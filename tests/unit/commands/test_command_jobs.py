@@ -28,6 +28,7 @@ from cellplane.store.models import (
     SmsCommand,
     WebhookAttempt,
     WebhookDelivery,
+    WirelessCommand,
 )
 from cellplane.store.models.base import utcnow
 from tests.unit.network.world import World
@@ -55,6 +56,13 @@ def ip_command(when: datetime, **fields: object) -> IpCommand:
         **fields,
     }
     return IpCommand(**values)
+
+
+def wireless_command(when: datetime) -> WirelessCommand:
+    return WirelessCommand(
+        sid=sid_at(Prefix.WIRELESS_COMMAND, when), account_sid="AC" + "1" * 32, sim_sid="DE" + "1" * 32,
+        command="reboot", status="delivered", direction="to_sim", date_created=when, date_updated=when,
+    )  # fmt: skip
 
 
 def delivery(when: datetime, status: str) -> WebhookDelivery:
@@ -88,6 +96,8 @@ async def test_retention_purges_what_is_older_than_30_days_and_keeps_one_schedul
         sid=sid_at(Prefix.SMS_COMMAND, old), account_sid="AC" + "1" * 32, sim_sid="HS" + "1" * 32,
         payload="hi", status="sent", direction="to_sim", date_created=old, date_updated=old,
     )  # fmt: skip
+    old_wireless = [wireless_command(old - timedelta(seconds=n)) for n in range(3)]  # more than a batch
+    kept_wireless = wireless_command(recent)
     delivered, failed, pending, fresh = (
         delivery(old, "delivered"),
         delivery(old, "failed"),
@@ -95,7 +105,8 @@ async def test_retention_purges_what_is_older_than_30_days_and_keeps_one_schedul
         delivery(recent, "delivered"),
     )
     async with ctx.sessions() as session, session.begin():
-        session.add_all([*old_commands, kept_command, old_sms, delivered, failed, pending, fresh])
+        session.add_all([*old_commands, kept_command, old_sms, *old_wireless, kept_wireless])
+        session.add_all([delivered, failed, pending, fresh])
         session.add_all(WebhookAttempt(delivery_sid=d.sid, attempt=1, status_code=200) for d in (delivered, fresh))
         session.add(Job(kind="sim_update", payload={}, status="done", run_at=old, date_created=old))
         session.add(Job(kind="sim_update", payload={}, status="pending", run_at=old, date_created=old))
@@ -110,6 +121,8 @@ async def test_retention_purges_what_is_older_than_30_days_and_keeps_one_schedul
 
     assert await count(ctx, IpCommand) == 1 and await count(ctx, IpCommand, IpCommand.sid == kept_command.sid) == 1
     assert await count(ctx, SmsCommand) == 0
+    assert await count(ctx, WirelessCommand) == 1
+    assert await count(ctx, WirelessCommand, WirelessCommand.sid == kept_wireless.sid) == 1
     remaining = await count(ctx, WebhookDelivery, WebhookDelivery.sid.in_([d.sid for d in (failed, delivered)]))
     assert remaining == 0
     assert await count(ctx, WebhookDelivery, WebhookDelivery.sid.in_([pending.sid, fresh.sid])) == 2
@@ -126,6 +139,7 @@ async def test_retention_purges_what_is_older_than_30_days_and_keeps_one_schedul
     await RetentionPurge(interval=3600)(ctx, {})
     assert await count(ctx, Job, Job.kind == retention.RETENTION_JOB, Job.status == "pending") == 1
     assert await count(ctx, IpCommand) == 1
+    assert await count(ctx, WirelessCommand) == 1
 
 
 async def test_a_callback_that_finally_fails_is_recorded_as_83402(ctx: PlatformContext) -> None:
