@@ -159,7 +159,7 @@ def test_list_filters_and_visibility(account: Account, server: Any) -> None:
         assert hidden.value.status == 404 and hidden.value.code == 20404
 
 
-def test_failed_when_the_inventory_is_empty(account: Account) -> None:
+def test_failed_when_the_inventory_is_empty(account: Account, receiver: WebhookReceiver) -> None:
     async def drain(session: AsyncSession) -> None:
         # Every free eSIM profile goes to this test's account, so none is left to reserve.
         await session.execute(
@@ -168,9 +168,16 @@ def test_failed_when_the_inventory_is_empty(account: Account) -> None:
 
     in_database(account.server, drain)
     client = account.client()
-    profile = wait_for_profile(client, client.supersim.v1.esim_profiles.create(eid=EID).sid)
+    ordered = client.supersim.v1.esim_profiles.create(eid=EID, callback_url=f"{receiver.url}/esim")
+    profile = wait_for_profile(client, ordered.sid)
     assert profile.status == "failed"
-    assert profile.error_code and "inventory" in profile.error_message
+    assert profile.error_code == "83901"  # our code for an empty eSIM pool (README, error codes)
+    assert profile.error_message == "No Super SIM is available in the inventory to reserve this eSIM profile"
+    hooks = receiver.wait_for(lambda got: len(got) >= 2)
+    assert [(h.params["Status"], h.params.get("ErrorCode")) for h in hooks] == [
+        ("reserving", None),
+        ("failed", "83901"),
+    ]
     assert profile.sim_sid is None and profile.iccid is None and profile.smdp_plus_address is None
     assert [p.sid for p in client.supersim.v1.esim_profiles.list(status="failed")] == [profile.sid]
 

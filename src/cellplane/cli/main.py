@@ -37,15 +37,33 @@ def up(
     log_level: str = typer.Option("warning", help="uvicorn log level."),
     demo: bool = typer.Option(False, "--demo", help="Seed (once) and print a demo account with active SIMs."),
     emulator: bool = typer.Option(None, "--emulator/--no-emulator", help="Run the emulated radio network too."),
+    aaa_auth_port: int = typer.Option(None, help="UDP port of the RADIUS AAA's authentication (default 1812)."),
+    aaa_acct_port: int = typer.Option(None, help="UDP port of the RADIUS AAA's accounting (default 1813)."),
+    radius_secret: str = typer.Option(None, help="RADIUS shared secret of the AAA and gateway (default cellplane)."),
+    radius_clients: str = typer.Option(
+        None, help='NAS addresses the AAA answers, "addr[=secret],..." (default 127.0.0.1).'
+    ),
+    gtpc_port: int = typer.Option(None, help="UDP port of the gateway's GTPv2-C (default 2123)."),
+    gtpu_port: int = typer.Option(None, help="UDP port of the gateway's GTP-U (default 2152)."),
 ) -> None:
     """Run the whole platform in one process on the embedded database (or CELLPLANE_DATABASE_URL)."""
     import uvicorn
 
     from cellplane.runtime.platform import Platform
 
-    overrides: dict[str, object] = {
-        k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items() if v is not None
+    flags = {
+        "host": host,
+        "port": port,
+        "data_dir": data_dir,
+        "aaa_auth_port": aaa_auth_port,
+        "aaa_acct_port": aaa_acct_port,
+        "radius_secret": radius_secret,
+        "radius_clients": radius_clients,
+        "gtpc_port": gtpc_port,
+        "gtpu_port": gtpu_port,
     }
+    # A flag given wins over its CELLPLANE_* variable; one not given leaves the variable (or default) in force.
+    overrides: dict[str, object] = {k: v for k, v in flags.items() if v is not None}
     if emulator is not None:
         overrides["emulator_enabled"] = emulator
     elif demo:

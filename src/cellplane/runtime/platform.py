@@ -205,6 +205,10 @@ class Platform:
             from cellplane.runtime.emulated import emulator_router
 
             app.include_router(emulator_router(self.emulator, self.ctx, self.gateway))
+            # Its eUICCs download and install eSIM profiles from the platform's SM-DP+ (Euiccs/{Eid}/Profiles).
+            from cellplane.runtime.esim import esim_router
+
+            app.include_router(esim_router(self.ctx))
         return app
 
     @contextlib.asynccontextmanager

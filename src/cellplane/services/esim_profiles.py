@@ -3,7 +3,9 @@
 A profile is reserved on our emulated SM-DP+ (GSMA SGP.22's download server) asynchronously:
 `new -> reserving -> available`, or `failed` when the inventory has no free Super SIM. Reserving
 takes an unclaimed inventory SIM onto the caller's account: that Sim resource is what the customer
-configures and activates (the eSIM Profile resource docs). Each status change calls CallbackUrl.
+configures and activates (the eSIM Profile resource docs). A device's eUICC then downloads the profile
+(`available -> downloaded`, bound to its EID) and installs it (`downloaded -> installed`): the emulator's
+eUICCs do this through `download` and `install` below. Each status change calls CallbackUrl.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain.caller import Caller
-from cellplane.domain.errors import InvalidParameter, MissingParameter, NotFound
+from cellplane.domain.errors import Conflict, InvalidParameter, MissingParameter, NotFound
 from cellplane.domain.ids import Prefix, is_sid, new_sid
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue, enqueue_webhook
-from cellplane.store.models import EsimProfile
+from cellplane.store.models import EsimProfile, Sim
 from cellplane.store.repositories import esim as repo
 
 ESIM_PROFILE_JOB = "esim_profile"
@@ -149,6 +151,54 @@ async def _reserve(session: AsyncSession, profile: EsimProfile, now: datetime, *
     if matching_id:
         profile.matching_id = make_matching_id()
         profile.activation_code = activation_code(SMDP_PLUS_ADDRESS, profile.matching_id)
+
+
+async def download(
+    session: AsyncSession, caller: Caller, eid: str, matching_id: str | None, now: datetime
+) -> EsimProfile:
+    """An eUICC (`eid`) downloads a profile from our SM-DP+: the one of that Matching ID, else the oldest
+    `available` profile ordered for this EID. It moves to `downloaded` and is bound to the EID (SGP.22: a profile
+    claimed by Matching ID belongs to the first eUICC that downloads it). Only the caller's own profiles and its
+    subaccounts' are offered: another account's profile is as unknown as none."""
+    if not is_valid_eid(eid):
+        raise InvalidParameter("Eid", "Eid must be a 32-digit EID with valid check digits (GSMA SGP.29)")
+    stmt = repo.visible_query(caller.visible)
+    if matching_id is not None:
+        stmt = stmt.where(EsimProfile.matching_id == matching_id)
+    else:
+        stmt = stmt.where(EsimProfile.eid == eid, EsimProfile.status == "available")
+    found = await repo.first(session, stmt)
+    if found is None:
+        raise NotFound("ESimProfile", matching_id or eid)
+    profile = await repo.get_for_update(session, found.sid)
+    assert profile is not None
+    if profile.eid is not None and profile.eid != eid:
+        raise NotFound("ESimProfile", matching_id or eid)  # bound to another eUICC: not offered to this one
+    if profile.status != "available":
+        raise Conflict(f"ESimProfile {profile.sid} is {profile.status}, not available for download")
+    profile.status = "downloaded"
+    profile.eid = eid
+    profile.date_updated = now
+    sim = await session.get(Sim, profile.sim_sid) if profile.sim_sid else None
+    if sim is not None and sim.eid is None:
+        sim.eid = eid
+    _callback(session, profile)
+    await session.flush()
+    return profile
+
+
+async def install(session: AsyncSession, profile_sid: str, now: datetime) -> EsimProfile:
+    """The eUICC reports the downloaded profile installed (SGP.22's installation result notification)."""
+    profile = await repo.get_for_update(session, profile_sid)
+    if profile is None:
+        raise NotFound("ESimProfile", profile_sid)
+    if profile.status != "downloaded":
+        raise Conflict(f"ESimProfile {profile.sid} is {profile.status}, not downloaded")
+    profile.status = "installed"
+    profile.date_updated = now
+    _callback(session, profile)
+    await session.flush()
+    return profile
 
 
 def _callback(session: AsyncSession, profile: EsimProfile) -> None:

@@ -29,6 +29,15 @@ async def get_for_update(session: AsyncSession, sid: str) -> EsimProfile | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+def visible_query(visible: Iterable[str]) -> Select[tuple[EsimProfile]]:
+    return select(EsimProfile).where(EsimProfile.account_sid.in_(list(visible)))
+
+
+async def first(session: AsyncSession, stmt: Select[tuple[EsimProfile]]) -> EsimProfile | None:
+    """The oldest profile `stmt` selects (sids grow with time)."""
+    return (await session.execute(stmt.order_by(EsimProfile.sid).limit(1))).scalar_one_or_none()
+
+
 def list_query(account_sid: str) -> Select[tuple[EsimProfile]]:
     return select(EsimProfile).where(EsimProfile.account_sid == account_sid)
 
