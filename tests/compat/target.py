@@ -4,12 +4,15 @@ profile; Wireless's SIMs, rate plans and Commands; and a local callback sink."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
 
+from cellplane.store.models import UsageBucket
 from tests.compat.scope import WIRELESS, unrouted
+from tests.support.db import insert
 from tests.support.server import Server
 
 # A 32-digit EID whose last two digits are its check digits: the whole number mod 97 is 1 (GSMA SGP.29).
@@ -98,11 +101,12 @@ def build_target(server: Server, callback_url: str) -> Target:
         target.values["Iccid"] = [s["iccid"] for s in sims]
 
         if "ListNetwork" not in missing:
-            networks = _ok(http.get("/Networks", params={"PageSize": 5}))["networks"]
-            target.stable["Networks"] = [n["sid"] for n in networks]
-            target.values["IsoCountry"] = sorted({n["iso_country"] for n in networks})
-            target.values["Mcc"] = sorted({i["mcc"] for n in networks for i in n["identifiers"]})
-            target.values["Mnc"] = sorted({i["mnc"] for n in networks for i in n["identifiers"]})
+            listed = _ok(http.get("/Networks", params={"PageSize": 5}))["networks"]
+            countries = {n["sid"]: n["iso_country"] for n in listed}
+            target.stable["Networks"] = [n["sid"] for n in listed]
+            target.values["IsoCountry"] = sorted({n["iso_country"] for n in listed})
+            target.values["Mcc"] = sorted({i["mcc"] for n in listed for i in n["identifiers"]})
+            target.values["Mnc"] = sorted({i["mnc"] for n in listed for i in n["identifiers"]})
         if "CreateNetworkAccessProfile" not in missing:
             # Disjoint networks: a POST of networks[0:3] to the scratch NAP can succeed, a DELETE of its own can too.
             networks = target.stable.get("Networks", [])
@@ -119,6 +123,9 @@ def build_target(server: Server, callback_url: str) -> Target:
                 pool["Fleets"] = [_ok(http.post("/Fleets", data=form))["sid"], name]
             # A SIM in a fleet and active, so that Fleet filters, billing periods and IP addresses have content.
             _ok(http.post(f"/Sims/{sims[1]['sid']}", data={"Fleet": target.stable["Fleets"][0], "Status": "active"}))
+        if "ListUsageRecord" not in missing and "Fleets" in target.stable:
+            used = [(sid, countries[sid]) for sid in target.stable["Networks"][:2]]
+            _plant_usage(target, sims[1]["sid"], used)
         if "CreateIpCommand" not in missing:
             # A command to the active SIM, so that fetches by sid find one; valid values for generated creates.
             form = {"Sim": sims[1]["sid"], "Payload": "compat", "DevicePort": 6655}
@@ -135,6 +142,32 @@ def build_target(server: Server, callback_url: str) -> Target:
             target.stable["ESimProfiles"] = [profile["sid"]]
             target.values["Eid"] = [EID]
     return target
+
+
+def _plant_usage(target: Target, sim_sid: str, networks: list[tuple[str, str]]) -> None:
+    """Usage of the active SIM in its fleet on two networks over the last days (as the AAA writes it), so that
+    UsageRecords answers with records to check, whatever the Group and Granularity; windows that hold it."""
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    fleet = target.stable["Fleets"][0]
+    rows = [
+        UsageBucket(
+            account_sid=target.auth[0],
+            sim_sid=sim_sid,
+            fleet_sid=fleet,
+            network_sid=network,
+            iso_country=country,
+            hour=now - timedelta(hours=hours_ago),
+            bytes_up=1_000 * (index + 1),
+            bytes_down=250_000 + hours_ago,
+        )
+        for index, (network, country) in enumerate(networks)
+        for hours_ago in (1, 26, 80)
+    ]
+    insert(target.server, *rows)
+    target.values["Group"] = ["sim", "fleet", "network", "isoCountry"]
+    target.values["Granularity"] = ["hour", "day", "all"]
+    target.values["StartTime"] = [(now - timedelta(days=5)).isoformat().replace("+00:00", "Z")]
+    target.values["EndTime"] = [(now + timedelta(hours=1)).isoformat().replace("+00:00", "Z")]
 
 
 def build_wireless_target(server: Server, callback_url: str) -> Target:

@@ -13,6 +13,7 @@ from typing import Any
 from cellplane.domain.ids import Prefix, new_sid
 from cellplane.domain.networks import network_sid
 from cellplane.domain.paging import PageSpec
+from cellplane.domain.policy import EventType
 from cellplane.store.models import ConnectionEvent, DataSession
 from cellplane.store.repositories import data_sessions
 from tests.conftest import Account
@@ -80,7 +81,7 @@ def test_events_newest_first_with_filters_paging_and_fetch(account: Account) -> 
         event(
             account.sid,
             sim_a,
-            "attachment.accepted",
+            "attach_accepted",
             0,
             imsi="208010000000001",
             fleet_sid=fleet.sid,
@@ -90,11 +91,11 @@ def test_events_newest_first_with_filters_paging_and_fetch(account: Account) -> 
             radio_link="LTE-M",
             imei="356938035643809",
         ),
-        event(account.sid, sim_b, "attachment.rejected", 1, reason="SIM inactive", error_code=83705),
+        event(account.sid, sim_b, "attach_rejected", 1, reason="SIM inactive", error_code=83705),
         event(
             account.sid,
             sim_a,
-            "data-session.started",
+            "session_started",
             2,
             fleet_sid=fleet.sid,
             ip_address="10.64.0.7",
@@ -103,7 +104,7 @@ def test_events_newest_first_with_filters_paging_and_fetch(account: Account) -> 
         event(
             account.sid,
             sim_a,
-            "data-session.ended",
+            "session_ended",
             90,
             fleet_sid=fleet.sid,
             data_session_sid=session_sid,
@@ -112,7 +113,7 @@ def test_events_newest_first_with_filters_paging_and_fetch(account: Account) -> 
         ),
     ]
     # Another account's event (as when the SIM belonged to it); no credentials needed to plant it.
-    foreign = event(new_sid(Prefix.ACCOUNT), sim_a, "attachment.accepted", 3)
+    foreign = event(new_sid(Prefix.ACCOUNT), sim_a, "attach_accepted", 3)
     insert(account.server, *events, foreign)
     newest_first = [e.sid for e in reversed(events)]
 
@@ -128,7 +129,7 @@ def test_events_newest_first_with_filters_paging_and_fetch(account: Account) -> 
         "iccid": sim_a.iccid,
         "imsi": "208010000000001",
         "fleet_sid": fleet.sid,
-        "event_type": "attachment.accepted",
+        "event_type": "attach_accepted",
         "network_sid": NETWORK,
         "mcc": "208",
         "mnc": "01",
@@ -153,10 +154,10 @@ def test_events_newest_first_with_filters_paging_and_fetch(account: Account) -> 
     for key in (sim_a.sid, "tracker-a", sim_a.iccid):
         assert sids(listed(account, Sim=key)) == of_a
     assert sids(listed(account, Fleet="trackers")) == sids(listed(account, Fleet=fleet.sid)) == of_a
-    assert sids(listed(account, EventType="attachment.rejected")) == [events[1].sid]
+    assert sids(listed(account, EventType="attach_rejected")) == [events[1].sid]
     window = listed(account, StartTime="2025-03-01T12:01:00Z", EndTime="2025-03-01T13:00:00Z")
     assert sids(window) == [events[2].sid, events[1].sid]
-    assert sids(listed(account, Sim=sim_b.sid, EventType="data-session.ended")) == []
+    assert sids(listed(account, Sim=sim_b.sid, EventType="session_ended")) == []
 
     # Pages of two, forward by next_page_url and back by previous_page_url.
     with account.http() as http:
@@ -186,9 +187,9 @@ def test_the_sim_filter_takes_a_wireless_sims_sid_or_unique_name(account: Accoun
     )
     wireless = client.wireless.v1.sims(provisioned["sid"]).update(unique_name="meter-1")
     events = [
-        event(account.sid, super_sim, "attachment.accepted", 0),
-        event(account.sid, wireless, "attachment.accepted", 1),
-        event(account.sid, wireless, "data-session.started", 2),
+        event(account.sid, super_sim, "attach_accepted", 0),
+        event(account.sid, wireless, "attach_accepted", 1),
+        event(account.sid, wireless, "session_started", 2),
     ]
     insert(account.server, *events)
     # WHEN the events are listed by the Wireless SIM's sid, unique name or ICCID, and by the Super SIM's sid
@@ -198,6 +199,24 @@ def test_the_sim_filter_takes_a_wireless_sims_sid_or_unique_name(account: Accoun
         assert sids(listed(account, Sim=key)) == mine, key
     assert sids(listed(account, Sim=super_sim.sid)) == [events[0].sid]
     assert sids(listed(account, Sim="DE" + "0" * 32)) == []  # a sid is taken as given, as a Super SIM's is
+
+
+def test_the_event_type_filter_takes_the_platforms_event_types_only(account: Account) -> None:
+    # GIVEN an event of each type the network writes
+    [sim] = account.claim(1)
+    planted = [event(account.sid, sim, kind.value, minute) for minute, kind in enumerate(EventType)]
+    insert(account.server, *planted)
+    # THEN each type filters to its own event
+    for kind, planted_event in zip(EventType, planted, strict=True):
+        assert sids(listed(account, EventType=kind.value)) == [planted_event.sid], kind
+    # AND anything else, however plausible, is a 400 naming EventType and listing the allowed values
+    with account.http() as http:
+        for wrong in ("attachment.accepted", "data-session.started", "ATTACH_ACCEPTED", "attach"):
+            response = http.get("/cellplane/v1/ConnectionEvents", params={"EventType": wrong})
+            assert response.status_code == 400, (wrong, response.text)
+            body = response.json()
+            assert "EventType" in body["message"], body
+            assert all(kind.value in body["message"] for kind in EventType), body
 
 
 def test_bad_filters_are_named(account: Account) -> None:

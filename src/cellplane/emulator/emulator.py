@@ -31,7 +31,7 @@ from .config import EmulatorConfig
 from .device import Device, DeviceView, luhn_digit
 from .errors import InvalidState, InvalidValue, UnknownDevice
 from .networks import Networks
-from .radio import Radio
+from .radio import REACTIVATION_REASON, Radio
 from .states import CONNECTED, DeviceState, parse_rat, parse_state
 
 
@@ -97,6 +97,8 @@ class Emulator:
         self._devices: dict[str, Device] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._transports: list[asyncio.BaseTransport] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.radio.on_reactivation = self._reactivate
 
     # --- component ------------------------------------------------------------------------------------------
 
@@ -110,6 +112,8 @@ class Emulator:
             self._transports.append(transport)
 
     async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         # Detach everyone (Delete Session), but do not wait on a gateway that is already gone.
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(self.config.t3 * 2):
@@ -357,6 +361,20 @@ class Emulator:
         return self.device(iccid)
 
     # --- internals ------------------------------------------------------------------------------------------
+
+    def _reactivate(self, device: Device) -> None:
+        """The network ended the device's session asking for a new one (a connectivity reset): attach again."""
+        task = asyncio.get_running_loop().create_task(self._attach_again(device), name=f"reattach-{device.iccid}")
+        self._tasks.add(task)  # keep a reference until done (asyncio holds tasks weakly)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _attach_again(self, device: Device) -> None:
+        async with self._lock(device.iccid):
+            # Powered off, reset, or moved on by a caller meanwhile: the device has other plans.
+            moved_on = device.state != DeviceState.DETACHED or device.reason != REACTIVATION_REASON
+            if self._devices.get(device.iccid) is not device or moved_on:
+                return
+            await self.radio.attach(device)
 
     def _get(self, iccid: str) -> Device:
         device = self._devices.get(iccid)

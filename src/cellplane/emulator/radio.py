@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 
 from cellplane.protocols.gtp import (
     Cause,
@@ -33,6 +34,7 @@ from .sgw_user import SgwUser
 from .states import DeviceState
 
 log = logging.getLogger("cellplane.emulator")
+REACTIVATION_REASON = "reactivation requested by the network"
 
 
 def cause_name(cause: int) -> str:
@@ -53,6 +55,8 @@ class Radio:
         gateway = (config.gateway_host, config.gateway_gtpc_port)
         self.control = SgwControl(gateway, t3=config.t3, n3=config.n3, on_delete_bearer=self._bearer_deleted)
         self.user = SgwUser(config.host, self.by_user_teid, self.downlink, self._tunnel_lost)
+        # Called with a device whose session the network ended asking it to attach again (set by the Emulator).
+        self.on_reactivation: Callable[[Device], None] = lambda device: None
 
     def _new_teid(self) -> int:
         while True:
@@ -150,7 +154,12 @@ class Radio:
         session = self._drop_session(device)
         device.state = DeviceState.DETACHED
         device.reason, device.code, device.gtp_cause = "disconnected by the network", None, request.cause
-        log.info("device %s disconnected by the network", device.iccid)
+        if request.cause == Cause.REACTIVATION_REQUESTED:
+            # TS 24.301 §6.4.4.2: the MME passes it on as ESM cause #39 and the UE re-establishes the PDN connection
+            # (the platform's connectivity reset, docs/NETWORK.md).
+            device.reason = REACTIVATION_REASON
+            self.on_reactivation(device)
+        log.info("device %s %s", device.iccid, device.reason)
         return session.pgw_control_teid if session else None
 
     def _tunnel_lost(self, pgw_user_teid: int) -> None:

@@ -16,6 +16,7 @@ from cellplane.domain.caller import Caller
 from cellplane.domain.errors import InvalidParameter, NotFound
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
+from cellplane.domain.policy import EventType
 from cellplane.store.models import ConnectionEvent
 from cellplane.store.repositories import connection_events as repo
 from cellplane.store.repositories import fleets as fleet_repo
@@ -23,8 +24,8 @@ from cellplane.store.repositories import sims as sim_repo
 
 # Events are written for every SIM the AAA sees: Super SIMs (HS...) and Programmable Wireless SIMs (DE...).
 PRODUCTS = ("supersim", "wireless")
-# Event types are dotted lower-case names ("attachment.accepted", "data-session.ended", ...).
-_EVENT_TYPE = re.compile(r"^[a-z][a-z0-9._-]{0,23}$")
+# The event types the network writes (domain.policy.EventType): the only values the EventType filter takes.
+EVENT_TYPES = tuple(kind.value for kind in EventType)
 _ICCID = re.compile(r"^\d{18,22}$")
 
 
@@ -57,8 +58,8 @@ async def _sim_filter(session: AsyncSession, caller: Caller, key: str) -> repo.E
 async def list_events(
     session: AsyncSession, caller: Caller, request: EventRequest, spec: PageSpec
 ) -> Page[ConnectionEvent]:
-    if request.event_type is not None and not _EVENT_TYPE.match(request.event_type):
-        raise InvalidParameter("EventType", "EventType must be an event type such as attachment.accepted")
+    if request.event_type is not None and request.event_type not in EVENT_TYPES:
+        raise InvalidParameter("EventType", f"EventType must be one of {', '.join(EVENT_TYPES)}")
     if request.start_time is not None and request.end_time is not None and request.start_time >= request.end_time:
         raise InvalidParameter("StartTime", "StartTime must be before EndTime")
     where = repo.EventFilter()

@@ -154,8 +154,9 @@ async def update(
 async def complete_reset(session: AsyncSession, ctx: PlatformContext, sim_sid: str) -> Sim | None:
     """The connectivity reset: the network core disconnects the SIM's sessions (hooks) and it re-attaches.
 
-    Each `sim_reset` hook gets the Sim (an awaitable result is awaited); with none registered the
-    reset completes at once. A re-run after completion is a no-op.
+    Each `sim_reset` hook gets the Sim (an awaitable result is awaited): the AAA's (network/aaa/server.py) sends each
+    live session a Disconnect-Request asking for a new one, and the device attaches again (docs/NETWORK.md). With
+    none registered the reset completes at once. A re-run after completion is a no-op.
     """
     sim = await session.get(Sim, sim_sid)
     if sim is None or sim.reset_status != RESETTING:

@@ -107,6 +107,29 @@ async def test_attach_decisions_are_recorded_as_connection_events(world: World, 
     assert event.imei == "352686000012344"  # TAC+SNR of the IMEISV and its Luhn check digit
 
 
+async def test_an_exhausted_address_pool_rejects_the_attach_and_records_attach_failed(
+    world: World, start_aaa: StartAaa
+) -> None:
+    """GIVEN a UE pool of two addresses (a /30) leased to two SIMs, WHEN a third SIM the rules allow attaches, THEN
+    Access-Reject saying the pool is exhausted and an `attach_failed` event (no platform error code: the SIM is
+    not at fault); the SIMs holding addresses still get theirs."""
+    one, two, third = await world.sim("active"), await world.sim("active"), await world.sim("active")
+    pgw = pgw_for(await start_aaa(ue_ip_pool="10.99.0.0/30"))
+    addresses = {framed_ip(await pgw.aaccess(sim.imsi, FRANCE)) for sim in (one, two)}
+    assert addresses == {"10.99.0.1", "10.99.0.2"}
+
+    refused = await pgw.aaccess(third.imsi, FRANCE)
+
+    assert refused.code == pyrad_packet.AccessReject
+    assert reply_message(refused) == "No free address in the UE address pool"
+    assert "Framed-IP-Address" not in refused
+    [event] = await eventually(lambda: world.events_of(third))
+    assert (event.event_type, event.error_code, event.ip_address) == ("attach_failed", None, None)
+    assert event.reason == "No free address in the UE address pool"
+    assert (event.account_sid, event.iccid, event.mcc, event.mnc) == (world.account_sid, third.iccid, "208", "01")
+    assert framed_ip(await pgw.aaccess(one.imsi, FRANCE)) in addresses
+
+
 async def test_a_wrong_secret_and_an_unknown_client_are_dropped_and_counted(world: World, start_aaa: StartAaa) -> None:
     sim = await world.sim("active")
     aaa = await start_aaa()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import update
 
 from cellplane.domain.caller import Caller
-from cellplane.services import network_access_profiles, sims
+from cellplane.services import network_access_profiles, sims, wireless_sims
 from cellplane.services.context import PlatformContext
-from cellplane.store.models import BillingPeriod, Fleet
+from cellplane.store.models import BillingPeriod, Fleet, Sim
 from cellplane.store.models.base import utcnow
 from tests.unit.network.conftest import StartAaa, eventually, pgw_for
 from tests.unit.network.peers import FRANCE, FRANCE_SID, USA, NasListener, Pgw, framed_ip, reply_message
@@ -51,6 +51,37 @@ async def test_deactivating_a_sim_disconnects_its_session_at_once(
         address,
     )
     assert reply_message(await pgw.aaccess(sim.imsi)).startswith("83705 ")
+
+
+async def test_a_connectivity_reset_disconnects_the_sims_sessions_asking_for_a_new_one(
+    ctx: PlatformContext, world: World, start_aaa: StartAaa, nas: tuple[NasListener, int]
+) -> None:
+    """The `sim_reset` hook (services/wireless_sims.complete_reset): a Disconnect-Request for each live session of the
+    SIM, with Acct-Terminate-Cause Callback (the gateway then asks the device to reactivate); other SIMs untouched."""
+    sim, other = await world.sim("active"), await world.sim("active")
+    aaa = await start_aaa(poll_interval=30)  # no poll during the test: the hook alone must do it
+    pgw = pgw_for(aaa)
+    address = await attached(pgw, sim, "r-1")
+    await attached(pgw, other, "r-2")
+    async with ctx.sessions() as session, session.begin():
+        await session.execute(update(Sim).where(Sim.sid == sim.sid).values(reset_status=wireless_sims.RESETTING))
+
+    async with ctx.sessions() as session, session.begin():
+        done = await wireless_sims.complete_reset(session, ctx, sim.sid)
+    assert done is not None and done.reset_status is None
+
+    [request] = await nas[0].wait_for(1, timeout=3)
+    assert (request["User-Name"], request["Acct-Session-Id"], request["Framed-IP-Address"]) == (
+        sim.imsi,
+        "r-1",
+        address,
+    )
+    assert request["Acct-Terminate-Cause"] in ("Callback", 16)
+    [event] = await eventually(lambda: _events(world, sim, "disconnect_acked"))
+    assert event.error_code is None and event.reason.startswith("Connectivity reset")
+    # A reset refuses nothing: the SIM attaches again at once.
+    assert framed_ip(await pgw.aaccess(sim.imsi))
+    assert len(nas[0].received) == 1
 
 
 async def test_moving_a_sim_to_a_fleet_with_data_disabled_disconnects_it(

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from pyrad import packet as pyrad
 
-from cellplane.protocols.gtp import DeleteBearerResponse, decode
+from cellplane.protocols.gtp import Cause, DeleteBearerRequest, DeleteBearerResponse, decode
 from tests.unit.network.gateway_support import (
     DICTIONARY,
     SECRET,
@@ -52,6 +52,38 @@ async def test_disconnect_ends_the_session_and_tells_the_sgw(stack: Stack, by: s
     assert stack.emulator.device(next(reversed(DEVICES))).state == "attached"
     responses = [decode(data) for data in stack.capture.of("sgw-c")]
     assert any(isinstance(r, DeleteBearerResponse) and r.teid == session.control_teid for r in responses)
+
+
+async def test_a_reset_disconnect_asks_for_reactivation_and_the_device_attaches_again(stack: Stack) -> None:
+    """GIVEN a live session, WHEN the Disconnect-Request carries Acct-Terminate-Cause Callback (the AAA's connectivity
+    reset), THEN the Stop reports Callback, the Delete Bearer Request says Reactivation requested, and the emulated
+    device attaches again by itself: a new session at the gateway."""
+    session = stack.gateway.session(IMSI)
+    assert session is not None
+    reply = await disconnect(stack.gateway.dae_address, User_Name=IMSI, Acct_Terminate_Cause="Callback")
+    assert reply is not None and reply.code == pyrad.DisconnectACK
+    [stop] = await stack.aaa.wait_accounting("Stop")
+    assert first(stop, "Acct-Terminate-Cause") == "Callback"
+    requests = [decode(data) for data in stack.capture.of("pgw-c")]
+    [bearer] = [r for r in requests if isinstance(r, DeleteBearerRequest)]
+    assert bearer.cause == Cause.REACTIVATION_REQUESTED and bearer.teid == session.sgw_control_teid
+    await eventually(lambda: stack.gateway.session(IMSI) not in (None, session))
+    again = stack.gateway.session(IMSI)
+    assert again is not None and again.acct_session_id != session.acct_session_id
+    device = await stack.emulator.wait_for(ICCID, "attached")
+    assert device.session is not None and device.reason is None
+
+
+async def test_a_plain_disconnect_does_not_bring_the_device_back(stack: Stack) -> None:
+    """Without the reset's cause the Delete Bearer Request carries none: the device stays detached."""
+    reply = await disconnect(stack.gateway.dae_address, User_Name=IMSI)
+    assert reply is not None and reply.code == pyrad.DisconnectACK
+    await stack.emulator.wait_for(ICCID, "detached")
+    requests = [decode(data) for data in stack.capture.of("pgw-c")]
+    [bearer] = [r for r in requests if isinstance(r, DeleteBearerRequest)]
+    assert bearer.cause is None
+    await asyncio.sleep(0.3)
+    assert stack.emulator.device(ICCID).state == "detached" and stack.gateway.session(IMSI) is None
 
 
 async def test_unknown_session_is_nak_session_context_not_found(stack: Stack) -> None:

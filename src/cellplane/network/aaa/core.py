@@ -1,6 +1,9 @@
 """The AAA's state and the decisions made from it: attach decisions from the policy cache, what a committed
 accounting batch changes, and enforcement — a live session the rules no longer allow gets a Disconnect-Request.
 
+A Wireless SIM's connectivity reset (the `sim_reset` hook) disconnects its live sessions the same way, asking the
+gateway for a new session rather than refusing one (docs/NETWORK.md).
+
 Enforcement runs whenever a SIM's snapshot changes, whatever changed it: a status change (the
 `sim_status_changed` hook), the poller seeing a fleet, profile or SIM row change, or usage reaching the
 fleet's data limit. A Wireless SIM's usage is counted per zone (home, national, international roaming: the
@@ -60,6 +63,7 @@ class AaaCore:
         self.record_event: Callable[[NetworkEvent], None] = lambda event: None
         self.submit_record: Callable[[AccountingRecord], None] = lambda record: None
         self.disconnect: Callable[[LiveSession, Any], None] = lambda session, code: None
+        self.reset_session: Callable[[LiveSession], None] = lambda session: None
         self.change_rate: Callable[[LiveSession, int, Callable[[LiveSession], None]], None] = lambda s, r, f: None
         # Sessions the NAS has been told to throttle (CoA-Request, or the Access-Accept that opened them).
         self.throttled: set[SessionKey] = set()
@@ -256,6 +260,12 @@ class AaaCore:
                 fresh = self._with_fleet(fresh, sim.fleet_sid)
             self.update_policy(policy.imsi, fresh)
         self.reload_soon(sim.imsi)
+
+    def on_sim_reset(self, sim: Any) -> None:
+        """services/wireless_sims.complete_reset: a connectivity reset ends each live session of the SIM with a
+        Disconnect-Request that asks for a new one (Disconnector.reset); the device then attaches again."""
+        for session in self.sessions.of_sim(sim.sid):
+            self.reset_session(session)
 
     def reload_soon(self, imsi: str) -> None:
         """Re-read one SIM from the database shortly (after the transaction that changed it has committed)."""

@@ -8,6 +8,10 @@ as a connection event. A NAK with Error-Cause 503 (Session-Context-Not-Found) me
 ours is stale, and is closed. One request per session at a time, and not again for a while after an ACK (the
 Accounting Stop that follows closes it).
 
+A connectivity reset (a Wireless SIM's ResetStatus=resetting) is a Disconnect-Request like the others that also
+carries Acct-Terminate-Cause = Callback (RFC 2866: the session ends for a new one; RFC 5176 §3.6 allows the attribute
+in a Disconnect-Request): the gateway tells the SGW Reactivation requested and the device attaches again.
+
 A CoA-Request names the session the same way and carries WISPr-Bandwidth-Max-Up and -Down (bit/s; 0 lifts the
 limit): the gateway polices the session at that rate (docs/NETWORK.md). Its outcome is counted and logged; a NAK
 or no answer is reported to the caller, which then no longer counts the session as throttled.
@@ -23,7 +27,7 @@ from datetime import datetime
 
 from cellplane.domain.policy import EventType, RejectCode
 from cellplane.network.radius_client import RadiusClient, RadiusTimeout
-from cellplane.protocols.radius import Code, ErrorCause
+from cellplane.protocols.radius import AcctTerminateCause, Code, ErrorCause
 from cellplane.services.accounting_records import LiveSession, NetworkEvent
 
 from . import metrics
@@ -33,6 +37,7 @@ from .state import LiveSessions, SessionKey
 log = logging.getLogger("cellplane.aaa.disconnect")
 
 _QUIET_AFTER_ACK = 30.0  # seconds: the NAS said the session is gone; its Stop is on the way
+RESET_REASON = "Connectivity reset: the session ends and the SIM attaches again"
 
 
 class Disconnector:
@@ -55,13 +60,20 @@ class Disconnector:
 
     def disconnect(self, session: LiveSession, code: RejectCode) -> None:
         """Ask the session's NAS to end it (no-op when a request for it is already out or was just ACKed)."""
+        self._start(session, code, code.reason)
+
+    def reset(self, session: LiveSession) -> None:
+        """Connectivity reset: ask the session's NAS to end it so that the device attaches again."""
+        self._start(session, None, RESET_REASON)
+
+    def _start(self, session: LiveSession, code: RejectCode | None, reason: str) -> None:
         key = LiveSessions.key(session)
         if self._closing or key in self._in_flight:
             return
         acked = self._acked.get(key)
         if acked is not None and time.monotonic() - acked < _QUIET_AFTER_ACK:
             return
-        task = asyncio.create_task(self._send(session, code), name=f"aaa-disconnect-{session.acct_session_id}")
+        task = asyncio.create_task(self._send(session, code, reason), name=f"aaa-disconnect-{session.acct_session_id}")
         self._in_flight[key] = task
         task.add_done_callback(lambda _: self._in_flight.pop(key, None))
 
@@ -127,7 +139,8 @@ class Disconnector:
             self._clients[secret] = client
         return client
 
-    async def _send(self, session: LiveSession, code: RejectCode) -> None:
+    async def _send(self, session: LiveSession, code: RejectCode | None, reason: str) -> None:
+        """`code` None: a connectivity reset (no rule refused the session), said with Acct-Terminate-Cause."""
         nas = session.nas_address or session.nas_id
         secret = self._config.clients.get(nas)
         if secret is None:
@@ -136,23 +149,25 @@ class Disconnector:
             return
         target = self._config.dae_target(nas)
         attributes = self._identify(session)
+        if code is None:
+            attributes.append(("Acct-Terminate-Cause", int(AcctTerminateCause.CALLBACK)))
         try:
             client = await self._client(secret)
             response = await client.request(target, Code.DISCONNECT_REQUEST, attributes)
         except (RadiusTimeout, OSError) as error:
             metrics.disconnect("failed")
-            self._event(session, EventType.DISCONNECT_FAILED, code, f"{code.reason}; the NAS did not answer: {error}")
+            self._event(session, EventType.DISCONNECT_FAILED, code, f"{reason}; the NAS did not answer: {error}")
             return
         if response.code == Code.DISCONNECT_ACK:
             metrics.disconnect("acked")
             self._acked[LiveSessions.key(session)] = time.monotonic()
             self._prune_acked()
-            self._event(session, EventType.DISCONNECT_ACKED, code, code.reason)
+            self._event(session, EventType.DISCONNECT_ACKED, code, reason)
             return
         found = response.attributes.get("Error-Cause")
         cause = found if isinstance(found, int) else None
         metrics.disconnect("refused")
-        self._event(session, EventType.DISCONNECT_REFUSED, code, f"{code.reason}; the NAS refused: Error-Cause {cause}")
+        self._event(session, EventType.DISCONNECT_REFUSED, code, f"{reason}; the NAS refused: Error-Cause {cause}")
         if cause == ErrorCause.SESSION_CONTEXT_NOT_FOUND:
             self._session_gone(session)
 
@@ -169,7 +184,7 @@ class Disconnector:
         attributes.append(("Event-Timestamp", int(time.time())))
         return attributes
 
-    def _event(self, session: LiveSession, event_type: EventType, code: RejectCode, reason: str) -> None:
+    def _event(self, session: LiveSession, event_type: EventType, code: RejectCode | None, reason: str) -> None:
         self._record_event(
             NetworkEvent(
                 event_type=event_type,
@@ -182,7 +197,7 @@ class Disconnector:
                 ip_address=session.ue_ip,
                 data_session_sid=session.sid,
                 reason=reason,
-                error_code=int(code),
+                error_code=int(code) if code is not None else None,
             )
         )
 

@@ -31,6 +31,7 @@ from .writer import AccountingWriter
 log = logging.getLogger("cellplane.aaa")
 
 HOOK = "sim_status_changed"
+RESET_HOOK = "sim_reset"  # services/wireless_sims.complete_reset: end the SIM's sessions, it re-attaches
 
 
 class AaaServer:
@@ -57,6 +58,7 @@ class AaaServer:
         self.core.record_event = self.writer.add_event
         self.core.submit_record = lambda record: self.writer.submit(record, None)
         self.core.disconnect = self.disconnector.disconnect
+        self.core.reset_session = self.disconnector.reset
         self.core.change_rate = self.disconnector.change_rate
         self.core.reload_imsis = self.refresher.reload
         self.auth: RadiusEndpoint | None = None
@@ -88,6 +90,7 @@ class AaaServer:
         self.writer.start()
         self.refresher.start(since=since)
         self.ctx.hooks.setdefault(HOOK, []).append(self.core.on_sim_status_changed)
+        self.ctx.hooks.setdefault(RESET_HOOK, []).append(self.core.on_sim_reset)
         loop = asyncio.get_running_loop()
         clients = self.config.clients
         require = self.config.require_message_authenticator
@@ -112,9 +115,10 @@ class AaaServer:
         )
 
     async def stop(self) -> None:
-        hooks = self.ctx.hooks.get(HOOK, [])
-        if self.core.on_sim_status_changed in hooks:
-            hooks.remove(self.core.on_sim_status_changed)
+        for name, hook in ((HOOK, self.core.on_sim_status_changed), (RESET_HOOK, self.core.on_sim_reset)):
+            hooks = self.ctx.hooks.get(name, [])
+            if hook in hooks:
+                hooks.remove(hook)
         # Stop taking requests, answer the accounting already queued, then close the ports.
         for endpoint in (self.auth, self.acct):
             if endpoint is not None:

@@ -5,7 +5,10 @@ RFC 5176 as a NAS applies it: requests only from known clients holding the secre
 Request Authenticator), a retransmission answered from a cache rather than acted on twice (§2.3), the
 session found by every identification attribute the request carries (§3: all must match the same
 session), Disconnect-ACK once it is gone or NAK with Error-Cause (§3.5). Ending it sends a Delete Bearer
-Request to the SGW and Accounting Stop with Acct-Terminate-Cause Admin-Reset (docs/NETWORK.md).
+Request to the SGW and Accounting Stop with Acct-Terminate-Cause Admin-Reset, or the cause the request carries
+(§3.6 allows Acct-Terminate-Cause in a Disconnect-Request). `Callback` there is the AAA's connectivity reset: the
+Delete Bearer Request then says Reactivation requested (TS 29.274 §8.4 cause 8), so the device attaches again
+(docs/NETWORK.md).
 A CoA-Request names the session the same way and carries WISPr-Bandwidth-Max-Up and/or -Down (bit/s): the session
 is policed at those rates from then on (policer.py; 0 lifts the limit of that way), and CoA-ACK answers. A CoA
 without either is answered CoA-NAK Missing-Attribute (402): a rate is the only authorization we change in flight.
@@ -19,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 from cellplane.protocols import radius
+from cellplane.protocols.gtp import Cause
 from cellplane.protocols.radius import AcctTerminateCause, Code, ErrorCause, Packet
 
 from .codec import bandwidth
@@ -27,6 +31,7 @@ from .sessions import Session
 
 log = logging.getLogger("cellplane.gateway.dae")
 
+_LAST_TERMINATE_CAUSE = 18  # Host-Request: the last value RFC 2866 §5.10 defines
 _REMEMBER = 30.0  # seconds a response is kept for retransmissions (RFC 5080 §2.2.2 suggests a few seconds+)
 
 
@@ -36,6 +41,14 @@ class DaeStats:
     rate_changes: int = 0
     naks: int = 0
     dropped: int = 0  # unknown clients, malformed or badly authenticated packets
+
+
+def _terminate_cause(packet: Packet) -> int:
+    """The Acct-Terminate-Cause the Stop reports: the request's own (RFC 2866 values 1-18), else Admin-Reset."""
+    given = packet.attributes.get("Acct-Terminate-Cause")
+    if isinstance(given, int) and not isinstance(given, bool) and 1 <= given <= _LAST_TERMINATE_CAUSE:
+        return given
+    return AcctTerminateCause.ADMIN_RESET
 
 
 class DynamicAuthorizationServer(asyncio.DatagramProtocol):
@@ -105,9 +118,12 @@ class DynamicAuthorizationServer(asyncio.DatagramProtocol):
             return self._reply(packet, nak, ErrorCause.SESSION_CONTEXT_NOT_FOUND)
         if packet.code == Code.COA_REQUEST:
             return self._change(packet, found)
-        self._manager.end(found, AcctTerminateCause.ADMIN_RESET, notify_sgw=True)
+        cause = _terminate_cause(packet)
+        # A reset ends the session so that a new one starts: the SGW is told the UE should reactivate it.
+        gtp_cause = Cause.REACTIVATION_REQUESTED if cause == AcctTerminateCause.CALLBACK else None
+        self._manager.end(found, cause, notify_sgw=True, gtp_cause=gtp_cause)
         self.stats.disconnected += 1
-        log.info("session %s disconnected by the AAA", found.acct_session_id)
+        log.info("session %s disconnected by the AAA (cause %s)", found.acct_session_id, cause)
         return self._reply(packet, Code.DISCONNECT_ACK)
 
     def _change(self, packet: Packet, session: Session) -> bytes:

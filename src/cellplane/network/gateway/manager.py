@@ -50,8 +50,9 @@ class SessionManager:
             )
         log.info("session %s opened: IMSI %s at %s", session.acct_session_id, session.imsi, session.ue_ip)
 
-    def end(self, session: Session, cause: int, notify_sgw: bool) -> bool:
-        """End `session` with Acct-Terminate-Cause `cause`; False if it had already ended."""
+    def end(self, session: Session, cause: int, notify_sgw: bool, gtp_cause: int | None = None) -> bool:
+        """End `session` with Acct-Terminate-Cause `cause`; False if it had already ended. `gtp_cause` goes in the
+        Delete Bearer Request (TS 29.274 §7.2.9.2: why the network tears it down, e.g. Reactivation requested)."""
         if not self.table.remove(session):
             return False
         timer = self._timers.pop(session, None)
@@ -59,7 +60,7 @@ class SessionManager:
             timer.cancel()
         self.spawn(self.aaa.account(session, AcctStatusType.STOP, cause))
         if notify_sgw:
-            self.spawn(self._delete_bearer(session))
+            self.spawn(self._delete_bearer(session, gtp_cause))
         log.info("session %s ended (cause %s)", session.acct_session_id, cause)
         return True
 
@@ -68,11 +69,11 @@ class SessionManager:
         chosen = list(self.table) if sessions is None else [s for s in sessions if not s.ended]
         return [self.aaa.account(session, AcctStatusType.INTERIM_UPDATE) for session in chosen]
 
-    async def _delete_bearer(self, session: Session) -> None:
+    async def _delete_bearer(self, session: Session, cause: int | None = None) -> None:
         """TS 29.274 §7.2.9.2: a PGW-initiated bearer deactivation; the Linked EBI deletes the PDN connection."""
         if self.requester is None:
             return
-        request = DeleteBearerRequest(seq=self.next_seq(), teid=session.sgw_control_teid, lbi=session.ebi)
+        request = DeleteBearerRequest(seq=self.next_seq(), teid=session.sgw_control_teid, lbi=session.ebi, cause=cause)
         response = await self.requester(request, session.sgw_control)
         if response is None:
             log.warning("SGW %s:%s did not answer the Delete Bearer Request", *session.sgw_control)

@@ -74,6 +74,7 @@ class AcctTerminateCause(IntEnum):
     NAS_REQUEST = 10
     NAS_REBOOT = 11
     SERVICE_UNAVAILABLE = 15
+    CALLBACK = 16  # ending the session for a new one: the AAA's connectivity reset (docs/NETWORK.md)
 
 
 class ErrorCause(IntEnum):
