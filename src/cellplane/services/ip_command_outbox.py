@@ -1,0 +1,233 @@
+"""IP Commands to SIMs from 201 to `sent`: group commit of new commands, delivery at once, outcomes in batches.
+
+Why (bench/RESULTS.md, Commands): a command used to cost an ORM request transaction plus three job transactions
+(claim, deliver, finish), ~7 ms of CPU. Here the `queued` row itself is the durable work item (the outbox is the
+commands table, no job row per command), and one task does all the writing:
+
+- A request hands its validated command to `submit` and waits. The task inserts everything pending in ONE
+  transaction (executemany) and resolves each request's future after the commit: a 201 always names a durable row.
+  While one batch is in the database the next one gathers, so batches grow with the load.
+- Right after that commit the task sends the new commands through the transport (the local gateway's tunnel;
+  paging an idle device and eDRX/HLCOM buffering or loss happen further on, as before) and records their outcomes,
+  `sent` or `failed` with its code, in its next transaction, with the callback webhook (and its job) of each
+  command that has a CallbackUrl, and with the next batch's new commands.
+- Each row carries `dispatch_at`: until then it belongs to the process that accepted it (a short lease), or it
+  waits for paced dispatch (CELLPLANE_IP_COMMAND_DELAY). A recovery sweep, at start-up and every
+  `sweep_interval`, claims queued commands past it and sends them the same way, so a kill -9 between the 201 and
+  `sent` loses nothing.
+
+At least once, like the job it replaces: a crash between handing a datagram to the tunnel and the commit of its
+outcome sends it again after the restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cellplane.domain import ip_commands as rules
+from cellplane.services.context import PlatformContext
+from cellplane.services.ip_commands import Outgoing, callback_values, settle
+from cellplane.services.transport import CommandTransport, DeliveryOutcome, IpDelivery
+from cellplane.store.repositories import ip_commands as repo
+
+log = logging.getLogger("cellplane.commands")
+
+
+class OutboxStopped(RuntimeError):
+    """A command submitted while the platform shuts down: it was not written (the request fails, nothing half-done)."""
+
+
+class IpCommandOutbox:
+    """The writer and dispatcher of IP Commands to SIMs (a component: started after the gateway, stopped before)."""
+
+    def __init__(
+        self,
+        ctx: PlatformContext,
+        transport: CommandTransport | None,
+        *,
+        lease: float = 5.0,
+        sweep_interval: float = 1.0,
+        batch_max: int = 1000,
+        sweep_batch: int = 500,
+    ) -> None:
+        self.ctx = ctx
+        self.transport = transport  # None: no gateway in this process, commands fail with 83400
+        self.lease = lease
+        self.sweep_interval = sweep_interval
+        self.batch_max = batch_max
+        self.sweep_batch = sweep_batch
+        self.batches = 0
+        self.swept = 0
+        self._new: list[tuple[Outgoing, asyncio.Future[None]]] = []
+        self._settled: list[Outgoing] = []
+        self._held: set[str] = set()  # sent here, outcome not yet committed: the sweep must not send them again
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._next_sweep = 0.0
+
+    # --- requests ---------------------------------------------------------------------------------------------
+
+    async def submit(self, command: Outgoing) -> None:
+        """Write a new command; returns once its row is committed (raises if it was not)."""
+        if self._task is None or self._stopping:
+            raise OutboxStopped("IP Commands are not being accepted: the platform is stopping")
+        delay = self.ctx.command_delay
+        command.dispatch_at = command.date_created + timedelta(seconds=delay if delay > 0 else self.lease)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._new.append((command, future))
+        if len(self._new) == 1:
+            self._wake.set()
+        await future
+
+    # --- lifecycle --------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._next_sweep = 0.0  # sweep at once: commands a previous process left queued
+        self._task = asyncio.create_task(self._run(), name="ip-command-outbox")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Write and send what was accepted, record the outcomes, then stop (bounded wait)."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
+            log.warning("IP Command outbox stopped with %d outcomes unrecorded", len(self._settled))
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+
+    # --- the task ---------------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        failures = 0
+        while True:
+            if not self._new and not self._settled:
+                if self._stopping:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, self._next_sweep - loop.time()))
+            self._wake.clear()
+            if self._new or self._settled:
+                if await self._flush():
+                    failures = 0
+                else:
+                    failures += 1
+                    await asyncio.sleep(min(2.0, 0.05 * 2**failures))  # the database is struggling: do not spin
+            if not self._stopping and loop.time() >= self._next_sweep:
+                self._next_sweep = loop.time() + self.sweep_interval
+                await self._sweep()
+
+    async def _flush(self) -> bool:
+        """One transaction: new commands in, previous outcomes and their callbacks recorded; then send the new."""
+        new = self._new[: self.batch_max]
+        del self._new[: len(new)]
+        settled, self._settled = self._settled, []
+        commands = [command for command, _ in new]
+        error: Exception | None = None
+        for _ in range(2):  # once more on a lock or serialization conflict
+            try:
+                hooks = await self._commit(commands, settled)
+            except Exception as exc:
+                error = exc
+                continue
+            break
+        else:
+            assert error is not None
+            log.error("IP Command batch (%d new, %d outcomes) not written: %s", len(new), len(settled), error)
+            for _, future in new:
+                if not future.done():
+                    future.set_exception(error)
+            self._settled[:0] = settled  # tried again with the next batch
+            return False
+        self.batches += 1
+        for _, future in new:
+            if not future.done():  # a request cancelled meanwhile (client gone): its command stands
+                future.set_result(None)
+        for command in settled:
+            self._held.discard(command.sid)
+        if hooks:
+            self.ctx.wake_workers()  # the callbacks' jobs
+        if self.ctx.command_delay <= 0:
+            await self._deliver(commands)
+        return True
+
+    async def _commit(self, new: list[Outgoing], settled: list[Outgoing]) -> int:
+        now = self.ctx.clock()
+        hooks = [callback_values(command, now) for command in settled if command.callback_url]
+        async with self._transaction() as connection:
+            if new:
+                await repo.insert_commands(connection, [command.row() for command in new])
+            if settled:
+                await repo.settle_commands(connection, [command.row() for command in settled])
+            if hooks:
+                await repo.insert_webhooks(connection, [d for d, _ in hooks], [j for _, j in hooks])
+        return len(hooks)
+
+    async def _deliver(self, commands: list[Outgoing]) -> None:
+        """Hand each command to the SIM's tunnel; its outcome is written with the next batch."""
+        for command in commands:
+            self._held.add(command.sid)
+            try:
+                delivery = await self._send(command)
+            except Exception:
+                log.exception("sending IP Command %s failed; the recovery sweep tries it again", command.sid)
+                self._held.discard(command.sid)
+                continue
+            settle(command, delivery, self.ctx.clock())
+            self._settled.append(command)
+        if commands:
+            self._wake.set()
+
+    async def _send(self, command: Outgoing) -> IpDelivery:
+        if self.transport is None:
+            return IpDelivery(DeliveryOutcome.NO_USER_PLANE)
+        data = rules.stored_payload(command.payload, command.payload_type)
+        return await self.transport.send_ip(command.imsi, command.device_port, data)
+
+    async def _sweep(self) -> None:
+        """Claim queued commands past their dispatch_at (left by a dead process, or paced) and send them."""
+        now = self.ctx.clock()
+        try:
+            async with self._transaction() as connection:
+                rows = await repo.claim_due(
+                    connection, now, now + timedelta(seconds=self.lease), self.sweep_batch, self._held
+                )
+        except Exception:
+            log.exception("the IP Command recovery sweep failed; it runs again in %.1f s", self.sweep_interval)
+            return
+        if not rows:
+            return
+        self.swept += len(rows)
+        log.info("recovery sweep: sending %d queued IP Commands", len(rows))
+        await self._deliver([_outgoing(row) for row in rows])
+        if len(rows) >= self.sweep_batch:
+            self._next_sweep = 0.0  # more are due: sweep again after this batch's outcomes are written
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A Core transaction on the engine (no ORM session), or on a session's connection where there is none."""
+        if self.ctx.engine is not None:
+            async with self.ctx.engine.begin() as connection:
+                yield connection
+            return
+        async with self.ctx.sessions() as session, session.begin():
+            yield await session.connection()
+
+
+def _outgoing(row: Any) -> Outgoing:
+    """A swept row (the command's columns and its SIM's imsi and unique name) as a command to send."""
+    return Outgoing(**{name: getattr(row, name) for name in Outgoing.__dataclass_fields__})
