@@ -4,9 +4,11 @@ Why (bench/RESULTS.md, Commands): a command used to cost an ORM request transact
 (claim, deliver, finish), ~7 ms of CPU. Here the `queued` row itself is the durable work item (the outbox is the
 commands table, no job row per command), and one task does all the writing:
 
-- A request hands its validated command to `submit` and waits. The task inserts everything pending in ONE
-  transaction (executemany) and resolves each request's future after the commit: a 201 always names a durable row.
-  While one batch is in the database the next one gathers, so batches grow with the load.
+- A request checks its parameters and hands the command to `submit` and waits. The task looks up the SIMs of
+  everything pending in one query, inserts the commands to SIMs that may take them in ONE transaction
+  (executemany), and resolves each request's future after the commit (or with its 4xx): a 201 always names a
+  durable row. While one batch is in the database the next one gathers, so batches grow with the load. The request
+  itself touches no database connection.
 - Right after that commit the task sends the new commands through the transport (the local gateway's tunnel;
   paging an idle device and eDRX/HLCOM buffering or loss happen further on, as before) and records their outcomes,
   `sent` or `failed` with its code, in its next transaction, with the callback webhook (and its job) of each
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -32,8 +35,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cellplane.domain import ip_commands as rules
+from cellplane.domain.errors import CellplaneError
 from cellplane.services.context import PlatformContext
-from cellplane.services.ip_commands import Outgoing, callback_values, settle
+from cellplane.services.ip_commands import NewIpCommand, Outgoing, callback_values, command_for, settle, sims_for
 from cellplane.services.transport import CommandTransport, DeliveryOutcome, IpDelivery
 from cellplane.store.repositories import ip_commands as repo
 
@@ -65,7 +69,7 @@ class IpCommandOutbox:
         self.sweep_batch = sweep_batch
         self.batches = 0
         self.swept = 0
-        self._new: list[tuple[Outgoing, asyncio.Future[None]]] = []
+        self._new: list[tuple[str, NewIpCommand, asyncio.Future[Outgoing]]] = []
         self._settled: list[Outgoing] = []
         self._held: set[str] = set()  # sent here, outcome not yet committed: the sweep must not send them again
         self._wake = asyncio.Event()
@@ -75,17 +79,16 @@ class IpCommandOutbox:
 
     # --- requests ---------------------------------------------------------------------------------------------
 
-    async def submit(self, command: Outgoing) -> None:
-        """Write a new command; returns once its row is committed (raises if it was not)."""
+    async def submit(self, account_sid: str, request: NewIpCommand) -> Outgoing:
+        """Write a new command of this account (already `check`ed); returns it, as committed, once its row is
+        durable. The SIM is looked up with the batch; an unknown or unreachable SIM raises its 4xx here."""
         if self._task is None or self._stopping:
             raise OutboxStopped("IP Commands are not being accepted: the platform is stopping")
-        delay = self.ctx.command_delay
-        command.dispatch_at = command.date_created + timedelta(seconds=delay if delay > 0 else self.lease)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._new.append((command, future))
+        future: asyncio.Future[Outgoing] = asyncio.get_running_loop().create_future()
+        self._new.append((account_sid, request, future))
         if len(self._new) == 1:
             self._wake.set()
-        await future
+        return await future
 
     # --- lifecycle --------------------------------------------------------------------------------------------
 
@@ -132,15 +135,15 @@ class IpCommandOutbox:
                 await self._sweep()
 
     async def _flush(self) -> bool:
-        """One transaction: new commands in, previous outcomes and their callbacks recorded; then send the new."""
+        """One transaction: new commands checked against their SIMs and inserted, previous outcomes and their
+        callbacks recorded; then the new commands are sent."""
         new = self._new[: self.batch_max]
         del self._new[: len(new)]
         settled, self._settled = self._settled, []
-        commands = [command for command, _ in new]
         error: Exception | None = None
         for _ in range(2):  # once more on a lock or serialization conflict
             try:
-                hooks = await self._commit(commands, settled)
+                accepted, hooks = await self._commit(new, settled)
             except Exception as exc:
                 error = exc
                 continue
@@ -148,34 +151,54 @@ class IpCommandOutbox:
         else:
             assert error is not None
             log.error("IP Command batch (%d new, %d outcomes) not written: %s", len(new), len(settled), error)
-            for _, future in new:
+            for _, _, future in new:
                 if not future.done():
                     future.set_exception(error)
             self._settled[:0] = settled  # tried again with the next batch
             return False
         self.batches += 1
-        for _, future in new:
-            if not future.done():  # a request cancelled meanwhile (client gone): its command stands
-                future.set_result(None)
+        for (_, _, future), outcome in zip(new, accepted, strict=True):
+            if future.done():
+                continue  # a request cancelled meanwhile (client gone): its command stands
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(copy.copy(outcome))  # as committed: delivery settles the original in place
         for command in settled:
             self._held.discard(command.sid)
         if hooks:
             self.ctx.wake_workers()  # the callbacks' jobs
         if self.ctx.command_delay <= 0:
-            await self._deliver(commands)
+            await self._deliver([outcome for outcome in accepted if isinstance(outcome, Outgoing)])
         return True
 
-    async def _commit(self, new: list[Outgoing], settled: list[Outgoing]) -> int:
+    async def _commit(
+        self, new: list[tuple[str, NewIpCommand, asyncio.Future[Outgoing]]], settled: list[Outgoing]
+    ) -> tuple[list[Outgoing | CellplaneError], int]:
         now = self.ctx.clock()
         hooks = [callback_values(command, now) for command in settled if command.callback_url]
+        accepted: list[Outgoing | CellplaneError] = []
+        delay = self.ctx.command_delay
+        dispatch_at = now + timedelta(seconds=delay if delay > 0 else self.lease)
         async with self._transaction() as connection:
             if new:
-                await repo.insert_commands(connection, [command.row() for command in new])
+                sims = await sims_for(connection, [(account, request.sim) for account, request, _ in new])
+                for account, request, _ in new:
+                    try:
+                        command = command_for(account, request, sims.get((account, request.sim)), now)
+                    except CellplaneError as refused:
+                        accepted.append(refused)
+                        continue
+                    command.dispatch_at = dispatch_at
+                    accepted.append(command)
+                rows = [command.row() for command in accepted if isinstance(command, Outgoing)]
+                if rows:
+                    await repo.insert_commands(connection, rows)
             if settled:
                 await repo.settle_commands(connection, [command.row() for command in settled])
             if hooks:
                 await repo.insert_webhooks(connection, [d for d, _ in hooks], [j for _, j in hooks])
-        return len(hooks)
+        return accepted, len(hooks)
 
     async def _deliver(self, commands: list[Outgoing]) -> None:
         """Hand each command to the SIM's tunnel; its outcome is written with the next batch."""

@@ -9,6 +9,7 @@ spec's CallbackUrl), and a callback that finally fails is recorded on the comman
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -22,7 +23,6 @@ from cellplane.domain.caller import Caller
 from cellplane.domain.errors import InvalidParameter, NotFound
 from cellplane.domain.ids import Prefix, is_sid, new_sid
 from cellplane.domain.paging import Page, PageSpec
-from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue_webhook, webhook_job_values, webhook_values
 from cellplane.services.transport import DeliveryOutcome, IpDelivery
 from cellplane.store.models import IpCommand, Sim, WebhookDelivery
@@ -96,24 +96,29 @@ class Outgoing:
 _ROW_COLUMNS = tuple(column.key for column in IpCommand.__table__.columns)
 
 
-async def accept(connection: AsyncConnection, ctx: PlatformContext, caller: Caller, request: NewIpCommand) -> Outgoing:
-    """Validate a command to a SIM of the caller's own account (a Core read of the SIM, no ORM session): the
-    synchronous 4xx of the seed, or the command to commit (services/ip_command_outbox.py writes and sends it)."""
+def check(request: NewIpCommand) -> None:
+    """The synchronous 4xx that need no database: port and payload (size once decoded, base64)."""
     rules.check_port(request.device_port)
     rules.decode_payload(request.payload, request.payload_type)
-    # The seed's "Unknown SIM": a SIM that does not belong to the requesting account, by sid or unique name.
-    sim = await sims_repo.find_visible_row(connection, request.sim, [caller.account_sid], PRODUCT)
+
+
+async def sims_for(connection: AsyncConnection, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Row[Any]]:
+    """The SIMs a batch of commands names, keyed by (the caller's account, the `Sim` given): one query per batch."""
+    return await repo.sims_for_commands(connection, wanted, PRODUCT, Prefix.SUPER_SIM)
+
+
+def command_for(account_sid: str, request: NewIpCommand, sim: Row[Any] | None, now: datetime) -> Outgoing:
+    """A checked command to a SIM of the caller's own account (`sim` from `sims_for`), or the seed's 4xx: unknown
+    SIM (one that does not belong to the requesting account, by sid or unique name), SIM not active nor ready."""
     if sim is None:
         raise NotFound("Sim", request.sim)
-    status = _reachable_status(sim)
-    if status not in lifecycle.CONNECTABLE:
+    if _reachable_status(sim) not in lifecycle.CONNECTABLE:
         raise InvalidParameter(
             "Sim", f"Sim {sim.sid} is {sim.status}: IP Commands can be sent only to a Sim that is active or ready"
         )
-    now = ctx.clock()
     return Outgoing(
         sid=new_sid(Prefix.IP_COMMAND),
-        account_sid=caller.account_sid,
+        account_sid=account_sid,
         sim_sid=sim.sid,
         sim_iccid=sim.iccid,
         imsi=sim.imsi,

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from cellplane.domain.caller import Caller
+from cellplane.domain.errors import NotFound
 from cellplane.domain.ids import Prefix, SidFactory
 from cellplane.jobs.retention import RetentionPurge
 from cellplane.jobs.runner import RetryLater
@@ -196,12 +196,8 @@ async def test_commands_from_sims_are_stored_in_batches_and_posted_to_the_fleet(
     assert hooks[0].params["Payload"] in ("AP8=", "YWdhaW4=") and hooks[0].params["Direction"] == "from_sim"
 
 
-async def accepted(ctx: PlatformContext, account_sid: str, sim_sid: str, **fields: object) -> ip_commands.Outgoing:
-    """A command as POST /IpCommands accepts it (services/ip_commands.accept, a Core read of the SIM)."""
-    caller = Caller(account_sid=account_sid, credential_sid=account_sid, visible=frozenset({account_sid}))
-    new = ip_commands.NewIpCommand(sim=sim_sid, payload="hello", device_port=6655, **fields)  # type: ignore[arg-type]
-    async with ctx.sessions() as session:
-        return await ip_commands.accept(await session.connection(), ctx, caller, new)
+def command(sim: str, **fields: object) -> ip_commands.NewIpCommand:
+    return ip_commands.NewIpCommand(sim=sim, payload="hello", device_port=6655, **fields)  # type: ignore[arg-type]
 
 
 async def test_the_outbox_commits_in_groups_and_without_a_gateway_fails_with_83400(ctx: PlatformContext) -> None:
@@ -210,10 +206,18 @@ async def test_the_outbox_commits_in_groups_and_without_a_gateway_fails_with_834
     outbox = IpCommandOutbox(ctx, None, sweep_interval=60)
     await outbox.start()
     try:
-        plain = [await accepted(ctx, world.account_sid, sim.sid) for _ in range(20)]
-        called = await accepted(ctx, world.account_sid, sim.sid, callback_url="http://127.0.0.1:9/cb")
-        await asyncio.gather(*(outbox.submit(command) for command in [*plain, called]))
-        # Every request waited for its commit; twenty-one requests at once shared a handful of transactions.
+        requests = [command(sim.sid) for _ in range(20)] + [command(sim.sid, callback_url="http://127.0.0.1:9/cb")]
+        results = await asyncio.gather(
+            *(outbox.submit(world.account_sid, request) for request in requests),
+            outbox.submit(world.account_sid, command("no-such-sim")),
+            outbox.submit("AC" + "9" * 32, command(sim.sid)),  # another account's SIM: unknown to it
+            return_exceptions=True,
+        )
+        *sent, called, unknown, foreign = results
+        assert {type(c).__name__ for c in sent} == {"Outgoing"} and {c.status for c in sent} == {"queued"}
+        assert isinstance(unknown, NotFound) and isinstance(foreign, NotFound)
+        assert isinstance(called, ip_commands.Outgoing)
+        # Every request waited for its commit; twenty-three requests at once shared a handful of transactions.
         assert outbox.batches <= 3
         async with ctx.sessions() as session:
             written = (await session.execute(select(func.count()).where(IpCommand.sim_sid == sim.sid))).scalar()

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from cellplane.api.wire.auth import authenticate
-from cellplane.api.wire.db import connection, context, reading
+from cellplane.api.wire.db import reading
 from cellplane.api.wire.forms import form_params, query_params
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
@@ -46,9 +46,10 @@ def render(request: Request, command: IpCommand | service.Outgoing) -> dict[str,
 
 @router.post("/IpCommands")
 async def create_ip_command(request: Request) -> Response:
-    """POST /IpCommands, a hot path kept lean (bench/RESULTS.md, Commands): no ORM session, a Core read of the
-    SIM, then the group-commit outbox; it answers 201 once the command's row is committed. A plain Starlette
-    endpoint: everything it needs comes from the request (the outbox from app.state)."""
+    """POST /IpCommands, a hot path kept lean (bench/RESULTS.md, Commands): no database connection here; the
+    group-commit outbox looks the SIM up and writes the command with the rest of its batch, and this answers 201
+    once the row is committed. A plain Starlette endpoint: all it needs comes from the request (the outbox from
+    app.state)."""
     caller = await authenticate(request)
     params = await form_params(request)
     port = params.integer("DevicePort")
@@ -62,11 +63,10 @@ async def create_ip_command(request: Request) -> Response:
         callback_url=params.url("CallbackUrl"),
         callback_method=params.method("CallbackMethod"),
     )
-    async with connection(request) as conn:
-        command = await service.accept(conn, context(request), caller, new)
-    body = render(request, command)  # as accepted: once committed, the outbox sends it and settles it in place
+    service.check(new)
     outbox: IpCommandOutbox = request.app.state.ip_command_outbox
-    await outbox.submit(command)
+    command = await outbox.submit(caller.account_sid, new)  # the SIM is looked up with the batch
+    body = render(request, command)
     return json_response(body, status=201)
 
 

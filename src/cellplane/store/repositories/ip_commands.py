@@ -11,6 +11,7 @@ from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.store.models import Fleet, IpCommand, Job, Sim, WebhookDelivery
 from cellplane.store.repositories.paging import keyset_page
@@ -143,3 +144,39 @@ async def claim_due(
     if rows:
         await connection.execute(_CLAIM, [{"b_sid": row.sid, "b_until": until} for row in rows])
     return rows
+
+
+_SIM_COLUMNS = (Sim.sid, Sim.account_sid, Sim.iccid, Sim.imsi, Sim.unique_name, Sim.status, Sim.pending_status)
+_SIMS_BY_SID = select(*_SIM_COLUMNS).where(
+    Sim.product == bindparam("product"), Sim.sid.in_(bindparam("sids", expanding=True))
+)
+_SIMS_BY_NAME = select(*_SIM_COLUMNS).where(
+    Sim.product == bindparam("product"),
+    Sim.account_sid.in_(bindparam("accounts", expanding=True)),
+    Sim.unique_name.in_(bindparam("names", expanding=True)),
+)
+
+
+async def sims_for_commands(
+    connection: AsyncConnection, wanted: Iterable[tuple[str, str]], product: str, prefix: Prefix
+) -> dict[tuple[str, str], Row[Any]]:
+    """SIMs by (account, sid or unique name), for a batch of commands: a sid is looked up as such, anything else
+    as a unique name in that account; a SIM appears under its own account only, so another's is not found."""
+    sids: set[str] = set()
+    accounts: set[str] = set()
+    names: set[str] = set()
+    for account, key in wanted:
+        if is_sid(key, prefix):
+            sids.add(key)
+        else:
+            accounts.add(account)
+            names.add(key)
+    found: dict[tuple[str, str], Row[Any]] = {}
+    if sids:
+        for row in await connection.execute(_SIMS_BY_SID, {"product": product, "sids": sorted(sids)}):
+            found[(row.account_sid, row.sid)] = row
+    if names:
+        params = {"product": product, "accounts": sorted(accounts), "names": sorted(names)}
+        for row in await connection.execute(_SIMS_BY_NAME, params):
+            found[(row.account_sid, row.unique_name)] = row
+    return found
