@@ -12,7 +12,7 @@ commands table, no job row per command), and one task does all the writing:
 - Right after that commit the task sends the new commands through the transport (the local gateway's tunnel;
   paging an idle device and eDRX/HLCOM buffering or loss happen further on, as before) and records their outcomes,
   `sent` or `failed` with its code, in its next transaction, with the callback webhook (and its job) of each
-  command that has a CallbackUrl, and with the next batch's new commands.
+  command that has a CallbackUrl, and with the next batch's new commands (waiting up to `settle_linger` for them).
 - Each row carries `dispatch_at`: until then it belongs to the process that accepted it (a short lease), or it
   waits for paced dispatch (CELLPLANE_IP_COMMAND_DELAY). A recovery sweep, at start-up and every
   `sweep_interval`, claims queued commands past it and sends them the same way, so a kill -9 between the 201 and
@@ -60,6 +60,7 @@ class IpCommandOutbox:
         sweep_interval: float = 1.0,
         batch_max: int = 1000,
         sweep_batch: int = 500,
+        settle_linger: float = 0.02,
     ) -> None:
         self.ctx = ctx
         self.transport = transport  # None: no gateway in this process, commands fail with 83400
@@ -67,6 +68,7 @@ class IpCommandOutbox:
         self.sweep_interval = sweep_interval
         self.batch_max = batch_max
         self.sweep_batch = sweep_batch
+        self.settle_linger = settle_linger
         self.batches = 0
         self.swept = 0
         self._new: list[tuple[str, NewIpCommand, asyncio.Future[Outgoing]]] = []
@@ -76,6 +78,7 @@ class IpCommandOutbox:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._next_sweep = 0.0
+        self._settle_by = 0.0  # when outcomes waiting alone for a batch go on their own
 
     # --- requests ---------------------------------------------------------------------------------------------
 
@@ -118,13 +121,19 @@ class IpCommandOutbox:
         loop = asyncio.get_running_loop()
         failures = 0
         while True:
-            if not self._new and not self._settled:
-                if self._stopping:
+            if not self._new:
+                if self._stopping and not self._settled:
                     return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(0.0, self._next_sweep - loop.time()))
+                until = self._next_sweep
+                if self._settled:
+                    until = min(until, self._settle_by)
+                if not self._stopping:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), max(0.0, until - loop.time()))
             self._wake.clear()
-            if self._new or self._settled:
+            # Outcomes ride with the next new commands; alone, they wait `settle_linger` for some (one transaction
+            # a command instead of two at moderate rates), or go at once when stopping.
+            if self._new or (self._settled and (self._stopping or loop.time() >= self._settle_by)):
                 if await self._flush():
                     failures = 0
                 else:
@@ -211,9 +220,9 @@ class IpCommandOutbox:
                 self._held.discard(command.sid)
                 continue
             settle(command, delivery, self.ctx.clock())
+            if not self._settled:
+                self._settle_by = asyncio.get_running_loop().time() + self.settle_linger
             self._settled.append(command)
-        if commands:
-            self._wake.set()
 
     async def _send(self, command: Outgoing) -> IpDelivery:
         if self.transport is None:
