@@ -44,9 +44,8 @@ RATE = 250  # py-spy samples per second
 # Inclusive py-spy markers for the dispatch path (a sample counts for each marker its stack contains).
 PATH_MARKERS = {
     "POST handler (create_ip_command)": "create_ip_command (",
-    "  of which SIM read (ip_commands.accept)": "accept (",
-    "  of which waiting for the commit (IpCommandOutbox.submit)": "submit (",
     "outbox transaction (IpCommandOutbox._commit)": "IpCommandOutbox._commit (",
+    "  of which the batch's SIM lookup (sims_for_commands)": "sims_for_commands (",
     "outbox delivery (IpCommandOutbox._deliver)": "IpCommandOutbox._deliver (",
     "  of which gateway send (send_to_device)": "send_to_device (",
     "recovery sweep (IpCommandOutbox._sweep)": "IpCommandOutbox._sweep (",
