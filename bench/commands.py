@@ -3,11 +3,11 @@ same operation, and POST -> datagram latency through `cellplane device bridge` a
 
 Per backend: a fresh database, `cellplane up --emulator` (rate limit off) pinned to CPU 0, an account with two
 active SIMs in a fleet allowed on 310-260. Throughput: wrk (bench/ipcommand.lua, CPU 1) posts to the first SIM,
-attached through the control API, interleaved with Prism in the same run; between runs the job backlog drains.
+attached through the control API, interleaved with Prism in the same run; between runs the backlog drains.
 Latency: the second SIM's device is a `cellplane device bridge` subprocess delivering to a UDP socket this
-process owns; a paced httpx.AsyncClient in its own process (`--client`, CPU 1) posts `--rate` commands/s whose
-payload is a sequence number, and each datagram is matched to its POST. Results: bench/.work/commands-results.json
-and the "Commands" section of bench/RESULTS.md.
+process owns; a paced client (raw keep-alive HTTP/1.1) in its own process (`--client`, CPU 1) posts `--rate`
+commands/s whose payload is a sequence number, and each datagram is matched to its POST. Results:
+bench/.work/commands-results.json and the "Commands" section of bench/RESULTS.md.
 
     make bench-commands       # or: .venv/bin/python bench/commands.py --backends sqlite --repeats 1
 """
@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -43,10 +44,11 @@ RATE = 250  # py-spy samples per second
 # Inclusive py-spy markers for the dispatch path (a sample counts for each marker its stack contains).
 PATH_MARKERS = {
     "POST handler (create_ip_command)": "create_ip_command (",
-    "job runner claim (JobRunner.claim)": "JobRunner.claim (",
-    "job handler (IpCommandDelivery)": "IpCommandDelivery.__call__ (",
+    "outbox transaction (IpCommandOutbox._commit)": "IpCommandOutbox._commit (",
+    "  of which the batch's SIM lookup (sims_for_commands)": "sims_for_commands (",
+    "outbox delivery (IpCommandOutbox._deliver)": "IpCommandOutbox._deliver (",
     "  of which gateway send (send_to_device)": "send_to_device (",
-    "job finish (JobRunner._finish)": "JobRunner._finish (",
+    "recovery sweep (IpCommandOutbox._sweep)": "IpCommandOutbox._sweep (",
 }
 
 
@@ -141,28 +143,70 @@ class Receiver:
         self.sock.close()
 
 
+class RawHttp:
+    """A pool of HTTP/1.1 keep-alive connections sending pre-built form POSTs. httpx.AsyncClient costs a millisecond
+    or more of CPU per request, which on this shared 2-core machine made the client, not the server, the limit at
+    500/s (answers were read tens of ms after their datagram had arrived); this costs a few tens of microseconds."""
+
+    def __init__(self, base: str, auth: tuple[str, str], size: int) -> None:
+        url = httpx.URL(base)
+        self.host, self.port, self.size = url.host, url.port or 80, size
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        self.head = (
+            f"Host: {self.host}:{self.port}\r\nAuthorization: Basic {token}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+        ).encode()
+        self.pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+
+    async def open(self) -> None:
+        for _ in range(self.size):
+            self.pool.put_nowait(await asyncio.open_connection(self.host, self.port))
+
+    async def close(self) -> None:
+        while not self.pool.empty():
+            _, writer = self.pool.get_nowait()
+            writer.close()
+
+    async def post(self, path: str, form: dict[str, str]) -> int:
+        """Wait for a free connection (the in-flight limit), send, read the whole answer; 0 on a transport error."""
+        body = urlencode(form).encode()
+        reader, writer = await self.pool.get()
+        try:
+            request = b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (path.encode(), self.head, len(body))
+            writer.write(request + body)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            writer.close()
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            status = 0
+        finally:
+            self.pool.put_nowait((reader, writer))
+        return status
+
+
 async def paced_client(base: str, auth: tuple[str, str], sim: str, rate: float, seconds: float) -> dict[str, Any]:
     """Post `rate` commands a second for `seconds` on a fixed schedule (an open loop: a slow answer does not
     delay the next POST); payload = sequence number. Times in CLOCK_MONOTONIC nanoseconds."""
     total = int(rate * seconds)
     sent: dict[str, list[int]] = {}
     statuses: Counter[int] = Counter()
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=base, auth=auth, timeout=30, limits=limits) as client:
-        # At most `limit` POSTs in flight: httpcore's pool scans its whole queue for each request, so thousands
-        # queued there (a server slower than the rate) would make the client the bottleneck. Latency counts
-        # from the scheduled start, so time spent waiting here is charged to the server (no coordinated omission).
-        in_flight = asyncio.Semaphore(limits.max_connections or 100)
+    # At most 64 POSTs in flight (one per connection). Latency counts from the scheduled start, so time spent
+    # waiting for a connection is charged to the server (no coordinated omission).
+    client = RawHttp(base, auth, 64)
+    await client.open()
+    try:
 
         async def post(seq: int) -> None:
             payload = f"{seq:08d}"
             start = int((t0 + seq / rate) * 1e9)
             data = {"Sim": sim, "Payload": payload, "DevicePort": str(BRIDGE_PORT)}
-            try:
-                async with in_flight:
-                    status = (await client.post("/supersim/v1/IpCommands", data=data)).status_code
-            except httpx.HTTPError:
-                status = 0
+            status = await client.post("/supersim/v1/IpCommands", data)
             statuses[status] += 1
             sent[payload] = [start, time.monotonic_ns(), status]
 
@@ -177,6 +221,8 @@ async def paced_client(base: str, auth: tuple[str, str], sim: str, rate: float, 
                 behind = max(behind, -delay)
             tasks.append(asyncio.create_task(post(seq)))
         await asyncio.gather(*tasks)
+    finally:
+        await client.close()
     return {"sent": sent, "statuses": dict(statuses), "max_behind_ms": behind * 1000, "rate": rate, "total": total}
 
 
@@ -292,7 +338,7 @@ def bench_backend(name: str, prism: Service, prism_url: str, args: argparse.Name
                     f" statuses other than 201: {result.get('unexpected_statuses') or 'none'}"
                 )
                 if key == "cellplane":
-                    drains.append(drain(client))  # the runner sends the backlog before the next run
+                    drains.append(drain(client))  # the backlog is sent before the next run
         sent = client.get("/supersim/v1/IpCommands", params={"Sim": loaded["sid"], "Status": "sent", "PageSize": 1})
         latency = latency_run(base, auth, bridged["sid"], receiver, args, args.rate)
         lat = latency["post_to_datagram_ms"]

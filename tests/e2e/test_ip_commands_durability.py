@@ -1,8 +1,9 @@
 """IP Commands survive a crash, and the platform's own emulator delivers them when driven over its HTTP API.
 
 1. kill -9 between `queued` and `sent`: a server of its own paces dispatch (CELLPLANE_IP_COMMAND_DELAY) so
-   that the commands acknowledged with 201 are still queued when it dies; their rows and jobs are there in
-   the database; started again (and the device attached again), it sends every one.
+   that the commands acknowledged with 201 are still queued when it dies; their rows (the outbox: no job row
+   per command) are there in the database; started again (and the device attached again), its recovery sweep
+   sends every one.
 2. The emulated network inside `cellplane up --emulator`, driven through /cellplane/v1/Emulator (issue 3's
    contract: POST Devices with Iccid and Network, POST Devices/{Iccid} with State, GET Devices/{Iccid}).
 """
@@ -20,7 +21,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cellplane.store.models import IpCommand, Job
+from cellplane.store.models import IpCommand
 from cellplane.store.models.base import utcnow
 from tests.conftest import Account
 from tests.e2e.test_ip_commands import PORT, active_sim, eventually, status_of
@@ -79,7 +80,7 @@ def test_kill_9_with_queued_commands_loses_none(crashing_server: Server) -> None
         ]
         assert {c.status for c in commands} == {"queued"}
         crashing_server.stop(kill=True)  # SIGKILL: no shutdown of any kind
-        assert database.run(crashing_server, queued_jobs) == sorted(c.sid for c in commands)
+        assert database.run(crashing_server, queued_commands) == sorted(c.sid for c in commands)
         crashing_server.start()
         radio.attach(sim.iccid, sim.imsi)  # the new gateway holds no session: the modem attaches again
         # Move the clock on: the dispatch delay is over (a restart under load can take longer than any fixed
@@ -98,18 +99,16 @@ def test_kill_9_with_queued_commands_loses_none(crashing_server: Server) -> None
         radio.close()
 
 
-async def queued_jobs(session: AsyncSession) -> list[str]:
-    """The sids of queued IP Commands that have a pending delivery job."""
-    commands = (await session.execute(select(IpCommand.sid).where(IpCommand.status == "queued"))).scalars()
-    jobs = (
-        await session.execute(select(Job.payload).where(Job.kind == "ip_command", Job.status == "pending"))
-    ).scalars()
-    pending = {str(payload["sid"]) for payload in jobs}
-    return sorted(sid for sid in commands if sid in pending)
+async def queued_commands(session: AsyncSession) -> list[str]:
+    """The sids of queued IP Commands to SIMs waiting for dispatch (the row is the work item)."""
+    rows = await session.execute(
+        select(IpCommand.sid).where(IpCommand.status == "queued", IpCommand.dispatch_at.is_not(None))
+    )
+    return sorted(rows.scalars())
 
 
 async def due_now(session: AsyncSession) -> None:
-    await session.execute(update(Job).where(Job.kind == "ip_command", Job.status == "pending").values(run_at=utcnow()))
+    await session.execute(update(IpCommand).where(IpCommand.status == "queued").values(dispatch_at=utcnow()))
 
 
 # --- 2. the platform's own emulator, over HTTP --------------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""Job handler: send one queued IP Command through the transport the runtime gives it, record the outcome.
+"""Job handler: send one queued command over IP through the transport the runtime gives it, record the outcome.
 
-The command and its job were committed together by the request, so a command acknowledged with 201 is
-sent even if the process dies first: the job is a row, claimed again after a restart (or once a dead
-worker's lease lapses). Sending and recording happen in one transaction, kept short: the transport only
-hands a datagram to a tunnel.
+Wireless Commands over IP (services/wireless_commands.deliver_ip) go this way: the command and its job were
+committed together by the request, so a command acknowledged with 201 is sent even if the process dies first:
+the job is a row, claimed again after a restart (or once a dead worker's lease lapses). Sending and recording
+happen in one transaction, kept short: the transport only hands a datagram to a tunnel. (Super SIM IP Commands
+need no job row: services/ip_command_outbox.py sends them straight from their queued rows.)
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cellplane.services import ip_commands
 from cellplane.services.context import PlatformContext
 from cellplane.services.transport import CommandTransport
 
@@ -22,15 +22,14 @@ class Sent(Protocol):
     callback_url: str | None
 
 
-# A product's "send this queued command through the transport and record it" (services/ip_commands.deliver;
-# Wireless Commands over IP give services/wireless_commands.deliver_ip).
+# A product's "send this queued command through the transport and record it" (services/wireless_commands.deliver_ip).
 Deliver = Callable[[AsyncSession, PlatformContext, CommandTransport | None, str], Awaitable[Sent | None]]
 
 
 class IpCommandDelivery:
-    """The `ip_command` job handler; without a transport (no gateway here) commands fail with 83400."""
+    """The IP delivery job handler; without a transport (no gateway here) commands fail with 83400."""
 
-    def __init__(self, transport: CommandTransport | None, deliver: Deliver = ip_commands.deliver) -> None:
+    def __init__(self, transport: CommandTransport | None, deliver: Deliver) -> None:
         self.transport = transport
         self.deliver = deliver
 

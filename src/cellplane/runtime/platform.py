@@ -146,12 +146,15 @@ class Platform:
         from cellplane.runtime.adapters import GatewayTransport, RetentionSchedule, RunnerComponent, uplink_hook
         from cellplane.services import wireless_commands
         from cellplane.services.inbound_ip_commands import InboundIpCommands
-        from cellplane.services.ip_commands import IP_COMMAND_JOB, callback_failed
+        from cellplane.services.ip_command_outbox import IpCommandOutbox
+        from cellplane.services.ip_commands import callback_failed
         from cellplane.services.retention import RETENTION_JOB
 
         self.ctx.command_delay = self.settings.ip_command_delay
         transport = GatewayTransport(self.gateway) if self.gateway is not None else None
-        self.runner.handlers[IP_COMMAND_JOB] = IpCommandDelivery(transport)
+        # Super SIM IP Commands: no job per command; the queued rows are the outbox, written and sent by one task
+        # (app.state.ip_command_outbox for POST /IpCommands).
+        self.ip_command_outbox = IpCommandOutbox(self.ctx, transport)
         # Wireless Commands (issue 5) over IP: the same job and transport, the Wireless service's deliver.
         self.runner.handlers[wireless_commands.IP_JOB] = IpCommandDelivery(transport, wireless_commands.deliver_ip)
         self.runner.handlers[RETENTION_JOB] = RetentionPurge(self.settings.retention_interval)
@@ -170,6 +173,8 @@ class Platform:
         # The inbound queue's writer runs before the gateway starts and stops after it (components stop reversed).
         self.components.insert(0, self.inbound_commands)
         self.components += [RunnerComponent(self.webhook_runner), RetentionSchedule(self.ctx)]
+        # After the gateway and emulator (its start-up sweep sends through them), stopped before them.
+        self.components.append(self.ip_command_outbox)
 
     def _wire_sms(self) -> None:
         # --- sms --- SMS Commands (issue 4): the SMS center and its delivery job; with the emulator, the devices'
@@ -200,6 +205,7 @@ class Platform:
     def _build_app(self) -> FastAPI:
         app = create_app(self.ctx, self.authenticator, admin_token(self.settings), telemetry=self.settings.otel)
         app.router.lifespan_context = self._lifespan
+        app.state.ip_command_outbox = self.ip_command_outbox
         # --- emulator API --- /cellplane/v1/Emulator (issue 3), only when the emulated network runs in-process.
         if self.emulator is not None:
             from cellplane.runtime.emulated import emulator_router

@@ -1,16 +1,21 @@
-"""IP Commands use cases: send one to a SIM (queued, then a durable job), list, fetch, deliver, call back.
+"""IP Commands use cases: accept one to a SIM (`queued`), list, fetch, settle its delivery, call back.
 
-The seed (IPCommand Resource): a command is accepted as `queued` at once; a job hands it to the SIM's
-data session and it becomes `sent`, or `failed` with an error code when the SIM is not attached. The
+The seed (IPCommand Resource): a command is accepted as `queued` at once; it is then handed to the SIM's
+data session (services/ip_command_outbox.py: the queued row is the durable work item) and becomes `sent`,
+or `failed` with an error code when the SIM is not attached. The
 callback URL is called at each status change after creation ("after we have sent the IP Command", the
 spec's CallbackUrl), and a callback that finally fails is recorded on the command with code 83402.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cellplane.domain import ip_commands as rules
 from cellplane.domain import lifecycle
@@ -18,14 +23,12 @@ from cellplane.domain.caller import Caller
 from cellplane.domain.errors import InvalidParameter, NotFound
 from cellplane.domain.ids import Prefix, is_sid, new_sid
 from cellplane.domain.paging import Page, PageSpec
-from cellplane.services.context import PlatformContext
-from cellplane.services.outbox import enqueue, enqueue_webhook
-from cellplane.services.transport import CommandTransport, DeliveryOutcome, IpDelivery
+from cellplane.services.outbox import enqueue_webhook, webhook_job_values, webhook_values
+from cellplane.services.transport import DeliveryOutcome, IpDelivery
 from cellplane.store.models import IpCommand, Sim, WebhookDelivery
 from cellplane.store.repositories import ip_commands as repo
 from cellplane.store.repositories import sims as sims_repo
 
-IP_COMMAND_JOB = "ip_command"
 EVENT_PREFIX = "ip_command."  # webhook events: ip_command.sent, ip_command.failed, ip_command.received
 PRODUCT = "supersim"
 
@@ -52,7 +55,7 @@ class CommandQuery:
     direction: str | None = None
 
 
-def _reachable_status(sim: Sim) -> str:
+def _reachable_status(sim: Sim | Row[Any]) -> str:
     """The status that decides whether a command may go: while an update is `scheduled`, where it is going
     (an active SIM moving to another fleet stays reachable; one being deactivated does not)."""
     if sim.status == "scheduled" and sim.pending_status:
@@ -60,28 +63,66 @@ def _reachable_status(sim: Sim) -> str:
     return sim.status
 
 
-async def create(session: AsyncSession, ctx: PlatformContext, caller: Caller, request: NewIpCommand) -> IpCommand:
-    """Accept a command to a SIM of the caller's own account; it is written with the job that sends it."""
+@dataclass(slots=True)
+class Outgoing:
+    """A command to a SIM from its acceptance to its recorded outcome: the row's columns (see `row`), plus what
+    sending it needs (the SIM's IMSI) and its callbacks carry (the SIM's unique name). Rendered like a row."""
+
+    sid: str
+    account_sid: str
+    sim_sid: str
+    sim_iccid: str
+    imsi: str
+    sim_unique_name: str | None
+    device_port: int
+    payload_type: str
+    payload: str
+    callback_url: str | None
+    callback_method: str | None
+    date_created: datetime
+    date_updated: datetime
+    dispatch_at: datetime | None = None
+    status: str = rules.QUEUED
+    direction: str = rules.TO_SIM
+    device_ip: str | None = None  # the spec: null until the command is sent
+    error_code: int | None = None
+    error_message: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        """The values of its INSERT into ip_commands."""
+        return {name: getattr(self, name) for name in _ROW_COLUMNS}
+
+
+_ROW_COLUMNS = tuple(column.key for column in IpCommand.__table__.columns)
+
+
+def check(request: NewIpCommand) -> None:
+    """The synchronous 4xx that need no database: port and payload (size once decoded, base64)."""
     rules.check_port(request.device_port)
     rules.decode_payload(request.payload, request.payload_type)
-    # The seed's "Unknown SIM": a SIM that does not belong to the requesting account, by sid or unique name.
-    sim = await sims_repo.find_visible(session, request.sim, [caller.account_sid], PRODUCT)
+
+
+async def sims_for(connection: AsyncConnection, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Row[Any]]:
+    """The SIMs a batch of commands names, keyed by (the caller's account, the `Sim` given): one query per batch."""
+    return await repo.sims_for_commands(connection, wanted, PRODUCT, Prefix.SUPER_SIM)
+
+
+def command_for(account_sid: str, request: NewIpCommand, sim: Row[Any] | None, now: datetime) -> Outgoing:
+    """A checked command to a SIM of the caller's own account (`sim` from `sims_for`), or the seed's 4xx: unknown
+    SIM (one that does not belong to the requesting account, by sid or unique name), SIM not active nor ready."""
     if sim is None:
         raise NotFound("Sim", request.sim)
-    status = _reachable_status(sim)
-    if status not in lifecycle.CONNECTABLE:
+    if _reachable_status(sim) not in lifecycle.CONNECTABLE:
         raise InvalidParameter(
             "Sim", f"Sim {sim.sid} is {sim.status}: IP Commands can be sent only to a Sim that is active or ready"
         )
-    now = ctx.clock()
-    command = IpCommand(
+    return Outgoing(
         sid=new_sid(Prefix.IP_COMMAND),
-        account_sid=caller.account_sid,
+        account_sid=account_sid,
         sim_sid=sim.sid,
         sim_iccid=sim.iccid,
-        status=rules.QUEUED,
-        direction=rules.TO_SIM,
-        device_ip=None,  # the spec: null until the command is sent
+        imsi=sim.imsi,
+        sim_unique_name=sim.unique_name,
         device_port=request.device_port,
         payload_type=request.payload_type,
         payload=request.payload,
@@ -90,10 +131,6 @@ async def create(session: AsyncSession, ctx: PlatformContext, caller: Caller, re
         date_created=now,
         date_updated=now,
     )
-    repo.add(session, command)
-    enqueue(session, IP_COMMAND_JOB, {"sid": command.sid}, delay=ctx.command_delay)
-    await session.flush()
-    return command
 
 
 async def list_commands(session: AsyncSession, caller: Caller, query: CommandQuery, spec: PageSpec) -> Page[IpCommand]:
@@ -120,22 +157,8 @@ async def fetch(session: AsyncSession, caller: Caller, sid: str) -> IpCommand:
     return command
 
 
-async def deliver(
-    session: AsyncSession, ctx: PlatformContext, transport: CommandTransport | None, sid: str
-) -> IpCommand | None:
-    """Send a queued command through `transport` and record the outcome; a settled command is left alone,
-    so a job re-run after a crash does not send it twice (unless the crash fell between send and commit)."""
-    found = await repo.with_sim(session, sid)
-    if found is None:
-        return None  # purged (retention) before it was dequeued
-    command, sim = found
-    if command.status != rules.QUEUED:
-        return command
-    if transport is None:
-        delivery = IpDelivery(DeliveryOutcome.NO_USER_PLANE)
-    else:
-        data = rules.stored_payload(command.payload, command.payload_type)
-        delivery = await transport.send_ip(sim.imsi, command.device_port, data)
+def settle(command: Outgoing, delivery: IpDelivery, now: datetime) -> None:
+    """Record what the transport knew: `sent` with the device's address, or `failed` with 83400 and why."""
     if delivery.outcome == DeliveryOutcome.SENT:
         command.status = rules.SENT
         command.device_ip = delivery.device_ip
@@ -147,14 +170,27 @@ async def deliver(
             if delivery.outcome == DeliveryOutcome.NOT_ATTACHED
             else rules.NO_USER_PLANE_MESSAGE
         )
-    command.date_updated = ctx.clock()
-    if command.callback_url:
-        notify(session, command, command.callback_url, command.callback_method, sim.unique_name)
-    await session.flush()
-    return command
+    command.date_updated = now
 
 
-def callback_params(command: IpCommand, sim_unique_name: str | None) -> dict[str, str | None]:
+class CommandFields(Protocol):
+    """What a callback tells of a command: a stored row or an Outgoing one."""
+
+    account_sid: str
+    sid: str
+    sim_sid: str
+    sim_iccid: str
+    payload: str
+    payload_type: str
+    direction: str
+    status: str
+    device_ip: str | None
+    device_port: int
+    error_code: int | None
+    error_message: str | None
+
+
+def callback_params(command: CommandFields, sim_unique_name: str | None) -> dict[str, str | None]:
     """The seed's callback parameters (ErrorCode and ErrorMessage only on failure), plus the device's
     address and port, which a receiver of commands from the SIM needs to answer it."""
     failed = command.status == rules.FAILED
@@ -188,6 +224,20 @@ def notify(
         params=callback_params(command, sim_unique_name),
         resource_sid=command.sid,
     )
+
+
+def callback_values(command: Outgoing, now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`notify` for a command settled by the outbox: its webhook delivery and job, as Core insert values."""
+    assert command.callback_url is not None
+    delivery = webhook_values(
+        account_sid=command.account_sid,
+        event=EVENT_PREFIX + command.status,
+        url=command.callback_url,
+        method=command.callback_method,
+        params=callback_params(command, command.sim_unique_name),
+    )
+    delivery.update(resource_sid=command.sid, status="pending", attempts=0, date_created=now, date_updated=now)
+    return delivery, webhook_job_values(delivery["sid"], now)
 
 
 async def callback_failed(session: AsyncSession, delivery: WebhookDelivery) -> None:

@@ -43,17 +43,36 @@ def enqueue_webhook(
     max_attempts: int = 8,
 ) -> WebhookDelivery:
     """Record a webhook to deliver (at least once) and the job that delivers it."""
-    clean = {name: value for name, value in params.items() if value is not None}
-    delivery = WebhookDelivery(
-        sid=new_sid(Prefix.WEBHOOK_DELIVERY),
-        account_sid=account_sid,
-        event=event,
-        resource_sid=resource_sid,
-        url=url,
-        method=(method or "POST").upper(),
-        params=clean,
-        idempotency_token=secrets.token_hex(16),
-    )
+    values = webhook_values(account_sid=account_sid, event=event, url=url, method=method, params=params)
+    delivery = WebhookDelivery(**values, resource_sid=resource_sid)
     session.add(delivery)
     enqueue(session, WEBHOOK_JOB, {"delivery_sid": delivery.sid}, max_attempts=max_attempts)
     return delivery
+
+
+def webhook_values(
+    *, account_sid: str, event: str, url: str, method: str | None, params: dict[str, str | None]
+) -> dict[str, Any]:
+    """The columns of a new webhook delivery (without its resource_sid), for the ORM or a Core insert."""
+    return {
+        "sid": new_sid(Prefix.WEBHOOK_DELIVERY),
+        "account_sid": account_sid,
+        "event": event,
+        "url": url,
+        "method": (method or "POST").upper(),
+        "params": {name: value for name, value in params.items() if value is not None},
+        "idempotency_token": secrets.token_hex(16),
+    }
+
+
+def webhook_job_values(delivery_sid: str, now: datetime, max_attempts: int = 8) -> dict[str, Any]:
+    """The columns of the job that delivers a webhook, for a Core insert (enqueue's job, without a session)."""
+    return {
+        "kind": WEBHOOK_JOB,
+        "payload": {"delivery_sid": delivery_sid},
+        "status": "pending",
+        "run_at": now,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "date_created": now,
+    }

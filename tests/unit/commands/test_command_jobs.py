@@ -1,5 +1,6 @@
 """The commands' jobs against a real database: the 30-day retention purge and its schedule, a callback that
-finally fails recorded as 83402, commands from SIMs stored in batches, and dispatch without a user plane.
+finally fails recorded as 83402, commands from SIMs stored in batches, and the IP Command outbox (group commit,
+dispatch without a user plane, the recovery sweep).
 
 The webhook sender is the real one; only its HTTP transport is httpx's own MockTransport (the seam httpx
 offers for this), so that a receiver answering 503 costs no socket and no waiting.
@@ -7,20 +8,22 @@ offers for this), so that a receiver answering 503 costs no socket and no waitin
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from cellplane.domain.ids import Prefix, SidFactory, new_sid
-from cellplane.jobs.ip_commands import IpCommandDelivery
+from cellplane.domain.errors import NotFound
+from cellplane.domain.ids import Prefix, SidFactory
 from cellplane.jobs.retention import RetentionPurge
 from cellplane.jobs.runner import RetryLater
 from cellplane.jobs.webhooks import WebhookSender
 from cellplane.services import ip_commands, retention
 from cellplane.services.context import PlatformContext
 from cellplane.services.inbound_ip_commands import InboundIpCommands
+from cellplane.services.ip_command_outbox import IpCommandOutbox
 from cellplane.store.models import (
     Fleet,
     IpCommand,
@@ -207,15 +210,74 @@ async def test_commands_from_sims_are_stored_in_batches_and_posted_to_the_fleet(
     assert hooks[0].params["Payload"] in ("AP8=", "YWdhaW4=") and hooks[0].params["Direction"] == "from_sim"
 
 
-async def test_without_a_gateway_a_command_fails_with_83400(ctx: PlatformContext) -> None:
+def command(sim: str, **fields: object) -> ip_commands.NewIpCommand:
+    return ip_commands.NewIpCommand(sim=sim, payload="hello", device_port=6655, **fields)  # type: ignore[arg-type]
+
+
+async def test_the_outbox_commits_in_groups_and_without_a_gateway_fails_with_83400(ctx: PlatformContext) -> None:
     world = await World(ctx.sessions).setup([FRANCE])
     sim = await world.sim()
-    command = ip_command(utcnow(), sid=new_sid(Prefix.IP_COMMAND), sim_sid=sim.sid, status="queued")
-    async with ctx.sessions() as session, session.begin():
-        session.add(command)
-    await IpCommandDelivery(None)(ctx, {"sid": command.sid})
-    await IpCommandDelivery(None)(ctx, {"sid": command.sid})  # a re-run leaves a settled command alone
-    await IpCommandDelivery(None)(ctx, {"sid": "HG" + "0" * 32})  # purged meanwhile: nothing to do
+    outbox = IpCommandOutbox(ctx, None, sweep_interval=60)
+    await outbox.start()
+    try:
+        requests = [command(sim.sid) for _ in range(20)] + [command(sim.sid, callback_url="http://127.0.0.1:9/cb")]
+        results = await asyncio.gather(
+            *(outbox.submit(world.account_sid, request) for request in requests),
+            outbox.submit(world.account_sid, command("no-such-sim")),
+            outbox.submit("AC" + "9" * 32, command(sim.sid)),  # another account's SIM: unknown to it
+            return_exceptions=True,
+        )
+        *sent, called, unknown, foreign = results
+        assert {type(c).__name__ for c in sent} == {"Outgoing"} and {c.status for c in sent} == {"queued"}
+        assert isinstance(unknown, NotFound) and isinstance(foreign, NotFound)
+        assert isinstance(called, ip_commands.Outgoing)
+        # Every request waited for its commit; twenty-three requests at once shared a handful of transactions.
+        assert outbox.batches <= 3
+        async with ctx.sessions() as session:
+            written = (await session.execute(select(func.count()).where(IpCommand.sim_sid == sim.sid))).scalar()
+        assert written == 21
+    finally:
+        await outbox.stop()  # sends what it accepted and records the outcomes first
     async with ctx.sessions() as session:
-        row = await session.get(IpCommand, command.sid)
-    assert row is not None and (row.status, row.error_code) == ("failed", 83400)
+        rows = (await session.execute(select(IpCommand).where(IpCommand.sim_sid == sim.sid))).scalars().all()
+        hooks = (
+            (await session.execute(select(WebhookDelivery).where(WebhookDelivery.resource_sid == called.sid)))
+            .scalars()
+            .all()
+        )
+        jobs = (await session.execute(select(Job.payload).where(Job.kind == "webhook"))).scalars().all()
+    assert {(row.status, row.error_code, row.dispatch_at) for row in rows} == {("failed", 83400, None)}
+    [hook] = hooks
+    assert (hook.event, hook.url, hook.params["Status"], hook.params["ErrorCode"]) == (
+        "ip_command.failed",
+        "http://127.0.0.1:9/cb",
+        "failed",
+        "83400",
+    )
+    assert {"delivery_sid": hook.sid} in jobs  # the callback's job, written in the same transaction
+
+
+async def test_the_recovery_sweep_sends_what_a_dead_process_left_queued(ctx: PlatformContext) -> None:
+    world = await World(ctx.sessions).setup([FRANCE])
+    sim = await world.sim()
+    now = utcnow()
+    overdue = ip_command(now, sim_sid=sim.sid, status="queued", dispatch_at=now - timedelta(seconds=1))
+    later = ip_command(now, sim_sid=sim.sid, status="queued", dispatch_at=now + timedelta(minutes=5))
+    settled = ip_command(now, sim_sid=sim.sid, status="sent")
+    async with ctx.sessions() as session, session.begin():
+        session.add_all([overdue, later, settled])
+    outbox = IpCommandOutbox(ctx, None, sweep_interval=60)
+    await outbox.start()  # sweeps at once
+    try:
+        for _ in range(200):
+            async with ctx.sessions() as session:
+                row = await session.get(IpCommand, overdue.sid)
+            if row is not None and row.status != "queued":
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await outbox.stop()
+    async with ctx.sessions() as session:
+        status = dict((await session.execute(select(IpCommand.sid, IpCommand.status))).tuples().all())
+    assert (status[overdue.sid], status[later.sid], status[settled.sid]) == ("failed", "queued", "sent")
+    assert outbox.swept == 1

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from cellplane.api.wire.auth import authenticate
-from cellplane.api.wire.db import context, reading, transaction
+from cellplane.api.wire.db import reading
 from cellplane.api.wire.forms import form_params, query_params
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
@@ -17,12 +17,13 @@ from cellplane.domain import ip_commands as rules
 from cellplane.domain.errors import MissingParameter
 from cellplane.domain.ids import is_sid
 from cellplane.services import ip_commands as service
+from cellplane.services.ip_command_outbox import IpCommandOutbox
 from cellplane.store.models import IpCommand
 
 router = APIRouter()
 
 
-def render(request: Request, command: IpCommand) -> dict[str, Any]:
+def render(request: Request, command: IpCommand | service.Outgoing) -> dict[str, Any]:
     return {
         "sid": command.sid,
         "account_sid": command.account_sid,
@@ -45,12 +46,16 @@ def render(request: Request, command: IpCommand) -> dict[str, Any]:
 
 @router.post("/IpCommands")
 async def create_ip_command(request: Request) -> Response:
+    """POST /IpCommands, a hot path kept lean (bench/RESULTS.md, Commands): no database connection here; the
+    group-commit outbox looks the SIM up and writes the command with the rest of its batch, and this answers 201
+    once the row is committed. A plain Starlette endpoint: all it needs comes from the request (the outbox from
+    app.state)."""
     caller = await authenticate(request)
     params = await form_params(request)
     port = params.integer("DevicePort")
     if port is None:
         raise MissingParameter("DevicePort")
-    command = service.NewIpCommand(
+    new = service.NewIpCommand(
         sim=params.required("Sim", max_length=64),
         payload=params.required("Payload"),
         device_port=port,
@@ -58,9 +63,10 @@ async def create_ip_command(request: Request) -> Response:
         callback_url=params.url("CallbackUrl"),
         callback_method=params.method("CallbackMethod"),
     )
-    async with transaction(request) as session:
-        created = await service.create(session, context(request), caller, command)
-        body = render(request, created)
+    service.check(new)
+    outbox: IpCommandOutbox = request.app.state.ip_command_outbox
+    command = await outbox.submit(caller.account_sid, new)  # the SIM is looked up with the batch
+    body = render(request, command)
     return json_response(body, status=201)
 
 

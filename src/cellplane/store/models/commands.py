@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cellplane.store.models.base import Base, Timestamps
+from cellplane.store.models.base import Base, Timestamps, UtcDateTime
 
 
 class IpCommand(Timestamps, Base):
@@ -13,6 +15,8 @@ class IpCommand(Timestamps, Base):
     __table_args__ = (
         Index("ix_ip_commands_account_sid_sid", "account_sid", "sid"),
         Index("ix_ip_commands_sim_sid_sid", "sim_sid", "sid"),
+        # The recovery sweep's lookup: queued commands whose dispatch_at has passed.
+        Index("ix_ip_commands_status_dispatch_at", "status", "dispatch_at"),
     )
 
     sid: Mapped[str] = mapped_column(String(34), primary_key=True)
@@ -30,6 +34,10 @@ class IpCommand(Timestamps, Base):
     callback_method: Mapped[str | None] = mapped_column(String(8))
     error_code: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(String(256))
+    # The row in status `queued` is the durable work item (services/ip_command_outbox.py): the process that
+    # accepted it sends it at once; if it is still queued after `dispatch_at` (that process died, or dispatch
+    # is paced), the recovery sweep sends it. Null for commands from the SIM.
+    dispatch_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class SmsCommand(Timestamps, Base):

@@ -1,0 +1,282 @@
+"""IP Commands to SIMs from 201 to `sent`: group commit of new commands, delivery at once, outcomes in batches.
+
+Why (bench/RESULTS.md, Commands): a command used to cost an ORM request transaction plus three job transactions
+(claim, deliver, finish), ~7 ms of CPU. Here the `queued` row itself is the durable work item (the outbox is the
+commands table, no job row per command), and one task does all the writing:
+
+- A request checks its parameters and hands the command to `submit` and waits. The task looks up the SIMs of
+  everything pending in one query, inserts the commands to SIMs that may take them in ONE transaction
+  (executemany), and resolves each request's future after the commit (or with its 4xx): a 201 always names a
+  durable row. While one batch is in the database the next one gathers, so batches grow with the load. The request
+  itself touches no database connection.
+- Right after that commit the task sends the new commands through the transport (the local gateway's tunnel;
+  paging an idle device and eDRX/HLCOM buffering or loss happen further on, as before) and records their outcomes,
+  `sent` or `failed` with its code, in its next transaction, with the callback webhook (and its job) of each
+  command that has a CallbackUrl, and with the next batch's new commands (waiting up to `settle_linger` for them).
+- Each row carries `dispatch_at`: until then it belongs to the process that accepted it (a short lease), or it
+  waits for paced dispatch (CELLPLANE_IP_COMMAND_DELAY). A recovery sweep, at start-up and every
+  `sweep_interval`, claims queued commands past it and sends them the same way, so a kill -9 between the 201 and
+  `sent` loses nothing.
+
+At least once, like the job it replaces: a crash between handing a datagram to the tunnel and the commit of its
+outcome sends it again after the restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cellplane.domain import ip_commands as rules
+from cellplane.domain.errors import CellplaneError
+from cellplane.services.context import PlatformContext
+from cellplane.services.ip_commands import NewIpCommand, Outgoing, callback_values, command_for, settle, sims_for
+from cellplane.services.transport import CommandTransport, DeliveryOutcome, IpDelivery
+from cellplane.store.repositories import ip_commands as repo
+
+log = logging.getLogger("cellplane.commands")
+
+
+class OutboxStopped(RuntimeError):
+    """A command submitted while the platform shuts down: it was not written (the request fails, nothing half-done)."""
+
+
+class IpCommandOutbox:
+    """The writer and dispatcher of IP Commands to SIMs (a component: started after the gateway, stopped before)."""
+
+    def __init__(
+        self,
+        ctx: PlatformContext,
+        transport: CommandTransport | None,
+        *,
+        lease: float = 5.0,
+        sweep_interval: float = 1.0,
+        batch_max: int = 1000,
+        sweep_batch: int = 500,
+        settle_linger: float = 0.02,
+    ) -> None:
+        self.ctx = ctx
+        self.transport = transport  # None: no gateway in this process, commands fail with 83400
+        self.lease = lease
+        self.sweep_interval = sweep_interval
+        self.batch_max = batch_max
+        self.sweep_batch = sweep_batch
+        self.settle_linger = settle_linger
+        self.batches = 0
+        self.swept = 0
+        self._new: list[tuple[str, NewIpCommand, asyncio.Future[Outgoing]]] = []
+        self._settled: list[Outgoing] = []
+        self._held: set[str] = set()  # sent here, outcome not yet committed: the sweep must not send them again
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._next_sweep = 0.0
+        self._settle_by = 0.0  # when outcomes waiting alone for a batch go on their own
+        self._connection: AsyncConnection | None = None
+
+    # --- requests ---------------------------------------------------------------------------------------------
+
+    async def submit(self, account_sid: str, request: NewIpCommand) -> Outgoing:
+        """Write a new command of this account (already `check`ed); returns it, as committed, once its row is
+        durable. The SIM is looked up with the batch; an unknown or unreachable SIM raises its 4xx here."""
+        if self._task is None or self._stopping:
+            raise OutboxStopped("IP Commands are not being accepted: the platform is stopping")
+        future: asyncio.Future[Outgoing] = asyncio.get_running_loop().create_future()
+        self._new.append((account_sid, request, future))
+        if len(self._new) == 1:
+            self._wake.set()
+        return await future
+
+    # --- lifecycle --------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._stopping = False
+        self._next_sweep = 0.0  # sweep at once: commands a previous process left queued
+        self._task = asyncio.create_task(self._run(), name="ip-command-outbox")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Write and send what was accepted, record the outcomes, then stop (bounded wait)."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
+            log.warning("IP Command outbox stopped with %d outcomes unrecorded", len(self._settled))
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+        await self._close_connection()
+
+    # --- the task ---------------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        failures = 0
+        while True:
+            if not self._new:
+                if self._stopping and not self._settled:
+                    return
+                until = self._next_sweep
+                if self._settled:
+                    until = min(until, self._settle_by)
+                if not self._stopping:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), max(0.0, until - loop.time()))
+            self._wake.clear()
+            # Outcomes ride with the next new commands; alone, they wait `settle_linger` for some (one transaction
+            # a command instead of two at moderate rates), or go at once when stopping.
+            if self._new or (self._settled and (self._stopping or loop.time() >= self._settle_by)):
+                if await self._flush():
+                    failures = 0
+                else:
+                    failures += 1
+                    await asyncio.sleep(min(2.0, 0.05 * 2**failures))  # the database is struggling: do not spin
+            if not self._stopping and loop.time() >= self._next_sweep:
+                self._next_sweep = loop.time() + self.sweep_interval
+                await self._sweep()
+
+    async def _flush(self) -> bool:
+        """One transaction: new commands checked against their SIMs and inserted, previous outcomes and their
+        callbacks recorded; then the new commands are sent."""
+        new = self._new[: self.batch_max]
+        del self._new[: len(new)]
+        settled, self._settled = self._settled, []
+        error: Exception | None = None
+        for _ in range(2):  # once more on a lock or serialization conflict
+            try:
+                accepted, hooks = await self._commit(new, settled)
+            except Exception as exc:
+                error = exc
+                continue
+            break
+        else:
+            assert error is not None
+            log.error("IP Command batch (%d new, %d outcomes) not written: %s", len(new), len(settled), error)
+            for _, _, future in new:
+                if not future.done():
+                    future.set_exception(error)
+            self._settled[:0] = settled  # tried again with the next batch
+            return False
+        self.batches += 1
+        for (_, _, future), outcome in zip(new, accepted, strict=True):
+            if future.done():
+                continue  # a request cancelled meanwhile (client gone): its command stands
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(copy.copy(outcome))  # as committed: delivery settles the original in place
+        for command in settled:
+            self._held.discard(command.sid)
+        if hooks:
+            self.ctx.wake_workers()  # the callbacks' jobs
+        if self.ctx.command_delay <= 0:
+            await self._deliver([outcome for outcome in accepted if isinstance(outcome, Outgoing)])
+        return True
+
+    async def _commit(
+        self, new: list[tuple[str, NewIpCommand, asyncio.Future[Outgoing]]], settled: list[Outgoing]
+    ) -> tuple[list[Outgoing | CellplaneError], int]:
+        now = self.ctx.clock()
+        hooks = [callback_values(command, now) for command in settled if command.callback_url]
+        accepted: list[Outgoing | CellplaneError] = []
+        delay = self.ctx.command_delay
+        dispatch_at = now + timedelta(seconds=delay if delay > 0 else self.lease)
+        async with self._transaction() as connection:
+            if new:
+                sims = await sims_for(connection, [(account, request.sim) for account, request, _ in new])
+                for account, request, _ in new:
+                    try:
+                        command = command_for(account, request, sims.get((account, request.sim)), now)
+                    except CellplaneError as refused:
+                        accepted.append(refused)
+                        continue
+                    command.dispatch_at = dispatch_at
+                    accepted.append(command)
+                rows = [command.row() for command in accepted if isinstance(command, Outgoing)]
+                if rows:
+                    await repo.insert_commands(connection, rows)
+            if settled:
+                await repo.settle_commands(connection, [command.row() for command in settled])
+            if hooks:
+                await repo.insert_webhooks(connection, [d for d, _ in hooks], [j for _, j in hooks])
+        return accepted, len(hooks)
+
+    async def _deliver(self, commands: list[Outgoing]) -> None:
+        """Hand each command to the SIM's tunnel; its outcome is written with the next batch."""
+        for command in commands:
+            self._held.add(command.sid)
+            try:
+                delivery = await self._send(command)
+            except Exception:
+                log.exception("sending IP Command %s failed; the recovery sweep tries it again", command.sid)
+                self._held.discard(command.sid)
+                continue
+            settle(command, delivery, self.ctx.clock())
+            if not self._settled:
+                self._settle_by = asyncio.get_running_loop().time() + self.settle_linger
+            self._settled.append(command)
+
+    async def _send(self, command: Outgoing) -> IpDelivery:
+        if self.transport is None:
+            return IpDelivery(DeliveryOutcome.NO_USER_PLANE)
+        data = rules.stored_payload(command.payload, command.payload_type)
+        return await self.transport.send_ip(command.imsi, command.device_port, data)
+
+    async def _sweep(self) -> None:
+        """Claim queued commands past their dispatch_at (left by a dead process, or paced) and send them."""
+        now = self.ctx.clock()
+        try:
+            async with self._transaction() as connection:
+                rows = await repo.claim_due(
+                    connection, now, now + timedelta(seconds=self.lease), self.sweep_batch, self._held
+                )
+        except Exception:
+            log.exception("the IP Command recovery sweep failed; it runs again in %.1f s", self.sweep_interval)
+            return
+        if not rows:
+            return
+        self.swept += len(rows)
+        log.info("recovery sweep: sending %d queued IP Commands", len(rows))
+        await self._deliver([_outgoing(row) for row in rows])
+        if len(rows) >= self.sweep_batch:
+            self._next_sweep = 0.0  # more are due: sweep again after this batch's outcomes are written
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A Core transaction (no ORM session) on the task's own connection, held from one batch to the next: no
+        pool checkout, pre-ping or reset per transaction (a few round trips each on PostgreSQL). A connection
+        that failed is dropped and the next transaction opens another."""
+        engine = self.ctx.engine
+        if engine is None:  # a context built without an engine (some tests): a session's connection
+            async with self.ctx.sessions() as session, session.begin():
+                yield await session.connection()
+            return
+        if self._connection is None:
+            self._connection = await engine.connect()
+        try:
+            async with self._connection.begin():
+                yield self._connection
+        except Exception:
+            await self._close_connection()
+            raise
+
+    async def _close_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                await connection.close()
+
+
+def _outgoing(row: Any) -> Outgoing:
+    """A swept row (the command's columns and its SIM's imsi and unique name) as a command to send."""
+    return Outgoing(**{name: getattr(row, name) for name in Outgoing.__dataclass_fields__})
