@@ -160,9 +160,24 @@ async def _apply_segment(
             event_rows.append(session_event(EventType.SESSION_ENDED, row, policy, now, record.terminate_cause))
         elif record.kind == RecordKind.INTERIM and (grew_up or grew_down) and row["status"] == OPEN:
             event_rows.append(session_event(EventType.SESSION_UPDATED, row, policy, now))
-    await _write_sessions(session, states, now, effects)
-    await repo.add_usage(session, [tuple(bucket) for bucket in buckets.values()])
-    await _add_period_usage(session, sim_growth, imsi_of, lookup, now, effects)
+    inserts, updates = _session_rows(states, now, effects)
+    growth = await _period_growth(session, sim_growth, imsi_of, lookup, now)
+    if session.new or session.dirty:
+        await session.flush()  # a billing period materialized just now must exist before usage is added to it
+    events = event_rows[:]
+    event_rows.clear()  # written with this segment
+    totals, ready = await repo.write_segment(
+        session,
+        inserts,
+        updates,
+        [tuple(bucket) for bucket in buckets.values()],
+        growth.periods,
+        growth.ready,
+        events,
+        now,
+        READY_ACTIVATION_BYTES,
+    )
+    await _period_effects(session, growth, totals, ready, imsi_of, lookup, now, effects)
 
 
 def _new_state(record: AccountingRecord, policy: SimPolicy, now: datetime) -> _State:
@@ -226,18 +241,20 @@ def _count(
     sim_growth[sim_sid] = sim_growth.get(sim_sid, 0) + up + down
 
 
-async def _write_sessions(
-    session: AsyncSession, states: dict[tuple[str, str], _State], now: datetime, effects: BatchEffects
-) -> None:
+def _session_rows(
+    states: dict[tuple[str, str], _State], now: datetime, effects: BatchEffects
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The batch's new sessions (repo.SESSION_INSERT tuples) and changed ones (repo.update_sessions tuples)."""
     inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
+    columns = repo.SESSION_INSERT
     for state in states.values():
         if not state.dirty:
             continue
         row = state.row
         row["last_updated"] = now
         if state.is_new:
-            inserts.append(tuple(row[column] for column in repo.SESSION_INSERT))
+            inserts.append(tuple([row[column] for column in columns]))
         else:
             updates.append(
                 (
@@ -255,26 +272,24 @@ async def _write_sessions(
             )
         if state.changed:
             effects.sessions.append(live(row))
-    await repo.insert_sessions(session, inserts)
-    await repo.update_sessions(session, updates)
+    return inserts, updates
 
 
-async def _add_period_usage(
-    session: AsyncSession,
-    sim_growth: dict[str, int],
-    imsi_of: dict[str, str],
-    lookup: _Lookup,
-    now: datetime,
-    effects: BatchEffects,
-) -> None:
-    """Growth into each SIM's billing period (the data limit counts it) and toward ready → active (250 KB)."""
-    if not sim_growth:
-        return
-    period_growth: dict[str, int] = {}
-    period_of: dict[str, str] = {}
-    reload: set[str] = set()
-    ready_growth: dict[str, int] = {}
-    for sim_sid, growth in sim_growth.items():
+@dataclass(slots=True)
+class _Growth:
+    """A segment's growth by billing period (the data limit counts it) and by ready SIM (toward ready → active)."""
+
+    periods: dict[str, int]
+    period_of: dict[str, str]  # SIM sid -> the period its growth went to
+    ready: dict[str, int]
+    reload: set[str]  # SIMs whose snapshot must be re-read after the batch
+
+
+async def _period_growth(
+    session: AsyncSession, sim_growth: dict[str, int], imsi_of: dict[str, str], lookup: _Lookup, now: datetime
+) -> _Growth:
+    growth = _Growth({}, {}, {}, set())
+    for sim_sid, grown in sim_growth.items():
         policy = lookup.get(imsi_of[sim_sid])
         period_sid = _period_in_force(policy, now)
         if period_sid is None:
@@ -283,22 +298,36 @@ async def _add_period_usage(
             sim = await session.get(Sim, sim_sid)
             period = await billing.current_period(session, sim, now) if sim is not None else None
             period_sid = period.sid if period is not None else None
-            reload.add(sim_sid)
+            growth.reload.add(sim_sid)
         if period_sid is not None:
-            period_growth[period_sid] = period_growth.get(period_sid, 0) + growth
-            period_of[sim_sid] = period_sid
+            growth.periods[period_sid] = growth.periods.get(period_sid, 0) + grown
+            growth.period_of[sim_sid] = period_sid
         if policy is not None and policy.status == "ready":
-            ready_growth[sim_sid] = growth
-    totals = await repo.add_period_usage(session, period_growth, now)
-    if period_growth:
+            growth.ready[sim_sid] = grown
+    return growth
+
+
+async def _period_effects(
+    session: AsyncSession,
+    growth: _Growth,
+    totals: dict[str, int],
+    ready: list[str],
+    imsi_of: dict[str, str],
+    lookup: _Lookup,
+    now: datetime,
+    effects: BatchEffects,
+) -> None:
+    """What the AAA must learn of the periods' new totals (data limits) and of SIMs that reached 250 KB (activation)."""
+    if growth.periods:
         effects.period_stamp = now
-    for sim_sid, period_sid in period_of.items():
+    for sim_sid, period_sid in growth.period_of.items():
         used = totals.get(period_sid, 0)
         effects.period_usage[sim_sid] = (period_sid, used)
         policy = lookup.get(imsi_of[sim_sid])
         if policy is not None and policy.fleet_sid is not None and used >= policy.data_limit_bytes:
             effects.over_limit.add(sim_sid)
-    for sim_sid in await repo.add_ready_bytes(session, ready_growth, READY_ACTIVATION_BYTES):
+    reload = growth.reload
+    for sim_sid in ready:
         await _activate(session, sim_sid, now)
         reload.add(sim_sid)
     if reload:

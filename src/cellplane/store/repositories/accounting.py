@@ -1,7 +1,10 @@
 """Writes of RADIUS accounting, in bulk: data sessions, hourly usage, period usage, ready bytes, connection events.
 
-Every function takes the rows of a whole batch and issues one statement (an executemany, or one SELECT with an
-IN list), so a batch of hundreds of Accounting-Requests costs a handful of round trips.
+Every function takes the rows of a whole batch. On SQLite each write is one executemany (SQLite runs in-process:
+a statement costs no round trip). On PostgreSQL a segment's writes are one statement of data-modifying CTEs over
+`unnest`ed column arrays (`write_segment`), sent on the asyncpg connection under the session: one round trip and
+one executor run per table instead of an executemany's execution per row, which cost the database ~30 us a row
+and the batch six sequential round trips (bench/RESULTS.md, Network: RADIUS).
 
 The executemany writes go to the driver directly (`exec_driver_sql` with tuples), not through SQLAlchemy's
 per-row parameter processing: at thousands of rows a second that processing cost more CPU than the database
@@ -162,16 +165,19 @@ async def sessions_at(session: AsyncSession, keys: Mapping[str, Collection[str]]
     driver returns it (a session's `end` is only ever written back as read). Locked on PostgreSQL, so that two
     nodes never count the same growth (SQLite has a single writer)."""
     dialect = _dialect(session)
+    names = [column.name for column in SESSION_COLUMNS]
+    if dialect == "postgresql":
+        pairs = [(nas_id, id_) for nas_id in sorted(keys) for id_ in sorted(set(keys[nas_id]))]
+        driver = await _driver(session)
+        rows = await driver.fetch(_PG_SESSIONS_AT, [p[0] for p in pairs], [p[1] for p in pairs])
+        return [dict(zip(names, row, strict=True)) for row in rows]
     connection = await session.connection()
     found: list[dict[str, Any]] = []
-    names = [column.name for column in SESSION_COLUMNS]
     for nas_id in sorted(keys):
         ids = sorted(set(keys[nas_id]))
         for start in range(0, len(ids), 5000):
             chunk = ids[start : start + 5000]
             sql = _SESSIONS_AT.format(ids=", ".join("?" * len(chunk)))
-            if dialect == "postgresql":
-                sql = _numbered(sql) + " FOR UPDATE"
             result = await connection.exec_driver_sql(sql, (nas_id, *chunk))
             found.extend(dict(zip(names, row, strict=True)) for row in result.all())
     return found
@@ -184,13 +190,7 @@ async def open_sessions(session: AsyncSession) -> Sequence[Any]:
 async def insert_sessions(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     """Tuples in SESSION_INSERT order; the times (SESSION_TIMES) as aware datetimes."""
     write = timestamp_writer(session)
-    converted = []
-    for row in rows:
-        values = list(row)
-        for at in SESSION_TIMES:
-            values[at] = write(values[at])
-        converted.append(tuple(values))
-    await _many(session, "insert_session", converted)
+    await _many(session, "insert_session", [_with_times(row, write) for row in rows])
 
 
 async def update_sessions(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
@@ -235,4 +235,162 @@ async def add_ready_bytes(session: AsyncSession, growth: dict[str, int], thresho
 async def insert_events(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     """Connection events, tuples in EVENT_INSERT order (the timestamp last, an aware datetime)."""
     write = timestamp_writer(session)
-    await _many(session, "insert_event", [(*r[:-1], write(r[-1])) for r in rows])
+    rows = [(*r[:-1], write(r[-1])) for r in rows]
+    if rows and _dialect(session) == "postgresql":
+        driver = await _driver(session)
+        await driver.execute(_PG_INSERT_EVENTS, *_columns(rows, len(EVENT_INSERT)))
+    else:
+        await _many(session, "insert_event", rows)
+
+
+# --- PostgreSQL: a segment's writes in one statement ------------------------------------------------------------------
+
+# Column types of the arrays unnest() takes (text fits every varchar column; widths are clipped by the callers).
+_PG_TYPES = {
+    "bytes_up": "bigint", "bytes_down": "bigint", "packets_up": "bigint", "packets_down": "bigint",
+    "error_code": "integer", "start": "timestamp", "end": "timestamp", "last_updated": "timestamp",
+    "timestamp": "timestamp", "hour": "timestamp",
+}  # fmt: skip
+_SESSION_UPDATE = (
+    "status", "ue_ip", "bytes_up", "bytes_down", "packets_up", "packets_down", "terminate_cause", "end", "sid",
+)  # fmt: skip
+_USAGE = ("account_sid", "sim_sid", "fleet_sid", "network_sid", "iso_country", "hour", "bytes_up", "bytes_down")
+
+
+class _Params:
+    """Numbered placeholders handed out in order, each with its array type."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def arrays(self, columns: Sequence[str]) -> str:
+        cast = []
+        for column in columns:
+            self.count += 1
+            cast.append(f"${self.count}::{_PG_TYPES.get(column, 'text')}[]")
+        return f"unnest({', '.join(cast)})"
+
+    def one(self, kind: str) -> str:
+        self.count += 1
+        return f"${self.count}::{kind}"
+
+
+def _quoted(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+def _pg_write_segment() -> str:
+    p = _Params()
+    sessions_new = p.arrays(SESSION_INSERT)
+    sessions_old = p.arrays(_SESSION_UPDATE)
+    usage = p.arrays(_USAGE)
+    periods = p.arrays(("sid", "bytes_up"))
+    ready = p.arrays(("sid", "bytes_up"))
+    events = p.arrays(EVENT_INSERT)
+    now, threshold = p.one("timestamp"), p.one("bigint")
+    assignments = ", ".join(f'"{c}" = v."{c}"' for c in _SESSION_UPDATE[:-1])
+    return (
+        f"WITH s_new AS (INSERT INTO data_sessions ({_quoted(SESSION_INSERT)}) SELECT * FROM {sessions_new}), "
+        f"s_old AS (UPDATE data_sessions AS d SET {assignments}, last_updated = {now} "
+        f"FROM {sessions_old} AS v({_quoted(_SESSION_UPDATE)}) WHERE d.sid = v.sid), "
+        f"usage AS (INSERT INTO usage_buckets ({_quoted(_USAGE)}, sms_to_sim, sms_from_sim, ip_to_sim, ip_from_sim) "
+        f"SELECT *, 0, 0, 0, 0 FROM {usage} "
+        "ON CONFLICT (sim_sid, hour, network_sid) DO UPDATE SET bytes_up = usage_buckets.bytes_up + excluded.bytes_up, "
+        "bytes_down = usage_buckets.bytes_down + excluded.bytes_down), "
+        f"periods AS (UPDATE billing_periods AS b SET data_used = b.data_used + v.growth, date_updated = {now} "
+        f"FROM {periods} AS v(sid, growth) WHERE b.sid = v.sid RETURNING b.sid, b.data_used), "
+        "ready AS (UPDATE sims AS s SET ready_bytes = s.ready_bytes + v.growth "
+        f"FROM {ready} AS v(sid, growth) WHERE s.sid = v.sid AND s.status = 'ready' RETURNING s.sid, s.ready_bytes), "
+        f"events AS (INSERT INTO connection_events ({_quoted(EVENT_INSERT)}) SELECT * FROM {events}) "
+        "SELECT false AS ready, sid, data_used AS bytes FROM periods "
+        f"UNION ALL SELECT true, sid, ready_bytes FROM ready WHERE ready_bytes >= {threshold}"
+    )
+
+
+_PG_WRITE_SEGMENT = _pg_write_segment()
+_PG_SESSIONS_AT = (
+    "SELECT " + ", ".join(f'd."{c.name}"' for c in SESSION_COLUMNS) + " FROM data_sessions AS d "
+    "JOIN unnest($1::text[], $2::text[]) AS k(nas_id, acct_session_id) "
+    "ON d.nas_id = k.nas_id AND d.acct_session_id = k.acct_session_id FOR UPDATE OF d"
+)
+_PG_INSERT_EVENTS = (
+    f"INSERT INTO connection_events ({_quoted(EVENT_INSERT)}) SELECT * FROM {_Params().arrays(EVENT_INSERT)}"
+)
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows to one list per column (the arrays unnest() takes); `width` columns when there are no rows."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+async def _driver(session: AsyncSession) -> Any:
+    """The asyncpg connection under the session's, inside the session's transaction.
+
+    SQLAlchemy's asyncpg adapter opens its transaction lazily, at its first statement; a statement sent on the
+    driver before that would run outside it (autocommitted), so the transaction is begun here first.
+    """
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    adapted = raw.dbapi_connection
+    if getattr(adapted, "_transaction", None) is None:
+        start = getattr(adapted, "_start_transaction", None)
+        if start is None:  # another SQLAlchemy version: begin through it (one extra round trip)
+            await connection.exec_driver_sql("SELECT 1")
+        else:
+            async with adapted._execute_mutex:
+                if adapted._transaction is None:
+                    await start()
+    return raw.driver_connection
+
+
+async def write_segment(
+    session: AsyncSession,
+    inserts: list[tuple[Any, ...]],
+    updates: list[tuple[Any, ...]],
+    usage: list[tuple[Any, ...]],
+    period_growth: dict[str, int],
+    ready_growth: dict[str, int],
+    events: list[tuple[Any, ...]],
+    now: datetime,
+    threshold: int,
+) -> tuple[dict[str, int], list[str]]:
+    """The writes of one batch segment: sessions (SESSION_INSERT tuples; update tuples as for update_sessions),
+    hourly usage (add_usage), billing-period growth (add_period_usage), ready bytes (add_ready_bytes), connection
+    events (insert_events). Returns each period's new data_used and the ready SIMs now at `threshold`."""
+    if _dialect(session) != "postgresql":
+        await insert_sessions(session, inserts)
+        await update_sessions(session, updates)
+        await add_usage(session, usage)
+        totals = await add_period_usage(session, period_growth, now)
+        ready = await add_ready_bytes(session, ready_growth, threshold)
+        await insert_events(session, events)
+        return totals, ready
+    write = timestamp_writer(session)
+    at = write(now)
+    new = _columns([_with_times(row, write) for row in inserts], len(SESSION_INSERT))
+    old = _columns([(*r[:7], write(r[7]), r[9]) for r in updates], len(_SESSION_UPDATE))
+    buckets = _columns([(*r[:5], write(r[5]), r[6], r[7]) for r in usage], len(_USAGE))
+    happened = _columns([(*r[:-1], write(r[-1])) for r in events], len(EVENT_INSERT))
+    driver = await _driver(session)
+    rows = await driver.fetch(
+        _PG_WRITE_SEGMENT,
+        *new,
+        *old,
+        *buckets,
+        list(period_growth),
+        list(period_growth.values()),
+        list(ready_growth),
+        list(ready_growth.values()),
+        *happened,
+        at,
+        threshold,
+    )
+    totals = {row[1]: int(row[2]) for row in rows if not row[0]}
+    return totals, [row[1] for row in rows if row[0]]
+
+
+def _with_times(row: tuple[Any, ...], write: _Timestamps) -> tuple[Any, ...]:
+    values = list(row)
+    for at in SESSION_TIMES:
+        values[at] = write(values[at])
+    return tuple(values)
