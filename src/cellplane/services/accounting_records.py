@@ -103,7 +103,8 @@ class BatchEffects:
     limit (their sessions get disconnected); `policies`: fresh snapshots by IMSI (SIMs that were not cached, that
     turned active, or whose billing period rolled over); `period_stamp`: the date_updated this batch gave the
     periods it added usage to (it is the batch's `now`; the cache's poller skips those changes, it knows them);
-    `ignored`: records of no known SIM, acknowledged and dropped.
+    `ignored`: records of no known SIM, acknowledged and dropped; `session_rows`: every session row the batch read or
+    wrote, as it left it.
     """
 
     sessions: list[LiveSession] = field(default_factory=list)
@@ -112,6 +113,8 @@ class BatchEffects:
     policies: dict[str, SimPolicy | None] = field(default_factory=dict)
     period_stamp: datetime | None = None
     ignored: int = 0
+    # (nas_id, acct_session_id) -> the session's row as the batch left it (services/data_sessions.KnownSessions).
+    session_rows: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 LENGTHS = {

@@ -11,7 +11,7 @@ Services flush, never commit: the caller (the AAA's group commit) owns the trans
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +55,54 @@ class _Lookup:
         return self.cached.get(imsi)
 
 
+SessionKey = tuple[str, str]  # (nas_id, acct_session_id): the unique index
+_COLUMNS = tuple(column.name for column in repo.SESSION_COLUMNS)
+
+
+class StaleSession(RuntimeError):
+    """A session row changed under the batch (another node wrote it since this one cached it): the batch is rolled
+    back and retried from the database (`KnownSessions.clear`)."""
+
+
+class KnownSessions:
+    """Open sessions' rows as this process last committed them, so that an Interim-Update or Stop of a session it
+    has seen needs no read (a round trip and an index probe per session, on PostgreSQL a row lock too).
+
+    Only an optimization: every update is guarded by the values it was computed from (repo.SESSION_GUARD), so a row
+    another node changed meanwhile fails the batch, which is retried after `clear()` from the database, read under
+    lock. Rows are stored as tuples of repo.SESSION_COLUMNS (no garbage-collector work), at most `limit` of them,
+    the least recently written leaving first; closed sessions leave at once.
+    """
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._rows: dict[SessionKey, tuple[Any, ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, key: SessionKey) -> dict[str, Any] | None:
+        found = self._rows.get(key)
+        return dict(zip(_COLUMNS, found, strict=True)) if found is not None else None
+
+    def commit(self, rows: Iterable[tuple[SessionKey, dict[str, Any]]]) -> None:
+        """Remember rows as a batch left them (call only once its transaction has committed)."""
+        known = self._rows
+        for key, row in rows:
+            known.pop(key, None)  # re-inserted at the end: the dict's order is the order of last writes
+            if row["status"] == OPEN:
+                known[key] = tuple([row[column] for column in _COLUMNS])
+        while len(known) > self.limit:
+            del known[next(iter(known))]
+
+    def forget_nas(self, nas_id: str) -> None:
+        for key in [key for key in self._rows if key[0] == nas_id]:
+            del self._rows[key]
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+
 @dataclass(slots=True)
 class _State:
     """A session during a batch: as loaded (or new), then as the batch's records leave it."""
@@ -65,6 +113,13 @@ class _State:
     # Opened, closed or given its address in this batch: what the AAA's live-session registry must learn.
     # (Counters alone are not: reporting every updated session would cost each interim a registry update.)
     changed: bool = False
+    # The guarded columns as read (repo.SESSION_GUARD): the update applies only to a row that still holds them.
+    was: tuple[Any, ...] = ()
+
+    @classmethod
+    def loaded(cls, row: dict[str, Any]) -> _State:
+        return cls(row, was=(row["status"], row["ue_ip"], row["bytes_up"], row["bytes_down"], row["packets_up"],
+                             row["packets_down"]))  # fmt: skip
 
 
 async def load_open_sessions(session: AsyncSession) -> list[LiveSession]:
@@ -78,12 +133,16 @@ async def apply_batch(
     events: Sequence[NetworkEvent],
     policies: Mapping[str, SimPolicy],
     now: datetime,
+    known: KnownSessions | None = None,
 ) -> BatchEffects:
     """Apply accounting records (in arrival order) and queued events in the caller's transaction.
 
     `policies` is the caller's snapshot cache by IMSI; IMSIs missing from it are loaded once for the batch.
+    `known`: sessions cached from earlier batches; the rows this batch leaves are in `effects.session_rows`, for the
+    caller to `known.commit` once the transaction has committed. Raises StaleSession if a cached row was stale.
     """
     effects = BatchEffects()
+    known = known if known is not None else KnownSessions(0)
     lookup = _Lookup(effects.policies, policies)
     for record in records:
         # Clipped once here, so that lookups and the stored row agree on an overlong identifier.
@@ -98,12 +157,15 @@ async def apply_batch(
         if record.kind in (RecordKind.NAS_ON, RecordKind.NAS_OFF):
             # RFC 2866 §5.1: the NAS (re)started or is going down and holds no session any more. Records before it
             # in this batch are applied first, so a Start that follows is not closed with the rest.
-            await _apply_segment(session, segment, lookup, now, effects, event_rows)
+            await _apply_segment(session, segment, lookup, now, effects, event_rows, known)
             segment = []
             await _close_nas(session, record, now, effects, event_rows)
+            known.forget_nas(record.nas_id)
+            for key in [key for key in effects.session_rows if key[0] == record.nas_id]:
+                del effects.session_rows[key]
         else:
             segment.append(record)
-    await _apply_segment(session, segment, lookup, now, effects, event_rows)
+    await _apply_segment(session, segment, lookup, now, effects, event_rows, known)
     await repo.insert_events(session, event_rows)
     await session.flush()
     return effects
@@ -116,15 +178,25 @@ async def _apply_segment(
     now: datetime,
     effects: BatchEffects,
     event_rows: list[tuple[Any, ...]],
+    known: KnownSessions,
 ) -> None:
     if not records:
         return
-    states: dict[tuple[str, str], _State] = {}
+    states: dict[SessionKey, _State] = {}
     wanted: dict[str, set[str]] = {}
+    written = effects.session_rows  # by an earlier segment of this batch
     for record in records:
-        wanted.setdefault(record.nas_id, set()).add(record.acct_session_id)
-    for row in await repo.sessions_at(session, wanted):
-        states[(row["nas_id"], row["acct_session_id"])] = _State(row)
+        key = (record.nas_id, record.acct_session_id)
+        if key in states:
+            continue
+        row = dict(written[key]) if key in written else known.get(key)
+        if row is not None:
+            states[key] = _State.loaded(row)
+        else:
+            wanted.setdefault(record.nas_id, set()).add(record.acct_session_id)
+    if wanted:
+        for row in await repo.sessions_at(session, wanted):
+            states[(row["nas_id"], row["acct_session_id"])] = _State.loaded(row)
     hour = now.replace(minute=0, second=0, microsecond=0)
     buckets: dict[tuple[str, str], list[Any]] = {}
     sim_growth: dict[str, int] = {}
@@ -166,7 +238,7 @@ async def _apply_segment(
         await session.flush()  # a billing period materialized just now must exist before usage is added to it
     events = event_rows[:]
     event_rows.clear()  # written with this segment
-    totals, ready = await repo.write_segment(
+    totals, ready, updated = await repo.write_segment(
         session,
         inserts,
         updates,
@@ -177,6 +249,10 @@ async def _apply_segment(
         now,
         READY_ACTIVATION_BYTES,
     )
+    if updated != len(updates):
+        raise StaleSession(f"{len(updates) - updated} of {len(updates)} sessions changed since they were read")
+    for key, state in states.items():
+        written[key] = state.row
     await _period_effects(session, growth, totals, ready, imsi_of, lookup, now, effects)
 
 
@@ -268,6 +344,7 @@ def _session_rows(
                     row["end"],
                     now,
                     row["sid"],
+                    *state.was,
                 )
             )
         if state.changed:

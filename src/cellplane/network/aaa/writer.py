@@ -6,7 +6,9 @@ transaction is shared by everything that arrived meanwhile. Queued connection ev
 disconnect outcomes) ride along with the next batch, or are written on their own every `event_interval`;
 the Access path never waits for any of it.
 
-A batch that fails is retried once (a lock or serialization conflict), then split in halves to isolate a
+The sessions a batch leaves open are remembered (data_sessions.KnownSessions): their next Interim-Update or Stop
+needs no read. A batch that fails is retried once (a lock or serialization conflict, or a remembered session that
+another node changed meanwhile: the retry reads every session from the database), then split in halves to isolate a
 record the database refuses; such a record is not answered and the NAS's retransmission tries it again.
 When the database itself is unreachable nothing is answered and the events wait for the next attempt.
 """
@@ -67,6 +69,7 @@ class AccountingWriter:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._connection: AsyncConnection | None = None
+        self.known = data_sessions.KnownSessions()
         self.batches = 0
 
     def submit(self, record: AccountingRecord | None, request: Any) -> None:
@@ -132,9 +135,10 @@ class AccountingWriter:
         self._announce(now)
         try:
             async with await self._session() as session, session.begin():
-                effects = await data_sessions.apply_batch(session, records, events, self._policies(), now)
+                effects = await data_sessions.apply_batch(session, records, events, self._policies(), now, self.known)
         except Exception as error:
             await self._release()
+            self.known.clear()  # the retry reads every session from the database
             if _unreachable(error) or self._stopping:
                 log.warning("accounting batch of %d not applied, the database is unreachable: %s", len(items), error)
                 self._requeue_events(events)
@@ -156,6 +160,7 @@ class AccountingWriter:
             second = await self._commit(items[half:], [], retry=False)
             return first and second
         self.batches += 1
+        self.known.commit(effects.session_rows.items())
         try:
             self._on_effects(effects)
         except Exception:

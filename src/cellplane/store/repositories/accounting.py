@@ -73,6 +73,8 @@ _READY_AT = select(_sims.c.sid).where(
     _sims.c.ready_bytes >= bindparam("threshold"),
 )
 
+# The columns an update is guarded by: what counting growth depends on (the rest of a row never changes while open).
+SESSION_GUARD = ("status", "ue_ip", "bytes_up", "bytes_down", "packets_up", "packets_down")
 # The column order of the tuples callers pass to insert_sessions / insert_events.
 SESSION_INSERT = (
     "sid", "account_sid", "sim_sid", "fleet_sid", "imsi", "nas_id", "nas_address", "acct_session_id", "status",
@@ -94,8 +96,11 @@ def _insert(table: str, columns: tuple[str, ...]) -> str:
 
 _SQL = {
     "insert_session": _insert("data_sessions", SESSION_INSERT),
+    # Only if the row still holds what the batch started from (SESSION_GUARD): see update_sessions. SQLite's
+    # null-safe "IS"; PostgreSQL updates sessions in write_segment.
     "update_session": "UPDATE data_sessions SET status = ?, ue_ip = ?, bytes_up = ?, bytes_down = ?, packets_up = ?, "
-    'packets_down = ?, terminate_cause = ?, "end" = ?, last_updated = ? WHERE sid = ?',
+    'packets_down = ?, terminate_cause = ?, "end" = ?, last_updated = ? WHERE sid = ? AND status = ? AND ue_ip IS ? '
+    "AND bytes_up = ? AND bytes_down = ? AND packets_up = ? AND packets_down = ?",
     "close_at_nas": 'UPDATE data_sessions SET status = ?, "end" = ?, last_updated = ?, terminate_cause = ? '
     "WHERE nas_id = ? AND status = ?",
     "add_usage": "INSERT INTO usage_buckets (account_sid, sim_sid, fleet_sid, network_sid, iso_country, hour, "
@@ -159,10 +164,12 @@ def timestamp_writer(session: AsyncSession) -> _Timestamps:
     return _Timestamps(text=_dialect(session) != "postgresql")
 
 
-async def _many(session: AsyncSession, name: str, rows: list[tuple[Any, ...]]) -> None:
-    if rows:
-        connection = await session.connection()
-        await connection.exec_driver_sql(_statement(name, _dialect(session)), rows)
+async def _many(session: AsyncSession, name: str, rows: list[tuple[Any, ...]]) -> int:
+    """Run statement `name` once per row; returns the rows it changed."""
+    if not rows:
+        return 0
+    connection = await session.connection()
+    return (await connection.exec_driver_sql(_statement(name, _dialect(session)), rows)).rowcount
 
 
 async def sessions_at(session: AsyncSession, keys: Mapping[str, Collection[str]]) -> list[dict[str, Any]]:
@@ -198,10 +205,12 @@ async def insert_sessions(session: AsyncSession, rows: list[tuple[Any, ...]]) ->
     await _many(session, "insert_session", [_with_times(row, write) for row in rows])
 
 
-async def update_sessions(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
-    """(status, ue_ip, bytes_up, bytes_down, packets_up, packets_down, terminate_cause, end, last_updated, sid)."""
+async def update_sessions(session: AsyncSession, rows: list[tuple[Any, ...]]) -> int:
+    """(status, ue_ip, bytes_up, bytes_down, packets_up, packets_down, terminate_cause, end, last_updated, sid, then
+    the SESSION_GUARD values the row held when read). A row whose guard no longer matches (another writer changed it
+    since) is left alone: returns how many rows were updated, for the caller to compare."""
     write = timestamp_writer(session)
-    await _many(session, "update_session", [(*r[:7], write(r[7]), write(r[8]), r[9]) for r in rows])
+    return await _many(session, "update_session", [(*r[:7], write(r[7]), write(r[8]), *r[9:]) for r in rows])
 
 
 async def close_sessions_at(session: AsyncSession, nas_id: str, end: datetime, cause: str) -> Sequence[Any]:
@@ -260,7 +269,9 @@ _PG_TYPES = {
 }  # fmt: skip
 _SESSION_UPDATE = (
     "status", "ue_ip", "bytes_up", "bytes_down", "packets_up", "packets_down", "terminate_cause", "end", "sid",
+    *(f"was_{c}" for c in SESSION_GUARD),
 )  # fmt: skip
+_PG_TYPES |= {f"was_{c}": t for c, t in _PG_TYPES.items() if c in SESSION_GUARD}
 _USAGE = ("account_sid", "sim_sid", "fleet_sid", "network_sid", "iso_country", "hour", "bytes_up", "bytes_down")
 
 
@@ -277,20 +288,24 @@ def _rows(columns: Sequence[str], param: int) -> str:
 _PG_WRITE_SEGMENT = (
     f"WITH s_new AS (INSERT INTO data_sessions ({_quoted(SESSION_INSERT)}) {_rows(SESSION_INSERT, 1)}), "
     "s_old AS (UPDATE data_sessions AS d SET "
-    + ", ".join(f'"{c}" = v."{c}"' for c in _SESSION_UPDATE[:-1])
-    + f", last_updated = $7::text::timestamp FROM ({_rows(_SESSION_UPDATE, 2)}) AS v WHERE d.sid = v.sid), "
+    + ", ".join(f'"{c}" = v."{c}"' for c in _SESSION_UPDATE[:8])
+    + f", last_updated = $7::text::timestamp FROM ({_rows(_SESSION_UPDATE, 2)}) AS v WHERE d.sid = v.sid"
+    + "".join(f' AND d."{c}" IS NOT DISTINCT FROM v."was_{c}"' for c in SESSION_GUARD)
+    + " RETURNING d.sid), "
     f"usage AS (INSERT INTO usage_buckets ({_quoted(_USAGE)}, sms_to_sim, sms_from_sim, ip_to_sim, ip_from_sim) "
     f"SELECT *, 0, 0, 0, 0 FROM ({_rows(_USAGE, 3)}) AS v "
     "ON CONFLICT (sim_sid, hour, network_sid) DO UPDATE SET bytes_up = usage_buckets.bytes_up + excluded.bytes_up, "
     "bytes_down = usage_buckets.bytes_down + excluded.bytes_down), "
-    "periods AS (UPDATE billing_periods AS b SET data_used = b.data_used + v.growth, date_updated = $7::text::timestamp "
+    "periods AS (UPDATE billing_periods AS b SET data_used = b.data_used + v.growth, "
+    "date_updated = $7::text::timestamp "
     f"FROM ({_rows(('sid', 'growth'), 4)}) AS v WHERE b.sid = v.sid RETURNING b.sid, b.data_used), "
     "ready AS (UPDATE sims AS s SET ready_bytes = s.ready_bytes + v.growth "
     f"FROM ({_rows(('sid', 'growth'), 5)}) AS v WHERE s.sid = v.sid AND s.status = 'ready' "
     "RETURNING s.sid, s.ready_bytes), "
     f"events AS (INSERT INTO connection_events ({_quoted(EVENT_INSERT)}) {_rows(EVENT_INSERT, 6)}) "
     "SELECT false AS ready, sid, data_used AS bytes FROM periods "
-    "UNION ALL SELECT true, sid, ready_bytes FROM ready WHERE ready_bytes >= $8::bigint"
+    "UNION ALL SELECT true, sid, ready_bytes FROM ready WHERE ready_bytes >= $8::bigint "
+    "UNION ALL SELECT NULL, NULL, count(*) FROM s_old"
 )
 _PG_SESSIONS_AT = (
     "SELECT " + ", ".join(f'd."{c.name}"' for c in SESSION_COLUMNS) + " FROM data_sessions AS d "
@@ -330,24 +345,25 @@ async def write_segment(
     events: list[tuple[Any, ...]],
     now: datetime,
     threshold: int,
-) -> tuple[dict[str, int], list[str]]:
+) -> tuple[dict[str, int], list[str], int]:
     """The writes of one batch segment: sessions (SESSION_INSERT tuples; update tuples as for update_sessions),
     hourly usage (add_usage), billing-period growth (add_period_usage), ready bytes (add_ready_bytes), connection
-    events (insert_events). Returns each period's new data_used and the ready SIMs now at `threshold`."""
+    events (insert_events). Returns each period's new data_used, the ready SIMs now at `threshold`, and how many
+    sessions were updated (see update_sessions)."""
     if _dialect(session) != "postgresql":
         await insert_sessions(session, inserts)
-        await update_sessions(session, updates)
+        updated = await update_sessions(session, updates)
         await add_usage(session, usage)
         totals = await add_period_usage(session, period_growth, now)
         ready = await add_ready_bytes(session, ready_growth, threshold)
         await insert_events(session, events)
-        return totals, ready
+        return totals, ready, updated
     write = _Timestamps(text=True, json=True)
     driver = await _driver(session)
     rows = await driver.fetch(
         _PG_WRITE_SEGMENT,
         _dumps([_with_times(row, write) for row in inserts]),
-        _dumps([(*r[:7], write(r[7]), r[9]) for r in updates]),
+        _dumps([(*r[:7], write(r[7]), *r[9:]) for r in updates]),
         _dumps([(*r[:5], write(r[5]), r[6], r[7]) for r in usage]),
         _dumps(list(period_growth.items())),
         _dumps(list(ready_growth.items())),
@@ -355,8 +371,9 @@ async def write_segment(
         write(now),
         threshold,
     )
-    totals = {row[1]: int(row[2]) for row in rows if not row[0]}
-    return totals, [row[1] for row in rows if row[0]]
+    totals = {row[1]: int(row[2]) for row in rows if row[0] is False}
+    updated = next(int(row[2]) for row in rows if row[0] is None)
+    return totals, [row[1] for row in rows if row[0]], updated
 
 
 def _dumps(rows: list[Any]) -> str:
