@@ -59,9 +59,9 @@ SessionKey = tuple[str, str]  # (nas_id, acct_session_id): the unique index
 _COLUMNS = tuple(column.name for column in repo.SESSION_COLUMNS)
 
 
-class StaleSession(RuntimeError):
-    """A session row changed under the batch (another node wrote it since this one cached it): the batch is rolled
-    back and retried from the database (`KnownSessions.clear`)."""
+# A session row changed under the batch (another node wrote it since this one remembered it): nothing was written,
+# and the caller retries the batch from the database (`KnownSessions.clear`, `optimistic=False`).
+StaleSession = repo.StaleRows
 
 
 class KnownSessions:
@@ -134,12 +134,18 @@ async def apply_batch(
     policies: Mapping[str, SimPolicy],
     now: datetime,
     known: KnownSessions | None = None,
+    *,
+    optimistic: bool = False,
 ) -> BatchEffects:
     """Apply accounting records (in arrival order) and queued events in the caller's transaction.
 
     `policies` is the caller's snapshot cache by IMSI; IMSIs missing from it are loaded once for the batch.
     `known`: sessions cached from earlier batches; the rows this batch leaves are in `effects.session_rows`, for the
     caller to `known.commit` once the transaction has committed. Raises StaleSession if a cached row was stale.
+
+    `optimistic`: the session of an Acct-Status-Type Start that `known` does not hold is taken as new without a read
+    (a Start of a session that exists then fails the batch on the unique index, and the caller retries without).
+    A batch that needs no read and nothing but its writes is, on PostgreSQL, one statement committing by itself.
     """
     effects = BatchEffects()
     known = known if known is not None else KnownSessions(0)
@@ -151,13 +157,15 @@ async def apply_batch(
     missing = {r.imsi for r in records if r.imsi and r.imsi not in policies}
     if missing:
         effects.policies.update(await network_policy.load_imsis(session, missing, now))
+    # The batch's writes may be its whole transaction (repo.write_segment): no statement before, one segment.
+    alone = optimistic and not missing and not any(r.kind in (RecordKind.NAS_ON, RecordKind.NAS_OFF) for r in records)
     event_rows = [event_row(e) for e in events]
     segment: list[AccountingRecord] = []
     for record in records:
         if record.kind in (RecordKind.NAS_ON, RecordKind.NAS_OFF):
             # RFC 2866 §5.1: the NAS (re)started or is going down and holds no session any more. Records before it
             # in this batch are applied first, so a Start that follows is not closed with the rest.
-            await _apply_segment(session, segment, lookup, now, effects, event_rows, known)
+            await _apply_segment(session, segment, lookup, now, effects, event_rows, known, optimistic=optimistic)
             segment = []
             await _close_nas(session, record, now, effects, event_rows)
             known.forget_nas(record.nas_id)
@@ -165,7 +173,7 @@ async def apply_batch(
                 del effects.session_rows[key]
         else:
             segment.append(record)
-    await _apply_segment(session, segment, lookup, now, effects, event_rows, known)
+    await _apply_segment(session, segment, lookup, now, effects, event_rows, known, optimistic=optimistic, alone=alone)
     await repo.insert_events(session, event_rows)
     await session.flush()
     return effects
@@ -179,6 +187,9 @@ async def _apply_segment(
     effects: BatchEffects,
     event_rows: list[tuple[Any, ...]],
     known: KnownSessions,
+    *,
+    optimistic: bool,
+    alone: bool = False,
 ) -> None:
     if not records:
         return
@@ -192,7 +203,7 @@ async def _apply_segment(
         row = dict(written[key]) if key in written else known.get(key)
         if row is not None:
             states[key] = _State.loaded(row)
-        else:
+        elif not (optimistic and record.kind == RecordKind.START):
             wanted.setdefault(record.nas_id, set()).add(record.acct_session_id)
     if wanted:
         for row in await repo.sessions_at(session, wanted):
@@ -238,7 +249,7 @@ async def _apply_segment(
         await session.flush()  # a billing period materialized just now must exist before usage is added to it
     events = event_rows[:]
     event_rows.clear()  # written with this segment
-    totals, ready, updated = await repo.write_segment(
+    totals, ready = await repo.write_segment(
         session,
         inserts,
         updates,
@@ -248,9 +259,9 @@ async def _apply_segment(
         events,
         now,
         READY_ACTIVATION_BYTES,
+        # Nothing but this statement: no read, no billing period materialized, no ready SIM that may turn active.
+        alone=alone and not wanted and not growth.reload and not growth.ready,
     )
-    if updated != len(updates):
-        raise StaleSession(f"{len(updates) - updated} of {len(updates)} sessions changed since they were read")
     for key, state in states.items():
         written[key] = state.row
     await _period_effects(session, growth, totals, ready, imsi_of, lookup, now, effects)

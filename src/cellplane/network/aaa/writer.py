@@ -135,7 +135,9 @@ class AccountingWriter:
         self._announce(now)
         try:
             async with await self._session() as session, session.begin():
-                effects = await data_sessions.apply_batch(session, records, events, self._policies(), now, self.known)
+                effects = await data_sessions.apply_batch(
+                    session, records, events, self._policies(), now, self.known, optimistic=retry
+                )
         except Exception as error:
             await self._release()
             self.known.clear()  # the retry reads every session from the database

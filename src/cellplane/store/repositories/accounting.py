@@ -305,7 +305,8 @@ _PG_WRITE_SEGMENT = (
     f"events AS (INSERT INTO connection_events ({_quoted(EVENT_INSERT)}) {_rows(EVENT_INSERT, 6)}) "
     "SELECT false AS ready, sid, data_used AS bytes FROM periods "
     "UNION ALL SELECT true, sid, ready_bytes FROM ready WHERE ready_bytes >= $8::bigint "
-    "UNION ALL SELECT NULL, NULL, count(*) FROM s_old"
+    # Every guarded update applied, or the whole statement fails (see write_segment): a division by zero otherwise.
+    "UNION ALL SELECT NULL, NULL, 1 / (count(*) = $9::bigint)::integer FROM s_old"
 )
 _PG_SESSIONS_AT = (
     "SELECT " + ", ".join(f'd."{c.name}"' for c in SESSION_COLUMNS) + " FROM data_sessions AS d "
@@ -315,16 +316,21 @@ _PG_SESSIONS_AT = (
 _PG_INSERT_EVENTS = f"INSERT INTO connection_events ({_quoted(EVENT_INSERT)}) {_rows(EVENT_INSERT, 1)}"
 
 
-async def _driver(session: AsyncSession) -> Any:
+class StaleRows(RuntimeError):
+    """A guarded update found its row changed since it was read (another node wrote it): nothing was written."""
+
+
+async def _driver(session: AsyncSession, *, begin: bool = True) -> Any:
     """The asyncpg connection under the session's, inside the session's transaction.
 
     SQLAlchemy's asyncpg adapter opens its transaction lazily, at its first statement; a statement sent on the
-    driver before that would run outside it (autocommitted), so the transaction is begun here first.
+    driver before that would run outside it (autocommitted), so the transaction is begun here first, unless
+    `begin` is false and none is open: the statement then commits by itself.
     """
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     adapted = raw.dbapi_connection
-    if getattr(adapted, "_transaction", None) is None:
+    if begin and getattr(adapted, "_transaction", None) is None:
         start = getattr(adapted, "_start_transaction", None)
         if start is None:  # another SQLAlchemy version: begin through it (one extra round trip)
             await connection.exec_driver_sql("SELECT 1")
@@ -345,35 +351,48 @@ async def write_segment(
     events: list[tuple[Any, ...]],
     now: datetime,
     threshold: int,
-) -> tuple[dict[str, int], list[str], int]:
+    *,
+    alone: bool = False,
+) -> tuple[dict[str, int], list[str]]:
     """The writes of one batch segment: sessions (SESSION_INSERT tuples; update tuples as for update_sessions),
     hourly usage (add_usage), billing-period growth (add_period_usage), ready bytes (add_ready_bytes), connection
-    events (insert_events). Returns each period's new data_used, the ready SIMs now at `threshold`, and how many
-    sessions were updated (see update_sessions)."""
+    events (insert_events). Returns each period's new data_used and the ready SIMs now at `threshold`.
+
+    Raises StaleRows, having written nothing, if a guarded session update found its row changed. `alone`: the
+    caller's transaction has nothing else to do; on PostgreSQL the statement then runs as a transaction of its own
+    (one round trip instead of BEGIN, the statement, COMMIT), when no statement of the session has opened one.
+    """
     if _dialect(session) != "postgresql":
         await insert_sessions(session, inserts)
         updated = await update_sessions(session, updates)
+        if updated != len(updates):  # in the caller's transaction, which this rolls back
+            raise StaleRows(f"{len(updates) - updated} of {len(updates)} sessions changed since they were read")
         await add_usage(session, usage)
         totals = await add_period_usage(session, period_growth, now)
         ready = await add_ready_bytes(session, ready_growth, threshold)
         await insert_events(session, events)
-        return totals, ready, updated
+        return totals, ready
+    import asyncpg  # the driver of PostgreSQL URLs (store/db.py); SQLite-only installs never get here
+
     write = _Timestamps(text=True, json=True)
-    driver = await _driver(session)
-    rows = await driver.fetch(
-        _PG_WRITE_SEGMENT,
-        _dumps([_with_times(row, write) for row in inserts]),
-        _dumps([(*r[:7], write(r[7]), *r[9:]) for r in updates]),
-        _dumps([(*r[:5], write(r[5]), r[6], r[7]) for r in usage]),
-        _dumps(list(period_growth.items())),
-        _dumps(list(ready_growth.items())),
-        _dumps([(*r[:-1], write(r[-1])) for r in events]),
-        write(now),
-        threshold,
-    )
+    driver = await _driver(session, begin=not alone)
+    try:
+        rows = await driver.fetch(
+            _PG_WRITE_SEGMENT,
+            _dumps([_with_times(row, write) for row in inserts]),
+            _dumps([(*r[:7], write(r[7]), *r[9:]) for r in updates]),
+            _dumps([(*r[:5], write(r[5]), r[6], r[7]) for r in usage]),
+            _dumps(list(period_growth.items())),
+            _dumps(list(ready_growth.items())),
+            _dumps([(*r[:-1], write(r[-1])) for r in events]),
+            write(now),
+            threshold,
+            len(updates),
+        )
+    except asyncpg.DivisionByZeroError:
+        raise StaleRows(f"some of {len(updates)} sessions changed since they were read") from None
     totals = {row[1]: int(row[2]) for row in rows if row[0] is False}
-    updated = next(int(row[2]) for row in rows if row[0] is None)
-    return totals, [row[1] for row in rows if row[0]], updated
+    return totals, [row[1] for row in rows if row[0]]
 
 
 def _dumps(rows: list[Any]) -> str:
