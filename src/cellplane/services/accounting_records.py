@@ -105,7 +105,7 @@ class BatchEffects:
     periods it added usage to (it is the batch's `now`; the cache's poller skips those changes, it knows them);
     `ignored`: records of no known SIM, acknowledged and dropped; `zone_growth`: Wireless SIM sid -> zone (home,
     national or international roaming, of each session's visited network) -> bytes this batch added, for the
-    per-zone data limits of its rate plan.
+    per-zone data limits of its rate plan; `session_rows`: every session row the batch read or wrote, as it left it.
     """
 
     sessions: list[LiveSession] = field(default_factory=list)
@@ -115,6 +115,8 @@ class BatchEffects:
     period_stamp: datetime | None = None
     ignored: int = 0
     zone_growth: dict[str, dict[str, int]] = field(default_factory=dict)
+    # (nas_id, acct_session_id) -> the session's row as the batch left it (services/data_sessions.KnownSessions).
+    session_rows: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
 
 LENGTHS = {

@@ -11,7 +11,7 @@ Services flush, never commit: the caller (the AAA's group commit) owns the trans
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -56,6 +56,54 @@ class _Lookup:
         return self.cached.get(imsi)
 
 
+SessionKey = tuple[str, str]  # (nas_id, acct_session_id): the unique index
+_COLUMNS = tuple(column.name for column in repo.SESSION_COLUMNS)
+
+
+# A session row changed under the batch (another node wrote it since this one remembered it): nothing was written,
+# and the caller retries the batch from the database (`KnownSessions.clear`, `optimistic=False`).
+StaleSession = repo.StaleRows
+
+
+class KnownSessions:
+    """Open sessions' rows as this process last committed them, so that an Interim-Update or Stop of a session it
+    has seen needs no read (a round trip and an index probe per session, on PostgreSQL a row lock too).
+
+    Only an optimization: every update is guarded by the values it was computed from (repo.SESSION_GUARD), so a row
+    another node changed meanwhile fails the batch, which is retried after `clear()` from the database, read under
+    lock. Rows are stored as tuples of repo.SESSION_COLUMNS (no garbage-collector work), at most `limit` of them,
+    the least recently written leaving first; closed sessions leave at once.
+    """
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._rows: dict[SessionKey, tuple[Any, ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, key: SessionKey) -> dict[str, Any] | None:
+        found = self._rows.get(key)
+        return dict(zip(_COLUMNS, found, strict=True)) if found is not None else None
+
+    def commit(self, rows: Iterable[tuple[SessionKey, dict[str, Any]]]) -> None:
+        """Remember rows as a batch left them (call only once its transaction has committed)."""
+        known = self._rows
+        for key, row in rows:
+            known.pop(key, None)  # re-inserted at the end: the dict's order is the order of last writes
+            if row["status"] == OPEN:
+                known[key] = tuple([row[column] for column in _COLUMNS])
+        while len(known) > self.limit:
+            del known[next(iter(known))]
+
+    def forget_nas(self, nas_id: str) -> None:
+        for key in [key for key in self._rows if key[0] == nas_id]:
+            del self._rows[key]
+
+    def clear(self) -> None:
+        self._rows.clear()
+
+
 @dataclass(slots=True)
 class _State:
     """A session during a batch: as loaded (or new), then as the batch's records leave it."""
@@ -66,6 +114,13 @@ class _State:
     # Opened, closed or given its address in this batch: what the AAA's live-session registry must learn.
     # (Counters alone are not: reporting every updated session would cost each interim a registry update.)
     changed: bool = False
+    # The guarded columns as read (repo.SESSION_GUARD): the update applies only to a row that still holds them.
+    was: tuple[Any, ...] = ()
+
+    @classmethod
+    def loaded(cls, row: dict[str, Any]) -> _State:
+        return cls(row, was=(row["status"], row["ue_ip"], row["bytes_up"], row["bytes_down"], row["packets_up"],
+                             row["packets_down"]))  # fmt: skip
 
 
 async def load_open_sessions(session: AsyncSession) -> list[LiveSession]:
@@ -79,12 +134,22 @@ async def apply_batch(
     events: Sequence[NetworkEvent],
     policies: Mapping[str, SimPolicy],
     now: datetime,
+    known: KnownSessions | None = None,
+    *,
+    optimistic: bool = False,
 ) -> BatchEffects:
     """Apply accounting records (in arrival order) and queued events in the caller's transaction.
 
     `policies` is the caller's snapshot cache by IMSI; IMSIs missing from it are loaded once for the batch.
+    `known`: sessions cached from earlier batches; the rows this batch leaves are in `effects.session_rows`, for the
+    caller to `known.commit` once the transaction has committed. Raises StaleSession if a cached row was stale.
+
+    `optimistic`: the session of an Acct-Status-Type Start that `known` does not hold is taken as new without a read
+    (a Start of a session that exists then fails the batch on the unique index, and the caller retries without).
+    A batch that needs no read and nothing but its writes is, on PostgreSQL, one statement committing by itself.
     """
     effects = BatchEffects()
+    known = known if known is not None else KnownSessions(0)
     lookup = _Lookup(effects.policies, policies)
     for record in records:
         # Clipped once here, so that lookups and the stored row agree on an overlong identifier.
@@ -93,18 +158,23 @@ async def apply_batch(
     missing = {r.imsi for r in records if r.imsi and r.imsi not in policies}
     if missing:
         effects.policies.update(await network_policy.load_imsis(session, missing, now))
+    # The batch's writes may be its whole transaction (repo.write_segment): no statement before, one segment.
+    alone = optimistic and not missing and not any(r.kind in (RecordKind.NAS_ON, RecordKind.NAS_OFF) for r in records)
     event_rows = [event_row(e) for e in events]
     segment: list[AccountingRecord] = []
     for record in records:
         if record.kind in (RecordKind.NAS_ON, RecordKind.NAS_OFF):
             # RFC 2866 §5.1: the NAS (re)started or is going down and holds no session any more. Records before it
             # in this batch are applied first, so a Start that follows is not closed with the rest.
-            await _apply_segment(session, segment, lookup, now, effects, event_rows)
+            await _apply_segment(session, segment, lookup, now, effects, event_rows, known, optimistic=optimistic)
             segment = []
             await _close_nas(session, record, now, effects, event_rows)
+            known.forget_nas(record.nas_id)
+            for key in [key for key in effects.session_rows if key[0] == record.nas_id]:
+                del effects.session_rows[key]
         else:
             segment.append(record)
-    await _apply_segment(session, segment, lookup, now, effects, event_rows)
+    await _apply_segment(session, segment, lookup, now, effects, event_rows, known, optimistic=optimistic, alone=alone)
     await repo.insert_events(session, event_rows)
     await session.flush()
     return effects
@@ -117,15 +187,28 @@ async def _apply_segment(
     now: datetime,
     effects: BatchEffects,
     event_rows: list[tuple[Any, ...]],
+    known: KnownSessions,
+    *,
+    optimistic: bool,
+    alone: bool = False,
 ) -> None:
     if not records:
         return
-    states: dict[tuple[str, str], _State] = {}
+    states: dict[SessionKey, _State] = {}
     wanted: dict[str, set[str]] = {}
+    written = effects.session_rows  # by an earlier segment of this batch
     for record in records:
-        wanted.setdefault(record.nas_id, set()).add(record.acct_session_id)
-    for row in await repo.sessions_at(session, wanted):
-        states[(row["nas_id"], row["acct_session_id"])] = _State(row)
+        key = (record.nas_id, record.acct_session_id)
+        if key in states:
+            continue
+        row = dict(written[key]) if key in written else known.get(key)
+        if row is not None:
+            states[key] = _State.loaded(row)
+        elif not (optimistic and record.kind == RecordKind.START):
+            wanted.setdefault(record.nas_id, set()).add(record.acct_session_id)
+    if wanted:
+        for row in await repo.sessions_at(session, wanted):
+            states[(row["nas_id"], row["acct_session_id"])] = _State.loaded(row)
     hour = now.replace(minute=0, second=0, microsecond=0)
     buckets: dict[tuple[str, str], list[Any]] = {}
     sim_growth: dict[str, int] = {}
@@ -161,10 +244,29 @@ async def _apply_segment(
             event_rows.append(session_event(EventType.SESSION_ENDED, row, policy, now, record.terminate_cause))
         elif record.kind == RecordKind.INTERIM and (grew_up or grew_down) and row["status"] == OPEN:
             event_rows.append(session_event(EventType.SESSION_UPDATED, row, policy, now))
-    await _write_sessions(session, states, now, effects)
-    await repo.add_usage(session, [tuple(bucket) for bucket in buckets.values()])
+    inserts, updates = _session_rows(states, now, effects)
+    growth = await _period_growth(session, sim_growth, imsi_of, lookup, now)
+    if session.new or session.dirty:
+        await session.flush()  # a billing period materialized just now must exist before usage is added to it
+    events = event_rows[:]
+    event_rows.clear()  # written with this segment
+    totals, ready = await repo.write_segment(
+        session,
+        inserts,
+        updates,
+        [tuple(bucket) for bucket in buckets.values()],
+        growth.periods,
+        growth.ready,
+        events,
+        now,
+        READY_ACTIVATION_BYTES,
+        # Nothing but this statement: no read, no billing period materialized, no ready SIM that may turn active.
+        alone=alone and not wanted and not growth.reload and not growth.ready,
+    )
+    for key, state in states.items():
+        written[key] = state.row
     _zone_growth(buckets, imsi_of, lookup, effects)
-    await _add_period_usage(session, sim_growth, imsi_of, lookup, now, effects)
+    await _period_effects(session, growth, totals, ready, imsi_of, lookup, now, effects)
 
 
 def _new_state(record: AccountingRecord, policy: SimPolicy, now: datetime) -> _State:
@@ -242,18 +344,20 @@ def _zone_growth(
         grown[where] = grown.get(where, 0) + bucket[6] + bucket[7]
 
 
-async def _write_sessions(
-    session: AsyncSession, states: dict[tuple[str, str], _State], now: datetime, effects: BatchEffects
-) -> None:
+def _session_rows(
+    states: dict[tuple[str, str], _State], now: datetime, effects: BatchEffects
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The batch's new sessions (repo.SESSION_INSERT tuples) and changed ones (repo.update_sessions tuples)."""
     inserts: list[tuple[Any, ...]] = []
     updates: list[tuple[Any, ...]] = []
+    columns = repo.SESSION_INSERT
     for state in states.values():
         if not state.dirty:
             continue
         row = state.row
         row["last_updated"] = now
         if state.is_new:
-            inserts.append(tuple(row[column] for column in repo.SESSION_INSERT))
+            inserts.append(tuple([row[column] for column in columns]))
         else:
             updates.append(
                 (
@@ -267,30 +371,29 @@ async def _write_sessions(
                     row["end"],
                     now,
                     row["sid"],
+                    *state.was,
                 )
             )
         if state.changed:
             effects.sessions.append(live(row))
-    await repo.insert_sessions(session, inserts)
-    await repo.update_sessions(session, updates)
+    return inserts, updates
 
 
-async def _add_period_usage(
-    session: AsyncSession,
-    sim_growth: dict[str, int],
-    imsi_of: dict[str, str],
-    lookup: _Lookup,
-    now: datetime,
-    effects: BatchEffects,
-) -> None:
-    """Growth into each SIM's billing period (the data limit counts it) and toward ready → active (250 KB)."""
-    if not sim_growth:
-        return
-    period_growth: dict[str, int] = {}
-    period_of: dict[str, str] = {}
-    reload: set[str] = set()
-    ready_growth: dict[str, int] = {}
-    for sim_sid, growth in sim_growth.items():
+@dataclass(slots=True)
+class _Growth:
+    """A segment's growth by billing period (the data limit counts it) and by ready SIM (toward ready → active)."""
+
+    periods: dict[str, int]
+    period_of: dict[str, str]  # SIM sid -> the period its growth went to
+    ready: dict[str, int]
+    reload: set[str]  # SIMs whose snapshot must be re-read after the batch
+
+
+async def _period_growth(
+    session: AsyncSession, sim_growth: dict[str, int], imsi_of: dict[str, str], lookup: _Lookup, now: datetime
+) -> _Growth:
+    growth = _Growth({}, {}, {}, set())
+    for sim_sid, grown in sim_growth.items():
         policy = lookup.get(imsi_of[sim_sid])
         period_sid = _period_in_force(policy, now)
         if period_sid is None:
@@ -299,22 +402,36 @@ async def _add_period_usage(
             sim = await session.get(Sim, sim_sid)
             period = await billing.current_period(session, sim, now) if sim is not None else None
             period_sid = period.sid if period is not None else None
-            reload.add(sim_sid)
+            growth.reload.add(sim_sid)
         if period_sid is not None:
-            period_growth[period_sid] = period_growth.get(period_sid, 0) + growth
-            period_of[sim_sid] = period_sid
+            growth.periods[period_sid] = growth.periods.get(period_sid, 0) + grown
+            growth.period_of[sim_sid] = period_sid
         if policy is not None and policy.status == "ready":
-            ready_growth[sim_sid] = growth
-    totals = await repo.add_period_usage(session, period_growth, now)
-    if period_growth:
+            growth.ready[sim_sid] = grown
+    return growth
+
+
+async def _period_effects(
+    session: AsyncSession,
+    growth: _Growth,
+    totals: dict[str, int],
+    ready: list[str],
+    imsi_of: dict[str, str],
+    lookup: _Lookup,
+    now: datetime,
+    effects: BatchEffects,
+) -> None:
+    """What the AAA must learn of the periods' new totals (data limits) and of SIMs that reached 250 KB (activation)."""
+    if growth.periods:
         effects.period_stamp = now
-    for sim_sid, period_sid in period_of.items():
+    for sim_sid, period_sid in growth.period_of.items():
         used = totals.get(period_sid, 0)
         effects.period_usage[sim_sid] = (period_sid, used)
         policy = lookup.get(imsi_of[sim_sid])
         if policy is not None and policy.fleet_sid is not None and used >= policy.data_limit_bytes:
             effects.over_limit.add(sim_sid)
-    for sim_sid in await repo.add_ready_bytes(session, ready_growth, READY_ACTIVATION_BYTES):
+    reload = growth.reload
+    for sim_sid in ready:
         await _activate(session, sim_sid, now)
         reload.add(sim_sid)
     if reload:

@@ -193,3 +193,30 @@ async def test_a_burst_is_applied_in_few_transactions_and_every_request_answered
     for sim in sims:
         [bucket] = await world.buckets_of(sim)
         assert (bucket.bytes_up, bucket.bytes_down) == (1000, 100)
+
+
+async def test_two_nodes_writing_one_session_count_its_growth_once(world: World, start_aaa: StartAaa) -> None:
+    """Each node remembers the sessions it wrote (no read for their next Interim-Update) and takes a Start's session
+    as new without a read; a row the other node has changed since fails the guarded update, and a Start of a session
+    the other node created fails on the unique index: either batch is redone from the database, nothing counted
+    twice."""
+    sim = await world.sim("active")
+    first, second = await start_aaa(), await start_aaa()
+    a, b = pgw_for(first), pgw_for(second)
+    address = framed_ip(await a.aaccess(sim.imsi))
+    steps = ((a, START, 0, 0), (b, START, 0, 0), (a, INTERIM, 1000, 2000), (b, INTERIM, 3000, 5000))
+    steps += ((a, INTERIM, 4000, 6000),)
+    for pgw, status, up, down in (*steps, (b, STOP, 5000, 9000)):
+        reply = await pgw.aaccounting(status, sim.imsi, "shared", up=up, down=down, address=address)
+        assert reply.code == pyrad_packet.AccountingResponse
+
+    [session] = await world.sessions_of(sim)
+    assert (session.status, session.bytes_up, session.bytes_down) == ("closed", 5000, 9000)
+    [bucket] = await world.buckets_of(sim)
+    assert (bucket.bytes_up, bucket.bytes_down) == (5000, 9000)
+    [period] = await world.periods_of(sim)
+    assert period.data_used == 14000
+    assert len(second.writer.known) == 0  # a closed session is not remembered (the first node's copy is stale)
+    types = [e.event_type for e in await eventually(lambda: world.events_of(sim))]
+    assert types.count("session_started") == 1 and types.count("session_updated") == 3
+    assert types.count("session_ended") == 1

@@ -113,7 +113,7 @@ class RadiusEndpoint(asyncio.DatagramProtocol):
         if response is not None:
             self.send(key, response, addr)
 
-    def send(self, key: tuple[Address, bytes], response: bytes, addr: Address) -> None:
-        self.recent.answered(key, response, time.monotonic())
+    def send(self, key: tuple[Address, bytes], response: bytes, addr: Address, now: float | None = None) -> None:
+        self.recent.answered(key, response, time.monotonic() if now is None else now)
         if self.transport is not None:
             self.transport.sendto(response, addr)

@@ -70,8 +70,10 @@ class AccountingRequestHandler:
 
 def acknowledge(requests: list[Request]) -> None:
     """Answer accounting requests whose batch committed (RFC 2866 §4.2: only once the record is stored)."""
+    now = time.monotonic()  # one clock read for the batch: its answers leave together
     for request in requests:
-        request.reply(build_response(request.packet, Code.ACCOUNTING_RESPONSE, [], request.secret))
+        response = build_response(request.packet, Code.ACCOUNTING_RESPONSE, (), request.secret)
+        request.endpoint.send(request.key, response, request.source, now)
 
 
 def abandon(requests: list[Request]) -> None:

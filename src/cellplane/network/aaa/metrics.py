@@ -1,18 +1,61 @@
 """Prometheus counters of the AAA: what came in, what was dropped and why, attaches, accounting, disconnects.
 
 Defined once per process (prometheus_client's default registry, served at /metrics); label children are bound
-here so the per-packet path only calls `inc()`.
+here so the per-packet path only calls `inc()`. The counters every packet moves (requests, attaches, accounting)
+are plain integers read at scrape time (`Tallies`): a prometheus_client Counter takes a mutex on every `inc()`,
+which cost the AAA a few percent of its CPU for counting. The AAA runs on one event loop, so nothing races them.
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from collections.abc import Iterator
 
-_RECEIVED = Counter("cellplane_aaa_requests_total", "RADIUS requests received by the AAA, by port", ["port"])
+from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+
+class Tally:
+    """One labelled counter of a Tallies family, as cheap to move as an integer."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def inc(self, amount: int = 1) -> None:
+        self.value += amount
+
+
+class Tallies(Collector):
+    """A counter family exposed like a prometheus_client Counter, counted in plain integers."""
+
+    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...]) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = labelnames
+        self._children: dict[tuple[str, ...], Tally] = {}
+        REGISTRY.register(self)
+
+    def labels(self, **labels: str) -> Tally:
+        key = tuple(str(labels[name]) for name in self.labelnames)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = Tally()
+        return child
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for key, child in list(self._children.items()):
+            family.add_metric(list(key), child.value)
+        yield family
+
+
+_RECEIVED = Tallies("cellplane_aaa_requests_total", "RADIUS requests received by the AAA, by port", ("port",))
 _DROPPED = Counter("cellplane_aaa_dropped_total", "RADIUS packets the AAA dropped, by reason", ["reason"])
 _DUPLICATES = Counter("cellplane_aaa_duplicates_total", "Retransmitted requests answered from the duplicate cache")
-_ATTACHES = Counter("cellplane_aaa_attaches_total", "Access-Requests decided, by result and code", ["result", "code"])
-_ACCOUNTING = Counter("cellplane_aaa_accounting_total", "Accounting-Requests applied, by status type", ["kind"])
+_ATTACHES = Tallies("cellplane_aaa_attaches_total", "Access-Requests decided, by result and code", ("result", "code"))
+_ACCOUNTING = Tallies("cellplane_aaa_accounting_total", "Accounting-Requests applied, by status type", ("kind",))
 ACCOUNTING_IGNORED = Counter(
     "cellplane_aaa_accounting_unknown_sim_total", "Accounting-Requests of no known SIM, acknowledged and dropped"
 )
