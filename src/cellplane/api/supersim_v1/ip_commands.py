@@ -70,6 +70,10 @@ async def create_ip_command(request: Request) -> Response:
     return json_response(body, status=201)
 
 
+# Served ahead of FastAPI's routing (api/wire/hot.py): the POST is the platform's busiest write.
+HOT_ROUTES = [("POST", "/IpCommands", create_ip_command)]
+
+
 @router.get("/IpCommands")
 async def list_ip_commands(request: Request) -> Response:
     caller = await authenticate(request)
