@@ -93,6 +93,22 @@ class LiveSession:
     mnc: str | None
     open: bool = True
 
+    def event(self, event_type: str, timestamp: datetime, reason: str, error_code: int | None = None) -> NetworkEvent:
+        """A connection event about this session (a disconnect's outcome, a throttle), as the AAA records it."""
+        return NetworkEvent(
+            event_type=event_type,
+            timestamp=timestamp,
+            imsi=self.imsi,
+            sim_sid=self.sim_sid,
+            network_sid=self.network_sid,
+            mcc=self.mcc,
+            mnc=self.mnc,
+            ip_address=self.ue_ip,
+            data_session_sid=self.sid,
+            reason=reason,
+            error_code=error_code,
+        )
+
 
 @dataclass
 class BatchEffects:

@@ -235,20 +235,8 @@ class AaaCore:
         self.throttled.discard(LiveSessions.key(session))
 
     def _throttled_event(self, session: LiveSession, now: datetime) -> None:
-        self.record_session_event(
-            NetworkEvent(
-                event_type=EventType.SESSION_THROTTLED,
-                timestamp=now,
-                imsi=session.imsi,
-                sim_sid=session.sim_sid,
-                network_sid=session.network_sid,
-                mcc=session.mcc,
-                mnc=session.mnc,
-                ip_address=session.ue_ip,
-                data_session_sid=session.sid,
-                reason=f"{_THROTTLED}; limited to {self.config.throttle_rate} bit/s",
-            )
-        )
+        reason = f"{_THROTTLED}; limited to {self.config.throttle_rate} bit/s"
+        self.record_session_event(session.event(EventType.SESSION_THROTTLED, now, reason))
 
     def on_sim_status_changed(self, sim: Any) -> None:
         """services/sims.complete_update changed a SIM (inside its transaction, before the commit): act on it now

@@ -185,21 +185,8 @@ class Disconnector:
         return attributes
 
     def _event(self, session: LiveSession, event_type: EventType, code: RejectCode | None, reason: str) -> None:
-        self._record_event(
-            NetworkEvent(
-                event_type=event_type,
-                timestamp=self._clock(),
-                imsi=session.imsi,
-                sim_sid=session.sim_sid,
-                network_sid=session.network_sid,
-                mcc=session.mcc,
-                mnc=session.mnc,
-                ip_address=session.ue_ip,
-                data_session_sid=session.sid,
-                reason=reason,
-                error_code=int(code) if code is not None else None,
-            )
-        )
+        error_code = int(code) if code is not None else None
+        self._record_event(session.event(event_type, self._clock(), reason, error_code))
 
     def _prune_acked(self) -> None:
         now = time.monotonic()
