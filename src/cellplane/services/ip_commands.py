@@ -23,7 +23,8 @@ from cellplane.domain.caller import Caller
 from cellplane.domain.errors import InvalidParameter, NotFound
 from cellplane.domain.ids import Prefix, is_sid, new_sid
 from cellplane.domain.paging import Page, PageSpec
-from cellplane.services.outbox import enqueue_webhook, webhook_job_values, webhook_values
+from cellplane.services.command_callbacks import enqueue_status_callback, failure_params, record_final_failure
+from cellplane.services.outbox import webhook_job_values, webhook_values
 from cellplane.services.transport import DeliveryOutcome, IpDelivery
 from cellplane.store.models import IpCommand, Sim, WebhookDelivery
 from cellplane.store.repositories import ip_commands as repo
@@ -193,7 +194,6 @@ class CommandFields(Protocol):
 def callback_params(command: CommandFields, sim_unique_name: str | None) -> dict[str, str | None]:
     """The seed's callback parameters (ErrorCode and ErrorMessage only on failure), plus the device's
     address and port, which a receiver of commands from the SIM needs to answer it."""
-    failed = command.status == rules.FAILED
     return {
         "AccountSid": command.account_sid,
         "CommandSid": command.sid,
@@ -206,8 +206,7 @@ def callback_params(command: CommandFields, sim_unique_name: str | None) -> dict
         "Status": command.status,
         "DeviceIp": command.device_ip,
         "DevicePort": str(command.device_port),
-        "ErrorCode": str(command.error_code) if failed and command.error_code is not None else None,
-        "ErrorMessage": command.error_message if failed else None,
+        **failure_params(command),
     }
 
 
@@ -215,14 +214,8 @@ def notify(
     session: AsyncSession, command: IpCommand, url: str, method: str | None, sim_unique_name: str | None
 ) -> WebhookDelivery:
     """Queue the callback for the command's current status, signed with its account's token."""
-    return enqueue_webhook(
-        session,
-        account_sid=command.account_sid,
-        event=EVENT_PREFIX + command.status,
-        url=url,
-        method=method,
-        params=callback_params(command, sim_unique_name),
-        resource_sid=command.sid,
+    return enqueue_status_callback(
+        session, command, EVENT_PREFIX, url, method, callback_params(command, sim_unique_name)
     )
 
 
@@ -241,14 +234,5 @@ def callback_values(command: Outgoing, now: datetime) -> tuple[dict[str, Any], d
 
 
 async def callback_failed(session: AsyncSession, delivery: WebhookDelivery) -> None:
-    """WebhookSender's final-failure hook: an IP Command callback that was never acknowledged is recorded on
-    the command as 83402 (an earlier error, like a failed delivery's 83400, is kept: it says more)."""
-    if not delivery.event.startswith(EVENT_PREFIX) or delivery.resource_sid is None:
-        return
-    command = await repo.get(session, delivery.resource_sid)
-    if command is None or command.error_code is not None:
-        return
-    answer = f"HTTP {delivery.last_status_code}" if delivery.last_status_code else (delivery.last_error or "no answer")
-    command.error_code = rules.CALLBACK_ERROR
-    command.error_message = f"The callback to {delivery.url} failed after {delivery.attempts} attempts: {answer}"[:256]
-    await session.flush()
+    """An IP Command callback that was never acknowledged is recorded on the command as 83402."""
+    await record_final_failure(session, delivery, EVENT_PREFIX, repo.get)

@@ -23,8 +23,9 @@ from cellplane.domain.errors import InvalidParameter, NotFound
 from cellplane.domain.ids import Prefix, is_sid, new_sid
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.protocols.sms import ShortMessage, measure
+from cellplane.services.command_callbacks import enqueue_status_callback, failure_params
 from cellplane.services.context import PlatformContext
-from cellplane.services.outbox import enqueue, enqueue_webhook
+from cellplane.services.outbox import enqueue
 from cellplane.services.sms_usage import count_sms
 from cellplane.services.transport import SmsOutcome, SmsSubmission, SmsTransport
 from cellplane.store.models import Fleet, Sim, SmsCommand, WebhookDelivery
@@ -254,7 +255,6 @@ def _advance(
 def callback_params(command: SmsCommand, sim: Sim) -> dict[str, str | None]:
     """The seed's callback parameters (ErrorCode and ErrorMessage only on failure), plus the SIM's ICCID as the
     IP Command callbacks carry it."""
-    failed = command.status == rules.FAILED
     return {
         "AccountSid": command.account_sid,
         "CommandSid": command.sid,
@@ -265,19 +265,10 @@ def callback_params(command: SmsCommand, sim: Sim) -> dict[str, str | None]:
         "PayloadType": rules.PAYLOAD_TYPE,
         "Direction": command.direction,
         "Status": command.status,
-        "ErrorCode": str(command.error_code) if failed and command.error_code is not None else None,
-        "ErrorMessage": command.error_message if failed else None,
+        **failure_params(command),
     }
 
 
 def notify(session: AsyncSession, command: SmsCommand, sim: Sim, url: str, method: str | None) -> WebhookDelivery:
     """Queue the callback for the command's current status, signed with its account's token."""
-    return enqueue_webhook(
-        session,
-        account_sid=command.account_sid,
-        event=EVENT_PREFIX + command.status,
-        url=url,
-        method=method,
-        params=callback_params(command, sim),
-        resource_sid=command.sid,
-    )
+    return enqueue_status_callback(session, command, EVENT_PREFIX, url, method, callback_params(command, sim))

@@ -27,8 +27,9 @@ from cellplane.domain.errors import InvalidParameter, MissingParameter, NotFound
 from cellplane.domain.ids import Prefix, is_sid, new_sid
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.protocols.sms import ShortMessage, measure
+from cellplane.services.command_callbacks import enqueue_status_callback, failure_params, record_final_failure
 from cellplane.services.context import PlatformContext
-from cellplane.services.outbox import enqueue, enqueue_webhook
+from cellplane.services.outbox import enqueue
 from cellplane.services.sms_commands import Report, Verdict
 from cellplane.services.sms_usage import count_sms
 from cellplane.services.transport import (
@@ -336,7 +337,6 @@ def received(session: AsyncSession, sim: Sim, body: str, mode: str, transport: s
 
 def callback_params(command: WirelessCommand, sim: Sim) -> dict[str, str | None]:
     """The Command's fields as callback parameters (ErrorCode and ErrorMessage only on failure)."""
-    failed = command.status == rules.FAILED
     return {
         "AccountSid": command.account_sid,
         "CommandSid": command.sid,
@@ -348,33 +348,15 @@ def callback_params(command: WirelessCommand, sim: Sim) -> dict[str, str | None]
         "Direction": command.direction,
         "Status": command.status,
         "DeliveryReceiptRequested": "true" if command.delivery_receipt_requested else "false",
-        "ErrorCode": str(command.error_code) if failed and command.error_code is not None else None,
-        "ErrorMessage": command.error_message if failed else None,
+        **failure_params(command),
     }
 
 
 def notify(session: AsyncSession, command: WirelessCommand, sim: Sim, url: str, method: str | None) -> WebhookDelivery:
     """Queue the callback for the command's current status, signed with its account's token."""
-    return enqueue_webhook(
-        session,
-        account_sid=command.account_sid,
-        event=EVENT_PREFIX + command.status,
-        url=url,
-        method=method,
-        params=callback_params(command, sim),
-        resource_sid=command.sid,
-    )
+    return enqueue_status_callback(session, command, EVENT_PREFIX, url, method, callback_params(command, sim))
 
 
 async def callback_failed(session: AsyncSession, delivery: WebhookDelivery) -> None:
-    """WebhookSender's final-failure hook: a callback never acknowledged is recorded on the command (83402, as
-    for IP Commands), unless an earlier error (a failed delivery) already says more."""
-    if not delivery.event.startswith(EVENT_PREFIX) or delivery.resource_sid is None:
-        return
-    command = await repo.get(session, delivery.resource_sid)
-    if command is None or command.error_code is not None:
-        return
-    answer = f"HTTP {delivery.last_status_code}" if delivery.last_status_code else (delivery.last_error or "no answer")
-    command.error_code = ip_rules.CALLBACK_ERROR
-    command.error_message = f"The callback to {delivery.url} failed after {delivery.attempts} attempts: {answer}"[:256]
-    await session.flush()
+    """A Wireless Command callback never acknowledged is recorded on the command as 83402, as for IP Commands."""
+    await record_final_failure(session, delivery, EVENT_PREFIX, repo.get)
