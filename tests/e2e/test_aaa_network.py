@@ -9,10 +9,9 @@ gateway's Dynamic Authorization port.
 from __future__ import annotations
 
 import socket
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -20,6 +19,7 @@ from pyrad import packet as pyrad_packet
 
 from tests.conftest import Account
 from tests.e2e.test_sims import wait_for_status
+from tests.support.network import eventually, make_fleet, make_sim
 from tests.support.server import (
     Server,
     create_postgres_database,
@@ -86,52 +86,6 @@ def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             drop_postgres_database(database_url)
 
 
-@dataclass
-class Fleet:
-    sid: str
-    profile_sid: str
-
-
-@dataclass
-class ClaimedSim:
-    sid: str
-    iccid: str
-    imsi: str
-
-
-def make_fleet(account: Account, networks: list[str], **settings: Any) -> Fleet:
-    client = account.client()
-    profile = client.supersim.v1.network_access_profiles.create(networks=networks)
-    fleet = client.supersim.v1.fleets.create(network_access_profile=profile.sid, **settings)
-    return Fleet(fleet.sid, profile.sid)
-
-
-def claim(account: Account, fleet: Fleet | None, status: str | None = "active") -> ClaimedSim:
-    """A SIM claimed with the SDK, put in `fleet` and given `status` (asynchronous: waits for completion)."""
-    [item] = account.inventory(1)
-    client = account.client()
-    sim = client.supersim.v1.sims.create(iccid=item["iccid"], registration_code=item["registration_code"])
-    changes: dict[str, Any] = {}
-    if fleet is not None:
-        changes["fleet"] = fleet.sid
-    if status is not None:
-        changes["status"] = status
-    if changes:
-        client.supersim.v1.sims(sim.sid).update(**changes)
-        wait_for_status(client, sim.sid, status or "new")
-    return ClaimedSim(sim.sid, sim.iccid, item["imsi"])
-
-
-def eventually(check: Callable[[], T], accept: Callable[[T], bool], timeout: float = 6.0) -> T:
-    """The AAA learns of API changes through hooks and a one-second poll: retry until the answer settles."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if accept(value) or time.monotonic() >= deadline:
-            return value
-        time.sleep(0.1)
-
-
 def access_code(platform: Platform, imsi: str, plmn: tuple[str, str] = FRANCE) -> str:
     reply = platform.pgw.access(imsi, plmn)
     return "accept" if reply.code == pyrad_packet.AccessAccept else reply_message(reply).split(" ", 1)[0]
@@ -141,9 +95,9 @@ def test_attach_is_decided_by_every_rule_set_through_the_api(platform: Platform)
     account = platform.account()
     fleet = make_fleet(account, [FRANCE_SID, USA_SID])
     data_off = make_fleet(account, [FRANCE_SID], data_enabled=False)
-    active = claim(account, fleet)
-    inactive = claim(account, fleet, "inactive")
-    no_data = claim(account, data_off)
+    active = make_sim(account, fleet)
+    inactive = make_sim(account, fleet, "inactive")
+    no_data = make_sim(account, data_off)
 
     expectations = [
         (active.imsi, FRANCE, "accept"),
@@ -165,7 +119,7 @@ def test_radclient_is_answered_by_the_platform(platform: Platform) -> None:
     if binary is None:
         pytest.skip("FreeRADIUS radclient is not installed and could not be installed (apt-get freeradius-utils)")
     account = platform.account()
-    sim = claim(account, make_fleet(account, [FRANCE_SID]))
+    sim = make_sim(account, make_fleet(account, [FRANCE_SID]))
     body = (
         f'User-Name = "{sim.imsi}"\nUser-Password = "{sim.imsi}"\n3GPP-SGSN-MCC-MNC = "20801"\n'
         "Message-Authenticator = 0x00\n"
@@ -182,7 +136,7 @@ def test_radclient_is_answered_by_the_platform(platform: Platform) -> None:
 
 def test_accounting_becomes_exact_usage_records_sessions_and_events(platform: Platform) -> None:
     account = platform.account()
-    sim = claim(account, make_fleet(account, [FRANCE_SID, USA_SID]))
+    sim = make_sim(account, make_fleet(account, [FRANCE_SID, USA_SID]))
     pgw = platform.pgw
     address = framed_ip(eventually(lambda: pgw.access(sim.imsi), lambda r: r.code == pyrad_packet.AccessAccept))
     http = account.http()
@@ -215,7 +169,7 @@ def test_accounting_becomes_exact_usage_records_sessions_and_events(platform: Pl
 
 def test_a_ready_sim_becomes_active_after_250_kb(platform: Platform) -> None:
     account = platform.account()
-    sim = claim(account, make_fleet(account, [FRANCE_SID]), "ready")
+    sim = make_sim(account, make_fleet(account, [FRANCE_SID]), "ready")
     pgw = platform.pgw
     eventually(lambda: pgw.access(sim.imsi), lambda r: r.code == pyrad_packet.AccessAccept)
 
@@ -228,7 +182,7 @@ def test_a_ready_sim_becomes_active_after_250_kb(platform: Platform) -> None:
 
 def test_the_data_limit_is_enforced_by_disconnect_and_reject(platform: Platform) -> None:
     account = platform.account()
-    sim = claim(account, make_fleet(account, [FRANCE_SID], data_limit=1))
+    sim = make_sim(account, make_fleet(account, [FRANCE_SID], data_limit=1))
     pgw = platform.pgw
     address = framed_ip(eventually(lambda: pgw.access(sim.imsi), lambda r: r.code == pyrad_packet.AccessAccept))
     pgw.send(pgw.accounting_request(START, sim.imsi, "e2e-3", address=address))
@@ -243,7 +197,7 @@ def test_the_data_limit_is_enforced_by_disconnect_and_reject(platform: Platform)
 
 def test_deactivating_a_sim_through_the_api_disconnects_its_session(platform: Platform) -> None:
     account = platform.account()
-    sim = claim(account, make_fleet(account, [FRANCE_SID]))
+    sim = make_sim(account, make_fleet(account, [FRANCE_SID]))
     pgw = platform.pgw
     address = framed_ip(eventually(lambda: pgw.access(sim.imsi), lambda r: r.code == pyrad_packet.AccessAccept))
     pgw.send(pgw.accounting_request(START, sim.imsi, "e2e-4", address=address))
