@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from cellplane.store.migrate import upgrade
 from cellplane.store.models import Base
-from tests.support.server import Server
+from tests.support.server import (
+    Server,
+    create_postgres_database,
+    drop_postgres_database,
+    postgres_available,
+)
 
 T = TypeVar("T")
 
@@ -45,3 +53,20 @@ def insert(server: Server, *rows: Base) -> None:
         await session.flush()
 
     run(server, _add)
+
+
+def migrated_database(backend: str, directory: Path) -> Iterator[str]:
+    """A fresh database migrated to head, for in-process tests; yields its URL and drops it afterwards.
+
+    `backend` is "sqlite" (a file in `directory`) or "postgres" (skipped with the reason when none answers)."""
+    if backend == "postgres":
+        reason = postgres_available()
+        if reason:
+            pytest.skip(reason)
+        url = create_postgres_database()
+    else:
+        url = f"sqlite+aiosqlite:///{directory / 'cellplane.db'}"
+    upgrade(url)
+    yield url
+    if backend == "postgres":
+        drop_postgres_database(url)

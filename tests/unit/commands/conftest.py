@@ -8,23 +8,12 @@ import pytest
 
 from cellplane.services.context import PlatformContext
 from cellplane.store.db import make_engine, make_sessionmaker
-from cellplane.store.migrate import upgrade
-from tests.support.server import create_postgres_database, drop_postgres_database, postgres_available
+from tests.support.db import migrated_database
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "postgres":
-        reason = postgres_available()
-        if reason:
-            pytest.skip(reason)
-        url = create_postgres_database()
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('commands') / 'cellplane.db'}"
-    upgrade(url)
-    yield url
-    if request.param == "postgres":
-        drop_postgres_database(url)
+    yield from migrated_database(request.param, tmp_path_factory.mktemp("commands"))
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ import pytest
 from cellplane.network.aaa import AaaConfig, AaaServer
 from cellplane.services.context import PlatformContext
 from cellplane.store.db import make_engine, make_sessionmaker
-from cellplane.store.migrate import upgrade
-from tests.support.server import create_postgres_database, drop_postgres_database, postgres_available
+from tests.support.db import migrated_database
 from tests.unit.network.peers import FRANCE_SID, USA_SID, NasListener, Pgw, start_nas
 from tests.unit.network.world import World
 
@@ -22,17 +21,7 @@ SECRET = b"cellplane"
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if request.param == "postgres":
-        reason = postgres_available()
-        if reason:
-            pytest.skip(reason)
-        url = create_postgres_database()
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('aaa') / 'cellplane.db'}"
-    upgrade(url)
-    yield url
-    if request.param == "postgres":
-        drop_postgres_database(url)
+    yield from migrated_database(request.param, tmp_path_factory.mktemp("aaa"))
 
 
 @pytest.fixture
