@@ -42,7 +42,6 @@ def router() -> APIRouter:
 
 
 def hot_routes() -> list[HotRoute]:
-    """The hottest reads, for api/wire/hot.py to serve ahead of FastAPI's routing."""
-    return [
-        (method, f"/{SURFACE}{path}", endpoint) for module in (sims,) for method, path, endpoint in module.HOT_ROUTES
-    ]
+    """The hottest endpoints (GET one SIM, POST IpCommands), for api/wire/hot.py to serve ahead of FastAPI's routing."""
+    modules = (sims, ip_commands)
+    return [(method, f"/{SURFACE}{path}", endpoint) for module in modules for method, path, endpoint in module.HOT_ROUTES]
