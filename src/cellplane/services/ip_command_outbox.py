@@ -202,11 +202,11 @@ class IpCommandOutbox:
                         continue
                     command.dispatch_at = dispatch_at
                     accepted.append(command)
-                rows = [command.row() for command in accepted if isinstance(command, Outgoing)]
-                if rows:
-                    await repo.insert_commands(connection, rows)
+                commands = [command for command in accepted if isinstance(command, Outgoing)]
+                if commands:
+                    await repo.insert_commands(connection, commands)
             if settled:
-                await repo.settle_commands(connection, [command.row() for command in settled])
+                await repo.settle_commands(connection, settled)
             if hooks:
                 await repo.insert_webhooks(connection, [d for d, _ in hooks], [j for _, j in hooks])
         return accepted, len(hooks)

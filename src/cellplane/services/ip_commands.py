@@ -66,7 +66,7 @@ def _reachable_status(sim: Sim | Row[Any]) -> str:
 
 @dataclass(slots=True)
 class Outgoing:
-    """A command to a SIM from its acceptance to its recorded outcome: the row's columns (see `row`), plus what
+    """A command to a SIM from its acceptance to its recorded outcome: the row's columns (by name), plus what
     sending it needs (the SIM's IMSI) and its callbacks carry (the SIM's unique name). Rendered like a row."""
 
     sid: str
@@ -88,13 +88,6 @@ class Outgoing:
     device_ip: str | None = None  # the spec: null until the command is sent
     error_code: int | None = None
     error_message: str | None = None
-
-    def row(self) -> dict[str, Any]:
-        """The values of its INSERT into ip_commands."""
-        return {name: getattr(self, name) for name in _ROW_COLUMNS}
-
-
-_ROW_COLUMNS = tuple(column.key for column in IpCommand.__table__.columns)
 
 
 def check(request: NewIpCommand) -> None:

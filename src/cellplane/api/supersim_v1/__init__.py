@@ -43,5 +43,5 @@ def router() -> APIRouter:
 
 def hot_routes() -> list[HotRoute]:
     """The hottest endpoints (GET one SIM, POST IpCommands), for api/wire/hot.py to serve ahead of FastAPI's routing."""
-    modules = (sims, ip_commands)
-    return [(method, f"/{SURFACE}{path}", endpoint) for module in modules for method, path, endpoint in module.HOT_ROUTES]
+    routes = [route for module in (sims, ip_commands) for route in module.HOT_ROUTES]
+    return [(method, f"/{SURFACE}{path}", endpoint) for method, path, endpoint in routes]
