@@ -49,6 +49,7 @@ def up(
     """Run the whole platform in one process on the embedded database (or CELLPLANE_DATABASE_URL)."""
     import uvicorn
 
+    from cellplane.api.http_server import HttpProtocol
     from cellplane.runtime.platform import Platform
 
     flags = {
@@ -87,7 +88,7 @@ def up(
         log_level=log_level,
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        http=HttpProtocol,  # httptools, one write per response (api/http_server.py)
     )
 
 
