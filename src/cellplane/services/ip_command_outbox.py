@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -174,7 +173,7 @@ class IpCommandOutbox:
             if isinstance(outcome, Exception):
                 future.set_exception(outcome)
             else:
-                future.set_result(copy.copy(outcome))  # as committed: delivery settles the original in place
+                future.set_result(outcome.snapshot())  # as committed: delivery settles the original in place
         for command in settled:
             self._held.discard(command.sid)
         if hooks:

@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from cellplane.domain.errors import InvalidParameter, MissingParameter
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_BODY = 1 << 20
 _UNSET = object()
+_INTEGER = re.compile(r"[+-]?\d{1,18}")
 
 
 class Params:
@@ -76,7 +78,7 @@ class Params:
         value = self._last.get(name)
         if value is None:
             return None
-        if not re.fullmatch(r"[+-]?\d{1,18}", value.strip()):
+        if not _INTEGER.fullmatch(value.strip()):
             raise InvalidParameter(name, f"{name} must be an integer")
         number = int(value)
         if minimum is not None and number < minimum:
@@ -126,7 +128,7 @@ def query_params(request: Request) -> Params:
 
 async def form_params(request: Request) -> Params:
     """The url-encoded body; any other content type with a body is refused, naming the header."""
-    body = await request.body()
+    body = await read_body(request)
     if not body:
         return Params(())
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -142,3 +144,28 @@ async def form_params(request: Request) -> Params:
         return Params(parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=1000))
     except ValueError:
         raise InvalidParameter("Body", "Request body has too many fields") from None
+
+
+async def read_body(request: Request) -> bytes:
+    """The whole request body, read from the ASGI channel; stops reading past MAX_BODY (the caller refuses it).
+
+    Starlette's `request.body()` does the same through an async generator and a list of chunks, about a third of
+    the cost of parsing a small form here; nothing else reads the body of the requests that come through here."""
+    receive = request.receive
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnect()
+    body = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body
+    chunks = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY or not message.get("more_body", False):
+            return b"".join(chunks)
