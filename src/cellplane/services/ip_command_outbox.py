@@ -60,6 +60,7 @@ class IpCommandOutbox:
         batch_max: int = 1000,
         sweep_batch: int = 500,
         settle_linger: float = 0.02,
+        concurrency: int | None = None,
     ) -> None:
         self.ctx = ctx
         self.transport = transport  # None: no gateway in this process, commands fail with 83400
@@ -68,6 +69,11 @@ class IpCommandOutbox:
         self.batch_max = batch_max
         self.sweep_batch = sweep_batch
         self.settle_linger = settle_linger
+        # Batches in the database at once, each on a connection of its own. PostgreSQL: several, so that one
+        # batch's commit (a round trip and a WAL flush) does not hold up the next; SQLite has one writer.
+        engine = ctx.engine
+        sqlite = engine is None or engine.dialect.name == "sqlite"
+        self.concurrency = concurrency if concurrency is not None else (1 if sqlite else 2)
         self.batches = 0
         self.swept = 0
         self._new: list[tuple[str, NewIpCommand, asyncio.Future[Outgoing]]] = []
@@ -78,7 +84,10 @@ class IpCommandOutbox:
         self._stopping = False
         self._next_sweep = 0.0
         self._settle_by = 0.0  # when outcomes waiting alone for a batch go on their own
-        self._connection: AsyncConnection | None = None
+        self._flushing: set[asyncio.Task[bool]] = set()
+        self._failures = 0
+        self._retry_at = 0.0  # after a failed batch: the database is struggling, do not spin
+        self._idle: list[AsyncConnection] = []  # connections kept from batch to batch
 
     # --- requests ---------------------------------------------------------------------------------------------
 
@@ -114,42 +123,66 @@ class IpCommandOutbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._task = None
-        await self._close_connection()
+        for task in list(self._flushing):
+            task.cancel()
+        await self._close_connections()
 
     # --- the task ---------------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        failures = 0
         while True:
-            if not self._new:
-                if self._stopping and not self._settled:
-                    return
-                until = self._next_sweep
-                if self._settled:
-                    until = min(until, self._settle_by)
-                if not self._stopping:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), max(0.0, until - loop.time()))
             self._wake.clear()
+            now = loop.time()
             # Outcomes ride with the next new commands; alone, they wait `settle_linger` for some (one transaction
             # a command instead of two at moderate rates), or go at once when stopping.
-            if self._new or (self._settled and (self._stopping or loop.time() >= self._settle_by)):
-                if await self._flush():
-                    failures = 0
-                else:
-                    failures += 1
-                    await asyncio.sleep(min(2.0, 0.05 * 2**failures))  # the database is struggling: do not spin
-            if not self._stopping and loop.time() >= self._next_sweep:
-                self._next_sweep = loop.time() + self.sweep_interval
+            while len(self._flushing) < self.concurrency and now >= self._retry_at and self._due(now):
+                self._start_flush()
+            if self._stopping and not self._flushing and not self._new and not self._settled:
+                return
+            if not self._stopping and now >= self._next_sweep:
+                self._next_sweep = now + self.sweep_interval
                 await self._sweep()
+                continue
+            # Wait for a request, a batch that finishes (both wake us), or a deadline: the sweep, outcomes due on
+            # their own, the end of a back-off. At full concurrency only a finishing batch makes room.
+            until = self._next_sweep
+            if len(self._flushing) < self.concurrency and (self._new or self._settled):
+                until = min(until, self._retry_at if now < self._retry_at else self._settle_by)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, until - loop.time()))
 
-    async def _flush(self) -> bool:
-        """One transaction: new commands checked against their SIMs and inserted, previous outcomes and their
-        callbacks recorded; then the new commands are sent."""
+    def _due(self, now: float) -> bool:
+        return bool(self._new) or (bool(self._settled) and (self._stopping or now >= self._settle_by))
+
+    def _start_flush(self) -> None:
+        """Take what is pending and write it in a task of its own (the batch leaves the queues at once, so the
+        next flush, if the concurrency allows one, takes only what arrives after)."""
         new = self._new[: self.batch_max]
         del self._new[: len(new)]
         settled, self._settled = self._settled, []
+        task = asyncio.create_task(self._flush(new, settled))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushed)
+
+    def _flushed(self, task: asyncio.Task[bool]) -> None:
+        self._flushing.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.error("IP Command batch failed after its commit", exc_info=error)
+        ok = not task.cancelled() and error is None and task.result()
+        if ok:
+            self._failures = 0
+        else:
+            self._failures += 1
+            self._retry_at = asyncio.get_running_loop().time() + min(2.0, 0.05 * 2**self._failures)
+        self._wake.set()
+
+    async def _flush(
+        self, new: list[tuple[str, NewIpCommand, asyncio.Future[Outgoing]]], settled: list[Outgoing]
+    ) -> bool:
+        """One transaction: new commands checked against their SIMs and inserted, previous outcomes and their
+        callbacks recorded; then the new commands are sent."""
         error: Exception | None = None
         for _ in range(2):  # once more on a lock or serialization conflict
             try:
@@ -223,6 +256,7 @@ class IpCommandOutbox:
             settle(command, delivery, self.ctx.clock())
             if not self._settled:
                 self._settle_by = asyncio.get_running_loop().time() + self.settle_linger
+                self._wake.set()  # the loop may be waiting for the sweep only: let it take the new deadline
             self._settled.append(command)
 
     async def _send(self, command: Outgoing) -> IpDelivery:
@@ -252,26 +286,27 @@ class IpCommandOutbox:
 
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A Core transaction (no ORM session) on the task's own connection, held from one batch to the next: no
-        pool checkout, pre-ping or reset per transaction (a few round trips each on PostgreSQL). A connection
-        that failed is dropped and the next transaction opens another."""
+        """A Core transaction (no ORM session) on a connection the outbox keeps from batch to batch: no pool
+        checkout, pre-ping or reset per transaction (a few round trips each on PostgreSQL). One connection per
+        batch in flight; a connection that failed is dropped and the next transaction opens another."""
         engine = self.ctx.engine
         if engine is None:  # a context built without an engine (some tests): a session's connection
             async with self.ctx.sessions() as session, session.begin():
                 yield await session.connection()
             return
-        if self._connection is None:
-            self._connection = await engine.connect()
+        connection = self._idle.pop() if self._idle else await engine.connect()
         try:
-            async with self._connection.begin():
-                yield self._connection
-        except Exception:
-            await self._close_connection()
+            async with connection.begin():
+                yield connection
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await connection.close()
             raise
+        self._idle.append(connection)
 
-    async def _close_connection(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
+    async def _close_connections(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
             with contextlib.suppress(Exception):
                 await connection.close()
 

@@ -15,7 +15,6 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, Protocol
 
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cellplane.domain import ip_commands as rules
@@ -57,7 +56,7 @@ class CommandQuery:
     direction: str | None = None
 
 
-def _reachable_status(sim: Sim | Row[Any]) -> str:
+def _reachable_status(sim: Sim | repo.CommandSim) -> str:
     """The status that decides whether a command may go: while an update is `scheduled`, where it is going
     (an active SIM moving to another fleet stays reachable; one being deactivated does not)."""
     if sim.status == "scheduled" and sim.pending_status:
@@ -105,12 +104,14 @@ def check(request: NewIpCommand) -> None:
     rules.decode_payload(request.payload, request.payload_type)
 
 
-async def sims_for(connection: AsyncConnection, wanted: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Row[Any]]:
+async def sims_for(
+    connection: AsyncConnection, wanted: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], repo.CommandSim]:
     """The SIMs a batch of commands names, keyed by (the caller's account, the `Sim` given): one query per batch."""
     return await repo.sims_for_commands(connection, wanted, PRODUCT, Prefix.SUPER_SIM)
 
 
-def command_for(account_sid: str, request: NewIpCommand, sim: Row[Any] | None, now: datetime) -> Outgoing:
+def command_for(account_sid: str, request: NewIpCommand, sim: repo.CommandSim | None, now: datetime) -> Outgoing:
     """A checked command to a SIM of the caller's own account (`sim` from `sims_for`), or the seed's 4xx: unknown
     SIM (one that does not belong to the requesting account, by sid or unique name), SIM not active nor ready."""
     if sim is None:

@@ -40,6 +40,12 @@ async def execute_many(connection: AsyncConnection, sql: str, rows: Sequence[tup
     return (await connection.exec_driver_sql(statement, list(rows))).rowcount
 
 
+async def fetch_all(connection: AsyncConnection, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The rows of qmark `sql` as the driver returns them (no type processing: for text and integer columns)."""
+    statement = for_dialect(sql, connection.dialect.name)
+    return [tuple(row) for row in await connection.exec_driver_sql(statement, params)]
+
+
 class Timestamps:
     """Aware datetimes to what the driver stores for a UtcDateTime column: naive UTC for asyncpg, SQLAlchemy's text
     form on SQLite and in the JSON of PostgreSQL's batch statements (`json`: naive ones, as asyncpg reads them, too).

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.engine import Row
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
-from cellplane.store.driver_sql import Timestamps, execute_many, insert_sql
+from cellplane.store.driver_sql import Timestamps, execute_many, fetch_all, insert_sql
 from cellplane.store.models import Fleet, IpCommand, Job, Sim, WebhookDelivery
 from cellplane.store.models.base import UtcDateTime
 from cellplane.store.repositories.paging import keyset_page
@@ -157,20 +158,40 @@ async def claim_due(
     return rows
 
 
-_SIM_COLUMNS = (Sim.sid, Sim.account_sid, Sim.iccid, Sim.imsi, Sim.unique_name, Sim.status, Sim.pending_status)
-_SIMS_BY_SID = select(*_SIM_COLUMNS).where(
-    Sim.product == bindparam("product"), Sim.sid.in_(bindparam("sids", expanding=True))
-)
-_SIMS_BY_NAME = select(*_SIM_COLUMNS).where(
-    Sim.product == bindparam("product"),
-    Sim.account_sid.in_(bindparam("accounts", expanding=True)),
-    Sim.unique_name.in_(bindparam("names", expanding=True)),
-)
+class CommandSim(NamedTuple):
+    """What a command needs of its SIM: who owns it, where it is, whether it may take commands."""
+
+    sid: str
+    account_sid: str
+    iccid: str
+    imsi: str
+    unique_name: str | None
+    status: str
+    pending_status: str | None
+
+
+# Plain SQL on the driver (the values are all text, nothing to convert): an expanding IN through Core cost a
+# compile of its own on every batch. One statement text per number of keys.
+_SIM_SELECT = "SELECT sid, account_sid, iccid, imsi, unique_name, status, pending_status FROM sims WHERE product = ?"
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
+@lru_cache(maxsize=256)
+def _sims_by_sid(count: int) -> str:
+    return f"{_SIM_SELECT} AND sid IN ({_marks(count)})"
+
+
+@lru_cache(maxsize=256)
+def _sims_by_name(accounts: int, names: int) -> str:
+    return f"{_SIM_SELECT} AND account_sid IN ({_marks(accounts)}) AND unique_name IN ({_marks(names)})"
 
 
 async def sims_for_commands(
     connection: AsyncConnection, wanted: Iterable[tuple[str, str]], product: str, prefix: Prefix
-) -> dict[tuple[str, str], Row[Any]]:
+) -> dict[tuple[str, str], CommandSim]:
     """SIMs by (account, sid or unique name), for a batch of commands: a sid is looked up as such, anything else
     as a unique name in that account; a SIM appears under its own account only, so another's is not found."""
     sids: set[str] = set()
@@ -182,12 +203,14 @@ async def sims_for_commands(
         else:
             accounts.add(account)
             names.add(key)
-    found: dict[tuple[str, str], Row[Any]] = {}
+    found: dict[tuple[str, str], CommandSim] = {}
     if sids:
-        for row in await connection.execute(_SIMS_BY_SID, {"product": product, "sids": sorted(sids)}):
-            found[(row.account_sid, row.sid)] = row
+        for row in await fetch_all(connection, _sims_by_sid(len(sids)), (product, *sorted(sids))):
+            sim = CommandSim(*row)
+            found[(sim.account_sid, sim.sid)] = sim
     if names:
-        params = {"product": product, "accounts": sorted(accounts), "names": sorted(names)}
-        for row in await connection.execute(_SIMS_BY_NAME, params):
-            found[(row.account_sid, row.unique_name)] = row
+        params = (product, *sorted(accounts), *sorted(names))
+        for row in await fetch_all(connection, _sims_by_name(len(accounts), len(names)), params):
+            sim = CommandSim(*row)
+            found[(sim.account_sid, sim.unique_name)] = sim  # type: ignore[index]
     return found
