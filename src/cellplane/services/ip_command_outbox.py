@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cellplane.domain import ip_commands as rules
 from cellplane.domain.errors import CellplaneError
@@ -88,6 +88,7 @@ class IpCommandOutbox:
         self._failures = 0
         self._retry_at = 0.0  # after a failed batch: the database is struggling, do not spin
         self._idle: list[AsyncConnection] = []  # connections kept from batch to batch
+        self._idle_autocommit: list[AsyncConnection] = []
 
     # --- requests ---------------------------------------------------------------------------------------------
 
@@ -223,7 +224,9 @@ class IpCommandOutbox:
         accepted: list[Outgoing | CellplaneError] = []
         delay = self.ctx.command_delay
         dispatch_at = now + timedelta(seconds=delay if delay > 0 else self.lease)
-        async with self._transaction() as connection:
+        # Callbacks go with their outcomes atomically: a transaction. Without any, PostgreSQL writes the batch in
+        # one self-committing statement after the SIM lookup (repo.write_commands): two round trips in all.
+        async with self._transaction(atomic=bool(hooks)) as connection:
             if new:
                 sims = await sims_for(connection, [(account, request.sim) for account, request, _ in new])
                 for account, request, _ in new:
@@ -234,11 +237,9 @@ class IpCommandOutbox:
                         continue
                     command.dispatch_at = dispatch_at
                     accepted.append(command)
-                commands = [command for command in accepted if isinstance(command, Outgoing)]
-                if commands:
-                    await repo.insert_commands(connection, commands)
-            if settled:
-                await repo.settle_commands(connection, settled)
+            commands = [command for command in accepted if isinstance(command, Outgoing)]
+            if commands or settled:
+                await repo.write_commands(connection, commands, settled)
             if hooks:
                 await repo.insert_webhooks(connection, [d for d, _ in hooks], [j for _, j in hooks])
         return accepted, len(hooks)
@@ -285,27 +286,44 @@ class IpCommandOutbox:
             self._next_sweep = 0.0  # more are due: sweep again after this batch's outcomes are written
 
     @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+    async def _transaction(self, *, atomic: bool = True) -> AsyncIterator[AsyncConnection]:
         """A Core transaction (no ORM session) on a connection the outbox keeps from batch to batch: no pool
         checkout, pre-ping or reset per transaction (a few round trips each on PostgreSQL). One connection per
-        batch in flight; a connection that failed is dropped and the next transaction opens another."""
+        batch in flight; a connection that failed is dropped and the next transaction opens another.
+
+        `atomic=False` on PostgreSQL: an AUTOCOMMIT connection, each statement its own transaction (no BEGIN or
+        COMMIT round trips), for batches whose writes are one statement. SQLite always gets a transaction."""
         engine = self.ctx.engine
         if engine is None:  # a context built without an engine (some tests): a session's connection
             async with self.ctx.sessions() as session, session.begin():
                 yield await session.connection()
             return
-        connection = self._idle.pop() if self._idle else await engine.connect()
+        autocommit = not atomic and engine.dialect.name == "postgresql"
+        idle = self._idle_autocommit if autocommit else self._idle
+        connection = idle.pop() if idle else await self._connect(engine, autocommit)
         try:
-            async with connection.begin():
+            if autocommit:
                 yield connection
+                await connection.commit()  # ends SQLAlchemy's own autobegun transaction; nothing is sent
+            else:
+                async with connection.begin():
+                    yield connection
         except BaseException:
             with contextlib.suppress(Exception):
                 await connection.close()
             raise
-        self._idle.append(connection)
+        idle.append(connection)
+
+    @staticmethod
+    async def _connect(engine: AsyncEngine, autocommit: bool) -> AsyncConnection:
+        connection = await engine.connect()
+        if autocommit:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return connection
 
     async def _close_connections(self) -> None:
-        idle, self._idle = self._idle, []
+        idle = self._idle + self._idle_autocommit
+        self._idle, self._idle_autocommit = [], []
         for connection in idle:
             with contextlib.suppress(Exception):
                 await connection.close()

@@ -43,7 +43,24 @@ async def execute_many(connection: AsyncConnection, sql: str, rows: Sequence[tup
 async def fetch_all(connection: AsyncConnection, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     """The rows of qmark `sql` as the driver returns them (no type processing: for text and integer columns)."""
     statement = for_dialect(sql, connection.dialect.name)
+    driver = await autocommit_driver(connection)
+    if driver is not None:
+        return [tuple(row) for row in await driver.fetch(statement, *params)]
     return [tuple(row) for row in await connection.exec_driver_sql(statement, params)]
+
+
+async def autocommit_driver(connection: AsyncConnection) -> Any | None:
+    """The asyncpg connection under a PostgreSQL connection in AUTOCOMMIT, else None.
+
+    Every statement on such a connection is its own transaction, so running it on the driver directly changes
+    nothing but the cost: SQLAlchemy's cursor and result set-up was most of a small batch statement's CPU. (Inside
+    a transaction the driver must not be used behind SQLAlchemy's back: its BEGIN is sent lazily.)"""
+    if connection.dialect.name != "postgresql":
+        return None
+    sync = connection.sync_connection
+    if sync is None or sync.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        return None
+    return (await connection.get_raw_connection()).driver_connection
 
 
 class Timestamps:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
-from cellplane.store.driver_sql import Timestamps, execute_many, fetch_all, insert_sql
+from cellplane.store.driver_sql import Timestamps, autocommit_driver, execute_many, fetch_all, insert_sql
 from cellplane.store.models import Fleet, IpCommand, Job, Sim, WebhookDelivery
 from cellplane.store.models.base import UtcDateTime
 from cellplane.store.repositories.paging import keyset_page
@@ -135,6 +136,59 @@ async def settle_commands(connection: AsyncConnection, commands: Sequence[Any]) 
         status, device_ip, code, message, updated, sid = _settle_values(command)
         rows.append((status, device_ip, code, message, write(updated), sid))
     await execute_many(connection, _SETTLE, rows)
+
+
+# PostgreSQL: a batch's new commands and outcomes in ONE statement that commits by itself on an AUTOCOMMIT
+# connection (one round trip instead of BEGIN, an executemany each, COMMIT). Rows travel as JSON arrays, one C call
+# to encode (as the AAA's accounting batches do).
+_PG_TYPES = {"device_port": "integer", "error_code": "integer"}
+_PG_TIMES = {"date_created", "date_updated", "dispatch_at"}
+
+
+def _pg_rows(columns: Sequence[str], param: int) -> str:
+    def kind(column: str) -> str:
+        return "timestamp" if column in _PG_TIMES else _PG_TYPES.get(column, "text")
+
+    fields = ", ".join(f"(r->>{i})::{kind(c)}" for i, c in enumerate(columns))
+    return f"SELECT {fields} FROM jsonb_array_elements(${param}::jsonb) AS r"
+
+
+_PG_WRITE = (
+    f"WITH new AS (INSERT INTO ip_commands ({', '.join(_COMMAND_COLUMNS)}) {_pg_rows(_COMMAND_COLUMNS, 1)}), "
+    "outcome AS (UPDATE ip_commands AS c SET status = o.status, device_ip = o.device_ip, error_code = o.error_code, "
+    "error_message = o.error_message, date_updated = o.date_updated, dispatch_at = NULL "
+    f"FROM ({_pg_rows(_SETTLE_COLUMNS, 2)}) AS o(status, device_ip, error_code, error_message, date_updated, sid) "
+    "WHERE c.sid = o.sid AND c.status = 'queued') "
+    "SELECT 1"
+)
+
+
+async def write_commands(connection: AsyncConnection, commands: Sequence[Any], settled: Sequence[Any]) -> None:
+    """New commands and outcomes of earlier ones (as insert_commands and settle_commands). On PostgreSQL one
+    statement: on an AUTOCOMMIT connection it is its own transaction; elsewhere, in the caller's."""
+    if connection.dialect.name != "postgresql":
+        if commands:
+            await insert_commands(connection, commands)
+        if settled:
+            await settle_commands(connection, settled)
+        return
+    write = Timestamps(text=True, json=True)
+    new_rows = []
+    for command in commands:
+        values = list(_command_values(command))
+        for at in _COMMAND_TIMES:
+            values[at] = write(values[at])
+        new_rows.append(values)
+    outcomes = [(*values[:4], write(values[4]), values[5]) for values in map(_settle_values, settled)]
+    driver = await autocommit_driver(connection)
+    if driver is not None:
+        await driver.execute(_PG_WRITE, _json(new_rows), _json(outcomes))
+    else:
+        await connection.exec_driver_sql(_PG_WRITE, (_json(new_rows), _json(outcomes)))
+
+
+def _json(rows: list[Any]) -> str:
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
 async def insert_webhooks(
