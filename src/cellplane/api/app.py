@@ -40,5 +40,9 @@ def create_app(
     app.include_router(wireless_v1.router())
     app.include_router(cellplane_v1.router())
     app.include_router(admin_v1.router())
-    app.add_middleware(HotRoutes, routes=supersim_v1.hot_routes())
     return app
+
+
+def serving_app(app: FastAPI) -> HotRoutes:
+    """What the server runs: the hottest endpoints ahead of FastAPI (api/wire/hot.py), everything else to `app`."""
+    return HotRoutes(app, supersim_v1.hot_routes())

@@ -82,7 +82,7 @@ def up(
         platform.components.append(DemoDevices(platform.emulator, iccids, DEMO_DEVICE_NETWORK))
     show_banner(settings, url, seeded)
     uvicorn.run(
-        platform.app,
+        platform.asgi,
         host=settings.host,
         port=settings.port,
         log_level=log_level,

@@ -10,7 +10,7 @@ from typing import Protocol
 import httpx
 from fastapi import FastAPI
 
-from cellplane.api.app import create_app
+from cellplane.api.app import create_app, serving_app
 from cellplane.api.wire.auth import Authenticator
 from cellplane.domain.ids import seed_sids
 from cellplane.emulator import Emulator, EmulatorConfig, SimRecord
@@ -76,6 +76,7 @@ class Platform:
         self._wire_commands()
         self.app = self._build_app()
         self._wire_sms()
+        self.asgi = serving_app(self.app)  # what the server runs: hot endpoints ahead of FastAPI
 
     def _build_components(self) -> list[Component]:
         """The network elements, in start order (the AAA before the gateway that asks it)."""
