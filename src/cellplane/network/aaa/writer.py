@@ -200,6 +200,7 @@ class AccountingWriter:
 
 
 async def _discard(connection: AsyncConnection) -> None:
+    """Close the connection for good (invalidated: the pool opens a new one rather than reuse it)."""
     with contextlib.suppress(Exception):
         await connection.invalidate()
     with contextlib.suppress(Exception):

@@ -348,8 +348,8 @@ async def plan_each_batch(connection: AsyncConnection) -> None:
 
     A prepared statement's generic plan is kept until the tables' statistics change: one made while data_sessions
     was small (a fresh database; Starts filling it) joins the batch's rows to it by a sequential scan, and went on
-    doing so as it grew to 20,000 sessions, with autovacuum off or not yet come by: 12 ms a batch more, three
-    quarters of the database's CPU per Interim-Update (bench/RESULTS.md, Network: RADIUS). Planning
+    doing so as it grew to 20,000 sessions, with autovacuum off or not yet come by: a 135-row batch took 11 ms
+    instead of 2, half of the database's CPU per Interim-Update (bench/RESULTS.md, Network: RADIUS). Planning
     write_segment's statement costs ~0.5 ms of the database's CPU, once per batch.
     """
     if connection.dialect.name != "postgresql":
