@@ -220,3 +220,49 @@ async def test_two_nodes_writing_one_session_count_its_growth_once(world: World,
     types = [e.event_type for e in await eventually(lambda: world.events_of(sim))]
     assert types.count("session_started") == 1 and types.count("session_updated") == 3
     assert types.count("session_ended") == 1
+
+
+async def test_sessions_are_found_by_index_after_the_table_grew_under_the_writer(
+    world: World, start_aaa: StartAaa
+) -> None:
+    """PostgreSQL keeps a prepared statement's generic plan until the tables' statistics change: one made while
+    data_sessions was small scans all of it for every batch once it has grown (autovacuum off, or not come by yet).
+    The writer has each batch planned for the table as it is (repo.plan_each_batch)."""
+    engine = world.sessions.kw["bind"]
+    if engine.dialect.name != "postgresql":
+        return
+    sims = [await world.sim("active") for _ in range(8)]
+    aaa = await start_aaa()
+    pgw = pgw_for(aaa)
+    for sim in sims:  # one batch each, on a table of a few rows: more than the 5 runs before a generic plan
+        await pgw.aaccounting(START, sim.imsi, f"grow-{sim.sid}")
+    async with engine.begin() as connection:  # the table grows by 20,000 sessions, none analyzed
+        await connection.exec_driver_sql(
+            "INSERT INTO data_sessions (sid, account_sid, sim_sid, fleet_sid, imsi, nas_id, acct_session_id, status, "
+            "bytes_up, bytes_down, packets_up, packets_down, start, last_updated) "
+            "SELECT 'WN' || md5(i::text), account_sid, sim_sid, fleet_sid, imsi, 'elsewhere', 'old-' || i, 'closed', "
+            "0, 0, 0, 0, start, last_updated FROM data_sessions, generate_series(1, 20000) AS i "
+            f"WHERE acct_session_id = 'grow-{sims[0].sid}'"
+        )
+    for n, sim in enumerate(sims * 2):
+        await pgw.aaccounting(INTERIM, sim.imsi, f"grow-{sim.sid}", up=n + 1)
+    await aaa.stop()
+    await engine.dispose()  # the backends exit, and report their statistics
+
+    async def read_tuples() -> int | None:
+        async with engine.connect() as connection:
+            others = await connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if others.scalar():
+                return None
+            stats = await connection.exec_driver_sql(
+                "SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'data_sessions'"
+            )
+            return int(stats.scalar() or 0) + 1  # + 1: truthy for eventually()
+
+    read = await eventually(read_tuples)
+    assert read is not None and read - 1 < 20_000  # no batch after the growth read the table through
+    for n, sim in enumerate(sims):
+        [session] = [s for s in await world.sessions_of(sim) if s.nas_id != "elsewhere"]
+        assert session.bytes_up == n + 9

@@ -177,20 +177,34 @@ class AccountingWriter:
         if not isinstance(engine, AsyncEngine):
             return self._sessions()
         if self._connection is None:
-            self._connection = await engine.connect()
+            connection = await engine.connect()
+            try:
+                await data_sessions.prepare_writer_connection(connection)
+            except BaseException:
+                await _discard(connection)
+                raise
+            self._connection = connection
         return self._sessions(bind=self._connection)
 
     async def _release(self) -> None:
-        """Give the connection back (after a failure: the next batch checks a fresh one out, pinged by the pool)."""
+        """Drop the connection (after a failure: the next batch checks a fresh one out, pinged by the pool). Not
+        given back to the pool: it carries the writer's own session setting (prepare_writer_connection)."""
         connection, self._connection = self._connection, None
         if connection is not None:
-            with contextlib.suppress(Exception):
-                await connection.close()
+            await _discard(connection)
 
     def _requeue_events(self, events: list[NetworkEvent]) -> None:
         room = _MAX_QUEUED_EVENTS - len(self._events)
         if room > 0:
             self._events[:0] = events[:room]
+
+
+async def _discard(connection: AsyncConnection) -> None:
+    """Close the connection for good (invalidated: the pool opens a new one rather than reuse it)."""
+    with contextlib.suppress(Exception):
+        await connection.invalidate()
+    with contextlib.suppress(Exception):
+        await connection.close()
 
 
 def _unreachable(error: Exception) -> bool:
