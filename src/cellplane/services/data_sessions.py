@@ -33,6 +33,7 @@ from cellplane.services.accounting_records import (
     live,
     session_event,
 )
+from cellplane.store.driver_sql import plan_every_statement
 from cellplane.store.models import Sim
 from cellplane.store.repositories import accounting as repo
 
@@ -63,8 +64,8 @@ _COLUMNS = tuple(column.name for column in repo.SESSION_COLUMNS)
 # A session row changed under the batch (another node wrote it since this one remembered it): nothing was written,
 # and the caller retries the batch from the database (`KnownSessions.clear`, `optimistic=False`).
 StaleSession = repo.StaleRows
-# To call on the connection a writer keeps for its batches, before its first one (see repo.plan_each_batch).
-prepare_writer_connection = repo.plan_each_batch
+# To call on the connection a writer keeps for its batches, before its first one (driver_sql.plan_every_statement).
+prepare_writer_connection = plan_every_statement
 
 
 class KnownSessions:

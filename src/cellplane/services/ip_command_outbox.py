@@ -38,6 +38,7 @@ from cellplane.domain.errors import CellplaneError
 from cellplane.services.context import PlatformContext
 from cellplane.services.ip_commands import NewIpCommand, Outgoing, callback_values, command_for, settle, sims_for
 from cellplane.services.transport import CommandTransport, DeliveryOutcome, IpDelivery
+from cellplane.store.driver_sql import discard, plan_every_statement
 from cellplane.store.repositories import ip_commands as repo
 
 log = logging.getLogger("cellplane.commands")
@@ -309,24 +310,29 @@ class IpCommandOutbox:
                 async with connection.begin():
                     yield connection
         except BaseException:
-            with contextlib.suppress(Exception):
-                await connection.close()
+            await discard(connection)
             raise
         idle.append(connection)
 
     @staticmethod
     async def _connect(engine: AsyncEngine, autocommit: bool) -> AsyncConnection:
+        """A connection of the outbox's own: every batch planned for the tables as they are (ip_commands grows
+        from empty), so it is never given back to the pool (`discard`)."""
         connection = await engine.connect()
-        if autocommit:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            await plan_every_statement(connection)
+            if autocommit:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+        except BaseException:
+            await discard(connection)
+            raise
         return connection
 
     async def _close_connections(self) -> None:
         idle = self._idle + self._idle_autocommit
         self._idle, self._idle_autocommit = [], []
         for connection in idle:
-            with contextlib.suppress(Exception):
-                await connection.close()
+            await discard(connection)
 
 
 def _outgoing(row: Any) -> Outgoing:

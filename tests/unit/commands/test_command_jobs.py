@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from cellplane.services import ip_commands, retention
 from cellplane.services.context import PlatformContext
 from cellplane.services.inbound_ip_commands import InboundIpCommands
 from cellplane.services.ip_command_outbox import IpCommandOutbox
+from cellplane.store.db import make_engine, make_sessionmaker
 from cellplane.store.models import (
     Fleet,
     IpCommand,
@@ -281,3 +283,68 @@ async def test_the_recovery_sweep_sends_what_a_dead_process_left_queued(ctx: Pla
         status = dict((await session.execute(select(IpCommand.sid, IpCommand.status))).tuples().all())
     assert (status[overdue.sid], status[later.sid], status[settled.sid]) == ("failed", "queued", "sent")
     assert outbox.swept == 1
+
+
+async def test_the_outbox_finds_commands_by_index_after_the_table_grew(database_url: str) -> None:
+    """The outbox keeps its own connections (on PostgreSQL one AUTOCOMMIT, the batch one self-committing
+    statement) from a fresh, empty ip_commands on: after the table has grown, no batch reads it through (outcomes
+    are joined to their rows by the primary key). The accounting writer's batches did, under a generic plan made
+    while their table was small; the outbox's connections plan each statement too (driver_sql)."""
+    postgres = database_url.startswith("postgresql")
+    engine = make_engine(database_url)
+    ctx = PlatformContext(sessions=make_sessionmaker(engine), engine=engine)
+    world = await World(ctx.sessions).setup([FRANCE])
+    sim = await world.sim()
+    outbox = IpCommandOutbox(ctx, None, sweep_interval=60, settle_linger=0.0)
+
+    async def one_batch() -> None:
+        await outbox.submit(world.account_sid, command(sim.sid))
+        await asyncio.sleep(0.01)  # its outcome rides with the next batch (or goes alone)
+
+    await outbox.start()
+    try:
+        for _ in range(8):  # more than the 5 runs after which PostgreSQL may switch to a generic plan
+            await one_batch()
+        async with engine.begin() as connection:  # 20,000 settled commands, not analyzed
+            await connection.exec_driver_sql(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) "
+                "INSERT INTO ip_commands (sid, account_sid, sim_sid, sim_iccid, status, direction, device_port, "
+                "payload_type, payload, date_created, date_updated) SELECT 'HC' || (100000000000 + i), account_sid, "
+                "sim_sid, sim_iccid, 'sent', 'to_sim', 1, 'text', 'x', date_created, date_updated "
+                "FROM (SELECT * FROM ip_commands LIMIT 1) AS c, n"
+            )
+        for _ in range(8):
+            await one_batch()
+    finally:
+        await outbox.stop()
+    await engine.dispose()  # the backends exit and report their statistics
+    engine = make_engine(database_url)
+    read = 0
+    try:
+        for _ in range(100 if postgres else 0):  # SQLite plans every statement as it runs
+            async with engine.connect() as connection:
+                others = await connection.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                )
+                if not others.scalar():
+                    read = await _seq_tuples_read(connection)
+                    break
+            await asyncio.sleep(0.05)
+        else:
+            assert not postgres, "the outbox's connections did not go away"
+        async with engine.connect() as connection:
+            statuses = (await connection.exec_driver_sql(
+                "SELECT status, count(*) FROM ip_commands WHERE payload = 'hello' GROUP BY status"
+            )).all()
+    finally:
+        await engine.dispose()
+    assert read < 20_000, f"batches after the growth read {read} rows of ip_commands by sequential scan"
+    assert statuses == [("failed", 16)]  # every batch written and settled (no gateway here: 83400)
+
+
+async def _seq_tuples_read(connection: Any) -> int:
+    result = await connection.exec_driver_sql(
+        "SELECT coalesce(seq_tup_read, 0) FROM pg_stat_user_tables WHERE relname = 'ip_commands'"
+    )
+    return int(result.scalar() or 0)

@@ -227,7 +227,7 @@ async def test_sessions_are_found_by_index_after_the_table_grew_under_the_writer
 ) -> None:
     """PostgreSQL keeps a prepared statement's generic plan until the tables' statistics change: one made while
     data_sessions was small scans all of it for every batch once it has grown (autovacuum off, or not come by yet).
-    The writer has each batch planned for the table as it is (repo.plan_each_batch)."""
+    The writer has each batch planned for the table as it is (driver_sql.plan_every_statement)."""
     engine = world.sessions.kw["bind"]
     if engine.dialect.name != "postgresql":
         return

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from cellplane.domain.policy import SimPolicy
 from cellplane.services import data_sessions
 from cellplane.services.accounting_records import AccountingRecord, BatchEffects, NetworkEvent
+from cellplane.store.driver_sql import discard
 
 from . import metrics
 
@@ -181,7 +182,7 @@ class AccountingWriter:
             try:
                 await data_sessions.prepare_writer_connection(connection)
             except BaseException:
-                await _discard(connection)
+                await discard(connection)
                 raise
             self._connection = connection
         return self._sessions(bind=self._connection)
@@ -191,20 +192,12 @@ class AccountingWriter:
         given back to the pool: it carries the writer's own session setting (prepare_writer_connection)."""
         connection, self._connection = self._connection, None
         if connection is not None:
-            await _discard(connection)
+            await discard(connection)
 
     def _requeue_events(self, events: list[NetworkEvent]) -> None:
         room = _MAX_QUEUED_EVENTS - len(self._events)
         if room > 0:
             self._events[:0] = events[:room]
-
-
-async def _discard(connection: AsyncConnection) -> None:
-    """Close the connection for good (invalidated: the pool opens a new one rather than reuse it)."""
-    with contextlib.suppress(Exception):
-        await connection.invalidate()
-    with contextlib.suppress(Exception):
-        await connection.close()
 
 
 def _unreachable(error: Exception) -> bool:

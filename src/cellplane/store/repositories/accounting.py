@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.store.models import BillingPeriod, DataSession, Sim
 
@@ -339,25 +339,6 @@ async def _driver(session: AsyncSession, *, begin: bool = True) -> Any:
                 if adapted._transaction is None:
                     await start()
     return raw.driver_connection
-
-
-async def plan_each_batch(connection: AsyncConnection) -> None:
-    """Have PostgreSQL plan every statement on this (the accounting writer's own) connection for its parameters and
-    the tables' sizes as they are now, instead of reusing a generic plan (a session setting, for the connection's
-    life: the caller must not give it back to the pool).
-
-    A prepared statement's generic plan is kept until the tables' statistics change: one made while data_sessions
-    was small (a fresh database; Starts filling it) joins the batch's rows to it by a sequential scan, and went on
-    doing so as it grew to 20,000 sessions, with autovacuum off or not yet come by: a 135-row batch took 11 ms
-    instead of 2, half of the database's CPU per Interim-Update (bench/RESULTS.md, Network: RADIUS). Planning
-    write_segment's statement costs ~0.5 ms of the database's CPU, once per batch.
-    """
-    if connection.dialect.name != "postgresql":
-        return
-    raw = await connection.get_raw_connection()
-    if getattr(raw.dbapi_connection, "_transaction", None) is not None:
-        raise RuntimeError("plan_each_batch: a transaction is open; the setting must outlive it")
-    await raw.driver_connection.execute("SET plan_cache_mode = force_custom_plan")
 
 
 async def write_segment(
