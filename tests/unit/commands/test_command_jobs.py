@@ -289,7 +289,7 @@ async def test_the_outbox_finds_commands_by_index_after_the_table_grew(database_
     """The outbox keeps its own connections (on PostgreSQL one AUTOCOMMIT, the batch one self-committing
     statement) from a fresh, empty ip_commands on: after the table has grown, no batch reads it through (outcomes
     are joined to their rows by the primary key). The accounting writer's batches did, under a generic plan made
-    while their table was small; the outbox's connections plan each statement too (driver_sql)."""
+    while their table was small (driver_sql.plan_every_statement); the outbox's statements keep generic plans."""
     postgres = database_url.startswith("postgresql")
     engine = make_engine(database_url)
     ctx = PlatformContext(sessions=make_sessionmaker(engine), engine=engine)
