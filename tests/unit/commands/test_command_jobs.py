@@ -334,9 +334,10 @@ async def test_the_outbox_finds_commands_by_index_after_the_table_grew(database_
         else:
             assert not postgres, "the outbox's connections did not go away"
         async with engine.connect() as connection:
-            statuses = (await connection.exec_driver_sql(
-                "SELECT status, count(*) FROM ip_commands WHERE payload = 'hello' GROUP BY status"
-            )).all()
+            mine = f"sim_sid = '{sim.sid}' AND payload = 'hello'"
+            query = f"SELECT status, count(*) FROM ip_commands WHERE {mine} GROUP BY status"
+            found = await connection.exec_driver_sql(query)
+            statuses = found.all()
     finally:
         await engine.dispose()
     assert read < 20_000, f"batches after the growth read {read} rows of ip_commands by sequential scan"
