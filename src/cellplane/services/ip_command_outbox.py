@@ -70,11 +70,10 @@ class IpCommandOutbox:
         self.batch_max = batch_max
         self.sweep_batch = sweep_batch
         self.settle_linger = settle_linger
-        # Batches in the database at once, each on a connection of its own. PostgreSQL: several, so that one
-        # batch's commit (a round trip and a WAL flush) does not hold up the next; SQLite has one writer.
-        engine = ctx.engine
-        sqlite = engine is None or engine.dialect.name == "sqlite"
-        self.concurrency = concurrency if concurrency is not None else (1 if sqlite else 2)
+        # Batches in the database at once, each on a connection of its own. One by default on both backends:
+        # SQLite has one writer, and on PostgreSQL a batch is two round trips; two or three in flight measured no
+        # faster there (smaller batches cost more CPU a command; bench/RESULTS.md, Commands).
+        self.concurrency = concurrency if concurrency is not None else 1
         self.batches = 0
         self.swept = 0
         self._new: list[tuple[str, NewIpCommand, asyncio.Future[Outgoing]]] = []
