@@ -311,3 +311,27 @@ def test_callback_retried_until_acknowledged_and_its_deliveries_listed(account: 
     assert http.get("/cellplane/v1/WebhookDeliveries", params={"Status": "lost"}).status_code == 400
     assert http.get("/cellplane/v1/WebhookDeliveries", params={"ResourceSid": "x"}).status_code == 400
     assert http.get("/cellplane/v1/WebhookDeliveries/WD" + "0" * 32).status_code == 404
+
+
+def test_a_sim_that_changed_after_a_command_is_refused_at_once(account: Account) -> None:
+    """The platform remembers the SIMs commands went to (PostgreSQL: the batch statement checks each one as it
+    writes); a SIM deactivated, or renamed, after a command was accepted must refuse the next one synchronously,
+    exactly as a SIM never seen, and nothing may be written for it."""
+    client = account.client()
+    create = client.supersim.v1.ip_commands.create
+    device = active_sim(account)
+    name = f"meter-{device.sid[-6:]}"
+    assert create(sim=name, payload="warm", device_port=PORT).status == "queued"
+    assert create(sim=device.sid, payload="warm", device_port=PORT).status == "queued"
+
+    client.supersim.v1.sims(device.sid).update(unique_name=f"renamed-{device.sid[-6:]}")
+    error = refused(lambda: create(sim=name, payload="old name", device_port=PORT))
+    assert (error.status, error.code) == (404, 20404)
+    assert create(sim=f"renamed-{device.sid[-6:]}", payload="new name", device_port=PORT).status == "queued"
+
+    client.supersim.v1.sims(device.sid).update(status="inactive")
+    wait_for_status(client, device.sid, "inactive")
+    error = refused(lambda: create(sim=device.sid, payload="inactive", device_port=PORT))
+    assert error.status == 400 and "active or ready" in error.msg
+    payloads = {c.payload for c in client.supersim.v1.ip_commands.list(sim=device.sid, direction="to_sim")}
+    assert payloads == {"warm", "new name"}

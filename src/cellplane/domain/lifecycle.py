@@ -46,6 +46,17 @@ CONNECTABLE = frozenset({"ready", "active"})
 # The status a SIM shows while the network carries out an update (the same for every product).
 IN_FLIGHT = "scheduled"
 
+
+def reachable_status(status: str, pending_status: str | None) -> str:
+    """The status that decides whether a SIM may take commands: while an update is in flight, where it is going
+    (an active SIM moving to another fleet stays reachable; one being deactivated does not)."""
+    return pending_status if status == IN_FLIGHT and pending_status else status
+
+
+def takes_commands(status: str, pending_status: str | None) -> bool:
+    return reachable_status(status, pending_status) in CONNECTABLE
+
+
 WIRELESS_STATUSES = ("new", "ready", "active", "suspended", "deactivated", "canceled", "scheduled", "updating")
 # What a Wireless update may ask for; canceled, new and the in-flight names are reached only by the platform.
 WIRELESS_TARGETS = ("ready", "active", "suspended", "deactivated")

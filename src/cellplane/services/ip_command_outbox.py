@@ -28,18 +28,20 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cellplane.domain import ip_commands as rules
-from cellplane.domain.errors import CellplaneError
+from cellplane.domain import lifecycle
+from cellplane.domain.errors import CellplaneError, Conflict
 from cellplane.services.context import PlatformContext
 from cellplane.services.ip_commands import NewIpCommand, Outgoing, callback_values, command_for, settle, sims_for
 from cellplane.services.transport import CommandTransport, DeliveryOutcome, IpDelivery
 from cellplane.store.driver_sql import discard
 from cellplane.store.repositories import ip_commands as repo
+from cellplane.store.repositories.ip_commands import CommandSim
 
 log = logging.getLogger("cellplane.commands")
 
@@ -89,6 +91,10 @@ class IpCommandOutbox:
         self._retry_at = 0.0  # after a failed batch: the database is struggling, do not spin
         self._idle: list[AsyncConnection] = []  # connections kept from batch to batch
         self._idle_autocommit: list[AsyncConnection] = []
+        # SIMs by (account, the `Sim` a request gave), as last read: PostgreSQL's batch statement checks each one
+        # as it writes (repo.write_commands), so a warm batch needs no lookup.
+        self._sim_cache: dict[tuple[str, str], CommandSim] = {}
+        self.sim_cache_size = 100_000
 
     # --- requests ---------------------------------------------------------------------------------------------
 
@@ -221,28 +227,91 @@ class IpCommandOutbox:
     ) -> tuple[list[Outgoing | CellplaneError], int]:
         now = self.ctx.clock()
         hooks = [callback_values(command, now) for command in settled if command.callback_url]
-        accepted: list[Outgoing | CellplaneError] = []
         delay = self.ctx.command_delay
         dispatch_at = now + timedelta(seconds=delay if delay > 0 else self.lease)
         # Callbacks go with their outcomes atomically: a transaction. Without any, PostgreSQL writes the batch in
-        # one self-committing statement after the SIM lookup (repo.write_commands): two round trips in all.
+        # one self-committing statement (repo.write_commands), after a SIM lookup only for SIMs not cached.
         async with self._transaction(atomic=bool(hooks)) as connection:
-            if new:
-                sims = await sims_for(connection, [(account, request.sim) for account, request, _ in new])
-                for account, request, _ in new:
-                    try:
-                        command = command_for(account, request, sims.get((account, request.sim)), now)
-                    except CellplaneError as refused:
-                        accepted.append(refused)
-                        continue
-                    command.dispatch_at = dispatch_at
-                    accepted.append(command)
+            cached = connection.dialect.name == "postgresql"  # where write_commands checks a cached SIM
+            keys = [(account, request.sim) for account, request, _ in new]
+            sims = await self._sims(connection, keys, cached)
+            accepted = [self._command(account, request, sims.get(key), now, dispatch_at)
+                        for (account, request, _), key in zip(new, keys, strict=True)]  # fmt: skip
             commands = [command for command in accepted if isinstance(command, Outgoing)]
             if commands or settled:
-                await repo.write_commands(connection, commands, settled)
+                written = await repo.write_commands(connection, commands, settled, lifecycle.CONNECTABLE)
+                if len(written) < len(commands):
+                    await self._decide_again(connection, new, keys, accepted, written, now, dispatch_at)
             if hooks:
                 await repo.insert_webhooks(connection, [d for d, _ in hooks], [j for _, j in hooks])
         return accepted, len(hooks)
+
+    async def _decide_again(
+        self,
+        connection: AsyncConnection,
+        new: list[tuple[str, NewIpCommand, asyncio.Future[Outgoing]]],
+        keys: list[tuple[str, str]],
+        accepted: list[Outgoing | CellplaneError],
+        written: set[str],
+        now: datetime,
+        dispatch_at: datetime,
+    ) -> None:
+        """A cached SIM changed (status, account, unique name) and its commands were not written: decide them
+        again from the database, as if they had just arrived. The rest of the batch is committed already (its own
+        statement), so a failure here is theirs alone, never the batch's to retry."""
+        stale = [
+            at for at, command in enumerate(accepted) if isinstance(command, Outgoing) and command.sid not in written
+        ]
+        try:
+            for at in stale:
+                self._sim_cache.pop(keys[at], None)
+            fresh = await self._sims(connection, [keys[at] for at in stale], cached=True)
+            for at in stale:
+                account, request, _ = new[at]
+                accepted[at] = self._command(account, request, fresh.get(keys[at]), now, dispatch_at)
+            again = [accepted[at] for at in stale if isinstance(accepted[at], Outgoing)]
+            rewritten = await repo.write_commands(connection, again, [], lifecycle.CONNECTABLE) if again else set()
+        except Exception as error:
+            log.error("IP Commands to %d changed SIMs not written: %s", len(stale), error)
+            for at in stale:
+                accepted[at] = CellplaneError(f"The command was not written ({error}); send it again")
+            return
+        for at in stale:
+            command = accepted[at]
+            if isinstance(command, Outgoing) and command.sid not in rewritten:
+                accepted[at] = Conflict(f"Sim {command.sim_sid} changed while the command was accepted; send it again")
+
+    async def _sims(
+        self, connection: AsyncConnection, keys: list[tuple[str, str]], cached: bool
+    ) -> dict[tuple[str, str], CommandSim]:
+        """The SIMs the commands name: from the cache where they may be (the write checks them), else one query."""
+        if not cached:
+            return await sims_for(connection, keys) if keys else {}
+        cache = self._sim_cache
+        found = {key: cache[key] for key in keys if key in cache}
+        missing = [key for key in keys if key not in found]
+        if missing:
+            fresh = await sims_for(connection, missing)
+            found.update(fresh)
+            # Only SIMs that take commands: a refusal always comes from the database as it is now.
+            reachable = {
+                key: sim for key, sim in fresh.items() if lifecycle.takes_commands(sim.status, sim.pending_status)
+            }
+            if len(cache) + len(reachable) > self.sim_cache_size:
+                cache.clear()
+            cache.update(reachable)
+        return found
+
+    @staticmethod
+    def _command(
+        account: str, request: NewIpCommand, sim: CommandSim | None, now: datetime, dispatch_at: datetime
+    ) -> Outgoing | CellplaneError:
+        try:
+            command = command_for(account, request, sim, now)
+        except CellplaneError as refused:
+            return refused
+        command.dispatch_at = dispatch_at
+        return command
 
     async def _deliver(self, commands: list[Outgoing]) -> None:
         """Hand each command to the SIM's tunnel; its outcome is written with the next batch."""

@@ -26,7 +26,7 @@ from cellplane.domain.paging import Page, PageSpec
 from cellplane.services.command_callbacks import enqueue_status_callback, failure_params, record_final_failure
 from cellplane.services.outbox import webhook_job_values, webhook_values
 from cellplane.services.transport import DeliveryOutcome, IpDelivery
-from cellplane.store.models import IpCommand, Sim, WebhookDelivery
+from cellplane.store.models import IpCommand, WebhookDelivery
 from cellplane.store.repositories import ip_commands as repo
 from cellplane.store.repositories import sims as sims_repo
 
@@ -54,14 +54,6 @@ class CommandQuery:
     sim_iccid: str | None = None
     status: str | None = None
     direction: str | None = None
-
-
-def _reachable_status(sim: Sim | repo.CommandSim) -> str:
-    """The status that decides whether a command may go: while an update is `scheduled`, where it is going
-    (an active SIM moving to another fleet stays reachable; one being deactivated does not)."""
-    if sim.status == "scheduled" and sim.pending_status:
-        return sim.pending_status
-    return sim.status
 
 
 @dataclass(slots=True)
@@ -116,7 +108,7 @@ def command_for(account_sid: str, request: NewIpCommand, sim: repo.CommandSim | 
     SIM (one that does not belong to the requesting account, by sid or unique name), SIM not active nor ready."""
     if sim is None:
         raise NotFound("Sim", request.sim)
-    if _reachable_status(sim) not in lifecycle.CONNECTABLE:
+    if not lifecycle.takes_commands(sim.status, sim.pending_status):
         raise InvalidParameter(
             "Sim", f"Sim {sim.sid} is {sim.status}: IP Commands can be sent only to a Sim that is active or ready"
         )

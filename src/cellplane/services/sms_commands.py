@@ -85,11 +85,6 @@ def check_payload(payload: str) -> None:
         )
 
 
-def _reachable_status(sim: Sim) -> str:
-    """While an update is `scheduled`, where it is going (as services/ip_commands.py decides it)."""
-    return sim.pending_status if sim.status == "scheduled" and sim.pending_status else sim.status
-
-
 def _reachable_fleet(sim: Sim) -> str | None:
     """The fleet whose settings apply: while an update moving the SIM is `scheduled`, the one it is going to."""
     return sim.pending_fleet_sid if sim.status == "scheduled" and sim.pending_fleet_set else sim.fleet_sid
@@ -109,7 +104,7 @@ async def create(session: AsyncSession, ctx: PlatformContext, caller: Caller, re
     sim = await sims_repo.find_visible(session, request.sim, [caller.account_sid], PRODUCT)
     if sim is None:
         raise NotFound("Sim", request.sim)
-    if _reachable_status(sim) not in lifecycle.CONNECTABLE:
+    if not lifecycle.takes_commands(sim.status, sim.pending_status):
         raise InvalidParameter(
             "Sim", f"Sim {sim.sid} is {sim.status}: SMS Commands can be sent only to a Sim that is active or ready"
         )
@@ -216,7 +211,7 @@ async def record_received(
         return Verdict.TEXT_ONLY, None
     text = message
     sim, fleet = found
-    if _reachable_status(sim) not in lifecycle.CONNECTABLE:
+    if not lifecycle.takes_commands(sim.status, sim.pending_status):
         return Verdict.BARRED, None
     if fleet is None or not fleet.sms_commands_enabled:
         return Verdict.NOT_SUBSCRIBED, None

@@ -77,14 +77,9 @@ class CommandQuery:
     transport: str | None = None
 
 
-def _reachable_status(sim: Sim) -> str:
-    """While an update is in flight, where it is going (as services/ip_commands.py decides it)."""
-    return sim.pending_status if sim.status == lifecycle.IN_FLIGHT and sim.pending_status else sim.status
-
-
 async def _check_sim(session: AsyncSession, sim: Sim, transport: str) -> None:
     """Hosted 33104 for a SIM that cannot take Commands yet, 33201 for Commands its rate plan does not allow."""
-    if _reachable_status(sim) not in lifecycle.CONNECTABLE:
+    if not lifecycle.takes_commands(sim.status, sim.pending_status):
         status = lifecycle.wireless_name(sim.status)
         raise InvalidParameter(
             "Sim", f"Sim {sim.sid} is {status}: Commands go only to a Sim that is ready or active", code=rules.NOT_READY
@@ -291,7 +286,7 @@ async def record_received_sms(
     sim = await sims_repo.by_imsi(session, imsi)
     if sim is None or sim.product != PRODUCT or sim.account_sid is None:
         return None
-    if _reachable_status(sim) not in lifecycle.CONNECTABLE:
+    if not lifecycle.takes_commands(sim.status, sim.pending_status):
         return Verdict.BARRED, None
     plan = await plan_repo.get(session, sim.rate_plan_sid) if sim.rate_plan_sid else None
     if plan is None or not plan.messaging_enabled:

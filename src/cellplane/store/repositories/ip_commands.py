@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -140,51 +140,68 @@ async def settle_commands(connection: AsyncConnection, commands: Sequence[Any]) 
 
 # PostgreSQL: a batch's new commands and outcomes in ONE statement that commits by itself on an AUTOCOMMIT
 # connection (one round trip instead of BEGIN, an executemany each, COMMIT). Rows travel as JSON arrays, one C call
-# to encode (as the AAA's accounting batches do).
+# to encode (as the AAA's accounting batches do). A new command is inserted only if its SIM is still as the command
+# names it, checked in the same statement: the caller may have taken the SIM from a cache.
 _PG_TYPES = {"device_port": "integer", "error_code": "integer"}
 _PG_TIMES = {"date_created", "date_updated", "dispatch_at"}
+_PG_NEW = (*_COMMAND_COLUMNS, "sim_unique_name")
 
 
 def _pg_rows(columns: Sequence[str], param: int) -> str:
     def kind(column: str) -> str:
         return "timestamp" if column in _PG_TIMES else _PG_TYPES.get(column, "text")
 
-    fields = ", ".join(f"(r->>{i})::{kind(c)}" for i, c in enumerate(columns))
+    fields = ", ".join(f'(r->>{i})::{kind(c)} AS "{c}"' for i, c in enumerate(columns))
     return f"SELECT {fields} FROM jsonb_array_elements(${param}::jsonb) AS r"
 
 
 _PG_WRITE = (
-    f"WITH new AS (INSERT INTO ip_commands ({', '.join(_COMMAND_COLUMNS)}) {_pg_rows(_COMMAND_COLUMNS, 1)}), "
+    f"WITH n AS ({_pg_rows(_PG_NEW, 1)}), "
+    f"new AS (INSERT INTO ip_commands ({', '.join(_COMMAND_COLUMNS)}) "
+    f"SELECT {', '.join(f'n.{c}' for c in _COMMAND_COLUMNS)} FROM n WHERE EXISTS (SELECT 1 FROM sims AS s "
+    "WHERE s.sid = n.sim_sid AND s.account_sid = n.account_sid "
+    "AND s.unique_name IS NOT DISTINCT FROM n.sim_unique_name "
+    "AND (CASE WHEN s.status = 'scheduled' AND coalesce(s.pending_status, '') <> '' THEN s.pending_status "
+    "ELSE s.status END) = ANY($3::text[])) RETURNING sid), "
     "outcome AS (UPDATE ip_commands AS c SET status = o.status, device_ip = o.device_ip, error_code = o.error_code, "
     "error_message = o.error_message, date_updated = o.date_updated, dispatch_at = NULL "
-    f"FROM ({_pg_rows(_SETTLE_COLUMNS, 2)}) AS o(status, device_ip, error_code, error_message, date_updated, sid) "
-    "WHERE c.sid = o.sid AND c.status = 'queued') "
-    "SELECT 1"
+    f"FROM ({_pg_rows(_SETTLE_COLUMNS, 2)}) AS o WHERE c.sid = o.sid AND c.status = 'queued') "
+    "SELECT sid FROM new"
 )
 
 
-async def write_commands(connection: AsyncConnection, commands: Sequence[Any], settled: Sequence[Any]) -> None:
-    """New commands and outcomes of earlier ones (as insert_commands and settle_commands). On PostgreSQL one
-    statement: on an AUTOCOMMIT connection it is its own transaction; elsewhere, in the caller's."""
+async def write_commands(
+    connection: AsyncConnection, commands: Sequence[Any], settled: Sequence[Any], reachable: Collection[str]
+) -> set[str]:
+    """New commands and outcomes of earlier ones (as insert_commands and settle_commands); returns the sids of the
+    new commands written.
+
+    On PostgreSQL one statement (on an AUTOCOMMIT connection its own transaction; elsewhere in the caller's), and a
+    command is written only if its SIM is still in its account under the command's `sim_unique_name` and in a
+    `reachable` status (or scheduled to one): whoever took the SIM from a cache learns here that it changed. On
+    SQLite, in the caller's transaction, every command is written (the caller looked its SIMs up in it)."""
     if connection.dialect.name != "postgresql":
         if commands:
             await insert_commands(connection, commands)
         if settled:
             await settle_commands(connection, settled)
-        return
+        return {command.sid for command in commands}
     write = Timestamps(text=True, json=True)
     new_rows = []
     for command in commands:
         values = list(_command_values(command))
         for at in _COMMAND_TIMES:
             values[at] = write(values[at])
+        values.append(command.sim_unique_name)
         new_rows.append(values)
     outcomes = [(*values[:4], write(values[4]), values[5]) for values in map(_settle_values, settled)]
+    params = (_json(new_rows), _json(outcomes), sorted(reachable))
     driver = await autocommit_driver(connection)
     if driver is not None:
-        await driver.execute(_PG_WRITE, _json(new_rows), _json(outcomes))
+        rows = await driver.fetch(_PG_WRITE, *params)
     else:
-        await connection.exec_driver_sql(_PG_WRITE, (_json(new_rows), _json(outcomes)))
+        rows = (await connection.exec_driver_sql(_PG_WRITE, params)).all()
+    return {row[0] for row in rows}
 
 
 def _json(rows: list[Any]) -> str:
