@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: up test install dev lint fmt bench bench-setup bench-api bench-commands bench-inventory clean
+.PHONY: up test install dev lint fmt bench bench-setup bench-api bench-commands bench-network bench-inventory clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 ## Benchmarks (not part of `make test`): results go to bench/RESULTS.md, with method and machine.
-bench: bench-api bench-commands bench-inventory
+bench: bench-api bench-commands bench-network bench-inventory
 
 ## Tools the benchmarks use beyond the venv: wrk (apt), Prism (npm, into bench/.work), py-spy (venv).
 bench-setup: $(STAMP)
@@ -59,6 +59,13 @@ bench-api: $(STAMP)
 BENCH_COMMANDS_ARGS ?= --profile
 bench-commands: $(STAMP)
 	$(BIN)/python bench/commands.py $(BENCH_COMMANDS_ARGS)
+
+## RADIUS: Access- and Accounting-Requests/s through the AAA with radclient as the load, FreeRADIUS (files
+## backend) beside it as the reference, on SQLite and PostgreSQL (~3 min); rewrites its part of bench/RESULTS.md.
+BENCH_NETWORK_ARGS ?= --repeats 2
+bench-network: $(STAMP)
+	bash bench/setup.sh
+	$(BIN)/python bench/network.py $(BENCH_NETWORK_ARGS)
 
 ## Inventory import: `cellplane admin provision-sims --from-csv` of 100,000 rows on SQLite and PostgreSQL, rows/s
 ## (~2 min); rewrites its part of bench/RESULTS.md. E.g. BENCH_INVENTORY_ARGS="--backends sqlite --repeats 1".

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install what the API benchmark needs beyond the venv: wrk (Debian) as the load generator,
-# the Stoplight Prism mock (npm) as a reference server, and py-spy (PyPI, venv only) for profiles.
+# Install what the benchmarks need beyond the venv: wrk (Debian) as the load generator, FreeRADIUS and radclient
+# (Debian) for the RADIUS benchmark, the Stoplight Prism mock (npm) as a reference server, and py-spy (PyPI, venv
+# only) for profiles.
 # Idempotent: each tool is installed only when missing. Called by bench/api.py; safe to run by hand.
 set -euo pipefail
 
@@ -14,6 +15,13 @@ if ! command -v wrk >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk >/dev/null
+fi
+
+if ! command -v radclient >/dev/null 2>&1 || ! command -v freeradius >/dev/null 2>&1; then
+  echo "setup: installing FreeRADIUS and radclient (apt): the RADIUS benchmark's reference and load"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq freeradius freeradius-utils >/dev/null
 fi
 
 if [ ! -x "$WORK/node_modules/.bin/prism" ]; then

@@ -93,14 +93,16 @@ async def discard(connection: AsyncConnection) -> None:
 class Timestamps:
     """Aware datetimes to what the driver stores for a UtcDateTime column: naive UTC for asyncpg, SQLAlchemy's text
     form on SQLite and in the JSON of PostgreSQL's batch statements (`json`: naive ones, as asyncpg reads them, too).
-    A batch writes the same few times (its `now`, a deadline) many times: recent conversions are remembered.
-    Anything else (None, or a value read raw from SQLite) passes through unchanged."""
+    A batch writes the same few times (its `now`, a deadline) many times: the last one is recognized by identity,
+    a few more by value. Anything else (None, or a value read raw from SQLite) passes through unchanged."""
 
-    __slots__ = ("_json", "_seen", "_text")
+    __slots__ = ("_json", "_last", "_last_value", "_seen", "_text")
 
     def __init__(self, text: bool, json: bool = False) -> None:
         self._text = text or json
         self._json = json
+        self._last: datetime | None = None
+        self._last_value: Any = None
         self._seen: dict[datetime, Any] = {}
 
     @classmethod
@@ -108,6 +110,8 @@ class Timestamps:
         return cls(text=dialect != "postgresql")
 
     def __call__(self, moment: Any) -> Any:
+        if moment is self._last:
+            return self._last_value
         if not isinstance(moment, datetime):
             return moment
         if moment.tzinfo is None:
@@ -120,4 +124,5 @@ class Timestamps:
             if len(self._seen) >= 64:
                 self._seen.clear()
             self._seen[moment] = value
+        self._last, self._last_value = moment, value
         return value

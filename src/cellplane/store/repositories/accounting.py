@@ -16,15 +16,14 @@ SQLAlchemy writes, so that comparisons with its own values hold).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Mapping, Sequence
-from datetime import UTC, datetime
-from functools import cache
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellplane.store.driver_sql import Timestamps, for_dialect, insert_sql
 from cellplane.store.models import BillingPeriod, DataSession, Sim
 
 OPEN = "open"
@@ -89,13 +88,8 @@ EVENT_INSERT = (
 )  # fmt: skip
 
 
-def _insert(table: str, columns: tuple[str, ...]) -> str:
-    names = ", ".join(f'"{c}"' for c in columns)
-    return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
-
-
 _SQL = {
-    "insert_session": _insert("data_sessions", SESSION_INSERT),
+    "insert_session": insert_sql("data_sessions", SESSION_INSERT),
     # Only if the row still holds what the batch started from (SESSION_GUARD): see update_sessions. SQLite's
     # null-safe "IS"; PostgreSQL updates sessions in write_segment.
     "update_session": "UPDATE data_sessions SET status = ?, ue_ip = ?, bytes_up = ?, bytes_down = ?, packets_up = ?, "
@@ -112,56 +106,20 @@ _SQL = {
     # change of the SIM resource: its date_updated stays.
     "add_period_usage": "UPDATE billing_periods SET data_used = data_used + ?, date_updated = ? WHERE sid = ?",
     "add_ready_bytes": "UPDATE sims SET ready_bytes = ready_bytes + ? WHERE sid = ? AND status = 'ready'",
-    "insert_event": _insert("connection_events", EVENT_INSERT),
+    "insert_event": insert_sql("connection_events", EVENT_INSERT),
 }
 
 
-@cache
 def _statement(name: str, dialect: str) -> str:
-    sql = _SQL[name]
-    return _numbered(sql) if dialect == "postgresql" else sql
-
-
-def _numbered(sql: str) -> str:
-    """qmark placeholders (SQLite's) to $1, $2 ... (asyncpg's); no statement here has a literal "?"."""
-    numbers = iter(range(1, 100_000))
-    return re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
+    return for_dialect(_SQL[name], dialect)
 
 
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
 
 
-class _Timestamps:
-    """Aware datetimes to what the driver stores for a UtcDateTime column: naive UTC for asyncpg, SQLAlchemy's text
-    form on SQLite and in the JSON of PostgreSQL's batch statements (`json`: naive ones, as asyncpg reads them, too).
-    A batch writes the same `now` many times: the last conversion is remembered. Anything else (None, or a value
-    read raw from SQLite) passes through unchanged."""
-
-    __slots__ = ("_json", "_last", "_last_value", "_text")
-
-    def __init__(self, text: bool, json: bool = False) -> None:
-        self._text = text or json
-        self._json = json
-        self._last: datetime | None = None
-        self._last_value: Any = None
-
-    def __call__(self, moment: Any) -> Any:
-        if moment is self._last:
-            return self._last_value
-        if not isinstance(moment, datetime):
-            return moment
-        if moment.tzinfo is None:
-            return moment.isoformat(" ", "microseconds") if self._json else moment
-        naive = (moment if moment.tzinfo is UTC else moment.astimezone(UTC)).replace(tzinfo=None)
-        # SQLAlchemy's SQLite DATETIME storage format ("2025-01-31 12:00:00.000000"), microseconds always written.
-        value = naive.isoformat(" ", "microseconds") if self._text else naive
-        self._last, self._last_value = moment, value
-        return value
-
-
-def timestamp_writer(session: AsyncSession) -> _Timestamps:
-    return _Timestamps(text=_dialect(session) != "postgresql")
+def timestamp_writer(session: AsyncSession) -> Timestamps:
+    return Timestamps(text=_dialect(session) != "postgresql")
 
 
 async def _many(session: AsyncSession, name: str, rows: list[tuple[Any, ...]]) -> int:
@@ -249,7 +207,7 @@ async def add_ready_bytes(session: AsyncSession, growth: dict[str, int], thresho
 async def insert_events(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     """Connection events, tuples in EVENT_INSERT order (the timestamp last, an aware datetime)."""
     if rows and _dialect(session) == "postgresql":
-        write = _Timestamps(text=True, json=True)
+        write = Timestamps(text=True, json=True)
         driver = await _driver(session)
         await driver.execute(_PG_INSERT_EVENTS, _dumps([(*r[:-1], write(r[-1])) for r in rows]))
     else:
@@ -374,7 +332,7 @@ async def write_segment(
         return totals, ready
     import asyncpg  # the driver of PostgreSQL URLs (store/db.py); SQLite-only installs never get here
 
-    write = _Timestamps(text=True, json=True)
+    write = Timestamps(text=True, json=True)
     driver = await _driver(session, begin=not alone)
     try:
         rows = await driver.fetch(
@@ -399,7 +357,7 @@ def _dumps(rows: list[Any]) -> str:
     return json.dumps(rows, ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
-def _with_times(row: tuple[Any, ...], write: _Timestamps) -> tuple[Any, ...]:
+def _with_times(row: tuple[Any, ...], write: Timestamps) -> tuple[Any, ...]:
     values = list(row)
     for at in SESSION_TIMES:
         values[at] = write(values[at])
