@@ -53,6 +53,10 @@ class OutboxStopped(RuntimeError):
 class IpCommandOutbox:
     """The writer and dispatcher of IP Commands to SIMs (a component: started after the gateway, stopped before)."""
 
+    # Batches in the database at once, each on a connection of its own. SQLite has one writer; on PostgreSQL two
+    # or three in flight measured no faster (smaller batches cost more CPU a command; bench/RESULTS.md, Commands).
+    concurrency = 1
+
     def __init__(
         self,
         ctx: PlatformContext,
@@ -63,7 +67,6 @@ class IpCommandOutbox:
         batch_max: int = 1000,
         sweep_batch: int = 500,
         settle_linger: float = 0.02,
-        concurrency: int | None = None,
     ) -> None:
         self.ctx = ctx
         self.transport = transport  # None: no gateway in this process, commands fail with 83400
@@ -72,10 +75,6 @@ class IpCommandOutbox:
         self.batch_max = batch_max
         self.sweep_batch = sweep_batch
         self.settle_linger = settle_linger
-        # Batches in the database at once, each on a connection of its own. One by default on both backends:
-        # SQLite has one writer, and on PostgreSQL a batch is two round trips; two or three in flight measured no
-        # faster there (smaller batches cost more CPU a command; bench/RESULTS.md, Commands).
-        self.concurrency = concurrency if concurrency is not None else 1
         self.batches = 0
         self.swept = 0
         self._new: list[tuple[str, NewIpCommand, asyncio.Future[Outgoing]]] = []

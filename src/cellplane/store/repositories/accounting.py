@@ -15,7 +15,6 @@ SQLAlchemy writes, so that comparisons with its own values hold).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cellplane.store.driver_sql import Timestamps, for_dialect, insert_sql
+from cellplane.store.driver_sql import Timestamps, for_dialect, insert_sql, json_rows, jsonb_rows
 from cellplane.store.models import BillingPeriod, DataSession, Sim
 
 OPEN = "open"
@@ -209,7 +208,7 @@ async def insert_events(session: AsyncSession, rows: list[tuple[Any, ...]]) -> N
     if rows and _dialect(session) == "postgresql":
         write = Timestamps(text=True, json=True)
         driver = await _driver(session)
-        await driver.execute(_PG_INSERT_EVENTS, _dumps([(*r[:-1], write(r[-1])) for r in rows]))
+        await driver.execute(_PG_INSERT_EVENTS, json_rows([(*r[:-1], write(r[-1])) for r in rows]))
     else:
         write = timestamp_writer(session)
         await _many(session, "insert_event", [(*r[:-1], write(r[-1])) for r in rows])
@@ -238,9 +237,7 @@ def _quoted(columns: Sequence[str]) -> str:
 
 
 def _rows(columns: Sequence[str], param: int) -> str:
-    """A SELECT of the rows in JSON parameter `param`, as columns of the right types."""
-    fields = ", ".join(f'(r->>{i})::{_PG_TYPES.get(c, "text")} AS "{c}"' for i, c in enumerate(columns))
-    return f"SELECT {fields} FROM jsonb_array_elements(${param}::jsonb) AS r"
+    return jsonb_rows(columns, param, _PG_TYPES)
 
 
 _PG_WRITE_SEGMENT = (
@@ -337,12 +334,12 @@ async def write_segment(
     try:
         rows = await driver.fetch(
             _PG_WRITE_SEGMENT,
-            _dumps([_with_times(row, write) for row in inserts]),
-            _dumps([(*r[:7], write(r[7]), *r[9:]) for r in updates]),
-            _dumps([(*r[:5], write(r[5]), r[6], r[7]) for r in usage]),
-            _dumps(list(period_growth.items())),
-            _dumps(list(ready_growth.items())),
-            _dumps([(*r[:-1], write(r[-1])) for r in events]),
+            json_rows([_with_times(row, write) for row in inserts]),
+            json_rows([(*r[:7], write(r[7]), *r[9:]) for r in updates]),
+            json_rows([(*r[:5], write(r[5]), r[6], r[7]) for r in usage]),
+            json_rows(list(period_growth.items())),
+            json_rows(list(ready_growth.items())),
+            json_rows([(*r[:-1], write(r[-1])) for r in events]),
             write(now),
             threshold,
             len(updates),
@@ -351,10 +348,6 @@ async def write_segment(
         raise StaleRows(f"some of {len(updates)} sessions changed since they were read") from None
     totals = {row[1]: int(row[2]) for row in rows if row[0] is False}
     return totals, [row[1] for row in rows if row[0]]
-
-
-def _dumps(rows: list[Any]) -> str:
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
 def _with_times(row: tuple[Any, ...], write: Timestamps) -> tuple[Any, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
-from cellplane.store.driver_sql import Timestamps, autocommit_driver, execute_many, fetch_all, insert_sql
+from cellplane.store.driver_sql import (
+    Timestamps,
+    autocommit_driver,
+    execute_many,
+    fetch_all,
+    insert_sql,
+    json_rows,
+    jsonb_rows,
+)
 from cellplane.store.models import Fleet, IpCommand, Job, Sim, WebhookDelivery
 from cellplane.store.models.base import UtcDateTime
 from cellplane.store.repositories.paging import keyset_page
@@ -116,16 +123,18 @@ _CLAIM = (
 )
 
 
+def _command_row(command: Any, write: Timestamps) -> list[Any]:
+    """A command's values in column order, times as the driver takes them."""
+    values = list(_command_values(command))
+    for at in _COMMAND_TIMES:
+        values[at] = write(values[at])
+    return values
+
+
 async def insert_commands(connection: AsyncConnection, commands: Sequence[Any]) -> None:
     """Insert new commands (objects with the table's columns as attributes), one executemany."""
     write = Timestamps.for_dialect(connection.dialect.name)
-    rows = []
-    for command in commands:
-        values = list(_command_values(command))
-        for at in _COMMAND_TIMES:
-            values[at] = write(values[at])
-        rows.append(tuple(values))
-    await execute_many(connection, _INSERT_COMMANDS, rows)
+    await execute_many(connection, _INSERT_COMMANDS, [tuple(_command_row(command, write)) for command in commands])
 
 
 async def settle_commands(connection: AsyncConnection, commands: Sequence[Any]) -> None:
@@ -142,17 +151,14 @@ async def settle_commands(connection: AsyncConnection, commands: Sequence[Any]) 
 # connection (one round trip instead of BEGIN, an executemany each, COMMIT). Rows travel as JSON arrays, one C call
 # to encode (as the AAA's accounting batches do). A new command is inserted only if its SIM is still as the command
 # names it, checked in the same statement: the caller may have taken the SIM from a cache.
-_PG_TYPES = {"device_port": "integer", "error_code": "integer"}
-_PG_TIMES = {"date_created", "date_updated", "dispatch_at"}
+_PG_TYPES = {"device_port": "integer", "error_code": "integer"} | {
+    _COMMAND_COLUMNS[at]: "timestamp" for at in _COMMAND_TIMES
+}
 _PG_NEW = (*_COMMAND_COLUMNS, "sim_unique_name")
 
 
 def _pg_rows(columns: Sequence[str], param: int) -> str:
-    def kind(column: str) -> str:
-        return "timestamp" if column in _PG_TIMES else _PG_TYPES.get(column, "text")
-
-    fields = ", ".join(f'(r->>{i})::{kind(c)} AS "{c}"' for i, c in enumerate(columns))
-    return f"SELECT {fields} FROM jsonb_array_elements(${param}::jsonb) AS r"
+    return jsonb_rows(columns, param, _PG_TYPES)
 
 
 _PG_WRITE = (
@@ -187,25 +193,15 @@ async def write_commands(
             await settle_commands(connection, settled)
         return {command.sid for command in commands}
     write = Timestamps(text=True, json=True)
-    new_rows = []
-    for command in commands:
-        values = list(_command_values(command))
-        for at in _COMMAND_TIMES:
-            values[at] = write(values[at])
-        values.append(command.sim_unique_name)
-        new_rows.append(values)
+    new_rows = [[*_command_row(command, write), command.sim_unique_name] for command in commands]
     outcomes = [(*values[:4], write(values[4]), values[5]) for values in map(_settle_values, settled)]
-    params = (_json(new_rows), _json(outcomes), sorted(reachable))
+    params = (json_rows(new_rows), json_rows(outcomes), sorted(reachable))
     driver = await autocommit_driver(connection)
     if driver is not None:
         rows = await driver.fetch(_PG_WRITE, *params)
     else:
         rows = (await connection.exec_driver_sql(_PG_WRITE, params)).all()
     return {row[0] for row in rows}
-
-
-def _json(rows: list[Any]) -> str:
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
 async def insert_webhooks(
