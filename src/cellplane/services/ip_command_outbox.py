@@ -9,10 +9,12 @@ commands table, no job row per command), and one task does all the writing:
   (executemany), and resolves each request's future after the commit (or with its 4xx): a 201 always names a
   durable row. While one batch is in the database the next one gathers, so batches grow with the load. The request
   itself touches no database connection.
-- Right after that commit the task sends the new commands through the transport (the local gateway's tunnel;
-  paging an idle device and eDRX/HLCOM buffering or loss happen further on, as before) and records their outcomes,
-  `sent` or `failed` with its code, in its next transaction, with the callback webhook (and its job) of each
-  command that has a CallbackUrl, and with the next batch's new commands (waiting up to `settle_linger` for them).
+- Right after that commit the new commands are sent through the transport (the local gateway's tunnel; paging
+  an idle device and eDRX/HLCOM buffering or loss happen further on, as before) by a delivery task of their own,
+  in order, once the 201s are on their way: the next batch goes to the database while this one is sent (the
+  platform's CPU and the database's work overlap). Outcomes, `sent` or `failed` with its code, are recorded in a
+  later transaction, with the callback webhook (and its job) of each command that has a CallbackUrl, and with the
+  next batch's new commands (waiting up to `settle_linger` for them).
 - Each row carries `dispatch_at`: until then it belongs to the process that accepted it (a short lease), or it
   waits for paced dispatch (CELLPLANE_IP_COMMAND_DELAY). A recovery sweep, at start-up and every
   `sweep_interval`, claims queued commands past it and sends them the same way, so a kill -9 between the 201 and
@@ -56,6 +58,8 @@ class IpCommandOutbox:
     # Batches in the database at once, each on a connection of its own. SQLite has one writer; on PostgreSQL two
     # or three in flight measured no faster (smaller batches cost more CPU a command; bench/RESULTS.md, Commands).
     concurrency = 1
+    # Commands the delivery task sends between two turns of the event loop.
+    delivery_slice = 8
 
     def __init__(
         self,
@@ -80,6 +84,8 @@ class IpCommandOutbox:
         self._new: list[tuple[str, NewIpCommand, asyncio.Future[Outgoing]]] = []
         self._settled: list[Outgoing] = []
         self._held: set[str] = set()  # sent here, outcome not yet committed: the sweep must not send them again
+        self._outbound: list[list[Outgoing]] = []  # committed batches waiting for the delivery task, in order
+        self._delivering: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -129,7 +135,7 @@ class IpCommandOutbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._task = None
-        for task in list(self._flushing):
+        for task in [*self._flushing, *([self._delivering] if self._delivering else [])]:
             task.cancel()
         await self._close_connections()
 
@@ -144,7 +150,7 @@ class IpCommandOutbox:
             # a command instead of two at moderate rates), or go at once when stopping.
             while len(self._flushing) < self.concurrency and now >= self._retry_at and self._due(now):
                 self._start_flush()
-            if self._stopping and not self._flushing and not self._new and not self._settled:
+            if self._stopping and not (self._flushing or self._delivering or self._new or self._settled):
                 return
             if not self._stopping and now >= self._next_sweep:
                 self._next_sweep = now + self.sweep_interval
@@ -218,7 +224,7 @@ class IpCommandOutbox:
         if hooks:
             self.ctx.wake_workers()  # the callbacks' jobs
         if self.ctx.command_delay <= 0:
-            await self._deliver([outcome for outcome in accepted if isinstance(outcome, Outgoing)])
+            self._send_later([outcome for outcome in accepted if isinstance(outcome, Outgoing)])
         return True
 
     async def _commit(
@@ -312,10 +318,32 @@ class IpCommandOutbox:
         command.dispatch_at = dispatch_at
         return command
 
+    def _send_later(self, commands: list[Outgoing]) -> None:
+        """Queue committed commands for the delivery task (started when none runs): held from now on, so that the
+        sweep leaves them alone."""
+        if not commands:
+            return
+        self._held.update(command.sid for command in commands)
+        self._outbound.append(commands)
+        if self._delivering is None:
+            self._delivering = asyncio.create_task(self._deliver_outbound(), name="ip-command-delivery")
+
+    async def _deliver_outbound(self) -> None:
+        """Deliver queued batches in order. It runs after the requests the commit resolved (their 201s go first),
+        and lets the loop turn every `delivery_slice` commands, so requests that arrive meanwhile form the next
+        batch and go to the database while this one is still being sent."""
+        try:
+            while self._outbound:
+                await self._deliver(self._outbound.pop(0))
+        finally:
+            self._delivering = None
+            self._wake.set()  # a stop may be waiting for the last outcomes
+
     async def _deliver(self, commands: list[Outgoing]) -> None:
         """Hand each command to the SIM's tunnel; its outcome is written with the next batch."""
-        for command in commands:
-            self._held.add(command.sid)
+        for done, command in enumerate(commands):
+            if done % self.delivery_slice == 0:
+                await asyncio.sleep(0)
             try:
                 delivery = await self._send(command)
             except Exception:
@@ -349,7 +377,9 @@ class IpCommandOutbox:
             return
         self.swept += len(rows)
         log.info("recovery sweep: sending %d queued IP Commands", len(rows))
-        await self._deliver([_outgoing(row) for row in rows])
+        commands = [_outgoing(row) for row in rows]
+        self._held.update(command.sid for command in commands)
+        await self._deliver(commands)  # awaited: a backlog is claimed a batch at a time, never all at once
         if len(rows) >= self.sweep_batch:
             self._next_sweep = 0.0  # more are due: sweep again after this batch's outcomes are written
 

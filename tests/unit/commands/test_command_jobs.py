@@ -25,6 +25,7 @@ from cellplane.services import ip_commands, retention
 from cellplane.services.context import PlatformContext
 from cellplane.services.inbound_ip_commands import InboundIpCommands
 from cellplane.services.ip_command_outbox import IpCommandOutbox
+from cellplane.services.transport import DeliveryOutcome, IpDelivery
 from cellplane.store.db import make_engine, make_sessionmaker
 from cellplane.store.models import (
     Fleet,
@@ -213,7 +214,8 @@ async def test_commands_from_sims_are_stored_in_batches_and_posted_to_the_fleet(
 
 
 def command(sim: str, **fields: object) -> ip_commands.NewIpCommand:
-    return ip_commands.NewIpCommand(sim=sim, payload="hello", device_port=6655, **fields)  # type: ignore[arg-type]
+    fields = {"payload": "hello", "device_port": 6655, **fields}
+    return ip_commands.NewIpCommand(sim=sim, **fields)  # type: ignore[arg-type]
 
 
 async def test_the_outbox_commits_in_groups_and_without_a_gateway_fails_with_83400(ctx: PlatformContext) -> None:
@@ -257,6 +259,41 @@ async def test_the_outbox_commits_in_groups_and_without_a_gateway_fails_with_834
         "83400",
     )
     assert {"delivery_sid": hook.sid} in jobs  # the callback's job, written in the same transaction
+
+
+class HeldTransport:
+    """A user plane that holds every datagram until the test lets it through (what a busy gateway looks like to
+    the outbox), recording what it was given."""
+
+    def __init__(self) -> None:
+        self.released = asyncio.Event()
+        self.sent: list[bytes] = []
+
+    async def send_ip(self, imsi: str, device_port: int, payload: bytes) -> IpDelivery:
+        await self.released.wait()
+        self.sent.append(payload)
+        return IpDelivery(DeliveryOutcome.SENT, device_ip="10.64.0.9")
+
+
+async def test_the_outbox_answers_and_commits_the_next_batch_while_one_is_being_sent(ctx: PlatformContext) -> None:
+    world = await World(ctx.sessions).setup([FRANCE])
+    sim = await world.sim()
+    transport = HeldTransport()
+    outbox = IpCommandOutbox(ctx, transport, sweep_interval=60)
+    await outbox.start()
+    try:
+        first = await asyncio.wait_for(outbox.submit(world.account_sid, command(sim.sid, payload="one")), 5)
+        # The first command is stuck in the user plane: its 201 came anyway, and the next batch still commits.
+        second = await asyncio.wait_for(outbox.submit(world.account_sid, command(sim.sid, payload="two")), 5)
+        assert (first.status, second.status) == ("queued", "queued") and transport.sent == []
+    finally:
+        transport.released.set()
+        await outbox.stop()  # waits for the deliveries and records their outcomes
+    async with ctx.sessions() as session:
+        status = dict((await session.execute(select(IpCommand.sid, IpCommand.status))).tuples().all())
+    assert (status[first.sid], status[second.sid]) == ("sent", "sent")
+    assert transport.sent == [b"one", b"two"]  # in the order they were accepted
+    assert outbox.batches >= 2
 
 
 async def test_the_recovery_sweep_sends_what_a_dead_process_left_queued(ctx: PlatformContext) -> None:
