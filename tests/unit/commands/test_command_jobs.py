@@ -296,6 +296,43 @@ async def test_the_outbox_answers_and_commits_the_next_batch_while_one_is_being_
     assert outbox.batches >= 2
 
 
+async def test_the_next_batch_goes_to_the_database_before_the_last_one_is_answered(ctx: PlatformContext) -> None:
+    """Under load the server answers one batch while the next is in the database, never idle during a commit."""
+    world = await World(ctx.sessions).setup([FRANCE])
+    sim = await world.sim()
+    outbox = IpCommandOutbox(ctx, None, sweep_interval=60)
+    events: list[str] = []
+    in_database, let_go = asyncio.Event(), asyncio.Event()
+    commit = outbox._commit
+
+    async def slow_commit(new: list[Any], settled: list[Any]) -> Any:
+        payloads = [request.payload for _, request, _ in new]
+        if payloads:
+            events.append(f"commit {payloads}")
+        if payloads == ["one"]:  # the database takes its time with the first batch
+            in_database.set()
+            await let_go.wait()
+        return await commit(new, settled)
+
+    outbox._commit = slow_commit  # type: ignore[method-assign]
+    await outbox.start()
+
+    async def send(payload: str) -> None:
+        await outbox.submit(world.account_sid, command(sim.sid, payload=payload))
+        events.append(f"answered {payload}")
+
+    try:
+        first = asyncio.create_task(send("one"))
+        await asyncio.wait_for(in_database.wait(), 5)
+        second = asyncio.create_task(send("two"))
+        await asyncio.sleep(0.05)  # "two" waits behind the batch in the database
+        let_go.set()
+        await asyncio.wait_for(asyncio.gather(first, second), 5)
+    finally:
+        await outbox.stop()
+    assert events == ["commit ['one']", "commit ['two']", "answered one", "answered two"]
+
+
 async def test_the_recovery_sweep_sends_what_a_dead_process_left_queued(ctx: PlatformContext) -> None:
     world = await World(ctx.sessions).setup([FRANCE])
     sim = await world.sim()
