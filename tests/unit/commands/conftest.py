@@ -19,5 +19,5 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 @pytest.fixture
 async def ctx(database_url: str) -> AsyncIterator[PlatformContext]:
     engine = make_engine(database_url)
-    yield PlatformContext(sessions=make_sessionmaker(engine))
+    yield PlatformContext(sessions=make_sessionmaker(engine), engine=engine)  # as the platform builds it
     await engine.dispose()

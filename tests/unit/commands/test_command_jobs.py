@@ -296,8 +296,11 @@ async def test_the_outbox_answers_and_commits_the_next_batch_while_one_is_being_
     assert outbox.batches >= 2
 
 
-async def test_the_next_batch_goes_to_the_database_before_the_last_one_is_answered(ctx: PlatformContext) -> None:
-    """Under load the server answers one batch while the next is in the database, never idle during a commit."""
+async def test_on_postgresql_the_next_batch_goes_to_the_database_before_the_last_one_is_answered(
+    ctx: PlatformContext,
+) -> None:
+    """On PostgreSQL the server answers one batch while the next is in the database, never idle during a commit;
+    SQLite writes on the server's own CPU, and there a batch is answered first (bigger batches)."""
     world = await World(ctx.sessions).setup([FRANCE])
     sim = await world.sim()
     outbox = IpCommandOutbox(ctx, None, sweep_interval=60)
@@ -330,7 +333,10 @@ async def test_the_next_batch_goes_to_the_database_before_the_last_one_is_answer
         await asyncio.wait_for(asyncio.gather(first, second), 5)
     finally:
         await outbox.stop()
-    assert events == ["commit ['one']", "commit ['two']", "answered one", "answered two"]
+    if ctx.engine is not None and ctx.engine.dialect.name == "postgresql":
+        assert events == ["commit ['one']", "commit ['two']", "answered one", "answered two"]
+    else:
+        assert events == ["commit ['one']", "answered one", "commit ['two']", "answered two"]
 
 
 async def test_the_recovery_sweep_sends_what_a_dead_process_left_queued(ctx: PlatformContext) -> None:
