@@ -94,8 +94,9 @@ class IpCommandOutbox:
         self._stopping = False
         self._next_sweep = 0.0
         self._settle_by = 0.0  # when outcomes waiting alone for a batch go on their own
-        self._flushing: set[asyncio.Task[bool]] = set()
-        self._overlap = False  # start the next batch before answering this one (a database in its own process)
+        self._flushing: set[asyncio.Task[bool]] = set()  # batches in the database
+        # Start the next batch before answering this one: where the database works in a process of its own.
+        self._overlap = ctx.engine is not None and ctx.engine.dialect.name == "postgresql"
         self._failures = 0
         self._retry_at = 0.0  # after a failed batch: the database is struggling, do not spin
         self._idle: list[AsyncConnection] = []  # connections kept from batch to batch
@@ -122,8 +123,6 @@ class IpCommandOutbox:
 
     async def start(self) -> None:
         self._stopping = False
-        engine = self.ctx.engine
-        self._overlap = engine is not None and engine.dialect.name == "postgresql"
         self._next_sweep = 0.0  # sweep at once: commands a previous process left queued
         self._task = asyncio.create_task(self._run(), name="ip-command-outbox")
 
@@ -222,11 +221,11 @@ class IpCommandOutbox:
             self._settled[:0] = settled  # tried again with the next batch
             return False
         self.batches += 1
+        self._flushing.discard(asyncio.current_task())  # type: ignore[arg-type]  # out of the database
         # On a database server the next batch goes before this one is answered: its 201s and its delivery then
-        # take this process's time while the database works (this task holds no connection any more). SQLite
-        # writes on this process's CPU: there a batch started early only makes smaller batches (measured slower).
+        # take this process's time while the database works. SQLite writes on this process's CPU: there a batch
+        # started early only makes smaller batches (measured slower).
         if self._overlap:
-            self._flushing.discard(asyncio.current_task())  # type: ignore[arg-type]
             self._fill(asyncio.get_running_loop().time())
         for (_, _, future), outcome in zip(new, accepted, strict=True):
             if future.done():
