@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -37,9 +38,18 @@ def sh(*cmd: str, env: dict[str, str] | None = None, cwd: Path | None = None) ->
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1, kind)[0]
+
+
+def free_ports(count: int, kind: int = socket.SOCK_STREAM) -> list[int]:
+    """Distinct free ports: all stay bound until each is chosen (one at a time they may come back equal)."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket(socket.AF_INET, kind))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 def run_async(work: Callable[[], Any]) -> Any:
@@ -62,7 +72,8 @@ class Backend:
             self.url = f"sqlite+aiosqlite:///{self.data_dir / 'cellplane.db'}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CELLPLANE_")}
         self.env |= {"CELLPLANE_DATA_DIR": str(self.data_dir), "CELLPLANE_RATE_LIMIT": "0"}
-        self.env |= {f"CELLPLANE_{name}": str(free_port(socket.SOCK_DGRAM)) for name in UDP_PORTS}
+        udp_ports = free_ports(len(UDP_PORTS), socket.SOCK_DGRAM)
+        self.env |= {f"CELLPLANE_{name}": str(port) for name, port in zip(UDP_PORTS, udp_ports, strict=True)}
         if self.pg_name:
             self.env["CELLPLANE_DATABASE_URL"] = self.url
 

@@ -29,6 +29,7 @@ from tests.support.server import (
     create_postgres_database,
     drop_postgres_database,
     free_port,
+    free_ports,
     postgres_available,
     server_env,
 )
@@ -166,11 +167,14 @@ def answers(pgw: Pgw, imsi: str) -> int | None:
 @pytest.fixture
 def flagged_server(tmp_path: Path) -> Iterator[tuple[Server, dict[str, int]]]:
     """`cellplane up --emulator` with every AAA and gateway port and secret given as a flag. Its environment
-    still names other ports (server_env's): the flags must win over the CELLPLANE_* variables."""
-    ports = {
-        name: free_port(socket.SOCK_DGRAM) for name in ("aaa-auth-port", "aaa-acct-port", "gtpc-port", "gtpu-port")
-    }
-    env = server_env(tmp_path, None, CELLPLANE_EMULATOR_ENABLED="true", CELLPLANE_RADIUS_SECRET="from-env")
+    still names other ports: the flags must win over the CELLPLANE_* variables."""
+    names = ("aaa-auth-port", "aaa-acct-port", "gtpc-port", "gtpu-port")
+    variables = ("AAA_AUTH_PORT", "AAA_ACCT_PORT", "GTPC_PORT", "GTPU_PORT", "GATEWAY_DAE_PORT")
+    # One draw for all nine, so no flag's port is also a variable's (the test asks the variables' ports too).
+    chosen = free_ports(len(names) + len(variables), socket.SOCK_DGRAM)
+    ports = dict(zip(names, chosen[: len(names)], strict=True))
+    from_env = {f"CELLPLANE_{name}": str(port) for name, port in zip(variables, chosen[len(names) :], strict=True)}
+    env = server_env(tmp_path, None, CELLPLANE_EMULATOR_ENABLED="true", CELLPLANE_RADIUS_SECRET="from-env", **from_env)
     server = Server(backend="sqlite", data_dir=tmp_path, port=free_port(), env=env)
     server.extra_args = [
         *(arg for name, port in ports.items() for arg in (f"--{name}", str(port))),
@@ -221,3 +225,21 @@ def test_up_flags_set_the_aaa_and_gateway_ports_and_secrets(flagged_server: tupl
     log = server.log()
     assert f"RADIUS AAA     127.0.0.1:{auth} (auth), :{acct} (acct), secret 'flag-secret'" in log
     assert f"GTP-C 127.0.0.1:{ports['gtpc-port']}, GTP-U :{ports['gtpu-port']}" in log
+
+
+def test_up_refuses_two_elements_on_one_udp_port_before_starting(tmp_path: Path) -> None:
+    """A flag that lands on another element's port (here the variable's GTP-U port) is refused by name, exit 2,
+    before the database is touched or any socket is bound."""
+    env = server_env(tmp_path, None)
+    taken = env["CELLPLANE_GTPU_PORT"]
+    refused = subprocess.run(
+        [*CLI, "up", "--port", str(free_port()), "--gtpc-port", taken], env=env, cwd=tmp_path, capture_output=True
+    )
+    assert refused.returncode == 2
+    assert f"gtpu_port and gtpc_port are both UDP port {taken} on 127.0.0.1" in refused.stderr.decode()
+    assert not (tmp_path / "cellplane.db").exists()
+
+    env["CELLPLANE_AAA_ACCT_PORT"] = "not-a-port"
+    refused = subprocess.run([*CLI, "up"], env=env, cwd=tmp_path, capture_output=True)
+    assert refused.returncode == 2
+    assert "CELLPLANE_AAA_ACCT_PORT: Input should be a valid integer" in refused.stderr.decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -21,9 +22,19 @@ PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1, kind)[0]
+
+
+def free_ports(count: int, kind: int = socket.SOCK_STREAM) -> list[int]:
+    """`count` distinct free ports: every socket stays bound until all are chosen, since ports asked for one
+    at a time may come back equal (the kernel reuses a port as soon as its socket closes)."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket(socket.AF_INET, kind))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 def postgres_available() -> str | None:
@@ -195,12 +206,14 @@ def server_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[s
             "CELLPLANE_JOB_BACKOFF_BASE": "0.05",
             "PYTHONUNBUFFERED": "1",
             "CELLPLANE_ADMIN_TOKEN": uuid.uuid4().hex,
-            # Every network element on its own free port, so servers of parallel runs never collide.
-            "CELLPLANE_AAA_AUTH_PORT": str(free_port(socket.SOCK_DGRAM)),
-            "CELLPLANE_AAA_ACCT_PORT": str(free_port(socket.SOCK_DGRAM)),
-            "CELLPLANE_GTPC_PORT": str(free_port(socket.SOCK_DGRAM)),
-            "CELLPLANE_GTPU_PORT": str(free_port(socket.SOCK_DGRAM)),
-            "CELLPLANE_GATEWAY_DAE_PORT": str(free_port(socket.SOCK_DGRAM)),
+        }
+    )
+    # Every network element on its own free port, so servers of parallel runs never collide, nor two of one.
+    names = ("AAA_AUTH_PORT", "AAA_ACCT_PORT", "GTPC_PORT", "GTPU_PORT", "GATEWAY_DAE_PORT")
+    env.update(
+        {
+            f"CELLPLANE_{name}": str(port)
+            for name, port in zip(names, free_ports(len(names), socket.SOCK_DGRAM), strict=True)
         }
     )
     if database_url:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from pydantic import ValidationError
 
 from cellplane import __version__
 from cellplane.cli import admin, device, emulator
@@ -69,7 +70,14 @@ def up(
         overrides["emulator_enabled"] = emulator
     elif demo:
         overrides["emulator_enabled"] = True
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        for error in exc.errors():
+            # A field's error names its variable (a flag of the same name was parsed by typer before).
+            where = "".join(f"CELLPLANE_{str(part).upper()}: " for part in error["loc"][:1])
+            typer.echo(f"error: {where}{error['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
     url = migrate(settings)
     platform = Platform(settings)
     seeded = seed_demo(settings) if demo else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cellplane.store.migrate import ensure_sqlite_dir, upgrade
@@ -60,6 +61,24 @@ class Settings(BaseSettings):
     emulator_enabled: bool = False
     emulator_gtpc_port: int = 0
     emulator_gtpu_port: int = 0
+
+    @model_validator(mode="after")
+    def _udp_ports_distinct(self) -> Settings:
+        """Two elements on one UDP port would fail at start with a bare EADDRINUSE; say which two, before."""
+        taken: dict[tuple[str, int], str] = {}
+        for name, host, port, enabled in (
+            ("aaa_auth_port", self.aaa_host, self.aaa_auth_port, self.aaa_enabled),
+            ("aaa_acct_port", self.aaa_host, self.aaa_acct_port, self.aaa_enabled),
+            ("gtpc_port", self.gateway_host, self.gtpc_port, self.gateway_enabled),
+            ("gtpu_port", self.gateway_host, self.gtpu_port, self.gateway_enabled),
+            ("gateway_dae_port", self.gateway_host, self.gateway_dae_port, self.gateway_enabled),
+        ):
+            if not enabled or port == 0:  # 0: the kernel picks a free one
+                continue
+            other = taken.setdefault((host, port), name)
+            if other != name:
+                raise ValueError(f"{name} and {other} are both UDP port {port} on {host}; give each its own")
+        return self
 
     def resolved_database_url(self) -> str:
         if self.database_url:
