@@ -28,7 +28,7 @@ import httpx
 from sqlalchemy import select
 
 import api_report as report
-from api_data import CLI, WORK, Backend, free_port, postgres_version, sh
+from api_data import CLI, WORK, Backend, free_ports, postgres_version, sh
 from cellplane.store.models import Sim
 
 HERE = Path(__file__).resolve().parent
@@ -42,7 +42,7 @@ RATE = 250  # py-spy samples per second
 
 
 # Every server on a free loopback port.
-PORTS = {"cellplane": free_port(), "bare": free_port(), "prism": free_port(), "prism_logged": free_port()}
+PORTS = dict(zip(("cellplane", "bare", "prism", "prism_logged"), free_ports(4), strict=True))
 
 
 # --- processes ---------------------------------------------------------------------------------
