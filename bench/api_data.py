@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -22,6 +21,10 @@ from sqlalchemy import func, select, text, update
 from cellplane.store.db import make_engine
 from cellplane.store.models import Sim
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for the tests' port helper
+from tests.support.server import free_port as free_port  # one helper, tests and bench
+from tests.support.server import free_ports as free_ports
+
 WORK = Path(__file__).resolve().parent / ".work"
 CLI = [sys.executable, "-m", "cellplane.cli.main"]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -35,21 +38,6 @@ def sh(*cmd: str, env: dict[str, str] | None = None, cwd: Path | None = None) ->
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     return done.stdout
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    return free_ports(1, kind)[0]
-
-
-def free_ports(count: int, kind: int = socket.SOCK_STREAM) -> list[int]:
-    """Distinct free ports: all stay bound until each is chosen (one at a time they may come back equal)."""
-    with contextlib.ExitStack() as held:
-        ports = []
-        for _ in range(count):
-            sock = held.enter_context(socket.socket(socket.AF_INET, kind))
-            sock.bind(("127.0.0.1", 0))
-            ports.append(int(sock.getsockname()[1]))
-        return ports
 
 
 def run_async(work: Callable[[], Any]) -> Any:
