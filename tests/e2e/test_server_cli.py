@@ -243,3 +243,20 @@ def test_up_refuses_two_elements_on_one_udp_port_before_starting(tmp_path: Path)
     refused = subprocess.run([*CLI, "up"], env=env, cwd=tmp_path, capture_output=True)
     assert refused.returncode == 2
     assert "CELLPLANE_AAA_ACCT_PORT: Input should be a valid integer" in refused.stderr.decode()
+
+
+def test_a_test_server_draws_a_udp_port_taken_before_its_first_start_again(tmp_path: Path) -> None:
+    """The harness's own guard for this shared machine: a port another process binds between the draw and the
+    server's bind fails that start with EADDRINUSE, and the server comes up on new ports instead."""
+    env = server_env(tmp_path, None)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(("127.0.0.1", int(env["CELLPLANE_GTPU_PORT"])))
+        server = Server(backend="sqlite", data_dir=tmp_path, port=free_port(), env=env)
+        server.start()
+        try:
+            assert "Address already in use" in server.log()  # the first start failed on the squatter's port
+            assert int(server.env["CELLPLANE_GTPU_PORT"]) != squatter.getsockname()[1]
+            assert udp_port_taken(int(server.env["CELLPLANE_GTPU_PORT"]))
+            assert httpx.get(f"{server.base_url}/healthz", timeout=5).status_code == 200
+        finally:
+            server.stop()

@@ -82,6 +82,22 @@ def drop_postgres_database(url: str) -> None:
     asyncio.run(_drop())
 
 
+class ServerExitedEarly(RuntimeError):
+    """The platform process ended before it answered /healthz; the message carries its log."""
+
+
+# The network elements' ports, each drawn free for every test server (see server_env).
+UDP_PORT_VARIABLES = tuple(
+    f"CELLPLANE_{name}" for name in ("AAA_AUTH_PORT", "AAA_ACCT_PORT", "GTPC_PORT", "GTPU_PORT", "GATEWAY_DAE_PORT")
+)
+
+
+def drawn_udp_ports() -> dict[str, str]:
+    """A free UDP port for each network element, all different."""
+    ports = free_ports(len(UDP_PORT_VARIABLES), socket.SOCK_DGRAM)
+    return {name: str(port) for name, port in zip(UDP_PORT_VARIABLES, ports, strict=True)}
+
+
 @dataclass
 class Server:
     """A running platform process and the environment that reaches its database."""
@@ -93,12 +109,25 @@ class Server:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     extra_args: list[str] = field(default_factory=list)
+    started_once: bool = False
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
+        """Start and wait for /healthz. On a first start, a UDP port that another process took between the draw
+        and the bind (this machine is shared) is drawn again, once; a restart keeps its ports."""
+        try:
+            self._start(timeout)
+        except ServerExitedEarly as exc:
+            if self.started_once or "Address already in use" not in str(exc):
+                raise
+            self.env.update(drawn_udp_ports())
+            self._start(timeout)
+        self.started_once = True
+
+    def _start(self, timeout: float) -> None:
         self.log_path = self.data_dir / f"server-{self.port}.log"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -111,7 +140,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
+                raise ServerExitedEarly(f"server exited early:\n{self.log()}")
             try:
                 if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
                     return
@@ -209,13 +238,7 @@ def server_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[s
         }
     )
     # Every network element on its own free port, so servers of parallel runs never collide, nor two of one.
-    names = ("AAA_AUTH_PORT", "AAA_ACCT_PORT", "GTPC_PORT", "GTPU_PORT", "GATEWAY_DAE_PORT")
-    env.update(
-        {
-            f"CELLPLANE_{name}": str(port)
-            for name, port in zip(names, free_ports(len(names), socket.SOCK_DGRAM), strict=True)
-        }
-    )
+    env.update(drawn_udp_ports())
     if database_url:
         env["CELLPLANE_DATABASE_URL"] = database_url
     env.update(extra)
