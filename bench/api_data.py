@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,15 +21,13 @@ from cellplane.store.db import make_engine
 from cellplane.store.models import Sim
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for the tests' port helper
-from tests.support.server import free_port as free_port  # one helper, tests and bench
+from tests.support.server import drawn_udp_ports  # the tests' port helpers, not copies
+from tests.support.server import free_port as free_port
 from tests.support.server import free_ports as free_ports
 
 WORK = Path(__file__).resolve().parent / ".work"
 CLI = [sys.executable, "-m", "cellplane.cli.main"]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-# The network side of `cellplane up` (AAA, gateway) runs as usual but on free UDP ports, so the bench
-# never collides with a test run on the same machine.
-UDP_PORTS = ("AAA_AUTH_PORT", "AAA_ACCT_PORT", "GTPC_PORT", "GTPU_PORT", "GATEWAY_DAE_PORT")
 
 
 def sh(*cmd: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
@@ -60,8 +57,8 @@ class Backend:
             self.url = f"sqlite+aiosqlite:///{self.data_dir / 'cellplane.db'}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CELLPLANE_")}
         self.env |= {"CELLPLANE_DATA_DIR": str(self.data_dir), "CELLPLANE_RATE_LIMIT": "0"}
-        udp_ports = free_ports(len(UDP_PORTS), socket.SOCK_DGRAM)
-        self.env |= {f"CELLPLANE_{name}": str(port) for name, port in zip(UDP_PORTS, udp_ports, strict=True)}
+        # The AAA and gateway run as usual but on free UDP ports: a bench never collides with a test run.
+        self.env |= drawn_udp_ports()
         if self.pg_name:
             self.env["CELLPLANE_DATABASE_URL"] = self.url
 

@@ -25,6 +25,7 @@ from tests.conftest import Account
 from tests.support.network import USA, Devices, eventually, make_fleet, make_sim
 from tests.support.server import (
     CLI,
+    UDP_PORT_VARIABLES,
     Server,
     create_postgres_database,
     drop_postgres_database,
@@ -169,11 +170,10 @@ def flagged_server(tmp_path: Path) -> Iterator[tuple[Server, dict[str, int]]]:
     """`cellplane up --emulator` with every AAA and gateway port and secret given as a flag. Its environment
     still names other ports: the flags must win over the CELLPLANE_* variables."""
     names = ("aaa-auth-port", "aaa-acct-port", "gtpc-port", "gtpu-port")
-    variables = ("AAA_AUTH_PORT", "AAA_ACCT_PORT", "GTPC_PORT", "GTPU_PORT", "GATEWAY_DAE_PORT")
     # One draw for all nine, so no flag's port is also a variable's (the test asks the variables' ports too).
-    chosen = free_ports(len(names) + len(variables), socket.SOCK_DGRAM)
+    chosen = free_ports(len(names) + len(UDP_PORT_VARIABLES), socket.SOCK_DGRAM)
     ports = dict(zip(names, chosen[: len(names)], strict=True))
-    from_env = {f"CELLPLANE_{name}": str(port) for name, port in zip(variables, chosen[len(names) :], strict=True)}
+    from_env = {name: str(port) for name, port in zip(UDP_PORT_VARIABLES, chosen[len(names) :], strict=True)}
     env = server_env(tmp_path, None, CELLPLANE_EMULATOR_ENABLED="true", CELLPLANE_RADIUS_SECRET="from-env", **from_env)
     server = Server(backend="sqlite", data_dir=tmp_path, port=free_port(), env=env)
     server.extra_args = [
