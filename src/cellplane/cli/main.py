@@ -75,7 +75,7 @@ def up(
     except ValidationError as exc:
         for error in exc.errors():
             # A field's error names its variable (a flag of the same name was parsed by typer before).
-            where = "".join(f"CELLPLANE_{str(part).upper()}: " for part in error["loc"][:1])
+            where = f"CELLPLANE_{str(error['loc'][0]).upper()}: " if error["loc"] else ""
             typer.echo(f"error: {where}{error['msg'].removeprefix('Value error, ')}", err=True)
         raise typer.Exit(2) from None
     url = migrate(settings)
