@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -231,11 +232,20 @@ async def complete_update(session: AsyncSession, ctx: PlatformContext, sim_sid: 
         await billing.on_status_change(session, sim, now)
         await settings_updates.on_status_change(session, ctx, sim, now)
     _schedule_automatic(session, sim)
-    for hook in ctx.hooks.get("sim_status_changed", []):
-        hook(sim)
     notify(session, sim)
-    await session.flush()
+    await announce(session, ctx, sim)
     return sim
+
+
+async def announce(session: AsyncSession, ctx: PlatformContext, sim: Sim) -> None:
+    """Tell the network in this process of a SIM's new status before it commits (so before any API read shows it):
+    each `sim_status_changed` hook (the AAA registers its own at start-up) gets the SIM and this session, which holds
+    the change already, and an awaitable result is awaited. Other nodes learn it from their poll of the database."""
+    await session.flush()
+    for hook in ctx.hooks.get("sim_status_changed", []):
+        result = hook(sim, session)
+        if inspect.isawaitable(result):
+            await result
 
 
 def notify(session: AsyncSession, sim: Sim) -> None:
@@ -273,10 +283,8 @@ async def complete_automatic(session: AsyncSession, ctx: PlatformContext, sim_si
         return None
     if not await repo.write_if(session, sim, {"status": from_status}, status=follow.target, date_updated=ctx.clock()):
         return None
-    for hook in ctx.hooks.get("sim_status_changed", []):
-        hook(sim)
     notify(session, sim)
-    await session.flush()
+    await announce(session, ctx, sim)
     return sim
 
 

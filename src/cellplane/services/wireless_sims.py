@@ -200,9 +200,7 @@ async def delete(session: AsyncSession, ctx: PlatformContext, caller: Caller, ke
     sim.ready_bytes = sim.ready_sms = 0
     sim.date_updated = utcnow()
     # The network drops whatever it held for the SIM (a live session ends: the SIM is no longer connectable).
-    for hook in ctx.hooks.get("sim_status_changed", []):
-        hook(sim)
-    await session.flush()
+    await sims.announce(session, ctx, sim)
 
 
 async def ip_address(session: AsyncSession, sim: Sim) -> str | None:
