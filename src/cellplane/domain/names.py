@@ -14,6 +14,14 @@ MAX_LENGTH = 64
 PARAMETER = "UniqueName"
 # Words a reference parameter reads as "none" (`Fleet=null` takes a SIM out of its fleet), so no name may be one.
 RESERVED = frozenset({"null", "none", "undefined"})
+# Invisible format characters are refused (zero-width spaces, bidi overrides: two names that look alike) but the
+# zero-width joiner, which emoji sequences need.
+_ZERO_WIDTH_JOINER = "\u200d"
+
+
+def _is_control(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category in ("Cc", "Zl", "Zp") or (category == "Cf" and char != _ZERO_WIDTH_JOINER)
 
 
 def check_unique_name(name: str, *, code: int | None = None, parameter: str = PARAMETER) -> None:
@@ -22,7 +30,7 @@ def check_unique_name(name: str, *, code: int | None = None, parameter: str = PA
     The empty string is not checked here: it means "clear the name" to every caller."""
     if len(name) > MAX_LENGTH:
         raise InvalidParameter(parameter, f"{parameter} must be at most {MAX_LENGTH} characters", code=code)
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in name):
+    if any(_is_control(char) for char in name):
         raise InvalidParameter(parameter, f"{parameter} must not contain control characters", code=code)
     if not name.strip():
         raise InvalidParameter(parameter, f"{parameter} must not be blank", code=code)
