@@ -249,3 +249,23 @@ def test_twenty_concurrent_fleet_assignments_end_in_the_accepted_one(slow_server
     assert Counter(r.status_code for r in responses) == {202: 1, 409: 19}, [r.text for r in responses]
     [accepted] = [f for f, r in zip(fleets, responses, strict=True) if r.status_code == 202]
     assert settled(account, sim)["fleet_sid"] == accepted
+
+
+def test_twenty_concurrent_wireless_status_changes_one_accepted(slow_server: Server) -> None:
+    """The Wireless surface shares the conditional write: one 202, the rest refused with 33105 (409 for a request
+    that lost the race, 400 for one that found the Sim `updating`), and the Sim ends where the accepted one asked."""
+    account = new_account(slow_server)
+    [item] = slow_server.admin("provision-sims", "--count", "1", "--product", "wireless", "--account", account.sid)
+    sid = item["sid"]
+    targets = [random.choice(["suspended", "deactivated"]) for _ in range(20)]
+    responses = asyncio.run(burst(account, f"/wireless/v1/Sims/{sid}", [{"Status": t} for t in targets]))
+    assert Counter(r.status_code < 300 for r in responses) == {True: 1, False: 19}, [r.text for r in responses]
+    assert all(r.json()["code"] == 33105 for r in responses if r.status_code >= 400)
+    assert all(r.status_code in (202, 400, 409) for r in responses)
+    [accepted] = [target for target, r in zip(targets, responses, strict=True) if r.status_code < 300]
+    deadline = time.monotonic() + 4 * SLOW_UPDATE
+    with account.http() as http:
+        while (status := http.get(f"/wireless/v1/Sims/{sid}").json()["status"]) == "updating":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    assert status == accepted

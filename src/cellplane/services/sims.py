@@ -59,7 +59,6 @@ async def claim(session: AsyncSession, caller: Caller, iccid: str | None, regist
     if owner == caller.account_sid:
         raise Conflict("This Super SIM is already registered to your account", code=83003)
     raise _not_registrable()
-    return sim
 
 
 def _not_registrable() -> RegistrationError:
