@@ -8,6 +8,7 @@ The tree:
     ├── AuthenticationFailed       no or bad credentials (20003)
     ├── NotFound                   no such resource visible to the caller (20404)
     ├── Conflict                   the request clashes with the resource's state (unique names, ...)
+    │   └── ConcurrentChange       another change is in flight or won the race for the same row (20409)
     ├── RegistrationError          a Super SIM cannot be claimed (83001/83002/83003)
     ├── InvalidTransition          a status change the lifecycle does not allow
     ├── RateLimited                a credential sent too many requests (20429)
@@ -67,6 +68,12 @@ class NotFound(CellplaneError):
 
 class Conflict(CellplaneError):
     code = 20001
+
+
+class ConcurrentChange(Conflict):
+    """The resource has a change in flight, or changed between our read and our conditional write: retry."""
+
+    code = 20409
 
 
 class RegistrationError(CellplaneError):

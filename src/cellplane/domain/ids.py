@@ -32,7 +32,8 @@ class Prefix(StrEnum):
     WEBHOOK_DELIVERY = "WD"
 
 
-SID_PATTERN = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
+# Matched whole (fullmatch): `$` would also match before a trailing newline.
+SID_PATTERN = re.compile(r"[A-Z]{2}[0-9a-f]{32}")
 
 
 class SidFactory:
@@ -67,7 +68,7 @@ def derived_sid(prefix: Prefix | str, key: str) -> str:
 
 
 def is_sid(value: str, prefix: Prefix | str | None = None) -> bool:
-    if not SID_PATTERN.match(value):
+    if not SID_PATTERN.fullmatch(value):
         return False
     return prefix is None or value.startswith(str(prefix))
 

@@ -22,6 +22,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cellplane.domain.networks import catalogue
 from cellplane.domain.policy import (
     AttachRateLimiter,
@@ -31,6 +33,7 @@ from cellplane.domain.policy import (
     check_session,
     decide_attach,
 )
+from cellplane.services import network_policy
 from cellplane.services.accounting_records import AccountingRecord, BatchEffects, LiveSession, NetworkEvent, RecordKind
 
 from . import metrics
@@ -238,15 +241,23 @@ class AaaCore:
         reason = f"{_THROTTLED}; limited to {self.config.throttle_rate} bit/s"
         self.record_session_event(session.event(EventType.SESSION_THROTTLED, now, reason))
 
-    def on_sim_status_changed(self, sim: Any) -> None:
-        """services/sims.complete_update changed a SIM (inside its transaction, before the commit): act on it now
-        from what is known, and re-read the SIM once the change is committed."""
-        policy = self.policies.of_sim(sim.sid) or self.policies.get(sim.imsi)
-        if policy is not None:
-            fresh = replace(policy, status=sim.status)
-            if sim.fleet_sid != policy.fleet_sid:
-                fresh = self._with_fleet(fresh, sim.fleet_sid)
-            self.update_policy(policy.imsi, fresh)
+    async def on_sim_status_changed(self, sim: Any, session: AsyncSession | None = None) -> None:
+        """services/sims.announce: a SIM changed inside a transaction that has not committed yet. Its snapshot is
+        read through that `session` (which holds the change), so the cache has it before the API can show it and a
+        device attaching right after is decided on it; a SIM claimed since the last poll gets its first snapshot
+        here. Without a session, act on what is known. Either way the SIM is re-read once the change is committed
+        (and if it never commits, that re-read puts the cache back)."""
+        if session is not None:
+            fresh = await network_policy.load_imsis(session, [sim.imsi], self.clock())
+            for imsi, snapshot in fresh.items():
+                self.update_policy(imsi, snapshot)
+        else:
+            policy = self.policies.of_sim(sim.sid) or self.policies.get(sim.imsi)
+            if policy is not None:
+                known = replace(policy, status=sim.status)
+                if sim.fleet_sid != policy.fleet_sid:
+                    known = self._with_fleet(known, sim.fleet_sid)
+                self.update_policy(policy.imsi, known)
         self.reload_soon(sim.imsi)
 
     def on_sim_reset(self, sim: Any) -> None:
