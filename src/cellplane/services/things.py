@@ -110,6 +110,8 @@ async def update(
         is_async = True
     thing.date_updated = utcnow()
     await session.flush()
+    for hook in ctx.hooks.get("thing_changed", []):
+        hook(thing)
     return thing, is_async
 
 

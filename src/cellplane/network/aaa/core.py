@@ -268,6 +268,11 @@ class AaaCore:
             self.update_policy(policy.imsi, fresh)
         self.reload_soon(sim.imsi)
 
+    def on_thing_changed(self, sim: Any) -> None:
+        """services/things.update changed a Thing's services, locked address or group: re-read it once committed
+        (the poller would within a second; this makes the common case quicker)."""
+        self.reload_soon(sim.imsi)
+
     def on_sim_reset(self, sim: Any) -> None:
         """services/wireless_sims.complete_reset: a connectivity reset ends each live session of the SIM with a
         Disconnect-Request that asks for a new one (Disconnector.reset); the device then attaches again."""
