@@ -15,7 +15,7 @@ from pyrad import packet as pyrad_packet
 from tests.conftest import Account
 from tests.e2e.test_things_api import defaults, http, things_of
 from tests.e2e.test_wireless_enforcement import events_of
-from tests.support.network import Devices, eventually, network_server, subscriber
+from tests.support.network import EMULATOR, Devices, eventually, network_server, subscriber
 from tests.support.server import Server
 from tests.unit.network.peers import Pgw, framed_ip, reply_message
 
@@ -181,3 +181,46 @@ def test_two_accounts_networks_hold_the_same_cidr(network_server: Server) -> Non
         assert framed_ip(reply) == "10.62.0.1"
         assert reply["Cellplane-Network-Id"] == [network_id]
     assert answers[0][0] != answers[1][0]
+
+
+def test_services_sms_false_refuses_sms_both_ways(subscriber: Account) -> None:
+    [thing] = things_of(subscriber, 1)
+    devices = Devices(subscriber)
+    device_sms = f"{EMULATOR}/Devices/{thing['iccid']}/Sms"
+    try:
+        with http(subscriber) as client:
+            change_state(client, thing["sid"], "ACTIVE")
+            devices.attach(thing["iccid"], NL)
+            sent = client.post(f"/things/{thing['sid']}/sms", json={"text": "ping"})
+            assert sent.status_code == 201, sent.text
+            inbox = eventually(lambda: devices.http.get(device_sms).json()["messages"], lambda found: len(found) == 1)
+            assert inbox[0]["body"] == "ping"
+            answer = devices.http.post(device_sms, data={"Body": "pong"}).json()
+            assert answer["status"] == "accepted", answer
+            listed = eventually(
+                lambda: client.get(f"/things/{thing['sid']}/sms").json()["items"],
+                lambda items: (
+                    {(i["direction"], i["text"], i["status"]) for i in items}
+                    == {("to_sim", "ping", "delivered"), ("from_sim", "pong", "received")}
+                ),
+            )
+            assert len(listed) == 2
+
+            assert client.patch(f"/things/{thing['sid']}", json={"services": {"sms": False}}).status_code == 200
+            refused = client.post(f"/things/{thing['sid']}/sms", json={"text": "again"})
+            assert refused.status_code == 400 and refused.json()["info"] == "services.sms"
+            answer = devices.http.post(device_sms, data={"Body": "nope"}).json()
+            assert answer["status"] == "refused" and answer["rp_cause"] is not None, answer
+            events = eventually(
+                lambda: events_of(subscriber, thing["sid"], "sms_refused"), lambda found: len(found) == 2
+            )
+            assert all(event["error_code"] == 83710 for event in events)
+            assert {event["reason"] for event in events} == {
+                "services.sms is false for this Thing (an SMS to sim)",
+                "services.sms is false for this Thing (an SMS from sim)",
+            }
+            time.sleep(0.5)
+            assert [m["body"] for m in devices.http.get(device_sms).json()["messages"]] == ["ping"]
+            assert len(client.get(f"/things/{thing['sid']}/sms").json()["items"]) == 2
+    finally:
+        devices.reset()

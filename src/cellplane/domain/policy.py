@@ -44,6 +44,8 @@ class RejectCode(IntEnum):
     # Things (THINGS.md, the seed's coverage): outside the Netherlands, Belgium and Luxembourg, or over NB-IoT/5G.
     NOT_COVERED = 83708
     RADIO_NOT_SUPPORTED = 83709
+    # A Thing with services.sms false: an SMS to or from it is refused (connection event `sms_refused`).
+    SMS_DISABLED = 83710
 
     @property
     def reason(self) -> str:
@@ -60,6 +62,7 @@ _REASONS = {
     RejectCode.DATA_LIMIT_REACHED: "The Fleet's data limit for this billing period is reached",
     RejectCode.NOT_COVERED: "Things attach only on networks of the Netherlands, Belgium and Luxembourg",
     RejectCode.RADIO_NOT_SUPPORTED: "Things attach over 2G, 3G, 4G or LTE-M only (NB-IoT is not available yet)",
+    RejectCode.SMS_DISABLED: "services.sms is false for this Thing",
 }
 
 
@@ -79,6 +82,8 @@ class EventType(StrEnum):
     DISCONNECT_FAILED = "disconnect_failed"
     # A Wireless SIM whose `throttle` rate plan reached its data limit: its session goes on (not disconnected).
     SESSION_THROTTLED = "session_throttled"
+    # An SMS to or from a Thing refused because its services.sms is false.
+    SMS_REFUSED = "sms_refused"
 
 
 class ZoneUsage:

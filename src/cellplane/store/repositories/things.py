@@ -149,3 +149,9 @@ async def open_session(session: AsyncSession, sim_sid: str) -> DataSession | Non
 async def last_session(session: AsyncSession, sim_sid: str) -> DataSession | None:
     stmt = select(DataSession).where(DataSession.sim_sid == sim_sid).order_by(DataSession.sid.desc()).limit(1)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def thing_by_imsi(session: AsyncSession, imsi: str) -> Sim | None:
+    """A claimed Thing by IMSI (the SMS center's lookup; not scoped by account: the network serves them all)."""
+    stmt = select(Sim).where(Sim.imsi == imsi, Sim.product == PRODUCT, Sim.account_sid.is_not(None))
+    return (await session.execute(stmt)).scalar_one_or_none()
