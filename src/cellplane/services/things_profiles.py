@@ -182,7 +182,7 @@ async def check_locked_fit(session: AsyncSession, group_sid: str, network_sid: s
         return
     pools: list[IpPool] = (await repo.pools_of(session, [network_sid]))[network_sid]
     for thing, address in locked:
-        if not address_in_pools(address, pools):
+        if address is not None and not address_in_pools(address, pools):
             raise InvalidParameter(
                 field, f"Thing {thing} has the locked address {address}, outside that network's pools"
             )

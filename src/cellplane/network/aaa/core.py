@@ -149,9 +149,9 @@ class AaaCore:
     def load(self, policies: dict[str, SimPolicy], sessions: list[LiveSession]) -> None:
         """Fill memory at start: every claimed SIM's snapshot, every open session (and the addresses they hold)."""
         self.policies.replace_all(policies)
-        for imsi, policy in policies.items():
-            if policy.thing:
-                self.private.configure(policy, imsi)
+        for imsi, snapshot in policies.items():
+            if snapshot.thing:
+                self.private.configure(snapshot, imsi)
         now = time.monotonic()
         wall = self.clock()
         networks = catalogue()

@@ -60,7 +60,7 @@ async def thing_counts(session: AsyncSession, group_sids: Collection[str]) -> di
         .where(Sim.product == PRODUCT, Sim.things_group_sid.in_(list(group_sids)))
         .group_by(Sim.things_group_sid)
     )
-    return {group: int(count) for group, count in (await session.execute(stmt)).all()}
+    return {group: int(count) for group, count in (await session.execute(stmt)).all() if group is not None}
 
 
 async def groups_of_network(session: AsyncSession, network_sid: str) -> list[str]:
