@@ -302,11 +302,18 @@ def test_pools_networks_profiles_and_nat_rules_round_trip(account: Account) -> N
         )
         assert_refused(client.delete(f"/networks/{net['id']}/ipPools/{pool['id']}"), "id")
         assert_refused(client.patch(f"/things/{thing['sid']}", json={"lockedIp": None}), "lockedIp")
+        default_group_move = client.patch(f"/things/{thing['sid']}", json={"thingsGroupId": group["id"]})
+        assert_refused(default_group_move, "thingsGroupId")
         assert client.delete(f"/networks/{net['id']}/natRules/{rule.json()['id']}").status_code == 204
         assert client.patch(f"/things/{thing['sid']}", json={"lockedIp": None}).json()["lockedIp"] is None
         # Deleting the group moves its Thing back to the default group.
         assert client.delete(f"/thingsGroups/{made.json()['id']}").status_code == 204
         assert client.get(f"/things/{thing['sid']}").json()["thingsGroupId"] == group["id"]
+        # A network no group uses can go, with its pools.
+        spare = client.post("/networks", json={"name": "spare"}).json()
+        client.post(f"/networks/{spare['id']}/ipPools", json={"cidr": "10.31.0.0/24"})
+        assert client.delete(f"/networks/{spare['id']}").status_code == 204
+        assert client.get(f"/networks/{spare['id']}/ipPools").status_code == 404
 
 
 @pytest.fixture(scope="module")

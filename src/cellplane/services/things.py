@@ -88,6 +88,13 @@ async def update(
         group_sid = (await ensure_defaults(session, caller.account_sid)).sid
     group = await repo.owned(session, ThingsGroup, caller.account_sid, group_sid)
     assert group is not None
+    if group_sid != thing.things_group_sid and thing.things_group_sid is not None:
+        current = await repo.owned(session, ThingsGroup, caller.account_sid, thing.things_group_sid)
+        moves = current is None or current.network_sid != group.network_sid
+        if moves and await repo.nat_rules_to(session, thing.sid):
+            raise InvalidParameter(
+                "thingsGroupId", "A NAT rule forwards to this Thing: delete it before it changes network"
+            )
     locked = thing.locked_ip if change.locked_ip is _UNSET else change.locked_ip
     if locked is not None:
         await _check_lock(session, thing, group.network_sid, locked)

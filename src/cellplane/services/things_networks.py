@@ -135,6 +135,8 @@ async def delete_network(session: AsyncSession, caller: Caller, sid: str, if_mat
     check_if_match(if_match, found.sid, found.date_updated, "Network")
     if await repo.groups_of_network(session, found.sid):
         raise InvalidParameter("id", f"Network {sid} is used by a Things Group; move the group first")
+    # Its pools, routes and NAT rules go with it (explicitly: SQLite enforces no ON DELETE CASCADE by default).
+    await repo.delete_network_parts(session, found.sid)
     await session.delete(found)
     await session.flush()
 

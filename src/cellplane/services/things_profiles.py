@@ -150,6 +150,7 @@ async def update_group(
     ip_profile = await _profile(session, caller, change.ip_profile_id) if change.ip_profile_id is not None else None
     if network is not None and network.sid != found.network_sid:
         await check_locked_fit(session, found.sid, network.sid, "networkId")
+        await check_no_forwards(session, found.sid, "networkId")
         found.network_sid = network.sid
         await repo.touch_things(session, [found.sid])
     if name is not None:
@@ -169,6 +170,7 @@ async def delete_group(session: AsyncSession, caller: Caller, sid: str, if_match
     default = await ensure_defaults(session, caller.account_sid)
     if default.network_sid != found.network_sid:
         await check_locked_fit(session, found.sid, default.network_sid, "id")
+        await check_no_forwards(session, found.sid, "id")
     await repo.move_things(session, found.sid, default.sid)
     await session.delete(found)
     await session.flush()
@@ -186,6 +188,15 @@ async def check_locked_fit(session: AsyncSession, group_sid: str, network_sid: s
             raise InvalidParameter(
                 field, f"Thing {thing} has the locked address {address}, outside that network's pools"
             )
+
+
+async def check_no_forwards(session: AsyncSession, group_sid: str, field: str) -> None:
+    """A NAT rule forwards within its own network: its Thing cannot leave that network while the rule exists."""
+    thing = await repo.nat_rules_to_group(session, group_sid)
+    if thing is not None:
+        raise InvalidParameter(
+            field, f"A NAT rule forwards to Thing {thing}: delete it before the Thing changes network"
+        )
 
 
 def address_in_pools(address: str, pools: list[IpPool]) -> bool:

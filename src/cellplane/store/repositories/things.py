@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.domain.things import PRODUCT
-from cellplane.store.models import DataSession, IpPool, NatRule, Sim, ThingsGroup, ThingsNetwork
+from cellplane.store.models import DataSession, IpPool, NatRule, Sim, ThingsGroup, ThingsNetwork, ThingsRoute
 from cellplane.store.models.base import utcnow
 from cellplane.store.repositories.paging import keyset_page
 
@@ -154,4 +154,21 @@ async def last_session(session: AsyncSession, sim_sid: str) -> DataSession | Non
 async def thing_by_imsi(session: AsyncSession, imsi: str) -> Sim | None:
     """A claimed Thing by IMSI (the SMS center's lookup; not scoped by account: the network serves them all)."""
     stmt = select(Sim).where(Sim.imsi == imsi, Sim.product == PRODUCT, Sim.account_sid.is_not(None))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def delete_network_parts(session: AsyncSession, network_sid: str) -> None:
+    for model in (IpPool, ThingsRoute, NatRule):
+        stmt = delete(model).where(model.network_sid == network_sid)
+        await session.execute(stmt.execution_options(synchronize_session=False))
+
+
+async def nat_rules_to_group(session: AsyncSession, group_sid: str) -> str | None:
+    """A Thing of the group that a NAT rule forwards to, if any."""
+    stmt = (
+        select(NatRule.thing_sid)
+        .join(Sim, Sim.sid == NatRule.thing_sid)
+        .where(Sim.things_group_sid == group_sid)
+        .limit(1)
+    )
     return (await session.execute(stmt)).scalar_one_or_none()
