@@ -16,12 +16,14 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cellplane.api.wire.auth import Authenticator, authenticate
+from cellplane.api.wire.db import context
 from cellplane.api.wire.render import json_response
 from cellplane.domain.caller import Caller
 from cellplane.domain.errors import InvalidParameter
 from cellplane.domain.ids import SID_PATTERN
 from cellplane.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageSpec
 from cellplane.domain.things import etag
+from cellplane.services.things_networks import ensure_defaults
 
 PREFIX = "/things/v1"
 API_VERSION = "1.0.0"
@@ -65,9 +67,6 @@ async def caller(request: Request) -> Caller:
     request.scope.setdefault("state", {})["things_credential"] = found.credential_sid
     ready: set[str] = request.app.state.things_accounts
     if found.account_sid not in ready:
-        from cellplane.api.wire.db import context
-        from cellplane.services.things_networks import ensure_defaults
-
         ctx = context(request)
         async with ctx.sessions() as session, session.begin():
             await ensure_defaults(session, found.account_sid)
