@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cellplane import __version__
-from cellplane.api import admin_v1, cellplane_v1, health, supersim_v1, wireless_v1
+from cellplane.api import admin_v1, cellplane_v1, health, supersim_v1, things_v1, wireless_v1
 from cellplane.api.wire.auth import Authenticator
 from cellplane.api.wire.errors import handle_domain_error, handle_http_error, handle_validation_error
 from cellplane.api.wire.hot import HotRoutes
@@ -20,9 +20,11 @@ def create_app(
     authenticator: Authenticator | None = None,
     admin_token: str | None = None,
     telemetry: bool = False,
+    cors_origins: tuple[str, ...] = (),
 ) -> FastAPI:
     """`telemetry` turns on FastAPI's native OpenTelemetry (global providers); off, it costs nothing per request
-    (on, FastAPI checks the global providers on every request, a sixth of a one-row GET)."""
+    (on, FastAPI checks the global providers on every request, a sixth of a one-row GET). `cors_origins` are the
+    browser origins /things/v1 answers CORS for (THINGS.md: "the origins an operator allows")."""
     app = FastAPI(
         telemetry=None if telemetry else {"tracing": False, "metrics": False, "logs": False},
         title="cellplane",
@@ -32,12 +34,17 @@ def create_app(
     app.state.ctx = ctx
     app.state.authenticator = authenticator or Authenticator(ctx)
     app.state.admin_token = admin_token
+    # /things/v1 has its own error envelope and headers (THINGS.md); accounts whose Things defaults exist.
+    app.state.error_renderers = {things_v1.PREFIX: things_v1.error_response}
+    app.state.things_accounts = set()
+    app.add_middleware(things_v1.SurfaceHeaders, authenticator=app.state.authenticator, origins=cors_origins)
     app.add_exception_handler(CellplaneError, handle_domain_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.include_router(health.router)
     app.include_router(supersim_v1.router())
     app.include_router(wireless_v1.router())
+    app.include_router(things_v1.router())
     app.include_router(cellplane_v1.router())
     app.include_router(admin_v1.router())
     return app

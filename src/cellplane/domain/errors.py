@@ -12,6 +12,7 @@ The tree:
     ├── RegistrationError          a Super SIM cannot be claimed (83001/83002/83003)
     ├── InvalidTransition          a status change the lifecycle does not allow
     ├── RateLimited                a credential sent too many requests (20429)
+    ├── PreconditionFailed         an If-Match that no longer matches the resource (412)
     └── Unauthorized               the caller may not do this (rules, transfers)
 
 `api/wire/errors.py` maps each type to an HTTP status; the network side maps them to
@@ -90,6 +91,16 @@ class RateLimited(CellplaneError):
     def __init__(self, retry_after: int) -> None:
         super().__init__("Too many requests")
         self.retry_after = retry_after
+
+
+class PreconditionFailed(CellplaneError):
+    """The resource changed since the client read it (its ETag no longer matches If-Match): nothing was done."""
+
+    code = 20412
+
+    def __init__(self, resource: str, key: str) -> None:
+        super().__init__(f"{resource} {key} has changed since it was read: its ETag no longer matches If-Match")
+        self.parameter = "If-Match"
 
 
 class Unauthorized(CellplaneError):

@@ -30,6 +30,14 @@ class Prefix(StrEnum):
     DATA_SESSION = "WN"
     CONNECTION_EVENT = "EV"
     WEBHOOK_DELIVERY = "WD"
+    # The private-network surface (/things/v1, THINGS.md): prefixes of its own.
+    THING = "TH"
+    THINGS_GROUP = "TG"
+    PRIVATE_NETWORK = "PN"
+    IP_POOL = "PP"
+    ROUTE = "PR"
+    IP_PROFILE = "PF"
+    NAT_RULE = "PT"
 
 
 # Matched whole (fullmatch): `$` would also match before a trailing newline.

@@ -140,13 +140,15 @@ async def list_commands(session: AsyncSession, caller: Caller, query: CommandQue
             if sim is None:
                 return Page(items=[], has_next=False, has_previous=False)
             sim_sid = sim.sid
-    where = repo.CommandFilter(sim_sid=sim_sid, status=query.status, direction=query.direction)
+    where = repo.CommandFilter(
+        sim_sid=sim_sid, status=query.status, direction=query.direction, sim_prefix=str(Prefix.SUPER_SIM)
+    )
     return await repo.page(session, repo.list_query(caller.account_sid, where), spec)
 
 
 async def fetch(session: AsyncSession, caller: Caller, sid: str) -> SmsCommand:
     command = await repo.find_visible(session, sid, caller.visible) if is_sid(sid, Prefix.SMS_COMMAND) else None
-    if command is None:
+    if command is None or command.sim_sid.startswith(Prefix.THING):  # a Thing's SMS is /things/v1's, not ours
         raise NotFound("SmsCommand", sid)
     return command
 

@@ -41,6 +41,7 @@ from .attributes import Attach
 from .config import AaaConfig
 from .duplicates import RecentRequests
 from .pool import AddressPool
+from .private_pools import PrivateAddresses
 from .state import LiveSessions, PolicyCache, SessionKey
 
 log = logging.getLogger("cellplane.aaa")
@@ -50,6 +51,13 @@ _THROTTLED = "The Rate Plan's data limit for this billing period is reached; Dat
 _ATTACH_MEMORY = 300.0
 
 
+def failure_reason(policy: SimPolicy | None) -> str:
+    """Why an attach the rules allowed got no address (attach_failed)."""
+    if policy is not None and policy.thing:
+        return "No free address in the pools of the Thing's Network"
+    return "No free address in the UE address pool"
+
+
 class AaaCore:
     def __init__(self, config: AaaConfig, clock: Callable[[], datetime]) -> None:
         self.config = config
@@ -57,6 +65,8 @@ class AaaCore:
         self.policies = PolicyCache()
         self.sessions = LiveSessions()
         self.pool = AddressPool(config.ue_ip_pool, config.lease_ttl)
+        # Things take their addresses from their own network's pools (THINGS.md), not from the UE pool.
+        self.private = PrivateAddresses(config.lease_ttl)
         self.limiter = AttachRateLimiter(config.attach_window)
         self.recent = RecentRequests(config.duplicate_window)
         # The date_updated stamps our batches gave billing periods (the poller skips those changes: we know them),
@@ -84,8 +94,12 @@ class AaaCore:
         policy = self.policies.by_imsi.get(imsi) if imsi else None
         now = time.monotonic()
         count = self.limiter.hit(imsi, now) if policy is not None and imsi else 0
-        decision = decide_attach(policy, attach.mcc, attach.mnc, self.clock(), recent_attaches=count)
-        address = self.pool.allocate(imsi, now) if decision.accepted and imsi else None
+        decision = decide_attach(
+            policy, attach.mcc, attach.mnc, self.clock(), recent_attaches=count, radio_link=attach.radio_link
+        )
+        address = None
+        if decision.accepted and imsi and policy is not None:
+            address = self.private.allocate(policy, imsi, now) if policy.thing else self.pool.allocate(imsi, now)
         if address is not None and imsi:
             if decision.throttled:
                 self._accepted_throttled[imsi] = now
@@ -102,7 +116,7 @@ class AaaCore:
         if decision.throttled:
             reason = _THROTTLED
         if failed:
-            event_type, reason = EventType.ATTACH_FAILED, "No free address in the UE address pool"
+            event_type, reason = EventType.ATTACH_FAILED, failure_reason(policy)
         self.record_event(
             NetworkEvent(
                 event_type=event_type,
@@ -138,6 +152,9 @@ class AaaCore:
     def load(self, policies: dict[str, SimPolicy], sessions: list[LiveSession]) -> None:
         """Fill memory at start: every claimed SIM's snapshot, every open session (and the addresses they hold)."""
         self.policies.replace_all(policies)
+        for imsi, snapshot in policies.items():
+            if snapshot.thing:
+                self.private.configure(snapshot, imsi)
         now = time.monotonic()
         wall = self.clock()
         networks = catalogue()
@@ -202,6 +219,8 @@ class AaaCore:
         if policy is not None and policy.zone_usage is not None and old is not None:
             policy.zone_usage.merge(old.zone_usage)
         self.policies.put(imsi, policy)
+        if (policy is not None and policy.thing) or (old is not None and old.thing):
+            self.private.configure(policy if policy is not None and policy.thing else None, imsi)
         if old == policy and (policy is None or not policy.wireless):
             return
         metrics.POLICY_RELOADS.inc()
@@ -260,6 +279,11 @@ class AaaCore:
                 self.update_policy(policy.imsi, known)
         self.reload_soon(sim.imsi)
 
+    def on_thing_changed(self, sim: Any) -> None:
+        """services/things.update changed a Thing's services, locked address or group: re-read it once committed
+        (the poller would within a second; this makes the common case quicker)."""
+        self.reload_soon(sim.imsi)
+
     def on_sim_reset(self, sim: Any) -> None:
         """services/wireless_sims.complete_reset: a connectivity reset ends each live session of the SIM with a
         Disconnect-Request that asks for a new one (Disconnector.reset); the device then attaches again."""
@@ -299,6 +323,7 @@ class AaaCore:
         now = time.monotonic()
         self.recent.expire(now)
         self.pool.expire(now)
+        self.private.expire(now)
         self.limiter.sweep(now)
         horizon = self.config.poll_overlap + 3 * self.config.poll_interval
         for stamp in [stamp for stamp, at in self.period_stamps.items() if now - at > horizon]:
@@ -311,10 +336,17 @@ class AaaCore:
         key = LiveSessions.key(session)
         new = session.open and key not in self.sessions
         self.sessions.apply(session)
-        if session.open:
+        owner = self.policies.of_sim(session.sim_sid)
+        if owner is not None and owner.thing:
+            if session.open:
+                self.private.hold(owner, session.ue_ip, key)
+            else:
+                self.private.drop(session.imsi, key, now)
+        elif session.open:
             self.pool.hold(session.imsi, session.ue_ip, key, now)
         else:
             self.pool.drop(session.imsi, key, now)
+        if not session.open:
             self.throttled.discard(key)
         if not new:
             return False
