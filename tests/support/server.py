@@ -115,7 +115,7 @@ class Server:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 90.0) -> None:
         """Start and wait for /healthz. On a first start, a UDP port that another process took between the draw
         and the bind (this machine is shared) is drawn again, once; a restart keeps its ports."""
         try:
