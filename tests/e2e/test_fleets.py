@@ -142,7 +142,7 @@ def test_bad_input_names_the_parameter(account: Account) -> None:
             lambda limit=limit: fleets.create(network_access_profile=profile, data_limit=limit), 400, "DataLimit"
         )
     expect_error(
-        lambda: fleets.create(network_access_profile=profile, ip_commands_method="PUT"), 400, "IpCommandsMethod"
+        lambda: fleets.create(network_access_profile=profile, ip_commands_method="TRACE"), 400, "IpCommandsMethod"
     )
     expect_error(
         lambda: fleets.create(network_access_profile=profile, sms_commands_method="X"), 400, "SmsCommandsMethod"

@@ -216,7 +216,7 @@ def test_update_every_parameter_and_fetch_by_unique_name(account: Account) -> No
     fresh = client.wireless.v1.sims(sim_sids(account)[0]).update(commands_callback_url="https://example.com/c")
     assert fresh.commands_callback_method == "POST"
 
-    for name, value in (("CallbackUrl", "ftp://example.com"), ("SmsMethod", "PUT"), ("Status", "sleeping")):
+    for name, value in (("CallbackUrl", "ftp://example.com"), ("SmsMethod", "TRACE"), ("Status", "sleeping")):
         with account.http() as http:
             response = http.post(f"/wireless/v1/Sims/{sid}", data={name: value})
         assert response.status_code == 400 and name in response.json()["message"], response.text
