@@ -1,0 +1,116 @@
+"""The OpenAPI document: every served route, each described by the surface that owns it.
+
+FastAPI lists the routes (path templates, methods, operation ids) but knows nothing of endpoints that read the
+raw request, which is what every cellplane surface does for speed and for the platform's form conventions. So
+each surface plugs in a `SurfaceDocs`: for the routes under its prefix it returns the operation a client needs
+(parameters, request body, responses with schemas, status codes, security), and the components it refers to.
+Super SIM and Wireless take theirs from the official specs (official.py); cellplane's own surfaces declare
+theirs next to their routers (`docs.py` in each); a surface with pydantic models (a JSON surface) may simply
+return FastAPI's own operation. A route no surface describes still appears, marked undocumented.
+
+The document is OpenAPI 3.0.3, the version of the official specs it merges (their `nullable` has no meaning
+in 3.1); what cellplane adds to an official operation is marked `x-cellplane`.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi.openapi.utils import get_openapi
+from starlette.routing import BaseRoute
+
+from cellplane.api.openapi.common import ERROR_RESPONSE_NAME, error_responses
+from cellplane.api.openapi.common import components as common_components
+
+Operation = dict[str, Any]
+# (method upper case, FastAPI path template) -> (documented path template, operation), or None to fall back.
+Describe = Callable[[str, str], tuple[str, Operation] | None]
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+@dataclass
+class SurfaceDocs:
+    """What a surface contributes: which paths are its own, how to describe one of its operations, its tag, its
+    components (schemas and security schemes, merged into the document's)."""
+
+    prefix: str
+    describe: Describe
+    tag: dict[str, str] | None = None
+    components: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def anonymous(path: str) -> str:
+    """A path template with its placeholders unnamed: /v1/Sims/{Sid} ~ /v1/Sims/{sid}."""
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def build_document(
+    routes: Iterable[BaseRoute], surfaces: Iterable[SurfaceDocs], *, title: str, version: str, description: str
+) -> dict[str, Any]:
+    surfaces = sorted(surfaces, key=lambda part: len(part.prefix), reverse=True)  # the most specific prefix first
+    listed = get_openapi(title=title, version=version, routes=list(routes))
+    document: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {"title": title, "version": version, "description": description},
+        "servers": [{"url": "/", "description": "this cellplane"}],
+        "tags": [],
+        "paths": {},
+        "components": copy.deepcopy(common_components()),
+    }
+    for surface in surfaces:
+        if surface.tag is not None:
+            document["tags"].append(surface.tag)
+        for section, entries in surface.components.items():
+            document["components"].setdefault(section, {}).update(entries)
+    for path, item in listed.get("paths", {}).items():
+        for method, generated in item.items():
+            if method not in METHODS:
+                continue
+            surface = next((part for part in surfaces if path.startswith(part.prefix)), None)
+            described = surface.describe(method.upper(), path) if surface is not None else None
+            if described is None:
+                documented_path, operation = path, _undocumented(generated, surface)
+            else:
+                documented_path, operation = described
+            document["paths"].setdefault(documented_path, {})[method] = operation
+    _unique_operation_ids(document)
+    document["tags"].sort(key=lambda tag: tag["name"])
+    return document
+
+
+def _undocumented(generated: Operation, surface: SurfaceDocs | None) -> Operation:
+    """A route its surface does not describe: FastAPI's own operation, marked, with the platform's errors."""
+    operation = {key: value for key, value in generated.items() if key != "responses"}
+    operation["x-cellplane"] = True
+    operation["x-cellplane-undocumented"] = True
+    if surface is not None and surface.tag is not None:
+        operation["tags"] = [surface.tag["name"]]
+    operation["responses"] = {
+        "default": {"description": "Not described yet", "content": {"application/json": {"schema": {}}}},
+        **error_responses(("400", "401", "404")),
+    }
+    return operation
+
+
+def _unique_operation_ids(document: dict[str, Any]) -> None:
+    """OpenAPI requires unique operationIds; two surfaces may both have `FetchSim`: later ones get a suffix."""
+    seen: set[str] = set()
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            if method not in METHODS:
+                continue
+            operation_id = operation.get("operationId")
+            if not operation_id:
+                continue
+            candidate, number = operation_id, 2
+            while candidate in seen:
+                candidate, number = f"{operation_id}_{number}", number + 1
+            operation["operationId"] = candidate
+            seen.add(candidate)
+
+
+__all__ = ["ERROR_RESPONSE_NAME", "Describe", "Operation", "SurfaceDocs", "anonymous", "build_document"]
