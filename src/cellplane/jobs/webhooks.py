@@ -19,6 +19,7 @@ from cellplane.domain.callbacks import carries_body
 from cellplane.domain.signatures import kore_signature, twilio_signature
 from cellplane.jobs.runner import RetryLater
 from cellplane.services.context import PlatformContext
+from cellplane.services.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_ATTEMPTS_PER_DELIVERY, WEBHOOK_DELIVERIES
 from cellplane.store.models import WebhookAttempt, WebhookDelivery
 from cellplane.store.repositories.accounts import auth_token_of
 
@@ -72,8 +73,22 @@ class WebhookSender:
                 current.status = "failed"
                 for hook in self.on_final_failure:
                     await hook(session, current)
+            attempts, final = current.attempts, current.status
+        _count_attempt(status_code, final, attempts)
         if error is not None and delivery.attempts + 1 < self.max_attempts:
             raise RetryLater(error)
+
+
+def _count_attempt(status_code: int | None, final: str, attempts: int) -> None:
+    """Metrics of one attempt (and of the delivery, when this attempt ended it): services/metrics.py."""
+    if status_code is None:
+        WEBHOOK_ATTEMPTS.child("transport_error", "none").inc()
+    else:
+        ok = 200 <= status_code < 300
+        WEBHOOK_ATTEMPTS.child("ok" if ok else "http_error", f"{status_code // 100}xx").inc()
+    if final in ("delivered", "failed"):
+        WEBHOOK_DELIVERIES.child(final).inc()
+        WEBHOOK_ATTEMPTS_PER_DELIVERY.observe((final,), attempts)
 
 
 def build_request(delivery: WebhookDelivery, auth_token: str) -> httpx.Request:

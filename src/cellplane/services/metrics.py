@@ -13,10 +13,15 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.services.outbox import WEBHOOK_JOB
+from cellplane.store.repositories import queues
 
 
 class Tally:
@@ -156,3 +161,27 @@ JOBS_DEAD = Readings("cellplane_jobs_dead", "Jobs that spent every attempt (dead
 JOB_RUNS = Tallies(
     "cellplane_job_runs_total", "Job handler runs, by kind and outcome (done, retry, dead)", ("kind", "outcome")
 )
+
+
+async def read_backlog(session: AsyncSession, now: datetime) -> None:
+    """Refresh the queue gauges from the job table (at scrape time: a query per scrape, none per job)."""
+    queued: dict[tuple[str, ...], float] = {}
+    oldest: dict[tuple[str, ...], float] = {}
+    dead: dict[tuple[str, ...], float] = {}
+    webhook_pending, webhook_oldest = 0.0, 0.0
+    for row in await queues.backlog(session):
+        if row.status == "dead":
+            dead[(row.kind,)] = row.count
+            continue
+        queued[(row.kind, row.status)] = row.count
+        due_since = row.oldest_due if row.oldest_due is not None and row.oldest_due <= now else None
+        if due_since is not None:
+            waited = (now - due_since).total_seconds()
+            oldest[(row.kind,)] = max(oldest.get((row.kind,), 0.0), waited)
+        if row.kind == WEBHOOK_JOB:
+            webhook_pending += row.count
+            if row.oldest_created is not None:
+                webhook_oldest = max(webhook_oldest, (now - row.oldest_created).total_seconds())
+    JOBS_QUEUED.values, JOBS_OLDEST_DUE.values, JOBS_DEAD.values = queued, oldest, dead
+    WEBHOOK_PENDING.set(webhook_pending)
+    WEBHOOK_OLDEST_PENDING.set(webhook_oldest)
