@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 
 from prometheus_client import REGISTRY
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,18 +105,52 @@ class Readings(Collector):
         yield family
 
 
-# HTTP: requests by surface, route template, method and status; latency by surface, route and method.
-HTTP_REQUESTS = Tallies(
-    "cellplane_http_requests_total",
-    "HTTP requests answered, by surface, route template, method and status",
-    ("surface", "route", "method", "status"),
-)
-HTTP_LATENCY = Latencies(
-    "cellplane_http_request_duration_seconds",
-    "Time from a request's arrival to its response's last byte handed to the server, by surface, route, method",
-    ("surface", "route", "method"),
-    (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
+class RequestMetrics(Collector):
+    """HTTP requests: a counter by surface, route template, method and status, and a latency histogram by surface,
+    route and method, both kept in one list per label set so that a request costs one dict lookup (the hot
+    routes' budget is a few microseconds; bench/http_metrics.py)."""
+
+    def __init__(self, buckets: tuple[float, ...]) -> None:
+        self.buckets = buckets
+        self._children: dict[tuple[str, str, str, int], list[float]] = {}  # bucket counts..., +Inf count, sum
+        REGISTRY.register(self)
+
+    def observe(self, surface: str, route: str, method: str, status: int, seconds: float) -> None:
+        key = (surface, route, method, status)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = [0.0] * (len(self.buckets) + 2)
+        child[bisect_left(self.buckets, seconds)] += 1
+        child[-1] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "cellplane_http_requests_total",
+            "HTTP requests answered, by surface, route template, method and status",
+            labels=("surface", "route", "method", "status"),
+        )
+        latency = HistogramMetricFamily(
+            "cellplane_http_request_duration_seconds",
+            "Time from a request's arrival to its response handed to the server, by surface, route and method",
+            labels=("surface", "route", "method"),
+        )
+        merged: dict[tuple[str, str, str], list[float]] = {}
+        for (surface, route, method, status), child in list(self._children.items()):
+            requests.add_metric([surface, route, method, str(status)], sum(child[:-1]))
+            into = merged.setdefault((surface, route, method), [0.0] * len(child))
+            for index, count in enumerate(child):
+                into[index] += count
+        for key, child in merged.items():
+            cumulative, running = [], 0.0
+            for bound, count in zip((*map(str, self.buckets), "+Inf"), child[:-1], strict=True):
+                running += count
+                cumulative.append((bound, running))
+            latency.add_metric(list(key), cumulative, child[-1])
+        yield requests
+        yield latency
+
+
+HTTP = RequestMetrics((0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
 
 # Commands: every terminal outcome, with its error code ("" when none). `kind` is ip, sms or wireless.
 COMMANDS = Tallies(

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cellplane.api.wire.errors import error_response
 from cellplane.domain.errors import CellplaneError
-from cellplane.services.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from cellplane.services.metrics import HTTP
 
 log = logging.getLogger("cellplane.api")
 
@@ -88,6 +88,22 @@ class HotRoutes:
             raw = scope.get("raw_path")
             if raw is not None and raw.endswith(b".json"):
                 scope["raw_path"] = raw[:-5]
+        method = scope["method"]
+        for route_method, pattern, endpoint, (surface, template) in self.routes:
+            if method != route_method:
+                continue
+            match = pattern.match(path)
+            if match is None:
+                continue
+            scope["app"] = self.app
+            scope["path_params"] = match.groupdict()
+            status = await self._serve(endpoint, scope, receive, send)
+            HTTP.observe(surface, template, method, status, time.perf_counter() - started)
+            return
+        await self._forward(scope, receive, send, path, started)
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, path: str, started: float) -> None:
+        """Anything not hot goes on to FastAPI, counted under the route FastAPI matched."""
         status = 500
 
         async def observed(message: Message) -> None:
@@ -96,30 +112,17 @@ class HotRoutes:
                 status = message["status"]
             await send(message)
 
-        method = scope["method"]
-        labels: tuple[str, str] | None = None
         try:
-            for route_method, pattern, endpoint, route_labels in self.routes:
-                if method != route_method:
-                    continue
-                match = pattern.match(path)
-                if match is None:
-                    continue
-                labels = route_labels
-                scope["app"] = self.app
-                scope["path_params"] = match.groupdict()
-                await self._serve(endpoint, scope, receive, observed)
-                return
             await self.app(scope, receive, observed)
         finally:
-            if labels is None:
-                template = route_template(scope.get("route"), path)
-                labels = (surface_of(template), template) if template else (surface_of(path), UNMATCHED)
+            template = route_template(scope.get("route"), path)
+            surface = surface_of(template or path)
+            method = scope["method"]
             verb = method if method in METHODS else "OTHER"
-            HTTP_REQUESTS.child(labels[0], labels[1], verb, str(status)).inc()
-            HTTP_LATENCY.observe((labels[0], labels[1], verb), time.perf_counter() - started)
+            HTTP.observe(surface, template or UNMATCHED, verb, status, time.perf_counter() - started)
 
-    async def _serve(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _serve(self, endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> int:
+        """Answer with `endpoint`; returns the status sent."""
         started = False
 
         async def tracked(message: Message) -> None:
@@ -133,7 +136,9 @@ class HotRoutes:
             except CellplaneError as error:
                 response = error_response(error)
             await response(scope, receive, tracked)
+            return response.status_code
         except Exception:
             log.exception("%s %s failed", scope["method"], scope["path"])
             if not started:
                 await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
+            return 500
