@@ -10,11 +10,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from cellplane.api.app import create_app
+from cellplane.api.openapi.document import build_document
 from cellplane.api.openapi.official import official_spec
 from cellplane.services.context import PlatformContext
+
+
+class Thing(BaseModel):
+    """A model such as a JSON surface declares (module level: annotations are resolved by name)."""
+
+    id: str
+    name: str | None = None
+
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "specs"
 SPECS = ("twilio_supersim_v1.json", "twilio_wireless_v1.json")
@@ -107,3 +118,30 @@ def _walk(node: Any) -> Any:
     elif isinstance(node, list):
         for value in node:
             yield from _walk(value)
+
+
+def test_a_json_surface_with_pydantic_models_is_described_without_writing_docs() -> None:
+    """A later surface (/things/v1 takes JSON) plugs in through FastAPI's own models: its operations are kept,
+    converted to the document's OpenAPI 3.0; a raw-request route with no description is marked undocumented."""
+    app = FastAPI()
+
+    @app.post("/things/v1/things", response_model=Thing, status_code=201)
+    async def create(thing: Thing) -> Thing:
+        return thing
+
+    @app.get("/things/v1/raw")
+    async def raw() -> None:
+        return None
+
+    document = build_document(app.routes, [], title="t", version="1", description="d")
+    created = document["paths"]["/things/v1/things"]["post"]
+    assert created["x-cellplane"] is True and "x-cellplane-undocumented" not in created
+    assert created["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Thing"
+    }
+    assert document["components"]["schemas"]["Thing"]["properties"]["name"] == {
+        "type": "string",
+        "title": "Name",
+        "nullable": True,
+    }
+    assert document["paths"]["/things/v1/raw"]["get"]["x-cellplane-undocumented"] is True

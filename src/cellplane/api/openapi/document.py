@@ -77,13 +77,21 @@ def build_document(
             else:
                 documented_path, operation = described
             document["paths"].setdefault(documented_path, {})[method] = operation
+    for name, schema in listed.get("components", {}).get("schemas", {}).items():  # pydantic models of JSON surfaces
+        document["components"]["schemas"].setdefault(name, to_openapi_30(schema))
     _unique_operation_ids(document)
     document["tags"].sort(key=lambda tag: tag["name"])
     return document
 
 
 def _undocumented(generated: Operation, surface: SurfaceDocs | None) -> Operation:
-    """A route its surface does not describe: FastAPI's own operation, marked, with the platform's errors."""
+    """A route its surface does not describe: FastAPI's own operation, marked. Where FastAPI knows the models
+    (a JSON surface's pydantic request and response models) that is a real description and is kept; otherwise
+    the route is marked undocumented, with the platform's errors."""
+    if _has_models(generated):
+        described = to_openapi_30(generated)
+        described["x-cellplane"] = True
+        return described
     operation = {key: value for key, value in generated.items() if key != "responses"}
     operation["x-cellplane"] = True
     operation["x-cellplane-undocumented"] = True
@@ -94,6 +102,45 @@ def _undocumented(generated: Operation, surface: SurfaceDocs | None) -> Operatio
         **error_responses(("400", "401", "404")),
     }
     return operation
+
+
+def _has_models(generated: Operation) -> bool:
+    for response in generated.get("responses", {}).values():
+        for media in response.get("content", {}).values():
+            if media.get("schema"):
+                return True
+    return "requestBody" in generated
+
+
+def to_openapi_30(node: Any) -> Any:
+    """FastAPI writes JSON Schema as OpenAPI 3.1 has it; the document is 3.0 (the official specs' version): a
+    nullable type (`anyOf: [X, {type: null}]`) becomes X with `nullable`, `const` an enum of one, `examples` is
+    dropped (3.0 has `example`)."""
+    if isinstance(node, list):
+        return [to_openapi_30(value) for value in node]
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    nullable = False
+    for key in ("anyOf", "oneOf"):
+        options = node.get(key)
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [option for option in options if option != {"type": "null"}]
+            del node[key]
+            nullable = True
+            if len(rest) == 1 and "$ref" not in rest[0]:
+                node = {**rest[0], **node}
+            elif rest:
+                node[key] = rest
+    converted = {key: to_openapi_30(value) for key, value in node.items() if key != "examples"}
+    if "const" in converted:
+        converted["enum"] = [converted.pop("const")]
+    if converted.get("type") == "null":
+        converted.pop("type")
+        nullable = True
+    if nullable:
+        converted["nullable"] = True
+    return converted
 
 
 def _unique_operation_ids(document: dict[str, Any]) -> None:
