@@ -147,7 +147,10 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+        # Not healthy in time: end it, or it lives on as an orphan (the fixture that started it never stops it),
+        # and on a shared machine every orphan makes the next start slower still.
+        self.stop(kill=True)
+        raise RuntimeError(f"server did not become healthy in {timeout:.0f}s:\n{self.log()}")
 
     def stop(self, kill: bool = False) -> None:
         if self.process is None:

@@ -70,10 +70,10 @@ def build_document(
         for method, generated in item.items():
             if method not in METHODS:
                 continue
-            surface = next((part for part in surfaces if path.startswith(part.prefix)), None)
-            described = surface.describe(method.upper(), path) if surface is not None else None
+            owner = next((part for part in surfaces if path.startswith(part.prefix)), None)
+            described = owner.describe(method.upper(), path) if owner is not None else None
             if described is None:
-                documented_path, operation = path, _undocumented(generated, surface)
+                documented_path, operation = path, _undocumented(generated)
             else:
                 documented_path, operation = described
             document["paths"].setdefault(documented_path, {})[method] = operation
@@ -84,7 +84,7 @@ def build_document(
     return document
 
 
-def _undocumented(generated: Operation, surface: SurfaceDocs | None) -> Operation:
+def _undocumented(generated: Operation) -> Operation:
     """A route its surface does not describe: FastAPI's own operation, marked. Where FastAPI knows the models
     (a JSON surface's pydantic request and response models) that is a real description and is kept; otherwise
     the route is marked undocumented, with the platform's errors."""
@@ -94,9 +94,7 @@ def _undocumented(generated: Operation, surface: SurfaceDocs | None) -> Operatio
         return described
     operation = {key: value for key, value in generated.items() if key != "responses"}
     operation["x-cellplane"] = True
-    operation["x-cellplane-undocumented"] = True
-    if surface is not None and surface.tag is not None:
-        operation["tags"] = [surface.tag["name"]]
+    operation["x-cellplane-undocumented"] = True  # its tags stay those its router declared
     operation["responses"] = {
         "default": {"description": "Not described yet", "content": {"application/json": {"schema": {}}}},
         **error_responses(("400", "401", "404")),
