@@ -115,9 +115,12 @@ class Server:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Start and wait for /healthz. On a first start, a UDP port that another process took between the draw
-        and the bind (this machine is shared) is drawn again, once; a restart keeps its ports."""
+    def start(self, timeout: float | None = None) -> None:
+        """Start and wait for /healthz (30 s, or CELLPLANE_TEST_START_TIMEOUT on a machine too loaded for that).
+        On a first start, a UDP port that another process took between the draw and the bind (this machine is
+        shared) is drawn again, once; a restart keeps its ports."""
+        if timeout is None:
+            timeout = float(os.environ.get("CELLPLANE_TEST_START_TIMEOUT", "30"))
         try:
             self._start(timeout)
         except ServerExitedEarly as exc:
