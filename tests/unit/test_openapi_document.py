@@ -145,3 +145,11 @@ def test_a_json_surface_with_pydantic_models_is_described_without_writing_docs()
         "nullable": True,
     }
     assert document["paths"]["/things/v1/raw"]["get"]["x-cellplane-undocumented"] is True
+
+
+def test_every_tag_is_declared_and_grouped_by_surface(document: dict[str, Any]) -> None:
+    used = {tag for _, _, op in operations(document) for tag in op.get("tags", [])}
+    declared = {tag["name"] for tag in document["tags"]}
+    grouped = {name for group in document["x-tagGroups"] for name in group["tags"]}
+    assert used <= declared and used <= grouped
+    assert [group["name"] for group in document["x-tagGroups"]][:2] == ["Super SIM v1", "Wireless v1"]

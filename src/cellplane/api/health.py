@@ -70,7 +70,12 @@ def surface_docs() -> SurfaceDocs:
         found = operations.get((method, path))
         return (path, found) if found is not None else None
 
-    return SurfaceDocs(prefix="/", describe=describe, tag={"name": "operations", "description": "Health and metrics"})
+    return SurfaceDocs(
+        prefix="/",
+        describe=describe,
+        title="operations",
+        tags=[{"name": "operations", "description": "Health and metrics"}],
+    )
 
 
 HEALTH = {

@@ -140,6 +140,7 @@ def surface_docs() -> SurfaceDocs:
     return SurfaceDocs(
         prefix=PREFIX + "/",
         describe=describe,
-        tag={"name": TAG, "description": "The operator's surface: accounts, API keys, SIM inventory"},
+        title=TAG,
+        tags=[{"name": TAG, "description": "The operator's surface: accounts, API keys, SIM inventory"}],
         components={"schemas": SCHEMAS},
     )

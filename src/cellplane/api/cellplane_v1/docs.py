@@ -159,6 +159,7 @@ def surface_docs() -> SurfaceDocs:
     return SurfaceDocs(
         prefix=PREFIX + "/",
         describe=describe,
-        tag={"name": TAG, "description": "cellplane's extensions: connection events, webhook deliveries"},
+        title=TAG,
+        tags=[{"name": TAG, "description": "cellplane's extensions: connection events, webhook deliveries"}],
         components={"schemas": SCHEMAS},
     )

@@ -34,12 +34,13 @@ METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 @dataclass
 class SurfaceDocs:
-    """What a surface contributes: which paths are its own, how to describe one of its operations, its tag, its
-    components (schemas and security schemes, merged into the document's)."""
+    """What a surface contributes: which paths are its own, how to describe one of its operations, its title (a
+    group of tags in ReDoc), its tags, its components (schemas and security schemes, merged into the document's)."""
 
     prefix: str
     describe: Describe
-    tag: dict[str, str] | None = None
+    title: str
+    tags: list[dict[str, str]] = field(default_factory=list)
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -61,9 +62,10 @@ def build_document(
         "paths": {},
         "components": copy.deepcopy(common_components()),
     }
+    groups: list[dict[str, Any]] = []
     for surface in surfaces:
-        if surface.tag is not None:
-            document["tags"].append(surface.tag)
+        document["tags"].extend(surface.tags)
+        groups.append({"name": surface.title, "tags": [tag["name"] for tag in surface.tags]})
         for section, entries in surface.components.items():
             document["components"].setdefault(section, {}).update(entries)
     for path, item in listed.get("paths", {}).items():
@@ -80,8 +82,23 @@ def build_document(
     for name, schema in listed.get("components", {}).get("schemas", {}).items():  # pydantic models of JSON surfaces
         document["components"]["schemas"].setdefault(name, to_openapi_30(schema))
     _unique_operation_ids(document)
-    document["tags"].sort(key=lambda tag: tag["name"])
+    _group_tags(document, groups)
     return document
+
+
+def _group_tags(document: dict[str, Any], groups: list[dict[str, Any]]) -> None:
+    """`x-tagGroups` (ReDoc's menu, by surface); tags only an undocumented router declared go in a last group, as
+    ReDoc hides a tag that no group names."""
+    grouped = {name for group in groups for name in group["tags"]}
+    used = sorted(
+        {tag for item in document["paths"].values() for op in item.values() for tag in op.get("tags", [])} - grouped
+    )
+    if used:
+        groups.append({"name": "other", "tags": used})
+        document["tags"].extend({"name": name} for name in used)
+    order = ("Super SIM v1", "Wireless v1", "cellplane v1", "admin v1", "operations")
+    groups.sort(key=lambda group: order.index(group["name"]) if group["name"] in order else len(order))
+    document["x-tagGroups"] = [group for group in groups if group["tags"]]
 
 
 def _undocumented(generated: Operation) -> Operation:

@@ -73,7 +73,8 @@ def official_surface(file_name: str, mount: str, title: str, operation_prefix: s
     return SurfaceDocs(
         prefix=mount + "/v1/",
         describe=describe,
-        tag={"name": title, "description": f"{spec['info'].get('title', title)}, served at {mount}/v1"},
+        title=title,
+        tags=[{**tag, "description": f"{title}, served at {mount}/v1"} for tag in spec.get("tags", [])],
         components={"schemas": schemas, "securitySchemes": spec["components"].get("securitySchemes", {})},
     )
 
