@@ -79,10 +79,9 @@ def test_own_document_holds(
         aim_at_real_resources(case, data, target)
     elif path.startswith("/admin/"):
         auth = ("admin", server.env["CELLPLANE_ADMIN_TOKEN"])
-        if isinstance(case.body, dict) and "Count" in case.body:
-            case.body["Count"] = data.draw(st.sampled_from([1, 2, case.body["Count"]]), label="Count")
-            if not isinstance(case.body["Count"], int) or case.body["Count"] > 5:
-                case.body["Count"] = 1
+        count = case.body.get("Count") if isinstance(case.body, dict) else None
+        if isinstance(count, int) and count > 5:  # a valid but large Count: a few SIMs show the same answer
+            case.body["Count"] = 2
     keep_callbacks_local(case, supersim_target.callback_url)
     response = case.call(base_url=server.base_url, auth=auth)
     case.validate_response(response, checks=CHECKS)
