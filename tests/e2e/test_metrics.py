@@ -146,3 +146,32 @@ def test_gateway_sessions_packets_and_drops(account: Account, server: Server, ra
     assert value(after, "cellplane_gateway_dropped_packets_total", **dropped) > value(
         before, "cellplane_gateway_dropped_packets_total", **dropped
     )
+
+
+def test_sms_and_wireless_command_outcomes(account: Account, server: Server) -> None:
+    """An SMS Command and Wireless Commands (over SMS and over IP) to SIMs with no device attached: each `failed`
+    outcome counted under its kind with its error code."""
+    client = account.client()
+    supersim = active_sim(account)
+    [wireless] = server.admin("provision-sims", "--count", "1", "--product", "wireless", "--account", account.sid)
+    with account.http() as http:
+        wireless_sid = http.get("/wireless/v1/Sims", params={"Iccid": wireless["iccid"]}).json()["sims"][0]["sid"]
+    plan = client.wireless.v1.rate_plans.create()
+    client.wireless.v1.sims(wireless_sid).update(rate_plan=plan.sid, status="active")
+    eventually(lambda: client.wireless.v1.sims(wireless_sid).fetch().status == "active", 10, "the SIM active")
+    before, _ = scrape(server)
+    sms = client.supersim.v1.sms_commands.create(sim=supersim.sid, payload="hello")
+    over_sms = client.wireless.v1.commands.create(command="are you there?", sim=wireless_sid)
+    over_ip = client.wireless.v1.commands.create(command="AAEC", command_mode="binary", sim=wireless_sid)
+    eventually(lambda: client.supersim.v1.sms_commands(sms.sid).fetch().status == "failed", 10, "SMS failed")
+    for command in (over_sms, over_ip):
+        eventually(lambda c=command: client.wireless.v1.commands(c.sid).fetch().status == "failed", 10, "failed")
+    after, _ = scrape(server)
+
+    def failed(kind: str, **labels: str) -> float:
+        wanted = {"kind": kind, "direction": "to_sim", "outcome": "failed", **labels}
+        return value(after, "cellplane_commands_total", **wanted) - value(before, "cellplane_commands_total", **wanted)
+
+    assert failed("sms", error_code="89100") == 1  # the SMS Command: not reachable
+    assert failed("wireless", error_code="89100") == 1  # over SMS: not attached
+    assert failed("wireless", error_code="83400") == 1  # over IP: not attached
