@@ -27,7 +27,7 @@ TEMPLATES = surface_gets()
 
 
 def test_the_route_table_has_both_surfaces() -> None:
-    assert "/supersim/v1/Sims/{sid}" in TEMPLATES and "/wireless/v1/Sims" in TEMPLATES
+    assert "/supersim/v1/Sims/{Sid}" in TEMPLATES and "/wireless/v1/Sims" in TEMPLATES
     assert len(TEMPLATES) >= 25
 
 
