@@ -25,6 +25,7 @@ from cellplane.domain.paging import Page, PageSpec
 from cellplane.protocols.sms import ShortMessage, measure
 from cellplane.services.command_callbacks import enqueue_status_callback, failure_params
 from cellplane.services.context import PlatformContext
+from cellplane.services.metrics import command_outcome
 from cellplane.services.outbox import enqueue
 from cellplane.services.sms_usage import count_sms
 from cellplane.services.transport import SmsOutcome, SmsSubmission, SmsTransport
@@ -229,6 +230,7 @@ async def record_received(
         date_updated=at,
     )
     repo.add(session, command)
+    command_outcome("sms", rules.FROM_SIM, rules.RECEIVED)
     if fleet.sms_commands_url:
         notify(session, command, sim, fleet.sms_commands_url, fleet.sms_commands_method)
     await count_sms(session, ctx, sim, to_sim=False, now=at)
@@ -245,6 +247,7 @@ def _advance(
     if error is not None:
         command.error_code = rules.DELIVERY_ERROR
         command.error_message = error
+    command_outcome("sms", rules.TO_SIM, status, command.error_code if error is not None else None)
     if command.callback_url:
         notify(session, command, sim, command.callback_url, command.callback_method)
 
