@@ -12,6 +12,7 @@ from cellplane.api.admin_v1 import docs as admin_docs
 from cellplane.api.cellplane_v1 import docs as cellplane_docs
 from cellplane.api.openapi import SurfaceDocs
 from cellplane.api.openapi.official import official_surface
+from cellplane.api.things_v1 import docs as things_docs
 from cellplane.api.wire.auth import Authenticator
 from cellplane.api.wire.errors import handle_domain_error, handle_http_error, handle_validation_error
 from cellplane.api.wire.hot import HotRoutes
@@ -69,6 +70,7 @@ def surface_docs() -> list[SurfaceDocs]:
     return [
         official_surface("twilio_supersim_v1.json", "/supersim", "Super SIM v1", "Supersim"),
         official_surface("twilio_wireless_v1.json", "/wireless", "Wireless v1", "Wireless"),
+        things_docs.surface_docs(),
         cellplane_docs.surface_docs(),
         admin_docs.surface_docs(),
         health.surface_docs(),
