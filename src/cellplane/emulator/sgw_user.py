@@ -74,6 +74,13 @@ class SgwUser(asyncio.DatagramProtocol):
         device.up_packets += 1
         return True
 
+    def send_raw(self, datagram: memoryview, to: tuple[str, int]) -> bool:
+        """A G-PDU already framed (device TUNs frame theirs in place, tun_link.py)."""
+        if self._transport is None:
+            return False
+        self._transport.sendto(datagram, to)
+        return True
+
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         try:
             packet = parse_gtpu_full(data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import subprocess
 from typing import Any
 
 from pyroute2.netns import NETNS_RUN_DIR
@@ -27,19 +28,18 @@ def nft_available() -> bool:
 
 async def run_in(namespace: str, argv: list[str], stdin: bytes | None = None) -> bytes:
     """Run a program in the network namespace `namespace`; its output, or NftError with what it said."""
-    process = await asyncio.create_subprocess_exec(
-        "nsenter",
-        f"--net={NETNS_RUN_DIR}/{namespace}",
-        "--",
-        *argv,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    # A thread with subprocess.run, not the loop's subprocess API: uvloop hands a child a socketpair as its stdin,
+    # and `nft -f -` opens /dev/stdin, which a socket cannot be (ENXIO).
+    done = await asyncio.to_thread(
+        subprocess.run,
+        ["nsenter", f"--net={NETNS_RUN_DIR}/{namespace}", "--", *argv],
+        input=stdin,
+        capture_output=True,
+        timeout=30,
     )
-    out, err = await process.communicate(stdin)
-    if process.returncode != 0:
-        raise NftError(f"{' '.join(argv)} in {namespace}: {err.decode(errors='replace').strip()}")
-    return out
+    if done.returncode != 0:
+        raise NftError(f"{' '.join(argv)} in {namespace}: {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
 
 
 async def transaction(namespace: str, commands: list[Command]) -> None:

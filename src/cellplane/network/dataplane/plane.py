@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from typing import Any
 
@@ -250,10 +251,9 @@ class DataPlane:
 
 
 async def _host_transaction(commands: list[nft.Command]) -> None:
-    process = await asyncio.create_subprocess_exec(
-        "nft", "-j", "-f", "-", stdin=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
     document = json.dumps({"nftables": [{"metainfo": {"json_schema_version": 1}}, *commands]}).encode()
-    _, err = await process.communicate(document)
-    if process.returncode != 0:
-        raise nft.NftError(err.decode(errors="replace").strip())
+    done = await asyncio.to_thread(
+        subprocess.run, ["nft", "-j", "-f", "-"], input=document, capture_output=True, timeout=30
+    )
+    if done.returncode != 0:
+        raise nft.NftError(done.stderr.decode(errors="replace").strip())
