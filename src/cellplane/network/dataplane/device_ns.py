@@ -9,10 +9,9 @@ from __future__ import annotations
 import contextlib
 import os
 
-from pyroute2 import IPRoute, NetNS, netns
-
 from . import names
 from .config import new_instance
+from .netlink import IPRoute, NetNS, netns
 from .tun import open_tun
 
 
@@ -47,7 +46,10 @@ class DeviceNamespace:
         if address == self._address:
             return
         with NetNS(self.name) as ns:
-            index = ns.link_lookup(ifname=self.interface)[0]
+            found = ns.link_lookup(ifname=self.interface)
+            if not found:
+                return  # the namespace is being removed
+            index = found[0]
             if self._address is not None:
                 with contextlib.suppress(Exception):
                     ns.addr("del", index=index, address=self._address, prefixlen=32)

@@ -21,9 +21,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from pyroute2 import IPRoute, NetNS, netns
-
 from . import names, nft
+from .netlink import IPRoute, NetNS, netns
 from .tun import open_tun
 
 log = logging.getLogger("cellplane.dataplane")
@@ -211,7 +210,11 @@ class RoutingDomain:
     def _isolation_rules(self, isolated: bool) -> list[list[nft.Command]]:
         if not isolated:
             return []
-        return [[nft.match(nft.meta("iifname"), TUN), nft.match(nft.meta("oifname"), TUN), {"reject": None}]]
+        between = [nft.match(nft.meta("iifname"), TUN), nft.match(nft.meta("oifname"), TUN)]
+        return [
+            [*between, nft.match(nft.meta("l4proto"), "tcp"), {"reject": {"type": "tcp reset"}}],
+            [*between, {"reject": {"type": "icmp", "expr": "admin-prohibited"}}],
+        ]
 
     def _base_ruleset(self) -> list[nft.Command]:
         """The table, whole: replies pass, devices go out through the uplink (masqueraded), nothing comes in that

@@ -18,7 +18,7 @@ import string
 import subprocess
 from pathlib import Path
 
-from pyroute2 import IPRoute, netns
+from .netlink import IPRoute, netns
 
 log = logging.getLogger("cellplane.dataplane")
 

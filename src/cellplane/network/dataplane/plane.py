@@ -20,11 +20,10 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from pyroute2 import IPRoute
-
 from . import names, nft
 from .config import LINK_RANGE, DataPlaneConfig, DataPlaneMode, random_link_subnet
 from .domain import Link, RoutingDomain
+from .netlink import IPRoute
 
 log = logging.getLogger("cellplane.dataplane")
 
