@@ -31,6 +31,7 @@ TABLE = "cellplane"
 TUN = "gtp0"
 UPLINK = "uplink0"
 FAMILY = "ip"
+SYNTHETIC_TRAFFIC = "198.51.100.0/24"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,9 @@ class RoutingDomain:
             ns.link("set", index=uplink, state="up")
             for pool in self.pools:
                 ns.route("add", dst=pool, oif=tun)
+            # The emulator's synthetic traffic goes to TEST-NET-2 (RFC 5737); it ends here silently, as before the
+            # data plane, rather than earning its sender an ICMP error (which would be downlink usage).
+            ns.route("add", dst=SYNTHETIC_TRAFFIC, type="blackhole")
             if self.internet:
                 ns.route("add", dst="0.0.0.0/0", gateway=self.link.host)
 
