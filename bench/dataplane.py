@@ -313,8 +313,9 @@ def measure(name: str, run: Runner, server: str, args: argparse.Namespace) -> di
     for size in (64, 1400):
         print(f"{name}: UDP {size}-octet packets ...", flush=True)
         result[f"udp{size}_pps"] = udp_pps(run, server, size, args.udp_seconds)
-    print(f"{name}: round trips at {args.rate}/s ...", flush=True)
+    print(f"{name}: round trips at {args.rate}/s and {args.low_rate}/s ...", flush=True)
     result["latency"] = latency(run, server, args.rate, args.latency_seconds)
+    result["latency_low"] = latency(run, server, args.low_rate, args.latency_seconds)
     print(f"{name}: {json.dumps(result)}", flush=True)
     return result
 
@@ -329,15 +330,17 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         f"Run {when} on {machine()}; TCP {args.seconds} s, UDP {args.udp_seconds} s per size, round trips "
         f"{args.latency_seconds} s at {args.rate} packets/s.",
         "",
-        "| path | TCP Mbit/s | UDP 64 B pps | UDP 1400 B pps | RTT p50 µs | RTT p99 µs | answered |",
-        "|---|---|---|---|---|---|---|",
+        f"| path | TCP Mbit/s | UDP 64 B pps | UDP 1400 B pps | RTT p50 / p99 µs at {args.rate}/s (answered) "
+        f"| RTT p50 / p99 µs at {args.low_rate}/s |",
+        "|---|---|---|---|---|---|",
     ]
     for name in ("cellplane", "relay", "veth"):
         r = results[name]
-        lat = r["latency"]
+        lat, low = r["latency"], r["latency_low"]
         lines.append(
             f"| {name} | {r['tcp_bps'] / 1e6:,.0f} | {r['udp64_pps']:,.0f} | {r['udp1400_pps']:,.0f} | "
-            f"{lat['p50']:,.0f} | {lat['p99']:,.0f} | {lat['answered']}/{lat['sent']} |"
+            f"{lat['p50']:,.0f} / {lat['p99']:,.0f} ({lat['answered']}/{lat['sent']}) | "
+            f"{low['p50']:,.0f} / {low['p99']:,.0f} |"
         )
 
     def ratio(key: str, other: dict[str, Any]) -> str:
@@ -350,7 +353,9 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         f"UDP 1400 B {ratio('udp1400_pps', relay)}. Fraction of the kernel path (veth): TCP "
         f"{ratio('tcp_bps', veth)}, UDP 64 B {ratio('udp64_pps', veth)}, UDP 1400 B {ratio('udp1400_pps', veth)}.",
         f"Added round-trip latency, p99 less the veth path's p99, at {args.rate} packets/s: {added / 1000:.2f} ms "
-        f"(the relay's: {(relay['latency']['p99'] - veth['latency']['p99']) / 1000:.2f} ms).",
+        f"(the relay's: {(relay['latency']['p99'] - veth['latency']['p99']) / 1000:.2f} ms); at {args.low_rate} "
+        f"packets/s: {(ours['latency_low']['p99'] - veth['latency_low']['p99']) / 1000:.2f} ms (the relay's: "
+        f"{(relay['latency_low']['p99'] - veth['latency_low']['p99']) / 1000:.2f} ms).",
     ]
     return "\n".join(lines)
 
@@ -373,6 +378,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="iperf3 TCP duration")
     parser.add_argument("--udp-seconds", type=int, default=5, help="iperf3 UDP duration per packet size")
     parser.add_argument("--rate", type=int, default=10_000, help="round trips per second")
+    parser.add_argument("--low-rate", type=int, default=1_000, help="round trips per second, the second time")
     parser.add_argument("--latency-seconds", type=float, default=5.0)
     parser.add_argument("--no-record", action="store_true", help="do not rewrite bench/RESULTS.md")
     args = parser.parse_args()

@@ -53,7 +53,12 @@ def shell(
     base = (platform or f"http://{settings.host}:{settings.port}").rstrip("/")
     imsi, (mcc, mnc) = _ask_platform(base, _operator_token(settings), iccid, network)
     argv = list(command or []) or [os.environ.get("SHELL") or "/bin/sh"]
-    raise typer.Exit(asyncio.run(_run(settings, iccid, imsi, mcc, mnc, imei, rat, argv)))
+    import uvloop  # the platform's loop too (uvicorn's): every packet of the device crosses this process twice
+
+    # This loop only, not the policy: pyroute2 makes loops of its own for netlink sockets, which uvloop cannot open.
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        code = runner.run(_run(settings, iccid, imsi, mcc, mnc, imei, rat, argv))
+    raise typer.Exit(code)
 
 
 async def _run(
