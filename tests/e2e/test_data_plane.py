@@ -30,6 +30,7 @@ from tests.support.dataplane import (
 from tests.support.network import USA, eventually, make_fleet, make_sim
 from tests.support.server import Server, free_port, server_env
 
+STARTUP = 90.0  # seconds: this shared machine is sometimes very busy (imports alone took 30 s at load 30)
 THROTTLE_RATE = 4_000_000  # bit/s: 500 kB/s, slow enough to measure, fast enough to be quick
 
 REASON = data_plane_unavailable()
@@ -46,7 +47,7 @@ def start_server(data_dir: Path, **extra: str) -> Server:
         **extra,
     )
     server = Server(backend="sqlite", data_dir=data_dir, port=free_port(), env=env)
-    server.start()
+    server.start(timeout=STARTUP)
     return server
 
 
@@ -297,7 +298,7 @@ def test_a_killed_platform_leaves_nothing_behind_after_its_restart(
         left = host_state()
         assert domain["namespace"] in left["namespaces"] and domain["host_link"] in left["links"]
 
-        server.start()
+        server.start(timeout=STARTUP)
         new = data_plane_status(server)
         after = host_state()
         assert domain["namespace"] not in after["namespaces"]
@@ -334,7 +335,7 @@ def test_without_cap_net_admin_the_platform_runs_with_the_data_plane_off(tmp_pat
     original = support.CLI
     support.CLI = ["setpriv", "--bounding-set", "-net_admin", "--", *original]
     try:
-        server.start()
+        server.start(timeout=STARTUP)
     finally:
         support.CLI = original
     try:
