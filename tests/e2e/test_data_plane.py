@@ -10,7 +10,6 @@ import base64
 import ipaddress
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from tests.support.dataplane import (
     shell_args,
 )
 from tests.support.network import USA, eventually, make_fleet, make_sim
-from tests.support.server import Server, free_port, server_env
+from tests.support.server import CLI, Server, free_port, server_env
 
 STARTUP = 90.0  # seconds: this shared machine is sometimes very busy (imports alone took 30 s at load 30)
 THROTTLE_RATE = 4_000_000  # bit/s: 500 kB/s, slow enough to measure, fast enough to be quick
@@ -365,4 +364,14 @@ def test_without_cap_net_admin_the_platform_runs_with_the_data_plane_off(tmp_pat
         assert base64.b64decode(datagram["payload"]) == payload
     finally:
         server.stop()
-        time.sleep(0)
+    # CELLPLANE_DATA_PLANE=on insists: without the capability the platform does not start, and says why.
+    insisted = subprocess.run(
+        ["setpriv", "--bounding-set", "-net_admin", "--", *CLI, "up", "--port", str(free_port())],
+        env={**env, "CELLPLANE_DATA_PLANE": "on"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=STARTUP,
+    )
+    assert insisted.returncode == 2, insisted.stdout + insisted.stderr
+    assert "CELLPLANE_DATA_PLANE=on, but the process lacks CAP_NET_ADMIN" in insisted.stderr

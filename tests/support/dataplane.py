@@ -92,7 +92,7 @@ def shell_args(server: Server, iccid: str, *command: str, network: str | None = 
 
 
 def device_shell(
-    server: Server, iccid: str, *command: str, timeout: float = 60, network: str | None = None
+    server: Server, iccid: str, *command: str, timeout: float = 120, network: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """`cellplane device shell --iccid ICCID -- COMMAND`, to its end."""
     return subprocess.run(

@@ -132,9 +132,14 @@ async def _execute(namespace: str, argv: list[str]) -> int:
     """COMMAND in the device's namespace, on this terminal; its exit status (128 + signal when killed)."""
     process = await asyncio.create_subprocess_exec("nsenter", f"--net=/run/netns/{namespace}", "--", *argv)
     loop = asyncio.get_running_loop()
+
+    def relay(sig: int) -> None:
+        if process.returncode is None:
+            process.send_signal(sig)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         # The program gets the signal (a terminal's Ctrl-C reaches it anyway); the device stays until it ends.
-        loop.add_signal_handler(sig, lambda sig=sig: process.returncode is None and process.send_signal(sig))
+        loop.add_signal_handler(sig, relay, sig)
     try:
         code = await process.wait()
     finally:

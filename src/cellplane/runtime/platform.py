@@ -18,7 +18,7 @@ from cellplane.jobs.esim_profiles import advance_esim_profile, complete_settings
 from cellplane.jobs.runner import JobRunner
 from cellplane.jobs.sim_updates import complete_sim_update
 from cellplane.jobs.webhooks import WebhookSender
-from cellplane.network.dataplane import DataPlane, DataPlaneConfig, DataPlaneMode
+from cellplane.network.dataplane import DataPlane, DataPlaneConfig, DataPlaneMode, RoutingDomain
 from cellplane.network.gateway import Gateway, GatewayConfig
 from cellplane.runtime.settings import Settings, admin_token
 from cellplane.services.context import PlatformContext
@@ -128,7 +128,13 @@ class Platform:
             components.append(self.gateway)
             if self.data_plane is not None:
                 gateway = self.gateway
-                self.data_plane.on_domain.append(lambda domain: gateway.add_domain(domain.name, domain.tun_fd or -1))
+
+                def hand_over(domain: RoutingDomain) -> None:
+                    """The gateway's end of each new domain: its TUN."""
+                    assert domain.tun_fd is not None
+                    gateway.add_domain(domain.name, domain.tun_fd)
+
+                self.data_plane.on_domain.append(hand_over)
                 self.data_plane.on_domain_removed.append(lambda domain: gateway.remove_domain(domain.name))
         # --- emulator (emulator/) ---
         self.emulator: Emulator | None = None

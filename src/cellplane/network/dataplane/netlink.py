@@ -9,8 +9,8 @@ event loop of its own: call it from a worker thread, never from a coroutine.
 
 from __future__ import annotations
 
-import pyroute2.config
-from pyroute2 import IPRoute, NetNS, netns
+import pyroute2.config  # type: ignore[import-untyped]
+from pyroute2 import IPRoute, NetNS, netns  # type: ignore[import-untyped]
 
 pyroute2.config.disable_mp_signal = True
 

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from pyroute2.netns import NETNS_RUN_DIR
+from pyroute2.netns import NETNS_RUN_DIR  # type: ignore[import-untyped]
 
 Command = dict[str, Any]
 

@@ -78,6 +78,8 @@ class DataPlane:
         self._free_links: list[int] = []
         self._next_link = 0
         self._lock = asyncio.Lock()
+        self.enabled: bool
+        self.reason: str | None
         why = None if mode == DataPlaneMode.OFF else missing()
         if mode == DataPlaneMode.OFF:
             self.enabled, self.reason = False, "CELLPLANE_DATA_PLANE=off"

@@ -160,4 +160,4 @@ def routing_domain(packet: Packet) -> str | None:
     first = values[0] if values else None
     if isinstance(first, bytes):
         first = first.decode("utf-8", "replace")
-    return first or None
+    return first if isinstance(first, str) and first else None
