@@ -122,11 +122,19 @@ class DataPlane:
         if names.owner_alive(self.instance):
             raise DataPlaneUnavailable(f"data plane instance {self.instance!r} is in use by another live process")
         names.claim(self.instance)
-        await asyncio.to_thread(names.sweep, self.instance)
-        self._link_subnet = await asyncio.to_thread(self._free_subnet)
-        if self.config.internet:
-            await self._host_masquerade(True)
-        await self.create_domain(DEFAULT_DOMAIN, self.config.default_pools)
+        try:
+            await asyncio.to_thread(names.sweep, self.instance)
+            self._link_subnet = await asyncio.to_thread(self._free_subnet)
+            if self.config.internet:
+                await self._host_masquerade(True)
+            await self.create_domain(DEFAULT_DOMAIN, self.config.default_pools)
+        except Exception as error:
+            if self.mode == DataPlaneMode.ON:
+                raise
+            # auto: the platform runs as without a data plane, and says why (a container without /run/netns, ...).
+            log.exception("data plane could not start; running without it")
+            await self.stop()
+            self.enabled, self.reason = False, f"it could not start here: {error}"
 
     async def stop(self) -> None:
         if not self.enabled:
