@@ -147,6 +147,9 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        # Not left running: an orphaned platform would keep its ports and its data plane's namespace.
+        self.process.kill()
+        self.process.wait()
         raise RuntimeError(f"server did not become healthy:\n{self.log()}")
 
     def stop(self, kill: bool = False) -> None:
