@@ -58,8 +58,11 @@ def active_things(account: Account, client: httpx.Client, count: int, **change: 
     return things
 
 
-def domain_of(server: Server, network_id: str) -> dict[str, Any]:
-    """The Network's routing domain, once the data plane has made it and the Network shows its public address."""
+def domain_of(server: Server, network_id: str, iccid: str | None = None) -> dict[str, Any]:
+    """The Network's routing domain; with `iccid`, that Thing attaches once first (which makes it)."""
+    if iccid is not None:
+        done = device_shell(server, iccid, "true", network=NL)
+        assert done.returncode == 0, done.stdout + done.stderr
     found = eventually(lambda: data_plane_status(server)["domains"], lambda d: network_id in d, timeout=10)
     assert network_id in found, found
     domain: dict[str, Any] = found[network_id]
@@ -114,7 +117,7 @@ def test_outbound_deny_on_port_80_acts_within_a_second_and_a_bad_profile_changes
     with http(account) as client:
         group, network, profile = defaults(client)
         [thing] = active_things(account, client, 1)
-        domain = domain_of(server, network["id"])
+        domain = domain_of(server, network["id"], thing["iccid"])
         host = domain["host_address"]
         with (
             http_on(host, 80) as web,
@@ -198,23 +201,25 @@ def test_device_isolation_keeps_things_apart_but_not_from_the_back_end(server: S
         listener, caller = active_things(account, client, 2)
         listener_ip = "10.200.0.60"
         assert client.patch(f"/things/{listener['sid']}", json={"lockedIp": listener_ip}).status_code == 200
-        domain = domain_of(server, network["id"])
-        with (
-            http_on(domain["host_address"]) as back_end,
-            shell(server, listener["iccid"], sys.executable, "-c", probes.UDP_ECHO, "9000") as echo,
-        ):
-            assert echo.stdout is not None and "ready" in echo.stdout.readline()
+        domain = domain_of(server, network["id"], caller["iccid"])
+        with http_on(domain["host_address"]) as back_end:
+            curl = f"curl -s -o /dev/null -w 'back=%{{http_code}}\\n' {back_end}/bytes/10"
+            serve = f"{curl}; {sys.executable} -c '{probes.UDP_ECHO}' 9000"
+            with shell(server, listener["iccid"], "sh", "-c", serve) as echo:
+                assert echo.stdout is not None
+                assert echo.stdout.readline().strip() == "back=200"  # the listener reaches the back end too
+                assert "ready" in echo.stdout.readline()
 
-            def probe() -> str:
-                curl = f"curl -s -o /dev/null -w 'back=%{{http_code}} ' {back_end}/bytes/10"
-                script = f"{curl}; {sys.executable} -c '{probes.REACH}' {listener_ip} 9000"
-                done = device_shell(server, caller["iccid"], "sh", "-c", script, network=NL)
-                return done.stdout.strip().splitlines()[-1]
+                def probe() -> str:
+                    curl = f"curl -s -o /dev/null -w 'back=%{{http_code}} ' {back_end}/bytes/10"
+                    script = f"{curl}; {sys.executable} -c '{probes.REACH}' {listener_ip} 9000"
+                    done = device_shell(server, caller["iccid"], "sh", "-c", script, network=NL)
+                    return done.stdout.strip().splitlines()[-1]
 
-            assert probe() == "back=200 udp=no icmp=no"
-            assert client.patch(f"/networks/{network['id']}", json={"deviceIsolation": False}).status_code == 200
-            time.sleep(1.0)
-            assert probe() == "back=200 udp=ok icmp=ok"
+                assert probe() == "back=200 udp=no icmp=no"
+                assert client.patch(f"/networks/{network['id']}", json={"deviceIsolation": False}).status_code == 200
+                time.sleep(1.0)
+                assert probe() == "back=200 udp=ok icmp=ok"
 
 
 def test_two_accounts_with_the_same_cidr_carry_traffic_independently(server: Server) -> None:
@@ -226,7 +231,7 @@ def test_two_accounts_with_the_same_cidr_carry_traffic_independently(server: Ser
             assert client.post(f"/networks/{created['id']}/ipPools", json={"cidr": "10.77.0.0/24"}).status_code == 201
             group = client.post("/thingsGroups", json={"name": "plant", "networkId": created["id"]}).json()
             [thing] = active_things(account, client, 1, thingsGroupId=group["id"], lockedIp="10.77.0.7")
-            shells.append((thing, domain_of(server, created["id"])))
+            shells.append((thing, domain_of(server, created["id"], thing["iccid"])))
     size = 300_000
     with http_on(shells[0][1]["host_address"]) as url_a, http_on(shells[1][1]["host_address"]) as url_b:
         running = [

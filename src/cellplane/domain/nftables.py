@@ -191,6 +191,7 @@ ISOLATION_CHAIN = "isolation"
 FIREWALL_CHAIN = "firewall"
 FORWARDS_CHAIN = "forwards"
 MAPS = ("inbound", "outbound")
+DEVICES = "devices"  # the set of the addresses in the maps
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,7 @@ def domain_commands(rules: NetworkRules, layout: DomainLayout, stale_chains: Seq
     # The maps reference the profile chains: both go (after the flush above dropped the rules using the maps).
     for name in MAPS:
         commands += [{"add": {"map": _map(name)}}, {"delete": {"map": {**_owner(), "name": name}}}]
+    commands += [{"add": {"set": _set()}}, {"delete": {"set": {**_owner(), "name": DEVICES}}}, {"add": {"set": _set()}}]
     for chain in stale_chains:
         commands += [
             {"add": {"chain": {**_owner(), "name": chain}}},
@@ -233,6 +235,9 @@ def domain_commands(rules: NetworkRules, layout: DomainLayout, stale_chains: Seq
         ]
         if elements:
             commands.append({"add": {"element": {**_owner(), "name": name, "elem": elements}}})
+    known = [address for address, profile in ordered if profile in names]
+    if known:
+        commands.append({"add": {"element": {**_owner(), "name": DEVICES, "elem": known}}})
     device = layout.device_interface
     if rules.isolation:
         between = [_iface("iifname", device), _iface("oifname", device)]
@@ -241,6 +246,15 @@ def domain_commands(rules: NetworkRules, layout: DomainLayout, stale_chains: Seq
         _rule(FIREWALL_CHAIN, [_iface("iifname", device), _vmap("saddr", "@outbound")]),
         _rule(FIREWALL_CHAIN, [_iface("oifname", device), _vmap("daddr", "@inbound")]),
     ]
+    # An address not in the maps yet (a session a moment old, before the data plane has read it): with one profile
+    # in the Network it is that one's; with several, refused until its Thing's is known (never unfiltered).
+    only = [f"_{names[p]}" for p in names] if len(names) == 1 else []
+    for field_, key, direction in (("saddr", "iifname", "out"), ("daddr", "oifname", "in")):
+        unknown = [_iface(key, device), _match(_payload("ip", field_), f"@{DEVICES}", "!=")]
+        if only:
+            commands.append(_rule(FIREWALL_CHAIN, [*unknown, {"jump": {"target": f"{direction}{only[0]}"}}]))
+        else:
+            commands += [_rule(FIREWALL_CHAIN, [*unknown, *verdict]) for verdict in _refusals()]
     commands += [
         _rule(
             FORWARDS_CHAIN,
@@ -268,6 +282,10 @@ def _chains_owned() -> tuple[str, ...]:
 
 def _map(name: str) -> Json:
     return {**_owner(), "name": name, "type": "ipv4_addr", "map": "verdict"}
+
+
+def _set() -> Json:
+    return {**_owner(), "name": DEVICES, "type": "ipv4_addr"}
 
 
 def _refusals() -> list[list[Json]]:

@@ -4,8 +4,9 @@ step with the store's Networks and applies each Network's packet rules in its do
     ThingsDomains(ctx, plane, live)   # live(domain) -> {session address: IMSI}, the gateway's sessions there
     .wake()                           # a /things/v1 write committed (services.things_packets hook): apply now
 
-A domain is made when its Network appears (at start-up for the Networks already stored, within a second of a
-POST /Networks), named by the Network's id, the value the AAA puts in `Cellplane-Routing-Domain`; it goes with its
+A domain is made at the first attach of one of its Network's Things (the gateway asks, `ensure`, before the session
+starts), or as soon as its Network has a NAT rule or a route (they must be in force without a session). It is named
+by the Network's id, the value the AAA puts in `Cellplane-Routing-Domain`; it goes with its
 Network. Its pools are routed to it, its `uplink` routes go out through the uplink, and its Network's
 `publicAddress` becomes the uplink's namespace address (the host reaches it through the veth; NAT rules listen
 there).
@@ -67,6 +68,7 @@ class ThingsDomains:
         self._task: asyncio.Task[None] | None = None
         self._loaded_at = 0.0
         self._failed: dict[str, float] = {}
+        self._lock = asyncio.Lock()
 
     def wake(self) -> None:
         self._wake.set()
@@ -105,7 +107,27 @@ class ThingsDomains:
         async with self.ctx.sessions() as session:
             self.networks = await things_packets.load(session)
 
+    async def ensure(self, name: str) -> None:
+        """The gateway's `missing_domain`: the AAA put a session in Network `name`, whose domain is not made yet;
+        make it, its rules in force, before the session starts."""
+        if not name.startswith(NETWORK_PREFIX) or not self.plane.enabled:
+            return
+        async with self._lock:
+            if name not in self.networks:
+                await self._reload()
+            network = self.networks.get(name)
+            if network is None or self.plane.domain(name) is not None:
+                return
+            try:
+                await self._apply(network, await self._create(network))
+            except Exception:
+                log.exception("things domains: network %s has no routing domain", name)
+
     async def _sync(self) -> None:
+        async with self._lock:
+            await self._sync_locked()
+
+    async def _sync_locked(self) -> None:
         for name in [n for n in self.plane.domains if n.startswith(NETWORK_PREFIX) and n not in self.networks]:
             log.info("network %s is gone: removing its routing domain", name)
             self.applied.pop(name, None)
@@ -116,6 +138,8 @@ class ThingsDomains:
                 continue
             try:
                 domain = self.plane.domain(sid)
+                if domain is None and not (network.forwards or network.uplink_routes):
+                    continue  # made at its first attach (ensure): an unused Network costs no namespace
                 if domain is None:
                     domain = await self._create(network)
                 await self._apply(network, domain)

@@ -172,6 +172,7 @@ class Platform:
 
         self.things_domains = ThingsDomains(self.ctx, plane, live)
         self.ctx.hooks.setdefault(HOOK, []).append(self.things_domains.wake)
+        gateway.create_session.missing_domain = self.things_domains.ensure
         return self.things_domains
 
     def _data_plane(self) -> DataPlane:
