@@ -145,9 +145,15 @@ class DynamicAuthorizationServer(asyncio.DatagramProtocol):
             ("Acct-Session-Id", table.by_acct_session_id),
             ("User-Name", table.by_imsi),
             ("3GPP-IMSI", table.by_imsi),
-            ("Framed-IP-Address", table.by_ue_ip),
         )
-        return [index.get(str(packet.attributes[name])) for name, index in lookups if name in packet.attributes]
+        found = [index.get(str(packet.attributes[name])) for name, index in lookups if name in packet.attributes]
+        if "Framed-IP-Address" in packet.attributes:
+            # An address names a session only within its routing domain (two Things Networks may share a CIDR):
+            # the session the other attributes name, if it holds the address; else the default domain's holder.
+            address = str(packet.attributes["Framed-IP-Address"])
+            named = next((session for session in found if session is not None), None)
+            found.append(named if named is not None and named.ue_ip == address else table.by_ue_ip.get(address))
+        return found
 
     def _reply(self, packet: Packet, code: int, error: int | None = None) -> bytes:
         if code in (Code.DISCONNECT_NAK, Code.COA_NAK):
