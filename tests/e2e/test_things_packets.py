@@ -141,6 +141,20 @@ def test_outbound_deny_on_port_80_acts_within_a_second_and_a_bad_profile_changes
             assert to_80 == "000" and to_other == "200", raw
             # The first curl that started after the rules were in force is refused; it started under a second after.
             assert float(when) - sent < 1.0, float(when) - sent
+            # Moving the Thing to a group with an open profile (same Network) lets port 80 through again, as fast.
+            open_profile = client.post("/ipProfiles", json={"name": "open"}).json()
+            moved_to = client.post(
+                "/thingsGroups", json={"name": "open", "networkId": network["id"], "ipProfileId": open_profile["id"]}
+            ).json()
+            sent = time.time()
+            moved = client.patch(f"/things/{thing['sid']}", json={"thingsGroupId": moved_to["id"]})
+            assert moved.status_code == 200, moved.text
+            for raw in loop.stdout:
+                when, to_80, to_other = raw.split()
+                if to_80 == "200":
+                    break
+            assert to_80 == "200" and float(when) - sent < 1.0, (raw, float(when) - sent)
+            assert client.patch(f"/things/{thing['sid']}", json={"thingsGroupId": group["id"]}).status_code == 200
 
         # A profile with one invalid rule is refused whole, naming the field; the domain's ruleset is unchanged.
         before = ruleset(domain["namespace"])
