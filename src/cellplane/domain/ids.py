@@ -38,6 +38,8 @@ class Prefix(StrEnum):
     ROUTE = "PR"
     IP_PROFILE = "PF"
     NAT_RULE = "PT"
+    BULK_ACTION = "BA"
+    IMEI_CHANGE = "IE"
 
 
 # Matched whole (fullmatch): `$` would also match before a trailing newline.

@@ -11,16 +11,20 @@ from cellplane.store.models.rate_plans import RatePlan
 from cellplane.store.models.sessions import ConnectionEvent, DataSession, UsageBucket
 from cellplane.store.models.sims import Sim
 from cellplane.store.models.things import IpPool, IpProfile, NatRule, ThingsGroup, ThingsNetwork, ThingsRoute
+from cellplane.store.models.things_bulk import BulkAction, BulkItem, ImeiChange, ThingTag
 
 __all__ = [
     "Account",
     "ApiKey",
     "Base",
     "BillingPeriod",
+    "BulkAction",
+    "BulkItem",
     "ConnectionEvent",
     "DataSession",
     "EsimProfile",
     "Fleet",
+    "ImeiChange",
     "IpCommand",
     "IpPool",
     "IpProfile",
@@ -32,6 +36,7 @@ __all__ = [
     "SettingsUpdate",
     "Sim",
     "SmsCommand",
+    "ThingTag",
     "ThingsGroup",
     "ThingsNetwork",
     "ThingsRoute",

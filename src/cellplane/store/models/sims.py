@@ -60,3 +60,5 @@ class Sim(Timestamps, Base):
     services_data: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False, server_default=true())
     services_sms: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False, server_default=true())
     locked_ip: Mapped[str | None] = mapped_column(String(15))
+    # IMEI monitoring (issue 18): the lock, if any (an attach from another IMEI is refused).
+    imei_lock: Mapped[str | None] = mapped_column(String(16))
