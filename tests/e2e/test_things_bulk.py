@@ -3,6 +3,8 @@ actions (202 + Location, per-item outcomes through the single-Thing rules, cance
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +14,7 @@ import pytest
 
 from tests.conftest import Account
 from tests.e2e.test_things_api import assert_refused, http, things_of
+from tests.support.server import CLI
 from tests.support.webhooks import WebhookReceiver
 
 
@@ -142,3 +145,21 @@ def test_a_bulk_action_can_be_cancelled(account: Account) -> None:
         time.sleep(0.5)
         assert client.get(f"/bulkActions/{sid}").json()["succeeded"] == bulk["succeeded"]
         assert_refused(client.post(f"/bulkActions/{sid}/cancel"), "status")
+
+
+def test_the_cli_starts_a_bulk_action_and_follows_it_to_the_end(account: Account) -> None:
+    things = things_of(account, 3)
+    ids = ",".join(t["sid"] for t in things)
+    where = ["--account", account.sid, "--token", account.token, "--platform", account.server.base_url]
+    result = subprocess.run(
+        [*CLI, "things", "bulk", "addTags", "--ids", ids, "--parameters", '{"tags": ["cli"]}', *where],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    state = json.loads(result.stdout)
+    assert (state["status"], state["succeeded"], state["failed"]) == ("completed", 3, 0)
+    assert "3/3" in result.stderr  # the progress bar's last frame
+    with http(account) as client:
+        assert client.get("/tags").json()["items"] == [{"tag": "cli", "thingCount": 3}]

@@ -12,7 +12,7 @@ import typer
 from pydantic import ValidationError
 
 from cellplane import __version__
-from cellplane.cli import admin, device, emulator
+from cellplane.cli import admin, device, emulator, things
 from cellplane.runtime.settings import Settings, admin_token, migrate
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(emulator.app, name="emulator")
 app.add_typer(device.app, name="device")
+app.add_typer(things.app, name="things")
 
 
 @app.command()
