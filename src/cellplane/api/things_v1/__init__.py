@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from cellplane.api.things_v1 import (
     bulk_actions,
     events,
+    imei_changes,
     ip_pools,
     ip_profiles,
     nat_rules,
@@ -35,6 +36,7 @@ def router() -> APIRouter:
         ip_profiles,
         events,
         bulk_actions,
+        imei_changes,
     ):
         combined.include_router(module.router)
     return combined

@@ -46,7 +46,7 @@ def render(
         "services": {"data": thing.services_data, "sms": thing.services_sms},
         "ipAddress": live.ue_ip if live is not None else None,
         "lockedIp": thing.locked_ip,
-        "imei": last.imei if last is not None else None,
+        "imei": thing.last_imei or (last.imei if last is not None else None),
         "imeiLock": thing.imei_lock,
         "lastSeen": None
         if last is None

@@ -26,6 +26,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("events_callback_method", sa.String(8), nullable=True))
     with op.batch_alter_table("sims") as batch_op:
         batch_op.add_column(sa.Column("imei_lock", sa.String(16), nullable=True))
+        batch_op.add_column(sa.Column("last_imei", sa.String(16), nullable=True))
     op.create_table(
         "things_tags",
         sa.Column("thing_sid", sa.String(34), nullable=False),
@@ -92,6 +93,7 @@ def downgrade() -> None:
     op.drop_table("things_bulk_actions")
     op.drop_table("things_tags")
     with op.batch_alter_table("sims") as batch_op:
+        batch_op.drop_column("last_imei")
         batch_op.drop_column("imei_lock")
     with op.batch_alter_table("accounts") as batch_op:
         batch_op.drop_column("events_callback_method")
