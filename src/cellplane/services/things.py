@@ -90,16 +90,16 @@ async def update(
     target = rules.check_transition(thing.status, thing.pending_status, change.state) if change.state else None
     group_sid = thing.things_group_sid
     if change.things_group_id is not None and change.things_group_id != group_sid:
-        group = await repo.owned(session, ThingsGroup, caller.account_sid, change.things_group_id)
+        group = await _group(session, caller, change.things_group_id)
         if group is None:
             raise InvalidParameter("thingsGroupId", f"Things Group {change.things_group_id} was not found")
         group_sid = group.sid
     if group_sid is None:
         group_sid = (await ensure_defaults(session, caller.account_sid)).sid
-    group = await repo.owned(session, ThingsGroup, caller.account_sid, group_sid)
+    group = await _group(session, caller, group_sid)
     assert group is not None
     if group_sid != thing.things_group_sid and thing.things_group_sid is not None:
-        current = await repo.owned(session, ThingsGroup, caller.account_sid, thing.things_group_sid)
+        current = await _group(session, caller, thing.things_group_sid)
         moves = current is None or current.network_sid != group.network_sid
         if moves and await repo.nat_rules_to(session, thing.sid):
             raise InvalidParameter(
@@ -110,9 +110,10 @@ async def update(
         await _check_lock(session, thing, group.network_sid, locked)
     elif thing.locked_ip is not None and await repo.nat_rules_to(session, thing.sid):
         raise InvalidParameter("lockedIp", "A NAT rule forwards to this Thing: delete it before unlocking the address")
-    current_tags = (await tag_repo.tags_of(session, [thing.sid]))[thing.sid]
+    current_tags: list[str] = []
     wanted_tags = current_tags
     if change.tags is not None or change.add_tags or change.remove_tags:
+        current_tags = (await tag_repo.tags_of(session, [thing.sid]))[thing.sid]
         base = change.tags if change.tags is not None else current_tags
         wanted_tags = bulk_rules.merged_tags(base, change.add_tags or (), change.remove_tags or ())
     imei_lock = thing.imei_lock if change.imei_lock is _UNSET else change.imei_lock
@@ -144,6 +145,13 @@ async def update(
     for hook in ctx.hooks.get("thing_changed", []):
         hook(thing)
     return thing, is_async
+
+
+async def _group(session: AsyncSession, caller: Caller, sid: str) -> ThingsGroup | None:
+    """The account's Things Group by sid; from the session's identity map when loaded already (a bulk action's
+    batch asks for the same group for every item)."""
+    group = await session.get(ThingsGroup, sid)
+    return group if group is not None and group.account_sid == caller.account_sid else None
 
 
 async def _check_lock(session: AsyncSession, thing: Sim, network_sid: str, locked: object) -> None:
