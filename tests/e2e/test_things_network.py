@@ -179,7 +179,7 @@ def test_two_accounts_networks_hold_the_same_cidr(network_server: Server) -> Non
         assert reply.code == pyrad_packet.AccessAccept, reply_message(reply)
         # Each session in its own Network's routing domain, with the same first address of the same CIDR.
         assert framed_ip(reply) == "10.62.0.1"
-        assert reply["Cellplane-Network-Id"] == [network_id]
+        assert reply["Cellplane-Routing-Domain"] == [network_id]
     assert answers[0][0] != answers[1][0]
 
 

@@ -28,7 +28,11 @@ async def healthz(request: Request) -> Response:
             await session.execute(text("SELECT 1"))
     except Exception as exc:  # the point of a health check is to report, not raise
         return json_response({"status": "unhealthy", "database": str(exc)[:200]}, status=503)
-    return json_response({"status": "ok", "database": "ok"})
+    body: dict[str, object] = {"status": "ok", "database": "ok"}
+    data_plane = getattr(request.app.state, "data_plane_status", None)
+    # The routing domains behind the gateway (docs/NETWORK.md): on, or off with why and how to turn it on.
+    body["data_plane"] = data_plane() if data_plane is not None else {"status": "off", "reason": "no gateway here"}
+    return json_response(body)
 
 
 @router.get("/metrics")

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from cellplane import __version__
 from cellplane.cli import admin, device, emulator
+from cellplane.cli import device_shell as _device_shell  # noqa: F401  (registers `device shell` on device.app)
 from cellplane.runtime.settings import Settings, admin_token, migrate
 
 if TYPE_CHECKING:
@@ -78,8 +79,14 @@ def up(
             where = f"CELLPLANE_{str(error['loc'][0]).upper()}: " if error["loc"] else ""
             typer.echo(f"error: {where}{error['msg'].removeprefix('Value error, ')}", err=True)
         raise typer.Exit(2) from None
+    from cellplane.network.dataplane import DataPlaneUnavailable
+
     url = migrate(settings)
-    platform = Platform(settings)
+    try:
+        platform = Platform(settings)
+    except DataPlaneUnavailable as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     seeded = seed_demo(settings) if demo else None
     if seeded is not None and platform.emulator is not None:
         # The demo's devices power on once the platform runs, so `make up` shows a living network.
@@ -88,7 +95,7 @@ def up(
 
         iccids = [sim["iccid"] for sim in seeded.sims]
         platform.components.append(DemoDevices(platform.emulator, iccids, DEMO_DEVICE_NETWORK))
-    show_banner(settings, url, seeded)
+    show_banner(settings, url, seeded, platform.data_plane.status() if platform.data_plane else None)
     uvicorn.run(
         platform.asgi,
         host=settings.host,
@@ -118,7 +125,9 @@ def seed_demo(settings: Settings) -> Demo:
     return demo
 
 
-def show_banner(settings: Settings, database_url: str, demo: Demo | None) -> None:
+def show_banner(
+    settings: Settings, database_url: str, demo: Demo | None, data_plane: dict[str, object] | None = None
+) -> None:
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         f"cellplane {__version__} is starting",
@@ -138,6 +147,13 @@ def show_banner(settings: Settings, database_url: str, demo: Demo | None) -> Non
         lines.append(
             f"  gateway        GTP-C {settings.gateway_host}:{settings.gtpc_port}, GTP-U :{settings.gtpu_port}"
         )
+    if data_plane is not None and data_plane["status"] == "on":
+        lines.append(
+            f"  data plane     on: instance {data_plane['instance']}, uplinks in {data_plane['link_subnet']}"
+            f" (device shells: cellplane device shell --iccid ICCID -- COMMAND)"
+        )
+    elif data_plane is not None:
+        lines.append(f"  data plane     off: {data_plane['reason']} (to turn it on: {data_plane['how_to_enable']})")
     if settings.emulator_enabled:
         lines.append(f"  emulator       on: control API {base}/cellplane/v1/Emulator/Devices")
     else:

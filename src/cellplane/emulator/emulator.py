@@ -33,6 +33,7 @@ from .errors import InvalidState, InvalidValue, UnknownDevice
 from .networks import Networks
 from .radio import REACTIVATION_REASON, Radio
 from .states import CONNECTED, DeviceState, parse_rat, parse_state
+from .tun_link import DeviceTun
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,26 @@ class Emulator:
                 app.close()
             self._devices.pop(iccid, None)
             self._locks.pop(iccid, None)
+
+    def attach_tun(
+        self, iccid: str, fd: int, on_session_change: Callable[[DeviceView], None] | None = None
+    ) -> DeviceTun:
+        """Carry the device's packets to and from a TUN (`fd`, made by the caller): real programs behind it use the
+        device's session. `on_session_change` is called with the device each time it gains or loses its session
+        (its address may change). Stop with the returned DeviceTun's stop()."""
+        device = self._get(iccid)
+        link = DeviceTun(self.radio, device, fd)
+        link.start()
+        if on_session_change is not None:
+            previous = self.radio.on_session_change
+
+            def changed(changed_device: Device) -> None:
+                previous(changed_device)
+                if changed_device is device:
+                    on_session_change(device.view())
+
+            self.radio.on_session_change = changed
+        return link
 
     def device(self, iccid: str) -> DeviceView:
         return self._get(iccid).view()

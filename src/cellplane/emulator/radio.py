@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 from collections.abc import Callable
 
@@ -57,6 +58,8 @@ class Radio:
         self.user = SgwUser(config.host, self.by_user_teid, self.downlink, self._tunnel_lost)
         # Called with a device whose session the network ended asking it to attach again (set by the Emulator).
         self.on_reactivation: Callable[[Device], None] = lambda device: None
+        # Called when a device gains or loses its session (a device shell's TUN follows its address).
+        self.on_session_change: Callable[[Device], None] = lambda device: None
 
     def _new_teid(self) -> int:
         while True:
@@ -112,6 +115,7 @@ class Radio:
         self.by_user_teid[user_teid] = device
         device.state = DeviceState.ATTACHED
         log.info("device %s attached on %s with %s", device.iccid, network.key, device.session.ue_ip)
+        self._changed(device)
 
     def _refused(self, device: Device, cause: int, reason: str | None) -> None:
         device.state = DeviceState.REJECTED
@@ -144,7 +148,14 @@ class Radio:
         if session is not None:
             self.by_control_teid.pop(session.sgw_control_teid, None)
             self.by_user_teid.pop(session.sgw_user_teid, None)
+            self._changed(device)
         return session
+
+    def _changed(self, device: Device) -> None:
+        try:
+            self.on_session_change(device)
+        except Exception:
+            log.exception("session change hook failed for device %s", device.iccid)
 
     def _bearer_deleted(self, request: DeleteBearerRequest) -> int | None:
         """The gateway ended the session (Delete Bearer Request, TS 29.274 §7.2.9.2)."""
@@ -212,6 +223,12 @@ class Radio:
         device.down_octets += len(packet)
         device.down_packets += 1
         device.received.set()
+        if device.tun_fd is not None:
+            try:
+                os.write(device.tun_fd, packet)  # to the real programs behind the device's TUN
+            except OSError:
+                device.dropped_packets += 1
+            return
         try:
             datagram = parse_udp(packet)
         except Ipv4Error:

@@ -18,6 +18,7 @@ from cellplane.jobs.esim_profiles import advance_esim_profile, complete_settings
 from cellplane.jobs.runner import JobRunner
 from cellplane.jobs.sim_updates import complete_sim_update
 from cellplane.jobs.webhooks import WebhookSender
+from cellplane.network.dataplane import DataPlane, DataPlaneConfig, DataPlaneMode, RoutingDomain
 from cellplane.network.gateway import Gateway, GatewayConfig
 from cellplane.runtime.settings import Settings, admin_token
 from cellplane.services.context import PlatformContext
@@ -100,6 +101,11 @@ class Platform:
                 ),
             )
             components.append(self.aaa)
+        # --- data plane (network/dataplane): routing domains behind the gateway, when it runs here ---
+        self.data_plane: DataPlane | None = None
+        if self.settings.gateway_enabled:
+            self.data_plane = self._data_plane()
+            components.append(self.data_plane)
         # --- gateway (network/gateway) ---
         self.gateway: Gateway | None = None
         if self.settings.gateway_enabled:
@@ -120,6 +126,16 @@ class Platform:
                 )
             )
             components.append(self.gateway)
+            if self.data_plane is not None:
+                gateway = self.gateway
+
+                def hand_over(domain: RoutingDomain) -> None:
+                    """The gateway's end of each new domain: its TUN."""
+                    assert domain.tun_fd is not None
+                    gateway.add_domain(domain.name, domain.tun_fd)
+
+                self.data_plane.on_domain.append(hand_over)
+                self.data_plane.on_domain_removed.append(lambda domain: gateway.remove_domain(domain.name))
         # --- emulator (emulator/) ---
         self.emulator: Emulator | None = None
         if self.settings.emulator_enabled:
@@ -139,6 +155,20 @@ class Platform:
             )
             components.append(self.emulator)
         return components
+
+    def _data_plane(self) -> DataPlane:
+        """Off, or on where this process may make namespaces (auto); DataPlaneUnavailable when `on` cannot be."""
+        from cellplane.network.dataplane.config import new_instance, random_link_subnet
+
+        settings = self.settings
+        config = DataPlaneConfig(
+            instance=settings.data_plane_instance or new_instance(),
+            link_subnet=settings.data_plane_link_subnet or random_link_subnet(),
+            link_subnet_random=settings.data_plane_link_subnet is None,
+            default_pools=(settings.ue_ip_pool,),
+            internet=settings.data_plane_internet,
+        )
+        return DataPlane(config, DataPlaneMode(settings.data_plane))
 
     def _wire_commands(self) -> None:
         # --- commands --- IP Commands both ways (issue 4), their callbacks, the 30-day retention purge.
@@ -210,6 +240,8 @@ class Platform:
         )
         app.router.lifespan_context = self._lifespan
         app.state.ip_command_outbox = self.ip_command_outbox
+        plane = self.data_plane
+        app.state.data_plane_status = plane.status if plane is not None else None
         # --- emulator API --- /cellplane/v1/Emulator (issue 3), only when the emulated network runs in-process.
         if self.emulator is not None:
             from cellplane.runtime.emulated import emulator_router

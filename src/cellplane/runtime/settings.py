@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,14 @@ class Settings(BaseSettings):
     # bit/s each way of a Wireless session throttled at its rate plan's limit (DataLimitStrategy throttle); 0: none.
     throttle_rate: int = 64_000
     ue_ip_pool: str = "10.64.0.0/10"
+    # The data plane (docs/NETWORK.md): routing domains behind the gateway. auto: on with CAP_NET_ADMIN.
+    data_plane: Literal["off", "auto", "on"] = "auto"
+    # Short name of this instance in everything it makes (cellplane-<instance>-...); default random.
+    data_plane_instance: str | None = None
+    # Where the uplinks' host ends take their /30s; default a random /24 of 198.18.0.0/15.
+    data_plane_link_subnet: str | None = None
+    # Devices reach beyond the host (its own default route, masqueraded); off: only the uplinks' host ends.
+    data_plane_internet: bool = False
     emulator_enabled: bool = False
     emulator_gtpc_port: int = 0
     emulator_gtpu_port: int = 0
@@ -80,6 +89,22 @@ class Settings(BaseSettings):
             other = taken.setdefault((host, port), name)
             if other != name:
                 raise ValueError(f"{name} and {other} are both UDP port {port} on {host}; give each its own")
+        return self
+
+    @model_validator(mode="after")
+    def _data_plane_names(self) -> Settings:
+        import ipaddress
+        import re
+
+        if self.data_plane_instance is not None and not re.fullmatch(r"[a-z][a-z0-9]{0,7}", self.data_plane_instance):
+            raise ValueError("data_plane_instance must be 1 to 8 lowercase letters and digits, starting with a letter")
+        if self.data_plane_link_subnet is not None:
+            try:
+                network = ipaddress.IPv4Network(self.data_plane_link_subnet)
+            except ValueError as error:
+                raise ValueError(f"data_plane_link_subnet: {error}") from None
+            if network.prefixlen > 30:
+                raise ValueError("data_plane_link_subnet must hold at least one /30")
         return self
 
     def resolved_database_url(self) -> str:
