@@ -216,6 +216,15 @@ class Platform:
             from cellplane.runtime.esim import esim_router
 
             app.include_router(esim_router(self.ctx))
+        # --- console --- /console (issue 19): pages for people; its live feed runs as a component.
+        from cellplane.console import install as install_console
+
+        lab = None
+        if self.emulator is not None:
+            from cellplane.runtime.console_lab import EmulatorLab
+
+            lab = EmulatorLab(self.emulator, self.gateway)
+        self.components.append(install_console(app, self.ctx, lab))
         return app
 
     @contextlib.asynccontextmanager
