@@ -10,6 +10,7 @@ from cellplane.console.web import (
     CSRF_FIELD,
     PREFIX,
     context,
+    forget_session,
     now,
     read_form,
     render,
@@ -78,6 +79,7 @@ async def sign_out(request: Request) -> Response:
     if person is not None and form.get(CSRF_FIELD) == person.csrf_token:
         async with context(request).sessions() as session, session.begin():
             await console_sessions.sign_out(session, token)
+        forget_session(token)
     response = RedirectResponse(f"{PREFIX}/sign-in", status_code=303)
     response.delete_cookie(COOKIE, path=PREFIX, httponly=True, samesite="lax", secure=secure(request))
     return response

@@ -2,7 +2,8 @@
 
 Why on the server: signing out or an expiry must end a session for good, which a self-contained cookie cannot
 promise. The cookie carries a random token; the table keeps its SHA-256, the account and role it acts as, the
-CSRF token of its forms and when it expires.
+CSRF token of its forms and when it expires. And an index for the console's dashboard (SIMs by product and
+status).
 
 Revision ID: 0013
 Revises: 0005
@@ -36,9 +37,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_console_sessions_expires_at", "console_sessions", ["expires_at"])
     op.create_index(op.f("ix_console_sessions_account_sid"), "console_sessions", ["account_sid"])
+    # The dashboard's SIMs by product and status: an index-only scan of one account's entries, not its rows.
+    op.create_index("ix_sims_account_product_status", "sims", ["account_sid", "product", "status"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sims_account_product_status", table_name="sims")
     op.drop_index(op.f("ix_console_sessions_account_sid"), table_name="console_sessions")
     op.drop_index("ix_console_sessions_expires_at", table_name="console_sessions")
     op.drop_table("console_sessions")
