@@ -4,6 +4,7 @@ for live changes, served by the platform itself. It uses the services, never the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI
 from starlette.responses import RedirectResponse
@@ -11,6 +12,7 @@ from starlette.responses import RedirectResponse
 from cellplane.console.lab import Lab
 from cellplane.console.live import LiveFeed
 from cellplane.console.web import PREFIX, environment
+from cellplane.services import console_sessions
 from cellplane.services.context import PlatformContext
 
 
@@ -20,6 +22,7 @@ class Console:
 
     feed: LiveFeed
     lab: Lab | None = None
+    session_lifetime: timedelta = console_sessions.DEFAULT_LIFETIME
 
     async def start(self) -> None:
         await self.feed.start()
@@ -32,11 +35,15 @@ def _fragment(template: str, values: dict[str, object]) -> str:
     return environment.get_template(template).render(**values)
 
 
-def install(app: FastAPI, ctx: PlatformContext, lab: Lab | None = None) -> Console:
+def install(
+    app: FastAPI, ctx: PlatformContext, lab: Lab | None = None, session_seconds: float | None = None
+) -> Console:
     """Mount the console on `app`; the returned component runs its live feed (start it with the platform)."""
     from cellplane.console import routes_actions, routes_auth, routes_pages, static_files
 
     console = Console(feed=LiveFeed(ctx, _fragment), lab=lab)
+    if session_seconds is not None:
+        console.session_lifetime = timedelta(seconds=session_seconds)
     app.state.console = console
     for part in (static_files.router, routes_auth.router, routes_pages.router, routes_actions.router):
         app.include_router(part, prefix=PREFIX, include_in_schema=False)

@@ -46,7 +46,12 @@ async def sign_in(request: Request) -> Response:
         )
     async with context(request).sessions() as session, session.begin():
         opened = await console_sessions.sign_in(
-            session, username, password, now(request), read_only=form.get("read_only") == "on"
+            session,
+            username,
+            password,
+            now(request),
+            read_only=form.get("read_only") == "on",
+            lifetime=request.app.state.console.session_lifetime,
         )
     if opened is None:
         return render(

@@ -224,7 +224,9 @@ class Platform:
             from cellplane.runtime.console_lab import EmulatorLab
 
             lab = EmulatorLab(self.emulator, self.gateway)
-        self.components.append(install_console(app, self.ctx, lab))
+        self.components.append(
+            install_console(app, self.ctx, lab, session_seconds=self.settings.console_session_seconds)
+        )
         return app
 
     @contextlib.asynccontextmanager

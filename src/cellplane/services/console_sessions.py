@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,7 +79,7 @@ async def sign_in(
     )
     session.add(record)
     await session.flush()
-    return OpenedSession(token=token, csrf_token=csrf, expires_at=record.expires_at, caller=_with_role(caller, role))
+    return OpenedSession(token=token, csrf_token=csrf, expires_at=record.expires_at, caller=replace(caller, role=role))
 
 
 async def resume(session: AsyncSession, token: str, now: datetime) -> SignedIn | None:
@@ -110,13 +110,3 @@ async def resume(session: AsyncSession, token: str, now: datetime) -> SignedIn |
 
 async def sign_out(session: AsyncSession, token: str) -> None:
     await repo.end(session, token_hash(token))
-
-
-def _with_role(caller: Caller, role: str) -> Caller:
-    return Caller(
-        account_sid=caller.account_sid,
-        credential_sid=caller.credential_sid,
-        visible=caller.visible,
-        parent_sid=caller.parent_sid,
-        role=role,
-    )
