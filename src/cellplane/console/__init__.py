@@ -3,12 +3,13 @@ for live changes, served by the platform itself. It uses the services, never the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from fastapi import FastAPI
 from starlette.responses import RedirectResponse
 
+from cellplane.console.dashboard_cache import DashboardCache
 from cellplane.console.lab import Lab
 from cellplane.console.live import LiveFeed
 from cellplane.console.web import PREFIX, environment
@@ -23,12 +24,14 @@ class Console:
     feed: LiveFeed
     lab: Lab | None = None
     session_lifetime: timedelta = console_sessions.DEFAULT_LIFETIME
+    dashboards: DashboardCache = field(default_factory=DashboardCache)
 
     async def start(self) -> None:
         await self.feed.start()
 
     async def stop(self) -> None:
         await self.feed.stop()
+        await self.dashboards.stop()
 
 
 def _fragment(template: str, values: dict[str, object]) -> str:

@@ -24,10 +24,14 @@ _FILESIZE = environment.filters["filesize"]
 @router.get("")
 @page("sims:read")
 async def dashboard(request: Request, person: Person) -> Response:
-    async with context(request).sessions() as session:
-        board = await overview.dashboard(session, person.caller, now(request))
+
+    async def count() -> overview.Dashboard:
+        async with context(request).sessions() as session:
+            return await overview.dashboard(session, person.caller, now(request))
+
+    board, age = await request.app.state.console.dashboards.get(person.caller.account_sid, count)
     chart = daily_bars(board.usage, _FILESIZE) if board.usage else None
-    return render(request, "dashboard.html", person, board=board, chart=chart, products=overview.PRODUCTS)
+    return render(request, "dashboard.html", person, board=board, chart=chart, age=age)
 
 
 @router.get("/sims")
