@@ -72,8 +72,12 @@ def test_connection_events_arrive_on_the_live_stream_and_the_device_is_found_by_
     received: list[dict[str, Any]] = []
     client = signed_in(lab_server, attached["account"])
 
+    page = client.get(f"/console/sims/{sim['sid']}").text
+    live_url = re.search(r'data-live="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert "since=" in live_url
+
     def listen() -> None:
-        with client.stream("GET", f"/console/events?sim={sim['sid']}", timeout=20) as stream:
+        with client.stream("GET", live_url, timeout=20) as stream:
             for line in stream.iter_lines():
                 if line.startswith("data: "):
                     received.append(json.loads(line[6:]))
@@ -82,7 +86,7 @@ def test_connection_events_arrive_on_the_live_stream_and_the_device_is_found_by_
 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
-    time.sleep(1.0)  # the stream is open and the feed has its cursor before the attach
+    # No wait for the stream to open: what happens after the page was rendered reaches it either way.
     with httpx.Client(base_url=lab_server.base_url, auth=attached["auth"], timeout=10) as api:
         device = api.post("/cellplane/v1/Emulator/Devices", data={"Iccid": sim["iccid"], "Network": "310-260"})
         assert device.status_code == 201 and device.json()["state"] == "attached", device.text

@@ -33,6 +33,9 @@ class Subscription:
     sim_sid: str | None = None
     commands: set[str] = field(default_factory=set)
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=200))
+    # Where the page's own render left the events: the stream first sends what came after it.
+    since: str | None = None
+    delivered_upto: str = ""
     sim_state: tuple[str, str | None] | None = None
     command_states: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
@@ -112,12 +115,21 @@ class LiveFeed:
             if self._cursor is None:
                 self._cursor = await overview.event_cursor(session)
             found = await overview.changes(session, self._cursor, sims, commands)
+            for sub in subs:
+                if sub.since is not None:
+                    missed = await overview.catch_up(session, sub.account_sid, sub.sim_sid, sub.since)
+                    sub.since = None
+                    for event in missed:
+                        sub.push(self._event_message(event))
+                    sub.delivered_upto = missed[-1].sid if missed else ""
         self._cursor = found.cursor
         for sub in subs:
             self._deliver(sub, found)
 
     def _deliver(self, sub: Subscription, found: overview.Changes) -> None:
         for event in found.events:
+            if event.sid <= sub.delivered_upto:
+                continue  # already sent by the catch-up
             if event.account_sid == sub.account_sid and sub.sim_sid in (None, event.sim_sid):
                 sub.push(self._event_message(event))
         if sub.sim_sid is not None and sub.sim_sid in found.sims:

@@ -182,7 +182,10 @@ async def events(request: Request, person: Person) -> Response:
                 await wireless_service.fetch(session, person.caller, sim)
             else:
                 await sims_service.fetch(session, person.caller, sim)
-    subscription = Subscription(account_sid=person.caller.account_sid, sim_sid=sim)
+    since = text(request.query_params.get("since"), 40) or None
+    if since is not None and not is_sid(since):
+        raise InvalidParameter("since", "since must be an event position given by the page")
+    subscription = Subscription(account_sid=person.caller.account_sid, sim_sid=sim, since=since)
     # Commands the page showed still on their way: followed too (the feed only shows this account's).
     watched = text(request.query_params.get("watch"), 40 * 20).split(",")
     subscription.commands.update(sid for sid in watched if sim is not None and is_sid(sid))

@@ -82,9 +82,10 @@ async def load_sim(request: Request, person: Person, sid: str) -> overview.SimDe
 @router.get("/sims/{sid}")
 @page("sims:read")
 async def sim_page(request: Request, person: Person, sid: str) -> Response:
+    since = overview.event_cursor_at(now(request))  # before reading: an event made meanwhile comes by the stream
     detail = await load_sim(request, person, sid)
     chart = daily_bars(detail.usage, _FILESIZE)
-    return render(request, "sim.html", person, detail=detail, sim=detail.sim, chart=chart)
+    return render(request, "sim.html", person, detail=detail, sim=detail.sim, chart=chart, since=since)
 
 
 @router.get("/fleets")

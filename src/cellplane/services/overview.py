@@ -267,3 +267,14 @@ async def owned_iccids(session: AsyncSession, caller: Caller, iccids: Collection
     """Which of these ICCIDs are SIMs of the caller's account or subaccounts (the lab drives only those)."""
     found = await repo.owners_of(session, iccids)
     return {iccid for iccid, account in found.items() if caller.can_see(account)}
+
+
+def event_cursor_at(moment: datetime) -> str:
+    """A position in the connection events: everything made from `moment` on comes after it."""
+    return sid_floor(Prefix.CONNECTION_EVENT, moment)
+
+
+async def catch_up(session: AsyncSession, account_sid: str, sim_sid: str | None, after: str) -> list[ConnectionEvent]:
+    """What a page missed between its render and its stream's start (the account's own events only)."""
+    events = await repo.account_events_after(session, account_sid, sim_sid, after)
+    return [event for event in events if event.account_sid == account_sid]

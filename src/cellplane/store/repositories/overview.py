@@ -213,3 +213,15 @@ async def owners_of(session: AsyncSession, iccids: Collection[str]) -> dict[str,
         return {}
     stmt = select(Sim.iccid, Sim.account_sid).where(Sim.iccid.in_(list(iccids)))
     return {row[0]: row[1] for row in (await session.execute(stmt)).all()}
+
+
+async def account_events_after(
+    session: AsyncSession, account_sid: str, sim_sid: str | None, after: str, limit: int = 50
+) -> list[ConnectionEvent]:
+    """One account's (or one SIM's) events after a sid, oldest first: a page's catch-up when its stream opens."""
+    stmt = select(ConnectionEvent).where(ConnectionEvent.sid > after)
+    if sim_sid is not None:
+        stmt = stmt.where(ConnectionEvent.sim_sid == sim_sid)
+    else:
+        stmt = stmt.where(ConnectionEvent.account_sid == account_sid)
+    return list((await session.execute(stmt.order_by(ConnectionEvent.sid).limit(limit))).scalars())
