@@ -14,25 +14,42 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.server import Server, free_port, server_env
+from tests.support.server import (
+    Server,
+    create_postgres_database,
+    drop_postgres_database,
+    free_port,
+    postgres_available,
+    server_env,
+)
 
-SESSION_SECONDS = 3
+SESSION_SECONDS = 5  # short, for the expiry test: the other tests sign in again right before they need it
 
 
-@pytest.fixture(scope="module")
-def lab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("cellplane-console-http")
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def lab_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    database_url = None
+    if request.param == "postgres":
+        reason = postgres_available()
+        if reason:
+            pytest.skip(reason)
+        database_url = create_postgres_database()
+    data_dir = tmp_path_factory.mktemp(f"cellplane-console-http-{request.param}")
     env = server_env(
         data_dir,
-        None,
+        database_url,
         CELLPLANE_EMULATOR_ENABLED="true",
         CELLPLANE_CONSOLE_SESSION_SECONDS=str(SESSION_SECONDS),
         CELLPLANE_WEBHOOK_MAX_ATTEMPTS="1",
     )
-    server = Server(backend="sqlite", data_dir=data_dir, port=free_port(), env=env)
+    server = Server(backend=request.param, data_dir=data_dir, port=free_port(), env=env)
     server.start()
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
+        if database_url:
+            drop_postgres_database(database_url)
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +114,7 @@ def test_connection_events_arrive_on_the_live_stream_and_the_device_is_found_by_
 
     view = device.json()
     address, imei = view["session"]["ip_address"], view["imei"]
+    client = signed_in(lab_server, attached["account"])
     for text in (address, imei, sim["iccid"][:12]):
         page = client.get("/console/sims", params={"q": text})
         assert page.status_code == 200
@@ -106,7 +124,6 @@ def test_connection_events_arrive_on_the_live_stream_and_the_device_is_found_by_
 
 
 def test_a_failed_webhook_is_retried_from_the_console(lab_server: Server, attached: dict[str, Any]) -> None:
-    client = signed_in(lab_server, attached["account"])
     with httpx.Client(base_url=lab_server.base_url, auth=attached["auth"], timeout=10) as api:
         made = api.post(
             "/supersim/v1/IpCommands",
@@ -127,6 +144,7 @@ def test_a_failed_webhook_is_retried_from_the_console(lab_server: Server, attach
         while (delivery := failed()) is None:
             assert time.monotonic() < deadline, "the callback never failed"
             time.sleep(0.2)
+        client = signed_in(lab_server, attached["account"])
         page = client.get(f"/console/webhooks/{delivery['sid']}")
         assert "Retry" in page.text and 'data-action="retry"' in page.text
         retried = client.post(
