@@ -171,7 +171,15 @@ def test_viewer_sees_no_changing_buttons_and_a_forced_post_is_refused(
     sim = world["sim"]
     page = sign_in(browser, console_server, world["account"], read_only=True)
     assert page.locator("[data-role=viewer]").is_visible()
-    for path in (f"/console/sims/{sim['sid']}", "/console/lab", "/console/webhooks", "/console/sims"):
+    for path in (
+        "/console",
+        "/console/sims",
+        f"/console/sims/{sim['sid']}",
+        "/console/fleets",
+        "/console/rate-plans",
+        "/console/webhooks",
+        "/console/lab",
+    ):
         page.goto(f"{console_server.base_url}{path}")
         changing = page.locator("[hx-post], form[method=post]:not([action$='/sign-out']), [data-action]")
         assert changing.count() == 0, f"{path} shows {changing.count()} controls that change something"

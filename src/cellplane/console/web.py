@@ -164,15 +164,19 @@ def page(permission: str) -> Callable[[Handler], Handler]:
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def run(request: Request, **kwargs: Any) -> Response:
+            started = time.perf_counter()
             person = await signed_in(request)
             if person is None:
                 return _sign_in_redirect(request)
             if not person.can(permission):
                 return refused(request, person, permission)
             try:
-                return await handler(request, person, **kwargs)
+                response = await handler(request, person, **kwargs)
             except CellplaneError as error:
-                return failed(request, person, error)
+                response = failed(request, person, error)
+            # The page's own time in the server (W3C Server-Timing): what bench/console.py reports.
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+            return response
 
         _keep_signature(run, handler)
         return run
