@@ -289,7 +289,7 @@ def main() -> None:
     try:
         subprocess.run([*CLI, "db", "upgrade"], env=env, cwd=data_dir, check=True, capture_output=True)
         server = Server(backend="postgres", data_dir=data_dir, port=free_port(), env=env)
-        server.start()
+        server.start(timeout=180)  # the machine is shared: a start may wait for CPU
         try:
             account = server.cli_admin("create-account", "--friendly-name", "bench-console")
             print(f"loading {args.sims:,} SIMs ...", flush=True)

@@ -48,10 +48,9 @@ def up(
     gtpu_port: int = typer.Option(None, help="UDP port of the gateway's GTP-U (default 2152)."),
 ) -> None:
     """Run the whole platform in one process on the embedded database (or CELLPLANE_DATABASE_URL)."""
-    import uvicorn
-
     from cellplane.api.http_server import HttpProtocol
     from cellplane.runtime.platform import Platform
+    from cellplane.runtime.serve import serve
 
     flags = {
         "host": host,
@@ -89,15 +88,7 @@ def up(
         iccids = [sim["iccid"] for sim in seeded.sims]
         platform.components.append(DemoDevices(platform.emulator, iccids, DEMO_DEVICE_NETWORK))
     show_banner(settings, url, seeded)
-    uvicorn.run(
-        platform.asgi,
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        access_log=False,
-        loop="uvloop",
-        http=HttpProtocol,  # httptools, one write per response (api/http_server.py)
-    )
+    serve(platform, host=settings.host, port=settings.port, log_level=log_level, http=HttpProtocol)
 
 
 def seed_demo(settings: Settings) -> Demo:

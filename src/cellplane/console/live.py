@@ -21,6 +21,7 @@ from cellplane.store.models import ConnectionEvent
 
 log = logging.getLogger("cellplane.console")
 KEEPALIVE = 15.0  # seconds between comments that keep proxies from closing an idle stream
+CLOSE = ""  # put on a subscription's queue when the platform stops: its stream ends
 
 Renderer = Callable[[str, dict[str, object]], str]
 
@@ -58,9 +59,23 @@ class LiveFeed:
         self._watchers = asyncio.Event()
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name="console-live-feed")
 
+    def release(self) -> None:
+        """End every open stream (safe from a signal handler): the server is about to stop, and it waits for open
+        connections before it shuts its components down, so the streams must end first."""
+        loop = getattr(self, "_loop", None)
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._close_streams)
+
+    def _close_streams(self) -> None:
+        for sub in list(self.subscriptions):
+            with contextlib.suppress(asyncio.QueueFull):
+                sub.queue.put_nowait(CLOSE)
+
     async def stop(self) -> None:
+        self._close_streams()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -87,6 +102,8 @@ class LiveFeed:
                 except TimeoutError:
                     yield ": keepalive\n\n"
                     continue
+                if message == CLOSE:
+                    return
                 yield f"data: {message}\n\n"
         finally:
             self.subscriptions.discard(subscription)

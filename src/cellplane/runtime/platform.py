@@ -224,9 +224,8 @@ class Platform:
             from cellplane.runtime.console_lab import EmulatorLab
 
             lab = EmulatorLab(self.emulator, self.gateway)
-        self.components.append(
-            install_console(app, self.ctx, lab, session_seconds=self.settings.console_session_seconds)
-        )
+        self.console = install_console(app, self.ctx, lab, session_seconds=self.settings.console_session_seconds)
+        self.components.append(self.console)
         return app
 
     @contextlib.asynccontextmanager
@@ -236,6 +235,10 @@ class Platform:
             yield
         finally:
             await self.stop()
+
+    def stopping(self) -> None:
+        """The server was asked to stop (a signal): end what would hold its connections open (console streams)."""
+        self.console.feed.release()
 
     async def start(self) -> None:
         self.runner.start()
