@@ -21,6 +21,7 @@ import asyncio
 import os
 import platform
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -276,6 +277,8 @@ def record(
 
 
 def main() -> None:
+    # A stop (SIGTERM) still drops the benchmark's database and stops its server (the finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sims", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)

@@ -141,6 +141,8 @@ def test_operator_finds_activates_attaches_and_commands_a_sim(
     playwright_api.expect(device.locator("[data-state]")).to_have_attribute("data-state", "idle")
     device.get_by_role("button", name="Attach").click()
     playwright_api.expect(device.locator("[data-state]")).to_have_attribute("data-state", "attached")
+    device.get_by_role("button", name=re.compile("^Traffic")).click()
+    playwright_api.expect(device.locator("td").nth(5)).not_to_have_text("0 B")  # the device counted its uplink
     check_page(page, axe, "lab")
 
     # An IP Command from the SIM's page: it appears queued and turns sent live.
@@ -150,6 +152,17 @@ def test_operator_finds_activates_attaches_and_commands_a_sim(
     page.locator("[data-action=send-ip]").click()
     status = page.locator("#commands-body tr").first.locator("[id^=status-HG]")
     playwright_api.expect(status).to_have_attribute("data-status", "sent")
+
+    # The dashboard again, once recounted (it keeps its numbers up to 10 s): the attach and the traffic show.
+    page.goto(f"{console_server.base_url}/console")
+    for _ in range(20):
+        if page.locator("dt:has-text('Accepted') + dd").inner_text() != "0" and page.locator(".chart").count():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    assert page.locator("dt:has-text('Accepted') + dd").inner_text() != "0"
+    assert page.locator(".chart rect").count() > 0
+    check_page(page, axe, "dashboard")
 
     for name, path in (
         ("fleets", "/console/fleets"),
