@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from cellplane.console.charts import daily_bars
 from cellplane.console.web import Person, context, environment, now, page, render, text
+from cellplane.domain.errors import InvalidParameter
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import PageSpec
 from cellplane.services import network_access_profiles, overview, webhook_deliveries
@@ -48,8 +49,6 @@ async def sim_list(request: Request, person: Person) -> Response:
     after, before = text(params.get("after"), 40) or None, text(params.get("before"), 40) or None
     for name, value in (("after", after), ("before", before)):
         if value is not None and not (is_sid(value, Prefix.SUPER_SIM) or is_sid(value, Prefix.WIRELESS_SIM)):
-            from cellplane.domain.errors import InvalidParameter
-
             raise InvalidParameter(name, f"{name} must be a SIM sid from a previous page")
     spec = PageSpec(size=PAGE_SIZE, after=after, before=before)
     async with context(request).sessions() as session:
@@ -117,13 +116,9 @@ async def rate_plans_page(request: Request, person: Person) -> Response:
 async def webhooks_page(request: Request, person: Person) -> Response:
     status = text(request.query_params.get("status")) or None
     if status is not None and status not in webhook_deliveries.STATUSES:
-        from cellplane.domain.errors import InvalidParameter
-
         raise InvalidParameter("status", f"status must be one of {', '.join(webhook_deliveries.STATUSES)}")
     after = text(request.query_params.get("after"), 40) or None
     if after is not None and not is_sid(after, Prefix.WEBHOOK_DELIVERY):
-        from cellplane.domain.errors import InvalidParameter
-
         raise InvalidParameter("after", "after must be a delivery sid from a previous page")
     spec = PageSpec(size=PAGE_SIZE, after=after)
     async with context(request).sessions() as session:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -148,8 +148,6 @@ async def _text_search(session: AsyncSession, account: str, search: repo.SimSear
 
 
 def _with(search: repo.SimSearch, **changes: Any) -> repo.SimSearch:
-    from dataclasses import replace
-
     return replace(search, **changes)
 
 
