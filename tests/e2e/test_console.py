@@ -43,7 +43,7 @@ def lab_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         CELLPLANE_WEBHOOK_MAX_ATTEMPTS="1",
     )
     server = Server(backend=request.param, data_dir=data_dir, port=free_port(), env=env)
-    server.start()
+    server.start(timeout=90)  # a shared machine: a start may wait for CPU
     try:
         yield server
     finally:

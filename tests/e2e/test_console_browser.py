@@ -28,7 +28,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
     data_dir = tmp_path_factory.mktemp("cellplane-console")
     env = server_env(data_dir, None, CELLPLANE_EMULATOR_ENABLED="true")
     server = Server(backend="sqlite", data_dir=data_dir, port=free_port(), env=env)
-    server.start()
+    server.start(timeout=90)  # a shared machine: a start may wait for CPU
     yield server
     server.stop()
 

@@ -3,8 +3,6 @@ A page asked by htmx (`HX-Request`) for a part of itself gets only that part."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -152,5 +150,4 @@ async def lab_page(request: Request, person: Person) -> Response:
         lab=lab,
         devices=devices,
         networks=lab.networks() if lab else [],
-        since=now(request) - timedelta(hours=1),
     )
