@@ -19,7 +19,8 @@ from tests.support.server import Server, free_port, server_env
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 SIM_COUNT = 10_000
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 15_000  # a shared machine: a page or a live update may wait for CPU
+playwright_api.expect.set_options(timeout=TIMEOUT_MS)
 
 
 @pytest.fixture(scope="module")
