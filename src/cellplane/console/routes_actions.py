@@ -45,7 +45,7 @@ async def change_status(request: Request, person: Person, form: Form, sid: str) 
         else:
             status = _choice(form, "status", SUPERSIM_STATUSES)
             sim, _ = await sims_service.update(session, ctx, person.caller, sid, sims_service.SimUpdate(status=status))
-        values = {"status": sim.status, "pending": sim.pending_status}
+        values: dict[str, Any] = {"status": sim.status, "pending": sim.pending_status}
     ctx.wake_workers()
     return render(request, "fragments/sim_status.html", person, **values)
 

@@ -3,6 +3,8 @@ A page asked by htmx (`HX-Request`) for a part of itself gets only that part."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -53,7 +55,7 @@ async def sim_list(request: Request, person: Person) -> Response:
         found = await overview.search_sims(session, person.caller, query, spec)
         fleets = await overview.fleets(session, person.caller)
         plans = await overview.rate_plans(session, person.caller)
-    values = {
+    values: dict[str, Any] = {
         "page": found,
         "query": query,
         "fleets": fleets,
