@@ -119,7 +119,10 @@ async def search_sims(session: AsyncSession, caller: Caller, query: SimQuery, sp
     text = query.text.strip()
     if text:
         search = await _text_search(session, caller.account_sid, search, text)
-    page = await repo.search_sims(session, caller.account_sid, search, spec)
+    if search.name is not None:
+        page = await _name_search(session, caller.account_sid, search, spec)
+    else:
+        page = await repo.search_sims(session, caller.account_sid, search, spec)
     fleets = await repo.names(session, Fleet, {s.fleet_sid for s in page.items if s.fleet_sid})
     plans = await repo.names(session, RatePlan, {s.rate_plan_sid for s in page.items if s.rate_plan_sid})
     rows = [SimRow(sim, fleets.get(sim.fleet_sid or "") or plans.get(sim.rate_plan_sid or "")) for sim in page.items]
@@ -137,7 +140,8 @@ async def _text_search(session: AsyncSession, account: str, search: repo.SimSear
     if is_sid(text, Prefix.SUPER_SIM) or is_sid(text, Prefix.WIRELESS_SIM):
         return _with(search, sim_sids=[text])
     if _ICCID.match(text) and len(text) >= 4:
-        return _with(search, iccid=text)
+        # A whole ICCID by the unique index; the start of one as a range of it.
+        return _with(search, iccid=text) if len(text) >= 18 else _with(search, iccid_prefix=text)
     if _is_ip(text):
         return _with(search, sim_sids=await repo.sims_with_ip(session, account, text))
     if _IMEI.match(text):
@@ -145,6 +149,14 @@ async def _text_search(session: AsyncSession, account: str, search: repo.SimSear
     if len(text) > 64:
         raise InvalidParameter("q", "a search is at most 64 characters")
     return _with(search, name=text)
+
+
+async def _name_search(session: AsyncSession, account: str, search: repo.SimSearch, spec: PageSpec) -> Page[Sim]:
+    """A unique name exactly (one index probe); when none has it, the names that start with it."""
+    exact = await repo.search_sims(session, account, search, spec)
+    if exact.items:
+        return exact  # one SIM at most: no page follows, so a later page is always the prefix search's
+    return await repo.search_sims(session, account, _with(search, name=None, name_prefix=search.name), spec)
 
 
 def _with(search: repo.SimSearch, **changes: Any) -> repo.SimSearch:

@@ -46,10 +46,14 @@ async def usage_by_day(
     """(day, bytes up, bytes down) since `since`, from the hourly buckets."""
     day = func.date(UsageBucket.hour)
     stmt = select(day, func.sum(UsageBucket.bytes_up), func.sum(UsageBucket.bytes_down)).where(
-        UsageBucket.account_sid == account_sid, UsageBucket.hour >= since
+        UsageBucket.hour >= since
     )
+    # One SIM's buckets by its own (sim_sid, hour, ...) key; the account's by (account_sid, hour). Never both: with
+    # both, PostgreSQL chose the account's index and filtered every SIM's month for one.
     if sim_sid is not None:
         stmt = stmt.where(UsageBucket.sim_sid == sim_sid)
+    else:
+        stmt = stmt.where(UsageBucket.account_sid == account_sid)
     rows = (await session.execute(stmt.group_by(day).order_by(day))).all()
     return [(row[0], int(row[1] or 0), int(row[2] or 0)) for row in rows]
 
@@ -72,20 +76,24 @@ async def failing_webhooks(session: AsyncSession, account_sid: str, limit: int =
 
 @dataclass(frozen=True)
 class SimSearch:
-    """The SIM list's filters; `iccid` and `name` match a prefix, `sim_sids` restricts to SIMs found elsewhere."""
+    """The SIM list's filters: `iccid` and `name` match exactly, `iccid_prefix` and `name_prefix` match a start,
+    `sim_sids` restricts to SIMs found elsewhere (empty: nothing matches)."""
 
     product: str | None = None
     status: str | None = None
     fleet_sid: str | None = None
     rate_plan_sid: str | None = None
     iccid: str | None = None
+    iccid_prefix: str | None = None
     name: str | None = None
+    name_prefix: str | None = None
     sim_sids: Collection[str] | None = None
 
 
 def _prefix_range(column: Any, prefix: str) -> Any:
-    """`column` starts with `prefix`, as a range an ordinary B-tree index serves (LIKE may not, by collation)."""
-    return (column >= prefix) & (column < prefix + "\U0010ffff")
+    """`column` starts with `prefix`, as a range an ordinary B-tree index serves (LIKE may not, by collation): from
+    the prefix to the prefix with its last character's successor ("8988" -> ["8988", "8989"))."""
+    return (column >= prefix) & (column < prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
 async def search_sims(session: AsyncSession, account_sid: str, search: SimSearch, spec: PageSpec) -> Page[Sim]:
@@ -99,10 +107,17 @@ async def search_sims(session: AsyncSession, account_sid: str, search: SimSearch
     if search.rate_plan_sid is not None:
         stmt = stmt.where(Sim.rate_plan_sid == search.rate_plan_sid)
     if search.iccid is not None:
-        stmt = stmt.where(_prefix_range(Sim.iccid, search.iccid))
+        stmt = stmt.where(Sim.iccid == search.iccid)
+    if search.iccid_prefix is not None:
+        stmt = stmt.where(_prefix_range(Sim.iccid, search.iccid_prefix))
     if search.name is not None:
-        stmt = stmt.where(_prefix_range(Sim.unique_name, search.name))
+        stmt = stmt.where(Sim.unique_name == search.name)
+    if search.name_prefix is not None:
+        stmt = stmt.where(_prefix_range(Sim.unique_name, search.name_prefix))
     if search.sim_sids is not None:
+        if not search.sim_sids:
+            # Nothing to look for: no query (an empty IN is not folded by every planner: it scanned the account).
+            return Page(items=[], has_next=False, has_previous=False)
         stmt = stmt.where(Sim.sid.in_(list(search.sim_sids)))
     return await keyset_page(session, stmt, Sim.sid, spec)
 
@@ -156,7 +171,7 @@ async def imei_history(session: AsyncSession, sim_sid: str, limit: int = 10) -> 
         .order_by(func.max(DataSession.start).desc())
         .limit(limit)
     )
-    return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+    return [(str(row[0]), row[1]) for row in (await session.execute(stmt)).all()]
 
 
 async def names(session: AsyncSession, model: Any, sids: Collection[str]) -> dict[str, str | None]:
