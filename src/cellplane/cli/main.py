@@ -49,10 +49,9 @@ def up(
     gtpu_port: int = typer.Option(None, help="UDP port of the gateway's GTP-U (default 2152)."),
 ) -> None:
     """Run the whole platform in one process on the embedded database (or CELLPLANE_DATABASE_URL)."""
-    import uvicorn
-
     from cellplane.api.http_server import HttpProtocol
     from cellplane.runtime.platform import Platform
+    from cellplane.runtime.serve import serve
 
     flags = {
         "host": host,
@@ -96,15 +95,7 @@ def up(
         iccids = [sim["iccid"] for sim in seeded.sims]
         platform.components.append(DemoDevices(platform.emulator, iccids, DEMO_DEVICE_NETWORK))
     show_banner(settings, url, seeded, platform.data_plane.status() if platform.data_plane else None)
-    uvicorn.run(
-        platform.asgi,
-        host=settings.host,
-        port=settings.port,
-        log_level=log_level,
-        access_log=False,
-        loop="uvloop",
-        http=HttpProtocol,  # httptools, one write per response (api/http_server.py)
-    )
+    serve(platform, host=settings.host, port=settings.port, log_level=log_level, http=HttpProtocol)
 
 
 def seed_demo(settings: Settings) -> Demo:
@@ -136,6 +127,7 @@ def show_banner(
         f"  Wireless v1    {base}/wireless/v1",
         f"  extensions     {base}/cellplane/v1",
         f"  admin          {base}/admin/v1   (Basic admin:{admin_token(settings)})",
+        f"  console        {base}/console   (sign in with an AccountSid and AuthToken)",
         f"  database       {database_url.split('@')[-1]}",
     ]
     if settings.aaa_enabled:

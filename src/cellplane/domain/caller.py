@@ -17,6 +17,8 @@ class Caller:
     credential_sid: str
     visible: frozenset[str]
     parent_sid: str | None = None
+    # What the credential may do (domain/permissions.py); API keys and auth tokens act as admin.
+    role: str = "admin"
 
     def can_see(self, account_sid: str | None) -> bool:
         return account_sid is not None and account_sid in self.visible

@@ -251,6 +251,16 @@ class Platform:
             from cellplane.runtime.esim import esim_router
 
             app.include_router(esim_router(self.ctx))
+        # --- console --- /console (issue 19): pages for people; its live feed runs as a component.
+        from cellplane.console import install as install_console
+
+        lab = None
+        if self.emulator is not None:
+            from cellplane.runtime.console_lab import EmulatorLab
+
+            lab = EmulatorLab(self.emulator, self.gateway)
+        self.console = install_console(app, self.ctx, lab, session_seconds=self.settings.console_session_seconds)
+        self.components.append(self.console)
         return app
 
     @contextlib.asynccontextmanager
@@ -260,6 +270,10 @@ class Platform:
             yield
         finally:
             await self.stop()
+
+    def stopping(self) -> None:
+        """The server was asked to stop (a signal): end what would hold its connections open (console streams)."""
+        self.console.feed.release()
 
     async def start(self) -> None:
         self.runner.start()

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     ip_command_delay: float = 0.0
     webhook_concurrency: int = 32
     retention_interval: float = 3600.0
+    # The web console (issue 19): how long a signed-in session lasts, seconds.
+    console_session_seconds: float = 28800.0
 
     # Network side (docs/NETWORK.md). Each element can be turned off to use a third-party one instead.
     aaa_enabled: bool = True

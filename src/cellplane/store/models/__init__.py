@@ -4,6 +4,7 @@ from cellplane.store.models.accounts import Account, ApiKey
 from cellplane.store.models.base import Base
 from cellplane.store.models.billing import BillingPeriod
 from cellplane.store.models.commands import IpCommand, SmsCommand, WirelessCommand
+from cellplane.store.models.console import ConsoleSession
 from cellplane.store.models.esim import EsimProfile, SettingsUpdate
 from cellplane.store.models.fleets import Fleet, NetworkAccessProfile, NetworkAccessProfileNetwork
 from cellplane.store.models.jobs import Job, WebhookAttempt, WebhookDelivery
@@ -18,6 +19,7 @@ __all__ = [
     "Base",
     "BillingPeriod",
     "ConnectionEvent",
+    "ConsoleSession",
     "DataSession",
     "EsimProfile",
     "Fleet",
