@@ -7,11 +7,14 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cellplane import __version__
-from cellplane.api import admin_v1, cellplane_v1, health, supersim_v1, wireless_v1
+from cellplane.api import admin_v1, cellplane_v1, health, oauth, supersim_v1, wireless_v1
 from cellplane.api.wire.auth import Authenticator
+from cellplane.api.wire.edge import Edge
 from cellplane.api.wire.errors import handle_domain_error, handle_http_error, handle_validation_error
 from cellplane.api.wire.hot import HotRoutes
+from cellplane.api.wire.ratelimit import TokenBuckets
 from cellplane.domain.errors import CellplaneError
+from cellplane.services.audit import AuditWriter
 from cellplane.services.context import PlatformContext
 
 
@@ -32,6 +35,7 @@ def create_app(
     app.state.ctx = ctx
     app.state.authenticator = authenticator or Authenticator(ctx)
     app.state.admin_token = admin_token
+    app.state.token_limits = TokenBuckets(rate=0, burst=0)  # the runtime sets the configured limits
     app.add_exception_handler(CellplaneError, handle_domain_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
@@ -40,9 +44,11 @@ def create_app(
     app.include_router(wireless_v1.router())
     app.include_router(cellplane_v1.router())
     app.include_router(admin_v1.router())
+    app.include_router(oauth.router())
     return app
 
 
-def serving_app(app: FastAPI) -> HotRoutes:
-    """What the server runs: the hottest endpoints ahead of FastAPI (api/wire/hot.py), everything else to `app`."""
-    return HotRoutes(app, supersim_v1.hot_routes())
+def serving_app(app: FastAPI, audit: AuditWriter | None = None, rate_headers: bool = False) -> Edge:
+    """What the server runs: the edge (RateLimit headers, audit log: api/wire/edge.py) around the hottest endpoints
+    ahead of FastAPI (api/wire/hot.py), everything else to `app`."""
+    return Edge(HotRoutes(app, supersim_v1.hot_routes()), audit, rate_headers)

@@ -30,6 +30,9 @@ class Prefix(StrEnum):
     DATA_SESSION = "WN"
     CONNECTION_EVENT = "EV"
     WEBHOOK_DELIVERY = "WD"
+    API_CLIENT = "OC"
+    USER = "US"
+    AUDIT_EVENT = "AE"
 
 
 SID_PATTERN = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # Per-credential request rate (token bucket); 0 turns rate limiting off.
     rate_limit: float = 100.0
     rate_burst: float = 200.0
+    # The token endpoints, per source address and per client id (a token bucket each): slows secret guessing.
+    token_rate_limit: float = 5.0
+    token_rate_burst: float = 50.0
     # FastAPI's native OpenTelemetry (traces, metrics, logs to the global providers); off, it costs nothing.
     otel: bool = False
     webhook_timeout: float = 10.0

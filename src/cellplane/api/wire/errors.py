@@ -41,8 +41,10 @@ def status_for(error: errors.CellplaneError) -> int:
 def error_response(error: errors.CellplaneError) -> Response:
     status = status_for(error)
     headers: dict[str, str] = {}
-    if isinstance(error, errors.AuthenticationFailed):
-        headers["WWW-Authenticate"] = 'Basic realm="cellplane"'
+    if isinstance(error, errors.InvalidToken):
+        headers["WWW-Authenticate"] = 'Bearer realm="cellplane", error="invalid_token"'  # RFC 6750 §3.1
+    elif isinstance(error, errors.AuthenticationFailed):
+        headers["WWW-Authenticate"] = 'Basic realm="cellplane", Bearer realm="cellplane"'
     if isinstance(error, errors.RateLimited):
         headers["Retry-After"] = str(error.retry_after)
     return json_response(error_body(error.code, error.message, status), status=status, headers=headers)

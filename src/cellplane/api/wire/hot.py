@@ -8,7 +8,8 @@ on to it unchanged (lifespan included). What those layers did for a hot request 
 the FastAPI app (endpoints read its state), a platform error becomes the platform's error body, and an unexpected
 one is logged and answered 500, as Starlette's ServerErrorMiddleware would. The endpoints stay registered as
 FastAPI routes too, so /openapi.json and /docs describe them, and every other method on the same path (POST to
-update a SIM) goes on to FastAPI.
+update a SIM) goes on to FastAPI. A hot request carries its FastAPI route in `scope["route"]`, as FastAPI would set
+it, so the permission that route declares (api/wire/guard.py) is checked the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 
+from fastapi.routing import iter_route_contexts
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import compile_path
@@ -34,19 +36,21 @@ HotRoute = tuple[str, str, Endpoint]  # (method, full path template, endpoint ta
 class HotRoutes:
     def __init__(self, app: ASGIApp, routes: Sequence[HotRoute]) -> None:
         self.app = app
-        self.routes: list[tuple[str, re.Pattern[str], Endpoint]] = [
-            (method, compile_path(path)[0], endpoint) for method, path, endpoint in routes
+        declared = _declared_routes(app)
+        self.routes: list[tuple[str, re.Pattern[str], Endpoint, object]] = [
+            (method, compile_path(path)[0], endpoint, declared.get(endpoint)) for method, path, endpoint in routes
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            for method, pattern, endpoint in self.routes:
+            for method, pattern, endpoint, route in self.routes:
                 if scope["method"] != method:
                     continue
                 match = pattern.match(scope["path"])
                 if match is None:
                     continue
                 scope["app"] = self.app
+                scope["route"] = route
                 scope["path_params"] = match.groupdict()
                 await self._serve(endpoint, scope, receive, send)
                 return
@@ -70,3 +74,16 @@ class HotRoutes:
             log.exception("%s %s failed", scope["method"], scope["path"])
             if not started:
                 await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
+
+
+def _declared_routes(app: ASGIApp) -> dict[object, object]:
+    """The app's routes by endpoint: a hot endpoint is also a FastAPI route, whose metadata (its permission) counts."""
+    routes = getattr(app, "routes", None)
+    if routes is None:
+        return {}
+    found: dict[object, object] = {}
+    for context in iter_route_contexts(routes):
+        endpoint = getattr(context.original_route, "endpoint", None)
+        if endpoint is not None:
+            found[endpoint] = context.original_route
+    return found

@@ -6,14 +6,18 @@ from cellplane.store.models.billing import BillingPeriod
 from cellplane.store.models.commands import IpCommand, SmsCommand, WirelessCommand
 from cellplane.store.models.esim import EsimProfile, SettingsUpdate
 from cellplane.store.models.fleets import Fleet, NetworkAccessProfile, NetworkAccessProfileNetwork
+from cellplane.store.models.identity import AccessToken, ApiClient, AuditEvent, User
 from cellplane.store.models.jobs import Job, WebhookAttempt, WebhookDelivery
 from cellplane.store.models.rate_plans import RatePlan
 from cellplane.store.models.sessions import ConnectionEvent, DataSession, UsageBucket
 from cellplane.store.models.sims import Sim
 
 __all__ = [
+    "AccessToken",
     "Account",
+    "ApiClient",
     "ApiKey",
+    "AuditEvent",
     "Base",
     "BillingPeriod",
     "ConnectionEvent",
@@ -29,6 +33,7 @@ __all__ = [
     "Sim",
     "SmsCommand",
     "UsageBucket",
+    "User",
     "WebhookAttempt",
     "WebhookDelivery",
     "WirelessCommand",
