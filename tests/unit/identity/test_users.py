@@ -1,0 +1,100 @@
+"""Users over a real migrated database: argon2id hashes, `authenticate_user`, and its growing delay."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from cellplane.domain.caller import Caller
+from cellplane.domain.errors import Conflict, InvalidParameter, RateLimited
+from cellplane.services import accounts, users
+from cellplane.store.db import make_engine, make_sessionmaker
+from cellplane.store.models import User
+from cellplane.store.models.base import utcnow
+from tests.support.db import migrated_database
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from migrated_database(request.param, tmp_path_factory.mktemp("users"))
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[object]:
+    engine = make_engine(database_url)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def _admin(sessions: object) -> Caller:
+    async with sessions() as session, session.begin():  # type: ignore[operator]
+        account = await accounts.create_account(session, "users")
+    return Caller(account.sid, account.sid, frozenset({account.sid}))
+
+
+async def test_a_user_signs_in_with_its_role_and_is_the_actor(sessions: object) -> None:
+    admin = await _admin(sessions)
+    email = f"{admin.account_sid.lower()}@example.com"
+    async with sessions() as session, session.begin():  # type: ignore[operator]
+        user = await users.create(session, admin, email.upper(), "operator", PASSWORD, "Ops")
+        assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+        with pytest.raises(Conflict):
+            await users.create(session, admin, email, "viewer", PASSWORD)
+    async with sessions() as session, session.begin():  # type: ignore[operator]
+        caller = await users.authenticate_user(session, email, PASSWORD)
+    assert caller is not None
+    assert (caller.role, caller.actor_kind, caller.actor_sid) == ("operator", "user", user.sid)
+    assert caller.account_sid == admin.account_sid and caller.may("sims:write") and not caller.may("users:read")
+    async with sessions() as session, session.begin():  # type: ignore[operator]
+        assert await users.authenticate_user(session, "nobody@example.com", PASSWORD) is None
+        assert await users.authenticate_user(session, "not an email", PASSWORD) is None
+
+
+async def test_bad_input_names_the_parameter(sessions: object) -> None:
+    admin = await _admin(sessions)
+    async with sessions() as session, session.begin():  # type: ignore[operator]
+        for email, role, password, parameter in (
+            ("x", "viewer", PASSWORD, "Email"),
+            ("a@b.example", "root", PASSWORD, "Role"),
+            ("a@b.example", "viewer", "short", "Password"),
+        ):
+            with pytest.raises(InvalidParameter) as raised:
+                await users.create(session, admin, email, role, password)
+            assert raised.value.parameter == parameter
+
+
+async def test_repeated_failures_make_the_user_wait_longer_each_time(sessions: object) -> None:
+    admin = await _admin(sessions)
+    email = f"slow-{admin.account_sid.lower()}@example.com"
+    async with sessions() as session, session.begin():  # type: ignore[operator]
+        await users.create(session, admin, email, "viewer", PASSWORD)
+    for _ in range(users.FREE_FAILURES):
+        async with sessions() as session, session.begin():  # type: ignore[operator]
+            assert await users.authenticate_user(session, email, "wrong password!") is None
+    # The third failure set a delay: even the right password is not tried until it has passed.
+    async with sessions() as session, session.begin():  # type: ignore[operator]
+        with pytest.raises(RateLimited) as raised:
+            await users.authenticate_user(session, email, PASSWORD)
+    assert raised.value.retry_after >= 1
+    delays = []
+    for _ in range(3):
+        async with sessions() as session, session.begin():  # type: ignore[operator]
+            user = (await session.execute(select(User).where(User.email == email))).scalar_one()
+            user.next_sign_in_at = utcnow() - timedelta(seconds=1)  # as if the wait had passed
+        async with sessions() as session, session.begin():  # type: ignore[operator]
+            assert await users.authenticate_user(session, email, "wrong again!!") is None
+            user = (await session.execute(select(User).where(User.email == email))).scalar_one()
+            delays.append((user.next_sign_in_at - utcnow()).total_seconds())
+    assert delays[0] < delays[1] < delays[2]
+    async with sessions() as session, session.begin():  # type: ignore[operator]
+        user = (await session.execute(select(User).where(User.email == email))).scalar_one()
+        user.next_sign_in_at = None
+    async with sessions() as session, session.begin():  # type: ignore[operator]
+        assert await users.authenticate_user(session, email, PASSWORD) is not None
+        user = (await session.execute(select(User).where(User.email == email))).scalar_one()
+        assert user.failed_sign_ins == 0 and user.date_last_sign_in is not None
