@@ -98,3 +98,46 @@ async def test_repeated_failures_make_the_user_wait_longer_each_time(sessions: o
         assert await users.authenticate_user(session, email, PASSWORD) is not None
         user = (await session.execute(select(User).where(User.email == email))).scalar_one()
         assert user.failed_sign_ins == 0 and user.date_last_sign_in is not None
+
+
+async def test_retention_purges_audit_events_after_90_days_and_expired_tokens(sessions: object) -> None:
+    from cellplane.domain.ids import Prefix, SidFactory
+    from cellplane.services import api_clients, audit, retention
+    from cellplane.store.models import AccessToken, AuditEvent
+
+    admin = await _admin(sessions)
+    now = utcnow()
+
+    def at(days: int) -> dict[str, object]:
+        when = now - timedelta(days=days)
+        row = audit.event_row(
+            account_sid=admin.account_sid,
+            actor_kind="auth_token",
+            actor_sid=admin.account_sid,
+            role="admin",
+            action="POST /supersim/v1/Fleets",
+            resource="fleets",
+            resource_sid=None,
+            status=201,
+            source="127.0.0.1",
+            at=when,
+        )
+        row["sid"] = SidFactory().new(Prefix.AUDIT_EVENT, at_ms=int(when.timestamp() * 1000))
+        return row
+
+    async with sessions() as session, session.begin():  # type: ignore[operator]
+        for days in (91, 89, 0):
+            await session.execute(AuditEvent.__table__.insert(), [at(days)])
+        made = await api_clients.create(session, admin.account_sid, "viewer", "1h")
+        issued = await api_clients.issue_token(session, made.client.sid, made.client_secret)
+        live = await api_clients.issue_token(session, made.client.sid, made.client_secret)
+        token = await session.get(AccessToken, api_clients.digest(issued.access_token))
+        token.expires_at = now - timedelta(seconds=1)
+    async with sessions() as session, session.begin():  # type: ignore[operator]
+        purged = await retention.purge_batch(session, now)
+    assert purged.audit_events == 1 and purged.access_tokens == 1
+    async with sessions() as session:  # type: ignore[operator]
+        kept = (await session.execute(select(AuditEvent).where(AuditEvent.account_sid == admin.account_sid))).all()
+        assert len(kept) == 2
+        assert await api_clients.verify_token(session, live.access_token) is not None
+        assert await api_clients.verify_token(session, issued.access_token) is None
