@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SPECS = REPO.parent / "shared" / "specs"
+# Beside the repository (/work/main -> /work/shared); from a worktree further down, the nearest ancestor's.
+SPECS = next(
+    (folder / "shared" / "specs" for folder in REPO.parents if (folder / "shared" / "specs").is_dir()),
+    REPO.parent / "shared" / "specs",
+)
 OUTPUT = REPO / "docs" / "COVERAGE.md"
 METHODS = ("get", "post", "put", "patch", "delete")
 
