@@ -159,6 +159,18 @@ async def authenticate_user(session: AsyncSession, email: str, password: str) ->
     return caller_for(user, account.parent_sid, await account_repo.child_sids(session, account.sid))
 
 
+async def caller_of(session: AsyncSession, user_sid: str) -> Caller | None:
+    """The Caller of a signed-in user by sid (a console session holds the sid): None once the user is deleted or
+    its account is not active, so a session ends with its user. The role is read afresh: a change applies at once."""
+    user = await session.get(User, user_sid) if is_sid(user_sid, Prefix.USER) else None
+    if user is None:
+        return None
+    account = await account_repo.get_account(session, user.account_sid)
+    if account is None or account.status != "active":
+        return None
+    return caller_for(user, account.parent_sid, await account_repo.child_sids(session, account.sid))
+
+
 def caller_for(user: User, parent_sid: str | None, children: list[str]) -> Caller:
     """A signed-in user's Caller: the user's account and subaccounts, the user's role, the user as actor."""
     return Caller(

@@ -51,6 +51,14 @@ async def test_a_user_signs_in_with_its_role_and_is_the_actor(sessions: object) 
     assert (caller.role, caller.actor_kind, caller.actor_sid) == ("operator", "user", user.sid)
     assert caller.account_sid == admin.account_sid and caller.may("sims:write") and not caller.may("users:read")
     async with sessions() as session, session.begin():  # type: ignore[operator]
+        again = await users.caller_of(session, user.sid)
+        assert again == caller
+        await users.update(session, admin, user.sid, users.UserChange(role="viewer"))
+        assert (await users.caller_of(session, user.sid)).role == "viewer"  # type: ignore[union-attr]
+        await users.delete(session, admin, user.sid)
+        assert await users.caller_of(session, user.sid) is None
+        assert await users.caller_of(session, "nonsense") is None
+    async with sessions() as session, session.begin():  # type: ignore[operator]
         assert await users.authenticate_user(session, "nobody@example.com", PASSWORD) is None
         assert await users.authenticate_user(session, "not an email", PASSWORD) is None
 
