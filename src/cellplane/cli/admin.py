@@ -169,9 +169,12 @@ def provision_sims(
             task = bar.add_task("sims", total=total)
             if account and await account_repo.get_account(session, account) is None:
                 raise NotFound("Account", account)
-            return await inventory.load(
+            loaded = await inventory.load(
                 session, source, seed=seed, progress=lambda n: bar.advance(task, n), account_sid=account
             )
+            if account:  # SIMs handed to an account are a change to it; the inventory alone is the operator's
+                await _audit(session, account, f"provision-sims ({len(loaded)} SIMs)", "sims", None)
+            return loaded
 
     loaded = _run(data_dir, work)
     if as_json:

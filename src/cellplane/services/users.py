@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -26,8 +27,6 @@ from cellplane.store.repositories import accounts as account_repo
 from cellplane.store.repositories import identity as repo
 
 _hasher = PasswordHasher()
-# Hashed once, verified against when the email is unknown, so both answers take as long (no user enumeration).
-_DUMMY_HASH = _hasher.hash("cellplane: no such user")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
@@ -40,6 +39,13 @@ class UserChange:
     friendly_name: str | None = None
     role: str | None = None
     password: str | None = None
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both answers take as long (no user enumeration). Made on first
+    use, not at import: an argon2 hash costs tens of milliseconds, which every process start would pay."""
+    return _hasher.hash("cellplane: no such user")
 
 
 def _check_role(role: str | None) -> str:
@@ -137,7 +143,7 @@ async def authenticate_user(session: AsyncSession, email: str, password: str) ->
     user = await repo.user_by_email(session, address)
     now = utcnow()
     if user is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         return None
     if user.next_sign_in_at is not None and user.next_sign_in_at > now:
         raise RateLimited(max(1, int((user.next_sign_in_at - now).total_seconds() + 0.999)))
