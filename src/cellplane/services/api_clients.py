@@ -55,6 +55,7 @@ class IssuedToken:
 class VerifiedToken:
     caller: Caller
     expires_at: datetime
+    stale_last_used: bool  # the client's date_last_used is over a minute old: `touch` it (off the request's path)
 
 
 async def create(
@@ -138,8 +139,7 @@ async def issue_token(session: AsyncSession, client_id: str, client_secret: str)
 
 
 async def verify_token(session: AsyncSession, token: str) -> VerifiedToken | None:
-    """The Caller a live token acts as, or None (unknown, expired, or its client deleted). Refreshes the client's
-    `date_last_used` when it is more than a minute old (the caller commits)."""
+    """The Caller a live token acts as, or None (unknown, expired, or its client deleted). Reads only."""
     found = await repo.token_with_client(session, digest(token))
     if found is None:
         return None
@@ -150,8 +150,6 @@ async def verify_token(session: AsyncSession, token: str) -> VerifiedToken | Non
     account = await account_repo.get_account(session, client.account_sid)
     if account is None or account.status != "active":
         return None
-    if client.date_last_used is None or now - client.date_last_used > LAST_USED_PRECISION:
-        await repo.touch_client(session, client.sid, now)
     children = await account_repo.child_sids(session, account.sid)
     caller = Caller(
         account_sid=account.sid,
@@ -162,4 +160,10 @@ async def verify_token(session: AsyncSession, token: str) -> VerifiedToken | Non
         actor_kind="api_client",
         actor_sid=client.sid,
     )
-    return VerifiedToken(caller=caller, expires_at=access.expires_at)
+    stale = client.date_last_used is None or now - client.date_last_used > LAST_USED_PRECISION
+    return VerifiedToken(caller=caller, expires_at=access.expires_at, stale_last_used=stale)
+
+
+async def touch(session: AsyncSession, client_id: str) -> None:
+    """Record that the client's token was used now."""
+    await repo.touch_client(session, client_id, utcnow())

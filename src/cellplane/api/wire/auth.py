@@ -11,9 +11,11 @@ RateLimit headers: api/wire/edge.py).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,6 +30,7 @@ from cellplane.services.accounts import resolve_credential
 from cellplane.services.context import PlatformContext
 from cellplane.store.models.base import utcnow
 
+log = logging.getLogger("cellplane.api")
 CALLER_KEY = "cellplane.caller"
 QUOTA_KEY = "cellplane.quota"
 UNDECLARED = "admin"  # the only role a route without a declared permission admits (fail closed)
@@ -40,6 +43,7 @@ class Authenticator:
     rate_per_second: float = 0.0
     burst: float = 0.0
     _cache: dict[bytes, tuple[float, Caller]] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     limits: TokenBuckets = field(init=False)
 
     def __post_init__(self) -> None:
@@ -82,10 +86,12 @@ class Authenticator:
             token = value.strip()
             if not token or len(token) > 512:
                 raise InvalidToken()
-            async with self.ctx.sessions() as session, session.begin():
+            async with self.ctx.sessions() as session:
                 verified = await api_clients.verify_token(session, token)
             if verified is None:
                 raise InvalidToken()
+            if verified.stale_last_used:
+                self._touch_later(verified.caller.actor_sid)
             return verified.caller, max(0.0, (verified.expires_at - utcnow()) / timedelta(seconds=1))
         username, password = _basic_credentials(header)
         async with self.ctx.sessions() as session:
@@ -93,6 +99,20 @@ class Authenticator:
         if found is None:
             raise AuthenticationFailed("Authentication failed: unknown credential or wrong secret")
         return found, self.cache_seconds
+
+    def _touch_later(self, client_id: str) -> None:
+        """`date_last_used` is bookkeeping: written by a task of its own, so a busy database neither slows nor fails
+        the request that used the token."""
+        task = asyncio.get_running_loop().create_task(self._touch(client_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _touch(self, client_id: str) -> None:
+        try:
+            async with self.ctx.sessions() as session, session.begin():
+                await api_clients.touch(session, client_id)
+        except Exception:
+            log.warning("could not record the last use of API client %s", client_id, exc_info=True)
 
     def forget(self) -> None:
         """Drop cached credentials (after a subaccount is created, or a key or API client deleted)."""
