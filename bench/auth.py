@@ -98,8 +98,10 @@ def run_config(rate_limit: str, args: argparse.Namespace) -> dict[str, Any]:
             assert httpx.get(url, headers={"Authorization": authorization}).status_code == 200
             wrk(url, authorization, args.warmup, args.connections, server.pid)
         runs: dict[str, list[dict[str, float]]] = {name: [] for name in schemes}
-        for _ in range(args.repeats):
-            for name, authorization in schemes.items():
+        for repeat in range(args.repeats):
+            # Which scheme goes first alternates, so that neither always runs on the warmer (or busier) side.
+            pairs = list(schemes.items())
+            for name, authorization in pairs if repeat % 2 == 0 else reversed(pairs):
                 runs[name].append(wrk(url, authorization, args.duration, args.connections, server.pid))
     finally:
         server.terminate()
@@ -120,9 +122,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rate-limits", default="0,1e9", help="CELLPLANE_RATE_LIMIT of each configuration")
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
-    results = [run_config("0", args), run_config("1e9", args)]
+    results = [run_config(limit, args) for limit in args.rate_limits.split(",")]
     (WORK / "auth-results.json").write_text(json.dumps(results, indent=2))
     for result in results:
         basic, bearer = result["basic"], result["bearer"]

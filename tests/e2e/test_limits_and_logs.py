@@ -31,7 +31,7 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     instance = Server(
         backend="sqlite", data_dir=data_dir, port=free_port(), env=env, extra_args=["--log-level", "debug"]
     )
-    instance.start()
+    instance.start(timeout=90)  # a loaded shared machine can take half a minute to start one
     try:
         yield instance
     finally:
@@ -87,7 +87,7 @@ def test_no_secret_password_or_token_is_ever_logged(limited: Server) -> None:
         http.get("/supersim/v1/Sims", headers=bearer(token["access_token"]))
         audit = http.get("/cellplane/v1/AuditEvents", auth=auth, params={"PageSize": 1000}).text
     limited.stop()  # flushes everything it had to say
-    limited.start()
+    limited.start(timeout=90)
     assert limited.log_path is not None
     logged = "\n".join(path.read_text(errors="replace") for path in limited.data_dir.glob("*.log"))
     assert "Application startup complete" in logged  # the server's log, at debug, is what is searched

@@ -24,6 +24,23 @@ _SID_IN_BODY = re.compile(rb'"(?:sid|id|client_id)"\s*:\s*"([A-Za-z0-9_-]{2,64})
 ACTOR_KEY = "cellplane.actor"  # set by surfaces without a Caller (the operator's /admin/v1): (kind, sid)
 
 
+class _HeaderAdder:
+    """The `send` of a read: the RateLimit fields added to the response head, nothing else looked at."""
+
+    __slots__ = ("scope", "send")
+
+    def __init__(self, scope: Scope, send: Send) -> None:
+        self.scope = scope
+        self.send = send
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            quota = self.scope.get(QUOTA_KEY)
+            if quota is not None:
+                message["headers"] = [*message.get("headers", ()), *ratelimit_headers(quota)]
+        await self.send(message)
+
+
 class Edge:
     def __init__(self, app: ASGIApp, audit: AuditWriter | None, rate_headers: bool) -> None:
         self.app = app
@@ -35,17 +52,20 @@ class Edge:
             await self.app(scope, receive, send)
             return
         changing = scope["method"] not in SAFE_METHODS and self.audit is not None
-        if not changing and not self.rate_headers:
-            await self.app(scope, receive, send)
+        if not changing:
+            if self.rate_headers:
+                await self.app(scope, receive, _HeaderAdder(scope, send))
+            else:
+                await self.app(scope, receive, send)
             return
         seen: dict[str, Any] = {"status": None, "sid": None}
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 seen["status"] = message["status"]
-                quota = scope.get(QUOTA_KEY)
+                quota = scope.get(QUOTA_KEY) if self.rate_headers else None
                 if quota is not None:
-                    message["headers"] = [*message.get("headers", []), *ratelimit_headers(quota)]
+                    message["headers"] = [*message.get("headers", ()), *ratelimit_headers(quota)]
             elif changing and seen["sid"] is None and message["type"] == "http.response.body":
                 found = _SID_IN_BODY.search(message.get("body", b"")[:4096])
                 seen["sid"] = found.group(1).decode() if found else ""

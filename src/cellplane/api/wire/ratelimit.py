@@ -14,14 +14,15 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
+from typing import NamedTuple
 
 from cellplane.domain.errors import RateLimited
 
 
-@dataclass(frozen=True)
-class Quota:
+class Quota(NamedTuple):
     """One bucket's state after a request: `limit` requests per `window` seconds, `remaining` now, and the
-    seconds until the bucket is full again (`reset`)."""
+    seconds until the bucket is full again (`reset`). A tuple: one is made per request on the hot path."""
 
     policy: str
     limit: int
@@ -64,20 +65,26 @@ class TokenBuckets:
             raise RateLimited(max(1, math.ceil((1 - bucket.tokens) / self.rate)))
         bucket.tokens -= 1
         return Quota(
-            policy=self.policy,
-            limit=int(self.burst),
-            window=max(1, math.ceil(self.burst / self.rate)),
-            remaining=int(bucket.tokens),
-            reset=math.ceil((self.burst - bucket.tokens) / self.rate),
+            self.policy,
+            int(self.burst),
+            max(1, math.ceil(self.burst / self.rate)),
+            int(bucket.tokens),
+            math.ceil((self.burst - bucket.tokens) / self.rate),
         )
 
 
 def ratelimit_headers(quota: Quota) -> list[tuple[bytes, bytes]]:
     """The IETF RateLimit-Policy and RateLimit fields (structured-field lists, one item named by the policy)."""
-    return [
-        (b"ratelimit-policy", f'"{quota.policy}";q={quota.limit};w={quota.window}'.encode()),
-        (b"ratelimit", f'"{quota.policy}";r={quota.remaining};t={quota.reset}'.encode()),
-    ]
+    policy, limit, window, remaining, reset = quota
+    name, policy_field = _policy_field(policy, limit, window)
+    return [(b"ratelimit-policy", policy_field), (b"ratelimit", b'"%s";r=%d;t=%d' % (name, remaining, reset))]
+
+
+@cache
+def _policy_field(policy: str, limit: int, window: int) -> tuple[bytes, bytes]:
+    """The policy's name and its RateLimit-Policy value: the same for every response of one configuration."""
+    name = policy.encode()
+    return name, b'"%s";q=%d;w=%d' % (name, limit, window)
 
 
 def things_quota_headers(quota: Quota, now: datetime | None = None) -> dict[str, str]:
