@@ -7,16 +7,19 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cellplane import __version__
-from cellplane.api import admin_v1, cellplane_v1, health, openapi, supersim_v1, things_v1, wireless_v1
+from cellplane.api import admin_v1, cellplane_v1, health, oauth, openapi, supersim_v1, things_v1, wireless_v1
 from cellplane.api.admin_v1 import docs as admin_docs
 from cellplane.api.cellplane_v1 import docs as cellplane_docs
 from cellplane.api.openapi import SurfaceDocs
 from cellplane.api.openapi.official import official_surface
 from cellplane.api.things_v1 import docs as things_docs
 from cellplane.api.wire.auth import Authenticator
+from cellplane.api.wire.edge import Edge
 from cellplane.api.wire.errors import handle_domain_error, handle_http_error, handle_validation_error
 from cellplane.api.wire.hot import HotRoutes
+from cellplane.api.wire.ratelimit import TokenBuckets
 from cellplane.domain.errors import CellplaneError
+from cellplane.services.audit import AuditWriter
 from cellplane.services.context import PlatformContext
 
 DESCRIPTION = """Self-hosted connectivity management for cellular IoT SIM fleets.
@@ -51,7 +54,8 @@ def create_app(
     # /things/v1 has its own error envelope and headers (THINGS.md); accounts whose Things defaults exist.
     app.state.error_renderers = {things_v1.PREFIX: things_v1.error_response}
     app.state.things_accounts = set()
-    app.add_middleware(things_v1.SurfaceHeaders, authenticator=app.state.authenticator, origins=cors_origins)
+    app.add_middleware(things_v1.SurfaceHeaders, origins=cors_origins)
+    app.state.token_limits = TokenBuckets(rate=0, burst=0)  # the runtime sets the configured limits
     app.add_exception_handler(CellplaneError, handle_domain_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
@@ -61,6 +65,7 @@ def create_app(
     app.include_router(things_v1.router())
     app.include_router(cellplane_v1.router())
     app.include_router(admin_v1.router())
+    app.include_router(oauth.router())
     openapi.install(app, surface_docs())
     return app
 
@@ -77,6 +82,7 @@ def surface_docs() -> list[SurfaceDocs]:
     ]
 
 
-def serving_app(app: FastAPI) -> HotRoutes:
-    """What the server runs: the hottest endpoints ahead of FastAPI (api/wire/hot.py), everything else to `app`."""
-    return HotRoutes(app, supersim_v1.hot_routes())
+def serving_app(app: FastAPI, audit: AuditWriter | None = None, rate_headers: bool = False) -> Edge:
+    """What the server runs: the edge (RateLimit headers, audit log: api/wire/edge.py) around the hottest endpoints
+    ahead of FastAPI (api/wire/hot.py), everything else to `app`."""
+    return Edge(HotRoutes(app, supersim_v1.hot_routes()), audit, rate_headers)

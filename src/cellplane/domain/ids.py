@@ -38,6 +38,9 @@ class Prefix(StrEnum):
     ROUTE = "PR"
     IP_PROFILE = "PF"
     NAT_RULE = "PT"
+    API_CLIENT = "OC"
+    USER = "US"
+    AUDIT_EVENT = "AE"
 
 
 # Matched whole (fullmatch): `$` would also match before a trailing newline.

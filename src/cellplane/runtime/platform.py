@@ -12,6 +12,8 @@ from fastapi import FastAPI
 
 from cellplane.api.app import create_app, serving_app
 from cellplane.api.wire.auth import Authenticator
+from cellplane.api.wire.guard import declare
+from cellplane.api.wire.ratelimit import TokenBuckets
 from cellplane.domain.ids import seed_sids
 from cellplane.emulator import Emulator, EmulatorConfig, SimRecord
 from cellplane.jobs.esim_profiles import advance_esim_profile, complete_settings_update
@@ -21,6 +23,7 @@ from cellplane.jobs.webhooks import WebhookSender
 from cellplane.network.dataplane import DataPlane, DataPlaneConfig, DataPlaneMode, RoutingDomain
 from cellplane.network.gateway import Gateway, GatewayConfig
 from cellplane.runtime.settings import Settings, admin_token
+from cellplane.services.audit import AuditWriter
 from cellplane.services.context import PlatformContext
 from cellplane.services.esim_profiles import ESIM_PROFILE_JOB
 from cellplane.services.outbox import WEBHOOK_JOB
@@ -73,11 +76,16 @@ class Platform:
         self.authenticator = Authenticator(
             self.ctx, rate_per_second=settings.rate_limit, burst=max(settings.rate_burst, 1.0)
         )
+        self.token_limits = TokenBuckets(
+            rate=settings.token_rate_limit, burst=max(settings.token_rate_burst, 1.0), policy="token"
+        )
+        self.audit = AuditWriter(self.ctx.sessions)
         self.components: list[Component] = self._build_components()
         self._wire_commands()
         self.app = self._build_app()
         self._wire_sms()
-        self.asgi = serving_app(self.app)  # what the server runs: hot endpoints ahead of FastAPI
+        # What the server runs: the edge (RateLimit headers, audit log), then hot endpoints ahead of FastAPI.
+        self.asgi = serving_app(self.app, self.audit, rate_headers=settings.rate_limit > 0)
 
     def _build_components(self) -> list[Component]:
         """The network elements, in start order (the AAA before the gateway that asks it)."""
@@ -242,15 +250,16 @@ class Platform:
         app.state.ip_command_outbox = self.ip_command_outbox
         plane = self.data_plane
         app.state.data_plane_status = plane.status if plane is not None else None
+        app.state.token_limits = self.token_limits
         # --- emulator API --- /cellplane/v1/Emulator (issue 3), only when the emulated network runs in-process.
         if self.emulator is not None:
             from cellplane.runtime.emulated import emulator_router
 
-            app.include_router(emulator_router(self.emulator, self.ctx, self.gateway))
+            app.include_router(declare(emulator_router(self.emulator, self.ctx, self.gateway), "emulator"))
             # Its eUICCs download and install eSIM profiles from the platform's SM-DP+ (Euiccs/{Eid}/Profiles).
             from cellplane.runtime.esim import esim_router
 
-            app.include_router(esim_router(self.ctx))
+            app.include_router(declare(esim_router(self.ctx), "emulator"))
         # --- console --- /console (issue 19): pages for people; its live feed runs as a component.
         from cellplane.console import install as install_console
 
@@ -283,6 +292,7 @@ class Platform:
     async def stop(self) -> None:
         for component in reversed(self.components):
             await component.stop()
+        await self.audit.flush()
         await self.runner.stop()
         await self.http.aclose()
         if self.ctx.direct is not None:

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     rate_burst: float = 200.0
     # Browser origins the /things/v1 surface answers CORS for, comma-separated ("*" for any); empty: none.
     things_cors_origins: str = ""
+    # The token endpoints, per source address and per client id (a token bucket each): slows secret guessing.
+    token_rate_limit: float = 5.0
+    token_rate_burst: float = 50.0
     # FastAPI's native OpenTelemetry (traces, metrics, logs to the global providers); off, it costs nothing.
     otel: bool = False
     webhook_timeout: float = 10.0

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from cellplane.api.wire.auth import authenticate
 from cellplane.api.wire.db import reading
 from cellplane.api.wire.forms import form_params, query_params
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
 from cellplane.api.wire.urls import surface_base
@@ -20,7 +21,7 @@ from cellplane.services import ip_commands as service
 from cellplane.services.ip_command_outbox import IpCommandOutbox
 from cellplane.store.models import IpCommand
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("commands"))
 
 
 def render(request: Request, command: IpCommand | service.Outgoing) -> dict[str, Any]:

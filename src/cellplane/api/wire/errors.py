@@ -55,8 +55,10 @@ def _renderer(request: Request) -> SurfaceRenderer | None:
 def error_response(error: errors.CellplaneError, render: SurfaceRenderer | None = None) -> Response:
     status = status_for(error)
     headers: dict[str, str] = {}
-    if isinstance(error, errors.AuthenticationFailed):
-        headers["WWW-Authenticate"] = 'Basic realm="cellplane"'
+    if isinstance(error, errors.InvalidToken):
+        headers["WWW-Authenticate"] = 'Bearer realm="cellplane", error="invalid_token"'  # RFC 6750 §3.1
+    elif isinstance(error, errors.AuthenticationFailed):
+        headers["WWW-Authenticate"] = 'Basic realm="cellplane", Bearer realm="cellplane"'
     if isinstance(error, errors.RateLimited):
         headers["Retry-After"] = str(error.retry_after)
     if render is not None:

@@ -7,6 +7,7 @@ from cellplane.store.models.commands import IpCommand, SmsCommand, WirelessComma
 from cellplane.store.models.console import ConsoleSession
 from cellplane.store.models.esim import EsimProfile, SettingsUpdate
 from cellplane.store.models.fleets import Fleet, NetworkAccessProfile, NetworkAccessProfileNetwork
+from cellplane.store.models.identity import AccessToken, ApiClient, AuditEvent, User
 from cellplane.store.models.jobs import Job, WebhookAttempt, WebhookDelivery
 from cellplane.store.models.rate_plans import RatePlan
 from cellplane.store.models.sessions import ConnectionEvent, DataSession, UsageBucket
@@ -14,8 +15,11 @@ from cellplane.store.models.sims import Sim
 from cellplane.store.models.things import IpPool, IpProfile, NatRule, ThingsGroup, ThingsNetwork, ThingsRoute
 
 __all__ = [
+    "AccessToken",
     "Account",
+    "ApiClient",
     "ApiKey",
+    "AuditEvent",
     "Base",
     "BillingPeriod",
     "ConnectionEvent",
@@ -38,6 +42,7 @@ __all__ = [
     "ThingsNetwork",
     "ThingsRoute",
     "UsageBucket",
+    "User",
     "WebhookAttempt",
     "WebhookDelivery",
     "WirelessCommand",
