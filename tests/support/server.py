@@ -235,6 +235,8 @@ def server_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[s
             "CELLPLANE_JOB_BACKOFF_BASE": "0.05",
             "PYTHONUNBUFFERED": "1",
             "CELLPLANE_ADMIN_TOKEN": uuid.uuid4().hex,
+            # Tests' callback receivers listen on 127.0.0.1: the lab setting (tests of the policy turn it off).
+            "CELLPLANE_WEBHOOK_ALLOW_PRIVATE": "true",
         }
     )
     # Every network element on its own free port, so servers of parallel runs never collide, nor two of one.

@@ -11,6 +11,7 @@ from cellplane.api import admin_v1, cellplane_v1, health, supersim_v1, wireless_
 from cellplane.api.wire.auth import Authenticator
 from cellplane.api.wire.errors import handle_domain_error, handle_http_error, handle_validation_error
 from cellplane.api.wire.hot import HotRoutes
+from cellplane.domain.callback_targets import TargetPolicy
 from cellplane.domain.errors import CellplaneError
 from cellplane.services.context import PlatformContext
 
@@ -20,6 +21,7 @@ def create_app(
     authenticator: Authenticator | None = None,
     admin_token: str | None = None,
     telemetry: bool = False,
+    callback_targets: TargetPolicy | None = None,
 ) -> FastAPI:
     """`telemetry` turns on FastAPI's native OpenTelemetry (global providers); off, it costs nothing per request
     (on, FastAPI checks the global providers on every request, a sixth of a one-row GET)."""
@@ -32,6 +34,7 @@ def create_app(
     app.state.ctx = ctx
     app.state.authenticator = authenticator or Authenticator(ctx)
     app.state.admin_token = admin_token
+    app.state.callback_targets = callback_targets or TargetPolicy()  # where callback URLs may point (400 if not)
     app.add_exception_handler(CellplaneError, handle_domain_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,8 @@ def up(
         overrides["emulator_enabled"] = emulator
     elif demo:
         overrides["emulator_enabled"] = True
+    if demo and "CELLPLANE_WEBHOOK_ALLOW_PRIVATE" not in os.environ:
+        overrides["webhook_allow_private"] = True  # a demo's callbacks go to a receiver on this machine
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
