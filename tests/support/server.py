@@ -110,6 +110,8 @@ class Server:
     log_path: Path | None = None
     extra_args: list[str] = field(default_factory=list)
     started_once: bool = False
+    # The process's descriptor limit (RLIMIT_NOFILE, as `ulimit -n`), for tests of what a server does at its limit.
+    max_open_files: int | None = None
 
     @property
     def base_url(self) -> str:
@@ -136,6 +138,7 @@ class Server:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.data_dir,
+            preexec_fn=self._limit_files if self.max_open_files else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -148,6 +151,12 @@ class Server:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+
+    def _limit_files(self) -> None:
+        import resource
+
+        assert self.max_open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_open_files, self.max_open_files))
 
     def stop(self, kill: bool = False) -> None:
         if self.process is None:

@@ -5,11 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from cellplane import __version__
 from cellplane.api import admin_v1, cellplane_v1, health, supersim_v1, wireless_v1
 from cellplane.api.wire.auth import Authenticator
-from cellplane.api.wire.errors import handle_domain_error, handle_http_error, handle_validation_error
+from cellplane.api.wire.errors import (
+    handle_client_disconnect,
+    handle_domain_error,
+    handle_http_error,
+    handle_validation_error,
+)
 from cellplane.api.wire.hot import HotRoutes
 from cellplane.domain.callback_targets import TargetPolicy
 from cellplane.domain.errors import CellplaneError
@@ -38,6 +44,7 @@ def create_app(
     app.add_exception_handler(CellplaneError, handle_domain_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(ClientDisconnect, handle_client_disconnect)
     app.include_router(health.router)
     app.include_router(supersim_v1.router())
     app.include_router(wireless_v1.router())

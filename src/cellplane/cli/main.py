@@ -51,7 +51,7 @@ def up(
     """Run the whole platform in one process on the embedded database (or CELLPLANE_DATABASE_URL)."""
     import uvicorn
 
-    from cellplane.api.http_server import HttpProtocol
+    from cellplane.api.http_server import HttpLimits, HttpProtocol
     from cellplane.runtime.platform import Platform
 
     flags = {
@@ -99,7 +99,16 @@ def up(
         log_level=log_level,
         access_log=False,
         loop="uvloop",
-        http=HttpProtocol,  # httptools, one write per response (api/http_server.py)
+        # httptools, one write per response, and the limits that keep one client from starving the rest
+        http=HttpProtocol.with_limits(
+            HttpLimits(
+                head_timeout=settings.http_head_timeout,
+                body_timeout=settings.http_body_timeout,
+                max_header_bytes=settings.http_max_header_bytes,
+                max_connections=settings.http_max_connections,
+            )
+        ),
+        backlog=settings.http_backlog,
     )
 
 

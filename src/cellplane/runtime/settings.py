@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cellplane.domain.callback_targets import TargetPolicy, parse_host_address
@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     ip_command_delay: float = 0.0
     webhook_concurrency: int = 32
     retention_interval: float = 3600.0
+
+    # HTTP limits (api/http_server.py): seconds to send a request head, seconds a body may stall between reads,
+    # bytes of a request head (431 past it), open connections (lowered to what the descriptor limit allows).
+    http_head_timeout: float = 10.0
+    http_body_timeout: float = 30.0
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    http_max_connections: int = Field(default=1000, ge=8)
+    http_backlog: int = Field(default=2048, ge=1)
 
     # Network side (docs/NETWORK.md). Each element can be turned off to use a third-party one instead.
     aaa_enabled: bool = True

@@ -17,12 +17,12 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cellplane.api.wire.errors import error_response
+from cellplane.api.wire.errors import error_response, log_disconnect
 from cellplane.domain.errors import CellplaneError
 
 log = logging.getLogger("cellplane.api")
@@ -66,6 +66,8 @@ class HotRoutes:
             except CellplaneError as error:
                 response = error_response(error)
             await response(scope, receive, tracked)
+        except ClientDisconnect:
+            log_disconnect(Request(scope))
         except Exception:
             log.exception("%s %s failed", scope["method"], scope["path"])
             if not started:
