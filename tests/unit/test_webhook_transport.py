@@ -68,3 +68,21 @@ def test_pins_and_literals_resolve_without_dns() -> None:
     assert asyncio.run(resolve("0x7f000001", 80)) == [ipaddress.ip_address("127.0.0.1")]
     with pytest.raises(ValueError, match="name=address"):
         parse_pins("receiver.test")
+
+
+def test_a_connection_to_this_machine_is_known_by_its_two_ends(receiver: WebhookReceiver) -> None:
+    """How the sender knows a public address is its own (API on 0.0.0.0): both ends of the connection share it."""
+    import httpcore
+
+    from cellplane.jobs.webhook_transport import _is_this_machine
+
+    port = int(receiver.url.rsplit(":", 1)[1])
+
+    async def go() -> bool:
+        stream = await httpcore.AnyIOBackend().connect_tcp("127.0.0.1", port, timeout=5)
+        try:
+            return _is_this_machine(stream)
+        finally:
+            await stream.aclose()
+
+    assert asyncio.run(go()) is True

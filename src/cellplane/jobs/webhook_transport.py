@@ -80,11 +80,16 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         failure: Exception | None = None
         for address in addresses:
             try:
-                return await self.inner.connect_tcp(
+                stream = await self.inner.connect_tcp(
                     str(address), port, timeout=timeout, local_address=local_address, socket_options=socket_options
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
+                continue
+            if port in self.policy.own_ports and _is_this_machine(stream):
+                await stream.aclose()  # nothing was sent: a public address of this very machine, on our port
+                raise RefusedTarget("it is one of the platform's own listeners")
+            return stream
         assert failure is not None
         raise failure
 
@@ -95,6 +100,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self.inner.sleep(seconds)
+
+
+def _is_this_machine(stream: httpcore.AsyncNetworkStream) -> bool:
+    """A connection whose two ends have one address never left this machine (the kernel routes any of its own
+    addresses through loopback): the way to know a public address is ours when the API listens on 0.0.0.0."""
+    local, remote = stream.get_extra_info("client_addr"), stream.get_extra_info("server_addr")
+    return bool(local and remote and local[0] == remote[0])
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
