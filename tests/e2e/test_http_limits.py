@@ -96,6 +96,11 @@ def test_a_100_kb_header_is_refused_with_431(limited: Server) -> None:
                 sock.sendall(b"a" * 8192)
                 time.sleep(0.001)
     assert httpx.get(f"{limited.base_url}/healthz", headers={"X-Fine": "a" * 8000}).status_code == 200
+    # A small head with a large body in the same packets is not a large head.
+    with connect(limited) as sock:
+        sock.sendall(body_request(limited, 200_000) + b"FriendlyName=" + b"a" * (200_000 - 13))
+        reply = answer(sock)
+    assert reply.startswith(b"HTTP/1.1 400 ") and b"FriendlyName" in reply
 
 
 def test_a_slowloris_head_is_closed_at_its_deadline(limited: Server) -> None:
@@ -125,7 +130,7 @@ def body_request(server: Server, length: int) -> bytes:
     token = base64.b64encode(f"admin:{server.env['CELLPLANE_ADMIN_TOKEN']}".encode()).decode()
     return (
         f"POST /admin/v1/Accounts HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\n"
-        f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
     ).encode()
 
 

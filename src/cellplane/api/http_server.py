@@ -8,10 +8,13 @@ whichever comes first) sends both together: about 9 us less CPU a request for a 
 a quarter of its cost (bench/RESULTS.md).
 
 Limits (HttpLimits; uvicorn has none of them for httptools): a connection must finish its request head within
-`head_timeout` of its first byte (or of being opened), its body may not stall longer than `body_timeout` between
-two reads, and the head may not exceed `max_header_bytes` (431). At `max_connections` open connections, a new
-one pushes out the oldest connection still waiting for its request head (a stalled one, most likely), so
+`head_timeout` of being opened (or of its previous response), its body may not stall longer than `body_timeout`
+between two reads, and the head may not exceed `max_header_bytes` (431). At `max_connections` open connections, a
+new one pushes out the oldest connection still waiting for its request head (a stalled one, most likely), so
 connections that send nothing cannot shut out clients that do; with none to push out, the new one gets a 503.
+
+The deadlines are kept by one sweep over the open connections a few times per deadline, not by a timer per
+request: a request pays for two clock reads, not for arming and cancelling timers (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-import time
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -102,11 +104,11 @@ class HttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._in_head = True  # between the end of a request (or the connection's start) and a complete head
-        self._head_bytes = 0  # raw bytes received in this head so far (an upper bound until the head completes)
-        self._exact = 0  # bytes of this head's request line and headers, as parsed
-        self._opened = time.monotonic()
-        self._deadline: asyncio.TimerHandle | None = None
+        self._opened = self.loop.time()
+        self._head_since: float | None = self._opened  # waiting for a request head since then; None: not waiting
+        self._head_bytes = 0  # bytes of chunks that ended inside the current head
+        self._chunk = 0  # size of the chunk being parsed
+        self._last_read = self._opened
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         cap = type(self).cap or self.limits.connection_cap()
@@ -116,65 +118,24 @@ class HttpProtocol(HttpToolsProtocol):
             transport.close()
             return
         super().connection_made(_CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
-        self._arm(self.limits.head_timeout, self._head_timed_out)
+        _Sweeper.ensure(self)
 
     def _evict_one(self) -> bool:
-        """Close the oldest connection that has not sent a whole request head yet; False if there is none."""
-        waiting = [c for c in self.connections if isinstance(c, HttpProtocol) and c._in_head and c.cycle is None]
-        if not waiting:  # then idle keep-alive connections (their last response sent, no new request yet)
-            waiting = [
-                c
-                for c in self.connections
-                if isinstance(c, HttpProtocol)
-                and c._in_head
-                and c._exact == 0
-                and c.cycle
-                and c.cycle.response_complete
-            ]
+        """Close the oldest connection waiting for a request head, one that never sent any first; False if none."""
+        waiting = [c for c in self.connections if isinstance(c, HttpProtocol) and c._head_since is not None]
         if not waiting:
             return False
-        oldest = min(waiting, key=lambda c: c._opened)
+        oldest = min(waiting, key=lambda c: (c.cycle is not None, c._opened))
         oldest.connections.discard(oldest)
         oldest.transport.close()
         return True
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    # --- deadlines ---
-
-    def _arm(self, seconds: float, handler: Any) -> None:
-        self._disarm()
-        if seconds > 0:
-            self._deadline = self.loop.call_later(seconds, handler)
-
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _head_timed_out(self) -> None:
-        self._deadline = None
-        if not self.transport.is_closing():
-            log.info("closing a connection from %s: no complete request head within the deadline", _peer(self))
-            self.transport.write(_reply(408, "Request head not received in time"))
-            self.transport.close()
-
-    def _body_stalled(self) -> None:
-        self._deadline = None
-        if self.transport.is_closing() or self.cycle is None or not self.cycle.more_body:
-            return
-        if self.flow.read_paused:  # the application is not reading: not the client's stall
-            self._arm(self.limits.body_timeout, self._body_stalled)
-            return
-        log.info("closing a connection from %s: its request body stalled", _peer(self))
-        self.transport.close()  # the application's receive() gets http.disconnect
 
     # --- parsing ---
 
     def data_received(self, data: bytes) -> None:
         self._unset_keepalive_if_required()
+        self._last_read = self.loop.time()
+        self._chunk = len(data)
         try:
             self.parser.feed_data(data)
         except _HeadTooLarge:
@@ -193,54 +154,81 @@ class HttpProtocol(HttpToolsProtocol):
                 log.info("invalid HTTP request from %s", _peer(self))
                 self.send_400_response("Invalid HTTP request received.")
             return
-        if self._in_head and not self.transport.is_closing():
-            self._head_bytes += len(data)  # still in a head after this chunk: all of it was head
+        if self._head_since is not None and self.parser is not None:
+            self._head_bytes += len(data)  # the head goes on past this chunk: all of it was head
             if self._head_bytes > self.limits.max_header_bytes:
                 self._refuse_large_head()
+
+    def on_headers_complete(self) -> None:
+        if (
+            self._head_bytes + self._chunk > self.limits.max_header_bytes
+            and self._head_size() > self.limits.max_header_bytes
+        ):
+            raise _HeadTooLarge()  # only measured exactly when the bytes read could hold a head that large
+        self._head_since, self._head_bytes = None, 0
+        super().on_headers_complete()
+
+    def _head_size(self) -> int:
+        return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers) + 16
+
+    def on_response_complete(self) -> None:
+        if not self.pipeline:  # the next request's head is due from now (a pipelined one is already here)
+            self._head_since = self.loop.time()
+        super().on_response_complete()
 
     def _refuse_large_head(self) -> None:
         log.info("refusing a request head over %d bytes from %s", self.limits.max_header_bytes, _peer(self))
         self.transport.write(_reply(431, "Request Header Fields Too Large"))
         self.transport.close()
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._in_head, self._head_bytes, self._exact = True, 0, 0
-        if self._deadline is None:  # a keep-alive connection's next request: its head is due in time too
-            self._arm(self.limits.head_timeout, self._head_timed_out)
+    # --- deadlines, checked by the sweeper ---
 
-    def on_url(self, url: bytes) -> None:
-        self._count(len(url))
-        super().on_url(url)
+    def check_deadlines(self, now: float) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self._head_since is not None:
+            if now - self._head_since > self.limits.head_timeout > 0:
+                log.info("closing a connection from %s: no complete request head in time", _peer(self))
+                self.transport.write(_reply(408, "Request head not received in time"))
+                self.transport.close()
+            return
+        cycle = self.cycle
+        if cycle is None or not cycle.more_body or cycle.response_complete or self.flow.read_paused:
+            return  # no body due from the client (or the application is not reading it: not the client's stall)
+        if now - self._last_read > self.limits.body_timeout > 0:
+            log.info("closing a connection from %s: its request body stalled", _peer(self))
+            self.transport.close()  # the application's receive() gets http.disconnect
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
-        super().on_header(name, value)
 
-    def _count(self, size: int) -> None:
-        self._exact += size
-        if self._exact > self.limits.max_header_bytes:
-            raise _HeadTooLarge()
+class _Sweeper:
+    """One per server: every few tenths of the shortest deadline, checks every open connection's deadlines; it
+    stops when no connection is left and starts again with the next."""
 
-    def on_headers_complete(self) -> None:
-        self._in_head = False
-        self._disarm()
-        super().on_headers_complete()
-        if self.cycle is not None and self.cycle.more_body:
-            self._arm(self.limits.body_timeout, self._body_stalled)
+    def __init__(self, protocol: HttpProtocol) -> None:
+        self.loop = protocol.loop
+        self.connections = protocol.connections
+        shortest = min(t for t in (protocol.limits.head_timeout, protocol.limits.body_timeout, 4.0) if t > 0)
+        self.period = min(1.0, max(0.05, shortest / 4))
+        self.handle: asyncio.TimerHandle | None = None
 
-    def on_body(self, body: bytes) -> None:
-        super().on_body(body)
-        if self._deadline is not None:
-            self._arm(self.limits.body_timeout, self._body_stalled)
+    @staticmethod
+    def ensure(protocol: HttpProtocol) -> None:
+        state = protocol.server_state
+        sweeper: _Sweeper | None = getattr(state, "_cellplane_sweeper", None)
+        if sweeper is None:
+            sweeper = _Sweeper(protocol)
+            state._cellplane_sweeper = sweeper  # type: ignore[attr-defined]
+        if sweeper.handle is None:
+            sweeper.handle = sweeper.loop.call_later(sweeper.period, sweeper.sweep)
 
-    def on_message_complete(self) -> None:
-        self._disarm()
-        super().on_message_complete()
-
-    def on_response_complete(self) -> None:
-        self._in_head = True
-        super().on_response_complete()
+    def sweep(self) -> None:
+        self.handle = None
+        now = self.loop.time()
+        for connection in list(self.connections):
+            if isinstance(connection, HttpProtocol):
+                connection.check_deadlines(now)
+        if self.connections:
+            self.handle = self.loop.call_later(self.period, self.sweep)
 
 
 def _reply(status: int, message: str) -> bytes:
