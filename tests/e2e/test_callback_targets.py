@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -215,9 +214,7 @@ def test_a_name_that_resolves_to_loopback_is_refused_when_the_sender_connects(
     assert receiver.received == []
 
 
-def test_in_a_lab_loopback_is_a_target_but_the_platforms_own_listeners_are_not(
-    server: Server, account: Account, tmp_path: Path
-) -> None:
+def test_in_a_lab_loopback_is_a_target_but_never_the_platforms_own_listeners(server: Server, account: Account) -> None:
     """The suite's servers allow private targets (CELLPLANE_WEBHOOK_ALLOW_PRIVATE=true, as `up --demo` does)."""
     own = [
         f"http://127.0.0.1:{server.port}/admin/v1/Accounts",
