@@ -32,6 +32,9 @@ REFUSED_HOSTS = [
     "127.255.255.254",
     "localhost",
     "api.localhost",
+    "ⓛⓞⓒⓐⓛⓗⓞⓢⓣ",  # IDNA maps it to localhost, as the client would
+    "１２７.０.０.１",  # fullwidth digits
+    "127。0。0。1",  # ideographic full stops
     "[::1]",
     "[0:0:0:0:0:0:0:1]",
     "[::ffff:127.0.0.1]",

@@ -146,6 +146,11 @@ class TargetPolicy:
             raise RefusedTarget("its port is not a number from 0 to 65535") from None
         if not host:
             raise RefusedTarget("it has no host")
+        if not host.isascii() and ":" not in host:
+            try:  # as HTTP clients map it (IDNA: fullwidth digits, ideographic full stops, circled letters...)
+                host = host.encode("idna").decode("ascii").lower()
+            except UnicodeError:
+                raise RefusedTarget("its host is not a valid host name") from None
         address = parse_host_address(host)
         if address is None:
             name = host.rstrip(".").lower()

@@ -67,6 +67,8 @@ class WebhookSender:
         except RefusedTarget as exc:
             log.warning("webhook %s not sent: %s (%s)", delivery.sid, exc.reason, urlsplit(delivery.url).hostname)
             error, refused = REFUSED, True
+        except httpx.InvalidURL:  # not an HTTPError: a URL the client cannot send to will never be sendable
+            error, refused = "invalid callback URL", True
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         elapsed = 0 if refused else int((time.monotonic() - started) * 1000)
