@@ -106,7 +106,8 @@ class HttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._opened = self.loop.time()
         self._head_since: float | None = self._opened  # waiting for a request head since then; None: not waiting
-        self._head_bytes = 0  # bytes of chunks that ended inside the current head
+        self._in_head = False  # the parser is inside a request head
+        self._head_bytes = 0  # bytes of chunks read inside the current head (the one it began in not counted)
         self._chunk = 0  # size of the chunk being parsed
         self._last_read = self._opened
 
@@ -154,18 +155,24 @@ class HttpProtocol(HttpToolsProtocol):
                 log.info("invalid HTTP request from %s", _peer(self))
                 self.send_400_response("Invalid HTTP request received.")
             return
-        if self._head_since is not None and self.parser is not None:
+        if self._in_head:
             self._head_bytes += len(data)  # the head goes on past this chunk: all of it was head
             if self._head_bytes > self.limits.max_header_bytes:
                 self._refuse_large_head()
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        # Part of this chunk may be the previous request's body: it is not counted (never a 431 for a head that is
+        # not too large; at worst one chunk more of head is let in before the head ends).
+        self._in_head, self._head_bytes = True, -self._chunk
+
     def on_headers_complete(self) -> None:
         if (
-            self._head_bytes + self._chunk > self.limits.max_header_bytes
+            max(self._head_bytes, 0) + self._chunk > self.limits.max_header_bytes
             and self._head_size() > self.limits.max_header_bytes
         ):
             raise _HeadTooLarge()  # only measured exactly when the bytes read could hold a head that large
-        self._head_since, self._head_bytes = None, 0
+        self._head_since, self._in_head, self._head_bytes = None, False, 0
         super().on_headers_complete()
 
     def _head_size(self) -> int:
