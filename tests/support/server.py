@@ -110,6 +110,8 @@ class Server:
     log_path: Path | None = None
     extra_args: list[str] = field(default_factory=list)
     started_once: bool = False
+    # The process's descriptor limit (RLIMIT_NOFILE, as `ulimit -n`), for tests of what a server does at its limit.
+    max_open_files: int | None = None
 
     @property
     def base_url(self) -> str:
@@ -139,6 +141,7 @@ class Server:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=self.data_dir,
+            preexec_fn=self._limit_files if self.max_open_files else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -154,6 +157,12 @@ class Server:
         # and on a shared machine every orphan makes the next start slower still.
         self.stop(kill=True)
         raise RuntimeError(f"server did not become healthy in {timeout:.0f}s:\n{self.log()}")
+
+    def _limit_files(self) -> None:
+        import resource
+
+        assert self.max_open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_open_files, self.max_open_files))
 
     def stop(self, kill: bool = False) -> None:
         if self.process is None:
@@ -244,6 +253,8 @@ def server_env(data_dir: Path, database_url: str | None, **extra: str) -> dict[s
             # Packets through routing domains are the data plane tests' own (they ask for "on"); the other servers
             # skip building a namespace each, so dozens of them start side by side as quickly as before.
             "CELLPLANE_DATA_PLANE": "off",
+            # Tests' callback receivers listen on 127.0.0.1: the lab setting (tests of the policy turn it off).
+            "CELLPLANE_WEBHOOK_ALLOW_PRIVATE": "true",
         }
     )
     # Every network element on its own free port, so servers of parallel runs never collide, nor two of one.

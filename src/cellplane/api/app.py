@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from cellplane import __version__
 from cellplane.api import admin_v1, cellplane_v1, health, oauth, openapi, supersim_v1, things_v1, wireless_v1
@@ -15,9 +16,15 @@ from cellplane.api.openapi.official import official_surface
 from cellplane.api.things_v1 import docs as things_docs
 from cellplane.api.wire.auth import Authenticator
 from cellplane.api.wire.edge import Edge
-from cellplane.api.wire.errors import handle_domain_error, handle_http_error, handle_validation_error
+from cellplane.api.wire.errors import (
+    handle_client_disconnect,
+    handle_domain_error,
+    handle_http_error,
+    handle_validation_error,
+)
 from cellplane.api.wire.hot import HotRoutes
 from cellplane.api.wire.ratelimit import TokenBuckets
+from cellplane.domain.callback_targets import TargetPolicy
 from cellplane.domain.errors import CellplaneError
 from cellplane.services.audit import AuditWriter
 from cellplane.services.context import PlatformContext
@@ -36,6 +43,7 @@ def create_app(
     admin_token: str | None = None,
     telemetry: bool = False,
     cors_origins: tuple[str, ...] = (),
+    callback_targets: TargetPolicy | None = None,
 ) -> FastAPI:
     """`telemetry` turns on FastAPI's native OpenTelemetry (global providers); off, it costs nothing per request
     (on, FastAPI checks the global providers on every request, a sixth of a one-row GET). `cors_origins` are the
@@ -56,9 +64,11 @@ def create_app(
     app.state.things_accounts = set()
     app.add_middleware(things_v1.SurfaceHeaders, origins=cors_origins)
     app.state.token_limits = TokenBuckets(rate=0, burst=0)  # the runtime sets the configured limits
+    app.state.callback_targets = callback_targets or TargetPolicy()  # where callback URLs may point (400 if not)
     app.add_exception_handler(CellplaneError, handle_domain_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(ClientDisconnect, handle_client_disconnect)
     app.include_router(health.router)
     app.include_router(supersim_v1.router())
     app.include_router(wireless_v1.router())

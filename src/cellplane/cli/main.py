@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,7 +50,7 @@ def up(
     gtpu_port: int = typer.Option(None, help="UDP port of the gateway's GTP-U (default 2152)."),
 ) -> None:
     """Run the whole platform in one process on the embedded database (or CELLPLANE_DATABASE_URL)."""
-    from cellplane.api.http_server import HttpProtocol
+    from cellplane.api.http_server import HttpLimits, HttpProtocol
     from cellplane.runtime.platform import Platform
     from cellplane.runtime.serve import serve
 
@@ -70,6 +71,8 @@ def up(
         overrides["emulator_enabled"] = emulator
     elif demo:
         overrides["emulator_enabled"] = True
+    if demo and "CELLPLANE_WEBHOOK_ALLOW_PRIVATE" not in os.environ:
+        overrides["webhook_allow_private"] = True  # a demo's callbacks go to a receiver on this machine
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
@@ -95,7 +98,21 @@ def up(
         iccids = [sim["iccid"] for sim in seeded.sims]
         platform.components.append(DemoDevices(platform.emulator, iccids, DEMO_DEVICE_NETWORK))
     show_banner(settings, url, seeded, platform.data_plane.status() if platform.data_plane else None)
-    serve(platform, host=settings.host, port=settings.port, log_level=log_level, http=HttpProtocol)
+    # httptools, one write per response, and the limits that keep one client from starving the rest
+    limits = HttpLimits(
+        head_timeout=settings.http_head_timeout,
+        body_timeout=settings.http_body_timeout,
+        max_header_bytes=settings.http_max_header_bytes,
+        max_connections=settings.http_max_connections,
+    )
+    serve(
+        platform,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        http=HttpProtocol.with_limits(limits),
+        backlog=settings.http_backlog,
+    )
 
 
 def seed_demo(settings: Settings) -> Demo:

@@ -15,8 +15,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from cellplane.api.admin_v1.operator import require_operator
 from cellplane.api.wire.auth import authenticate
 from cellplane.domain.caller import Caller
+from cellplane.domain.errors import AuthenticationFailed
 from cellplane.domain.networks import catalogue
 from cellplane.emulator import Emulator
 from cellplane.emulator import http as emulator_http
@@ -80,7 +82,17 @@ def emulator_router(emulator: Emulator, ctx: PlatformContext, gateway: Gateway |
         resolve_network=resolve_network,
         after_traffic=report if gateway is not None else None,
         network_session=network_session if gateway is not None else None,
+        is_operator=is_operator,
     )
+
+
+def is_operator(request: Request) -> bool:
+    """Whether the request carries /admin/v1's operator credential (Basic admin:<admin token>)."""
+    try:
+        require_operator(request)
+    except AuthenticationFailed:
+        return False
+    return True
 
 
 class DemoDevices:

@@ -7,7 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-import httpx
 from fastapi import FastAPI
 
 from cellplane.api.app import create_app, serving_app
@@ -19,10 +18,11 @@ from cellplane.emulator import Emulator, EmulatorConfig, SimRecord
 from cellplane.jobs.esim_profiles import advance_esim_profile, complete_settings_update
 from cellplane.jobs.runner import JobRunner
 from cellplane.jobs.sim_updates import complete_sim_update
+from cellplane.jobs.webhook_transport import guarded_client, parse_pins, system_resolver
 from cellplane.jobs.webhooks import WebhookSender
 from cellplane.network.dataplane import DataPlane, DataPlaneConfig, DataPlaneMode, RoutingDomain
 from cellplane.network.gateway import Gateway, GatewayConfig
-from cellplane.runtime.settings import Settings, admin_token
+from cellplane.runtime.settings import Settings, admin_token, callback_policy
 from cellplane.services.audit import AuditWriter
 from cellplane.services.context import PlatformContext
 from cellplane.services.esim_profiles import ESIM_PROFILE_JOB
@@ -58,9 +58,17 @@ class Platform:
             direct=direct_reader(self.engine),
             sim_update_delay=settings.sim_update_delay,
         )
-        self.http = httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
+        self.callback_targets = callback_policy(settings)
+        self.http = guarded_client(
+            self.callback_targets,
+            timeout=settings.webhook_timeout,
+            resolver=system_resolver(parse_pins(settings.webhook_resolve)),
+        )
         self.webhooks = WebhookSender(
-            self.http, max_attempts=settings.webhook_max_attempts, timeout=settings.webhook_timeout
+            self.http,
+            max_attempts=settings.webhook_max_attempts,
+            timeout=settings.webhook_timeout,
+            targets=self.callback_targets,
         )
         self.runner = JobRunner(
             self.ctx,
@@ -244,7 +252,12 @@ class Platform:
     def _build_app(self) -> FastAPI:
         origins = tuple(o.strip() for o in self.settings.things_cors_origins.split(",") if o.strip())
         app = create_app(
-            self.ctx, self.authenticator, admin_token(self.settings), telemetry=self.settings.otel, cors_origins=origins
+            self.ctx,
+            self.authenticator,
+            admin_token(self.settings),
+            telemetry=self.settings.otel,
+            cors_origins=origins,
+            callback_targets=self.callback_targets,
         )
         app.router.lifespan_context = self._lifespan
         app.state.ip_command_outbox = self.ip_command_outbox

@@ -23,7 +23,7 @@ class _Server(uvicorn.Server):
         self.platform.stopping()
 
 
-def serve(platform: Platform, *, host: str, port: int, log_level: str, http: Any) -> None:
+def serve(platform: Platform, *, host: str, port: int, log_level: str, http: Any, backlog: int = 2048) -> None:
     config = uvicorn.Config(
         platform.asgi,
         host=host,
@@ -31,6 +31,7 @@ def serve(platform: Platform, *, host: str, port: int, log_level: str, http: Any
         log_level=log_level,
         access_log=False,
         loop="uvloop",
-        http=http,  # httptools, one write per response (api/http_server.py)
+        http=http,  # httptools, one write per response, with its limits (api/http_server.py)
+        backlog=backlog,
     )
     _Server(config, platform).run()

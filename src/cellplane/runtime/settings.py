@@ -6,9 +6,11 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cellplane.domain.callback_targets import TargetPolicy, parse_host_address
+from cellplane.jobs.webhook_transport import parse_pins
 from cellplane.store.migrate import ensure_sqlite_dir, upgrade
 
 
@@ -37,6 +39,10 @@ class Settings(BaseSettings):
     # FastAPI's native OpenTelemetry (traces, metrics, logs to the global providers); off, it costs nothing.
     otel: bool = False
     webhook_timeout: float = 10.0
+    # Callbacks to loopback and private networks (a lab's own machine); never link-local, never our own ports.
+    webhook_allow_private: bool = False
+    # Callback host names pinned to addresses, "name=address,...", like curl --resolve (checked all the same).
+    webhook_resolve: str = ""
     webhook_max_attempts: int = 8
     job_backoff_base: float = 1.0
     job_concurrency: int = 16
@@ -47,6 +53,14 @@ class Settings(BaseSettings):
     retention_interval: float = 3600.0
     # The web console (issue 19): how long a signed-in session lasts, seconds.
     console_session_seconds: float = 28800.0
+
+    # HTTP limits (api/http_server.py): seconds to send a request head, seconds a body may stall between reads,
+    # bytes of a request head (431 past it), open connections (lowered to what the descriptor limit allows).
+    http_head_timeout: float = 10.0
+    http_body_timeout: float = 30.0
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    http_max_connections: int = Field(default=1000, ge=8)
+    http_backlog: int = Field(default=2048, ge=1)
 
     # Network side (docs/NETWORK.md). Each element can be turned off to use a third-party one instead.
     aaa_enabled: bool = True
@@ -77,6 +91,12 @@ class Settings(BaseSettings):
     emulator_enabled: bool = False
     emulator_gtpc_port: int = 0
     emulator_gtpu_port: int = 0
+
+    @field_validator("webhook_resolve")
+    @classmethod
+    def _pins_parse(cls, value: str) -> str:
+        parse_pins(value)  # a bad entry is named at start, not at the first callback
+        return value
 
     @model_validator(mode="after")
     def _udp_ports_distinct(self) -> Settings:
@@ -116,6 +136,22 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'cellplane.db'}"
+
+
+def callback_policy(settings: Settings) -> TargetPolicy:
+    """Where callbacks may go: public addresses, loopback and private ones too in a lab (webhook_allow_private),
+    never the platform's own listeners (its API, AAA, gateway ports on loopback or its bound addresses)."""
+    ports = {settings.port}
+    if settings.aaa_enabled:
+        ports |= {settings.aaa_auth_port, settings.aaa_acct_port}
+    if settings.gateway_enabled:
+        ports |= {settings.gtpc_port, settings.gtpu_port, settings.gateway_dae_port}
+    addresses = {parse_host_address(host) for host in (settings.host, settings.aaa_host, settings.gateway_host)}
+    return TargetPolicy(
+        allow_private=settings.webhook_allow_private,
+        own_ports=frozenset(port for port in ports if port),
+        own_addresses=frozenset(address for address in addresses if address is not None),
+    )
 
 
 def admin_token(settings: Settings) -> str:

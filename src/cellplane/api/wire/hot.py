@@ -28,12 +28,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi.routing import iter_route_contexts
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cellplane.api.wire.errors import error_response
+from cellplane.api.wire.errors import error_response, log_disconnect
 from cellplane.domain.errors import CellplaneError
 from cellplane.services.metrics import HTTP
 
@@ -145,6 +145,9 @@ class HotRoutes:
                 response = error_response(error)
             await response(scope, receive, tracked)
             return response.status_code
+        except ClientDisconnect:
+            log_disconnect(Request(scope))
+            return 499  # the client left before its answer (nginx's code for it; metrics only)
         except Exception:
             log.exception("%s %s failed", scope["method"], scope["path"])
             if not started:
