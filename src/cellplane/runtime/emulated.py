@@ -14,11 +14,14 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.responses import Response
 
+from cellplane.api.admin_v1.operator import require_operator
 from cellplane.api.wire.auth import authenticate
+from cellplane.api.wire.render import json_response
 from cellplane.domain.caller import Caller
 from cellplane.domain.networks import catalogue
-from cellplane.emulator import Emulator
+from cellplane.emulator import Emulator, UnknownDevice
 from cellplane.emulator import http as emulator_http
 from cellplane.network.gateway import Gateway
 from cellplane.services.context import PlatformContext
@@ -81,6 +84,26 @@ def emulator_router(emulator: Emulator, ctx: PlatformContext, gateway: Gateway |
         after_traffic=report if gateway is not None else None,
         network_session=network_session if gateway is not None else None,
     )
+
+
+def handover_router(emulator: Emulator) -> APIRouter:
+    """`DELETE /admin/v1/Emulator/Devices/{Iccid}`: the operator's side of the emulator's control API, for
+    `cellplane device bridge`, which attaches a device of its own for a SIM and must not share the IMSI with the
+    in-process one (a demo SIM's): that one is powered off (Delete Session) and `powered_off` says whether it was on."""
+    router = APIRouter()
+
+    @router.delete("/admin/v1/Emulator/Devices/{iccid}")
+    async def hand_over(request: Request, iccid: str) -> Response:
+        require_operator(request)
+        try:
+            emulator.device(iccid)
+        except UnknownDevice:
+            return json_response({"iccid": iccid, "powered_off": False})
+        await emulator.power_off(iccid)
+        log.info("device %s powered off: handed over to a device bridge", iccid)
+        return json_response({"iccid": iccid, "powered_off": True})
+
+    return router
 
 
 class DemoDevices:
