@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import typer
 
-from cellplane.cli.emulator import address, network_of
+from cellplane.cli.emulator import address, local_gateway, network_of
 from cellplane.runtime.settings import WHERE_TO_LOOK, Settings, read_platform_file
 
 if TYPE_CHECKING:  # the emulator (and pycrate under it) loads only when a bridge runs: `cellplane --help` stays quick
@@ -86,10 +86,7 @@ def bridge(
     base = (platform or found.get("api") or f"http://{settings.host}:{settings.port}").rstrip("/")
     token = _operator_token(settings)
     imsi, (mcc, mnc) = _ask_platform(base, token, iccid, network)
-
-    def gateway_setting(name: str, default: Any) -> Any:
-        """A CELLPLANE_* variable given wins; else where the platform of the data directory said it listens."""
-        return getattr(settings, name) if name in settings.model_fields_set else found.get(name, default)
+    gateway_host, gtpc_port, gtpu_port = local_gateway(settings)
 
     plan = BridgePlan(
         iccid=iccid,
@@ -101,8 +98,8 @@ def bridge(
         device_port=device_port,
         deliver_to=address(deliver_to, "--deliver-to"),
         listen=address(listen, "--listen"),
-        gateway=(gateway_setting("gateway_host", settings.gateway_host), gateway_setting("gtpc_port", 2123)),
-        gtpu_port=gateway_setting("gtpu_port", 2152),
+        gateway=(gateway_host, gtpc_port),
+        gtpu_port=gtpu_port,
         platform=base,
         token=token,
     )
@@ -160,7 +157,7 @@ def _get(client: httpx.Client, path: str, iccid: str) -> dict[str, Any]:
     return body
 
 
-async def _hand_over(plan: BridgePlan) -> None:
+async def _hand_over(plan: BridgePlan, *, quiet: bool = False) -> None:
     """A SIM whose device the platform's in-process emulator powers (a demo SIM of `cellplane up --demo`) would
     have two devices on one IMSI: that one is powered off first, through the emulator's control API, and this
     bridge's device takes the SIM. Said on the output, since the platform's demo device stops answering."""
@@ -169,7 +166,8 @@ async def _hand_over(plan: BridgePlan) -> None:
         async with httpx.AsyncClient(auth=("admin", plan.token), timeout=10) as client:
             response = await client.delete(url)
     except httpx.HTTPError as error:
-        _say(f"bridge: could not ask the platform to hand SIM {plan.iccid} over ({error}); attaching anyway")
+        if not quiet:  # while the platform restarts, each re-attach would say it again
+            _say(f"bridge: could not ask the platform to hand SIM {plan.iccid} over ({error}); attaching anyway")
         return
     if response.status_code == 404:
         return  # a platform without the in-process emulator: no device of its own to power off
@@ -251,7 +249,7 @@ async def _stay_attached(emulator: Emulator, plan: BridgePlan, view: DeviceView,
                 said = ""
                 view = emulator.device(plan.iccid)
         if view.state not in CONNECTED and not stop.is_set():
-            await _hand_over(plan)  # a restarted demo platform powers its own device on again
+            await _hand_over(plan, quiet=True)  # a restarted demo platform powers its own device on again
             view = await emulator.set_state(plan.iccid, "attached", mcc=plan.mcc, mnc=plan.mnc)
 
 
