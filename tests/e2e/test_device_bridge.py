@@ -233,7 +233,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         server.stop()
 
 
-def test_the_bridge_takes_a_demo_sim_over_from_the_in_process_device(
+def test_the_bridge_takes_a_demo_sim_over_from_the_in_process_device_also_after_a_restart(
     demo: Server, host_socket: socket.socket, tmp_path: Path
 ) -> None:
     """Found through --data-dir alone (token and ports from there, no CELLPLANE_* variable), from another folder."""
@@ -267,6 +267,14 @@ def test_the_bridge_takes_a_demo_sim_over_from_the_in_process_device(
         assert "powered off there, handed over" in bridge.output
         assert iccid not in devices()  # the in-process device is off: one device on the IMSI
         assert commands_reach(account.client(), "demo-sim-1", host_socket) == b"try 1"
+
+        # A restart powers the demo's devices on again: the bridge notices, takes the SIM again, commands reach it.
+        demo.stop()
+        demo.start()
+        bridge.wait_for("lost its session")
+        assert commands_reach(account.client(), "demo-sim-1", host_socket).startswith(b"try ")
+        others = eventually(devices, lambda found: len(found) == 4)
+        assert iccid not in others, bridge.output  # the in-process device stays off while the bridge holds the SIM
         assert bridge.interrupt() == 0
     finally:
         bridge.close()

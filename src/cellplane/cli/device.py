@@ -42,6 +42,8 @@ CONNECTED = ("attached", "idle", "edrx")
 
 # How often the bridge asks the gateway whether it still holds the session (GTP Echo, T3/N3 as any request).
 ECHO_INTERVAL = 2.0
+# Re-attach attempts that wait for the platform's API to answer the hand-over before attaching without it.
+HANDOVER_PATIENCE = 8
 
 
 @dataclass(frozen=True)
@@ -157,10 +159,11 @@ def _get(client: httpx.Client, path: str, iccid: str) -> dict[str, Any]:
     return body
 
 
-async def _hand_over(plan: BridgePlan, *, quiet: bool = False) -> None:
+async def _hand_over(plan: BridgePlan, *, quiet: bool = False) -> bool:
     """A SIM whose device the platform's in-process emulator powers (a demo SIM of `cellplane up --demo`) would
     have two devices on one IMSI: that one is powered off first, through the emulator's control API, and this
-    bridge's device takes the SIM. Said on the output, since the platform's demo device stops answering."""
+    bridge's device takes the SIM. Said on the output, since the platform's demo device stops answering. False when
+    the platform's API did not answer (it may be starting: its demo devices power on as it does)."""
     url = f"{plan.platform}/admin/v1/Emulator/Devices/{plan.iccid}"
     try:
         async with httpx.AsyncClient(auth=("admin", plan.token), timeout=10) as client:
@@ -168,14 +171,15 @@ async def _hand_over(plan: BridgePlan, *, quiet: bool = False) -> None:
     except httpx.HTTPError as error:
         if not quiet:  # while the platform restarts, each re-attach would say it again
             _say(f"bridge: could not ask the platform to hand SIM {plan.iccid} over ({error}); attaching anyway")
-        return
+        return False
     if response.status_code == 404:
-        return  # a platform without the in-process emulator: no device of its own to power off
+        return True  # a platform without the in-process emulator: no device of its own to power off
     if response.status_code != 200:
         _say(f"bridge: the platform answered {response.status_code} to the hand-over: {response.text}")
-        return
+        return True
     if response.json().get("powered_off"):
         _say(f"bridge: the platform's in-process emulator powered SIM {plan.iccid}: powered off there, handed over")
+    return True
 
 
 def _say(text: str) -> None:
@@ -223,7 +227,7 @@ async def _stay_attached(emulator: Emulator, plan: BridgePlan, view: DeviceView,
     """Say each change of state; attach again whenever the device is not connected, as a modem does. While
     connected, watch the gateway with GTP Echo: a restart or a path failure loses the session without a word
     to the device (the new gateway process knows nothing of it), so the bridge notices and attaches again."""
-    attempts, said, next_echo = 0, "", 0.0
+    attempts, said, next_echo, unanswered = 0, "", 0.0, 0
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         news = _describe(view, plan)
@@ -249,7 +253,12 @@ async def _stay_attached(emulator: Emulator, plan: BridgePlan, view: DeviceView,
                 said = ""
                 view = emulator.device(plan.iccid)
         if view.state not in CONNECTED and not stop.is_set():
-            await _hand_over(plan, quiet=True)  # a restarted demo platform powers its own device on again
+            # A restarted demo platform powers its own device on again: hand over before attaching, so that the
+            # two never share the IMSI. Its gateway answers before its API does: wait a little for the API.
+            if not await _hand_over(plan, quiet=True) and unanswered < HANDOVER_PATIENCE:
+                unanswered += 1
+                continue
+            unanswered = 0
             view = await emulator.set_state(plan.iccid, "attached", mcc=plan.mcc, mnc=plan.mnc)
 
 

@@ -94,7 +94,14 @@ def up(
         from cellplane.runtime.emulated import DemoDevices
         from cellplane.services.demo import DEMO_DEVICE_NETWORK
 
-        platform.components.append(DemoDevices(platform.emulator, seeded.attachable_iccids(), DEMO_DEVICE_NETWORK))
+        imsis = {sim["iccid"]: sim["imsi"] for sim in seeded.sims}
+        gateway = platform.gateway
+
+        def held(iccid: str) -> bool:
+            return gateway is not None and gateway.session(imsis[iccid]) is not None
+
+        devices = DemoDevices(platform.emulator, seeded.attachable_iccids(), DEMO_DEVICE_NETWORK, held=held)
+        platform.components.append(devices)
     show_banner(settings, url, seeded)
     uvicorn.run(
         platform.asgi,

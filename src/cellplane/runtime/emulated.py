@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -110,9 +110,19 @@ class DemoDevices:
     """A component that powers the demo's devices on once the platform runs (`cellplane up --demo`), so that a
     newcomer sees a living network: attached devices, sessions, connection events."""
 
-    def __init__(self, emulator: Emulator, iccids: Sequence[str], network: str, attempts: int = 5) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        iccids: Sequence[str],
+        network: str,
+        attempts: int = 5,
+        held: Callable[[str], bool] | None = None,
+    ) -> None:
         self.emulator = emulator
         self.iccids = list(iccids)
+        # Whether another device already holds the SIM's session (a `cellplane device bridge` that attached again
+        # before this start got to it): powering ours on would silently take the session from the user's code.
+        self.held = held
         self.mcc, _, self.mnc = network.partition("-")
         self.attempts = attempts
         self._task: asyncio.Task[None] | None = None
@@ -123,6 +133,9 @@ class DemoDevices:
 
     async def _power_on(self) -> None:
         for iccid in self.iccids:
+            if self.held is not None and self.held(iccid):
+                log.info("demo device %s left off: another device (a bridge) holds its session", iccid)
+                continue
             for attempt in range(self.attempts):
                 try:
                     view = await self.emulator.power_on(iccid, mcc=self.mcc, mnc=self.mnc, rat="LTE-M")
