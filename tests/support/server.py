@@ -115,9 +115,12 @@ class Server:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Start and wait for /healthz. On a first start, a UDP port that another process took between the draw
-        and the bind (this machine is shared) is drawn again, once; a restart keeps its ports."""
+    def start(self, timeout: float | None = None) -> None:
+        """Start and wait for /healthz (90 s, or CELLPLANE_TEST_START_TIMEOUT on a machine too loaded for that).
+        On a first start, a UDP port that another process took between the draw and the bind (this machine is
+        shared) is drawn again, once; a restart keeps its ports."""
+        if timeout is None:
+            timeout = float(os.environ.get("CELLPLANE_TEST_START_TIMEOUT", "90"))
         try:
             self._start(timeout)
         except ServerExitedEarly as exc:
@@ -150,7 +153,10 @@ class Server:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"server did not become healthy:\n{self.log()}")
+        # Not healthy in time: end it, or it lives on as an orphan (the fixture that started it never stops it),
+        # and on a shared machine every orphan makes the next start slower still.
+        self.stop(kill=True)
+        raise RuntimeError(f"server did not become healthy in {timeout:.0f}s:\n{self.log()}")
 
     def stop(self, kill: bool = False) -> None:
         if self.process is None:

@@ -100,7 +100,7 @@ def create_api_key(
 @app.command("provision-sims")
 def provision_sims(
     count: int = typer.Option(0, "--count", min=0, help="How many SIMs to generate."),
-    product: str = typer.Option("supersim", "--product", help="supersim or wireless."),
+    product: str = typer.Option("supersim", "--product", help="supersim, wireless or things."),
     from_csv: Path = typer.Option(
         None,
         "--from-csv",

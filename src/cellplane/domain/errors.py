@@ -8,9 +8,11 @@ The tree:
     ├── AuthenticationFailed       no or bad credentials (20003)
     ├── NotFound                   no such resource visible to the caller (20404)
     ├── Conflict                   the request clashes with the resource's state (unique names, ...)
+    │   └── ConcurrentChange       another change is in flight or won the race for the same row (20409)
     ├── RegistrationError          a Super SIM cannot be claimed (83001/83002/83003)
     ├── InvalidTransition          a status change the lifecycle does not allow
     ├── RateLimited                a credential sent too many requests (20429)
+    ├── PreconditionFailed         an If-Match that no longer matches the resource (412)
     └── Unauthorized               the caller may not do this (rules, transfers)
 
 `api/wire/errors.py` maps each type to an HTTP status; the network side maps them to
@@ -69,6 +71,12 @@ class Conflict(CellplaneError):
     code = 20001
 
 
+class ConcurrentChange(Conflict):
+    """The resource has a change in flight, or changed between our read and our conditional write: retry."""
+
+    code = 20409
+
+
 class RegistrationError(CellplaneError):
     code = 83002
 
@@ -83,6 +91,16 @@ class RateLimited(CellplaneError):
     def __init__(self, retry_after: int) -> None:
         super().__init__("Too many requests")
         self.retry_after = retry_after
+
+
+class PreconditionFailed(CellplaneError):
+    """The resource changed since the client read it (its ETag no longer matches If-Match): nothing was done."""
+
+    code = 20412
+
+    def __init__(self, resource: str, key: str) -> None:
+        super().__init__(f"{resource} {key} has changed since it was read: its ETag no longer matches If-Match")
+        self.parameter = "If-Match"
 
 
 class Unauthorized(CellplaneError):

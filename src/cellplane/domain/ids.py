@@ -30,9 +30,18 @@ class Prefix(StrEnum):
     DATA_SESSION = "WN"
     CONNECTION_EVENT = "EV"
     WEBHOOK_DELIVERY = "WD"
+    # The private-network surface (/things/v1, THINGS.md): prefixes of its own.
+    THING = "TH"
+    THINGS_GROUP = "TG"
+    PRIVATE_NETWORK = "PN"
+    IP_POOL = "PP"
+    ROUTE = "PR"
+    IP_PROFILE = "PF"
+    NAT_RULE = "PT"
 
 
-SID_PATTERN = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
+# Matched whole (fullmatch): `$` would also match before a trailing newline.
+SID_PATTERN = re.compile(r"[A-Z]{2}[0-9a-f]{32}")
 
 
 class SidFactory:
@@ -67,7 +76,7 @@ def derived_sid(prefix: Prefix | str, key: str) -> str:
 
 
 def is_sid(value: str, prefix: Prefix | str | None = None) -> bool:
-    if not SID_PATTERN.match(value):
+    if not SID_PATTERN.fullmatch(value):
         return False
     return prefix is None or value.startswith(str(prefix))
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from cellplane.domain.errors import InvalidParameter, InvalidTransition
+from cellplane.domain.errors import ConcurrentChange, InvalidParameter, InvalidTransition
 
 SUPERSIM_STATUSES = ("new", "ready", "active", "inactive", "scheduled")
 SUPERSIM_TARGETS = ("ready", "active", "inactive")
@@ -96,8 +96,8 @@ def check_supersim_transition(current: str, target: str) -> None:
         raise InvalidParameter("Status", f"Status must be one of {', '.join(SUPERSIM_TARGETS)}")
     if current == target:
         return
-    if current == "scheduled":
-        raise InvalidParameter("Status", "The Sim has an update in progress; retry when it completes")
+    if current == IN_FLIGHT:
+        raise ConcurrentChange("The Sim has an update in progress; retry when it completes", parameter="Status")
     if target not in SUPERSIM_TRANSITIONS.get(current, frozenset()):
         if target == "ready":
             message = "A Sim can only be updated to ready while its status is new"

@@ -28,9 +28,9 @@ from cellplane.domain.ids import Prefix, derived_sid, is_sid
 from cellplane.domain.paging import Page, PageSpec
 
 DATA_PACKAGE = "mcc_mnc_lut"
-_CODE = re.compile(r"^(\d{3})[-\s]?(\d{2,3})$")
-_KEY = re.compile(r"^\d{3}-\d{2,3}$")
-_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+_CODE = re.compile(r"^(\d{3})[-\s]?(\d{2,3})\Z")
+_KEY = re.compile(r"^\d{3}-\d{2,3}\Z")
+_COUNTRY = re.compile(r"^[A-Za-z]{2}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +103,8 @@ class NetworkCatalogue:
     ) -> Sequence[Network]:
         """The networks matching every given filter, in catalogue order; a malformed filter names itself."""
         country = _check_filter("IsoCountry", iso_country, _COUNTRY, "a two-letter ISO 3166-1 country code")
-        mcc = _check_filter("Mcc", mcc, re.compile(r"^\d{3}$"), "3 digits")
-        mnc = _check_filter("Mnc", mnc, re.compile(r"^\d{2,3}$"), "2 or 3 digits")
+        mcc = _check_filter("Mcc", mcc, re.compile(r"^\d{3}\Z"), "3 digits")
+        mnc = _check_filter("Mnc", mnc, re.compile(r"^\d{2,3}\Z"), "2 or 3 digits")
         if country is None and mcc is None and mnc is None:
             return self._networks
         country = country.upper() if country else None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
+from cellplane.domain import things
 from cellplane.domain.networks import Network, catalogue
 from cellplane.domain.wireless import HOME, INTERNATIONAL_ROAMING, NATIONAL_ROAMING, ZONES, zone
 
@@ -40,6 +41,11 @@ class RejectCode(IntEnum):
     SIM_INACTIVE = 83705
     NETWORK_NOT_ALLOWED = 83706
     DATA_LIMIT_REACHED = 83707
+    # Things (THINGS.md, the seed's coverage): outside the Netherlands, Belgium and Luxembourg, or over NB-IoT/5G.
+    NOT_COVERED = 83708
+    RADIO_NOT_SUPPORTED = 83709
+    # A Thing with services.sms false: an SMS to or from it is refused (connection event `sms_refused`).
+    SMS_DISABLED = 83710
 
     @property
     def reason(self) -> str:
@@ -54,6 +60,9 @@ _REASONS = {
     RejectCode.SIM_INACTIVE: "The SIM is not active",
     RejectCode.NETWORK_NOT_ALLOWED: "The visited network is not allowed by the Fleet's Network Access Profile",
     RejectCode.DATA_LIMIT_REACHED: "The Fleet's data limit for this billing period is reached",
+    RejectCode.NOT_COVERED: "Things attach only on networks of the Netherlands, Belgium and Luxembourg",
+    RejectCode.RADIO_NOT_SUPPORTED: "Things attach over 2G, 3G, 4G or LTE-M only (NB-IoT is not available yet)",
+    RejectCode.SMS_DISABLED: "services.sms is false for this Thing",
 }
 
 
@@ -73,6 +82,8 @@ class EventType(StrEnum):
     DISCONNECT_FAILED = "disconnect_failed"
     # A Wireless SIM whose `throttle` rate plan reached its data limit: its session goes on (not disconnected).
     SESSION_THROTTLED = "session_throttled"
+    # An SMS to or from a Thing refused because its services.sms is false.
+    SMS_REFUSED = "sms_refused"
 
 
 class ZoneUsage:
@@ -147,10 +158,21 @@ class SimPolicy:
     national_limit_bytes: int = 0
     international_limit_bytes: int = 0
     zone_usage: ZoneUsage | None = field(default=None, compare=False)
+    # Things (product "things", THINGS.md): the Network (routing domain) of the Thing's group and that network's
+    # pools (CIDRs), the Thing's locked address, and its services.
+    things_network_sid: str | None = None
+    things_pools: tuple[str, ...] = ()
+    locked_ip: str | None = None
+    services_data: bool = True
+    services_sms: bool = True
 
     @property
     def wireless(self) -> bool:
         return self.product == WIRELESS
+
+    @property
+    def thing(self) -> bool:
+        return self.product == things.PRODUCT
 
     @property
     def has_data_limit(self) -> bool:
@@ -232,6 +254,7 @@ def decide_attach(
     now: datetime,
     *,
     recent_attaches: int = 0,
+    radio_link: str | None = None,
 ) -> Decision:
     """May this SIM attach on the visited network (mcc, mnc) at `now`?
 
@@ -243,11 +266,16 @@ def decide_attach(
         return Decision(False, RejectCode.UNKNOWN_SIM)
     if recent_attaches > ATTACH_RATE_LIMIT:
         return Decision(False, RejectCode.RATE_LIMITED)
-    return check_session(policy, visited_network(mcc, mnc), now)
+    return check_session(policy, visited_network(mcc, mnc), now, radio_link=radio_link)
 
 
 def check_session(
-    policy: SimPolicy | None, network: Network | None, now: datetime, *, network_known: bool = True
+    policy: SimPolicy | None,
+    network: Network | None,
+    now: datetime,
+    *,
+    network_known: bool = True,
+    radio_link: str | None = None,
 ) -> Decision:
     """The attach rules without the rate limit: whether a SIM may have (or keep) a data session on `network`.
 
@@ -256,6 +284,8 @@ def check_session(
     """
     if policy is None or policy.account_sid is None:
         return Decision(False, RejectCode.UNKNOWN_SIM, network)
+    if policy.thing:
+        return _check_thing(policy, network, network_known, radio_link)
     if policy.status not in CONNECTABLE:
         return Decision(False, RejectCode.SIM_INACTIVE, network)
     if policy.wireless:
@@ -268,6 +298,22 @@ def check_session(
         return Decision(False, RejectCode.NETWORK_NOT_ALLOWED, network)
     if policy.usage_at(now) >= policy.data_limit_bytes:
         return Decision(False, RejectCode.DATA_LIMIT_REACHED, network)
+    return Decision(True, None, network)
+
+
+def _check_thing(policy: SimPolicy, network: Network | None, network_known: bool, radio_link: str | None) -> Decision:
+    """A Thing (THINGS.md): only ACTIVE attaches, with `services.data` on, in a group with a Network, on a covered
+    network and radio. A Thing has no data limit (the platform bills per MB)."""
+    if policy.status != "active":
+        return Decision(False, RejectCode.SIM_INACTIVE, network, "The Thing is not ACTIVE")
+    if not policy.services_data:
+        return Decision(False, RejectCode.DATA_DISABLED, network, "services.data is false for this Thing")
+    if policy.things_network_sid is None:
+        return Decision(False, RejectCode.NO_FLEET, network, "The Thing is in no Things Group")
+    if network_known and (network is None or not things.covered(network.iso_country)):
+        return Decision(False, RejectCode.NOT_COVERED, network)
+    if not things.radio_supported(radio_link):
+        return Decision(False, RejectCode.RADIO_NOT_SUPPORTED, network, f"{radio_link} is not available to Things")
     return Decision(True, None, network)
 
 

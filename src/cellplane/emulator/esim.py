@@ -21,10 +21,10 @@ from typing import Any, Protocol
 from .errors import InvalidState, InvalidValue, UnknownDevice
 
 DOWNLOADED, INSTALLED = "downloaded", "installed"
-_EID = re.compile(r"^\d{32}$")
-_MATCHING_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_EID = re.compile(r"^\d{32}\Z")
+_MATCHING_ID = re.compile(r"^[A-Za-z0-9-]{1,64}\Z")
 # SGP.22 §4.1: "LPA:1$" SM-DP+ address "$" Matching ID (optional parts after it are not used here).
-_ACTIVATION_CODE = re.compile(r"^LPA:1\$([^$]{1,255})\$([^$]*)(\$.*)?$")
+_ACTIVATION_CODE = re.compile(r"^LPA:1\$([^$]{1,255})\$([^$]*)(\$.*)?\Z")
 
 
 @dataclass(frozen=True)

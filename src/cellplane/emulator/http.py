@@ -34,8 +34,8 @@ PREFIX = "/cellplane/v1/Emulator"
 MAX_TRAFFIC = 100_000_000  # octets per request and direction: a test's worth, not a load generator
 MAX_PAYLOAD = 1472  # a UDP payload in one 1500-octet IPv4 packet
 _ICCID = re.compile(r"[0-9]{18,22}")
-_PLMN = re.compile(r"^(\d{3})[-\s]?(\d{2,3})$")
-_IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
+_PLMN = re.compile(r"^(\d{3})[-\s]?(\d{2,3})\Z")
+_IPV4 = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\Z")
 _APPS = ("echo", "log")
 
 

@@ -15,9 +15,11 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellplane.domain.callbacks import carries_body
 from cellplane.domain.signatures import kore_signature, twilio_signature
 from cellplane.jobs.runner import RetryLater
 from cellplane.services.context import PlatformContext
+from cellplane.services.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_ATTEMPTS_PER_DELIVERY, WEBHOOK_DELIVERIES
 from cellplane.store.models import WebhookAttempt, WebhookDelivery
 from cellplane.store.repositories.accounts import auth_token_of
 
@@ -71,13 +73,30 @@ class WebhookSender:
                 current.status = "failed"
                 for hook in self.on_final_failure:
                     await hook(session, current)
+            attempts, final = current.attempts, current.status
+        _count_attempt(status_code, final, attempts)
         if error is not None and delivery.attempts + 1 < self.max_attempts:
             raise RetryLater(error)
 
 
+def _count_attempt(status_code: int | None, final: str, attempts: int) -> None:
+    """Metrics of one attempt (and of the delivery, when this attempt ended it): services/metrics.py."""
+    if status_code is None:
+        WEBHOOK_ATTEMPTS.child("transport_error", "none").inc()
+    else:
+        ok = 200 <= status_code < 300
+        WEBHOOK_ATTEMPTS.child("ok" if ok else "http_error", f"{status_code // 100}xx").inc()
+    if final in ("delivered", "failed"):
+        WEBHOOK_DELIVERIES.child(final).inc()
+        WEBHOOK_ATTEMPTS_PER_DELIVERY.observe((final,), attempts)
+
+
 def build_request(delivery: WebhookDelivery, auth_token: str) -> httpx.Request:
-    """The signed HTTP request for one delivery: POST form body, or GET with a query string."""
+    """The signed HTTP request for one delivery, with the delivery's method (domain/callbacks.py): a form body for
+    POST, PUT and PATCH; the parameters in the query string for GET, HEAD and DELETE, signed as the platform signs
+    a GET (the full URL with its query, no parameters)."""
     params = {name: str(value) for name, value in delivery.params.items()}
+    method = (delivery.method or "POST").upper()
     headers = {
         "User-Agent": "cellplane-webhook/1",
         "I-Twilio-Idempotency-Token": delivery.idempotency_token,
@@ -86,14 +105,14 @@ def build_request(delivery: WebhookDelivery, auth_token: str) -> httpx.Request:
     # Sign the URL as it is requested: an empty path goes out as "/", and the receiver validates with that.
     parts = urlsplit(delivery.url)
     target = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, parts.fragment))
-    if delivery.method == "GET":
+    if not carries_body(method):
         query = "&".join(filter(None, [parts.query, urlencode(params)]))
         url = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, parts.fragment))
         headers["X-Twilio-Signature"] = twilio_signature(auth_token, url, {})
-        headers["kore-signature"] = kore_signature(auth_token, "GET", url, b"")
-        return httpx.Request("GET", url, headers=headers)
+        headers["kore-signature"] = kore_signature(auth_token, method, url, b"")
+        return httpx.Request(method, url, headers=headers)
     body = urlencode(params).encode()
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     headers["X-Twilio-Signature"] = twilio_signature(auth_token, target, params)
-    headers["kore-signature"] = kore_signature(auth_token, "POST", target, body)
-    return httpx.Request("POST", target, headers=headers, content=body)
+    headers["kore-signature"] = kore_signature(auth_token, method, target, body)
+    return httpx.Request(method, target, headers=headers, content=body)

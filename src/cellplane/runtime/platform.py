@@ -204,7 +204,10 @@ class Platform:
             return SimRecord(iccid=sim.iccid, imsi=sim.imsi, msisdn=sim.msisdn) if sim is not None else None
 
     def _build_app(self) -> FastAPI:
-        app = create_app(self.ctx, self.authenticator, admin_token(self.settings), telemetry=self.settings.otel)
+        origins = tuple(o.strip() for o in self.settings.things_cors_origins.split(",") if o.strip())
+        app = create_app(
+            self.ctx, self.authenticator, admin_token(self.settings), telemetry=self.settings.otel, cors_origins=origins
+        )
         app.router.lifespan_context = self._lifespan
         app.state.ip_command_outbox = self.ip_command_outbox
         # --- emulator API --- /cellplane/v1/Emulator (issue 3), only when the emulated network runs in-process.

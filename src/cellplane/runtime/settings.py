@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # Per-credential request rate (token bucket); 0 turns rate limiting off.
     rate_limit: float = 100.0
     rate_burst: float = 200.0
+    # Browser origins the /things/v1 surface answers CORS for, comma-separated ("*" for any); empty: none.
+    things_cors_origins: str = ""
     # FastAPI's native OpenTelemetry (traces, metrics, logs to the global providers); off, it costs nothing.
     otel: bool = False
     webhook_timeout: float = 10.0

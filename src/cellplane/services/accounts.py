@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cellplane.domain.caller import Caller
 from cellplane.domain.errors import InvalidParameter, NotFound
 from cellplane.domain.ids import Prefix, is_sid, new_sid
+from cellplane.services import things_networks
 from cellplane.store.models import Account, ApiKey
 from cellplane.store.repositories import accounts as repo
 
@@ -44,6 +45,8 @@ async def create_account(
     )
     session.add(account)
     await session.flush()
+    # THINGS.md: the default Things Group, Network, pool and empty IP Profile exist from the account's creation.
+    await things_networks.ensure_defaults(session, account.sid)
     return account
 
 

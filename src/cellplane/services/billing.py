@@ -26,6 +26,7 @@ from cellplane.domain.ids import Prefix, new_sid
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.store.models import BillingPeriod, Sim
 from cellplane.store.repositories import billing as repo
+from cellplane.store.repositories import sims as sim_repo
 
 
 async def on_status_change(session: AsyncSession, sim: Sim, now: datetime) -> None:
@@ -139,10 +140,11 @@ async def activate_by_rule(session: AsyncSession, sim: Sim, now: datetime) -> bo
     """
     if sim.status != "ready":
         return False
-    sim.status = "active"
+    # Conditional on `ready`: an update the API accepted meanwhile (ready -> scheduled) wins, and is not undone.
+    activated: dict[str, object] = {"status": "active", "date_updated": now}
     if sim.date_activated is None:
-        sim.date_activated = now
-    sim.date_updated = now
-    await session.flush()
+        activated["date_activated"] = now
+    if not await sim_repo.write_if(session, sim, {"status": "ready"}, **activated):
+        return False
     await on_status_change(session, sim, now)
     return True

@@ -26,7 +26,7 @@ from cellplane.store.repositories import sims as sim_repo
 PRODUCTS = ("supersim", "wireless")
 # The event types the network writes (domain.policy.EventType): the only values the EventType filter takes.
 EVENT_TYPES = tuple(kind.value for kind in EventType)
-_ICCID = re.compile(r"^\d{18,22}$")
+_ICCID = re.compile(r"^\d{18,22}\Z")
 
 
 @dataclass(frozen=True)

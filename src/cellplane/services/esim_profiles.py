@@ -36,7 +36,7 @@ SMDP_PLUS_ADDRESS = "https://smdp.cellplane.local"
 NO_INVENTORY_CODE = "83901"
 NO_INVENTORY_MESSAGE = "No Super SIM is available in the inventory to reserve this eSIM profile"
 
-_EID = re.compile(r"^\d{32}$")
+_EID = re.compile(r"^\d{32}\Z")
 _MATCHING_ALPHABET = string.ascii_uppercase + string.digits
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellplane.domain.callbacks import CALLBACK_METHODS
 from cellplane.domain.caller import Caller
-from cellplane.domain.errors import Conflict, InvalidParameter, MissingParameter, NotFound
-from cellplane.domain.ids import Prefix, is_sid, new_sid
+from cellplane.domain.errors import InvalidParameter, MissingParameter, NotFound
+from cellplane.domain.ids import Prefix, new_sid
 from cellplane.domain.paging import Page, PageSpec
+from cellplane.services import unique_names
 from cellplane.store.models import Fleet, NetworkAccessProfile
 from cellplane.store.models.base import utcnow
 from cellplane.store.repositories import fleets as repo
@@ -20,8 +21,6 @@ DATA_LIMIT_MIN = 1
 DATA_LIMIT_MAX = 2_000_000
 DATA_LIMIT_DEFAULT = 1_000
 DATA_METERING = "payg"
-METHODS = ("GET", "POST")
-UNIQUE_NAME_MAX = 64
 
 
 @dataclass
@@ -47,7 +46,9 @@ async def create(session: AsyncSession, caller: Caller, change: FleetChange) -> 
     _validate(change)
     name = change.unique_name or None
     if name is not None:
-        await _check_unique_name(session, caller.account_sid, name, None)
+        await unique_names.check(
+            "Fleet", name, lambda name: repo.fleet_name_taken(session, caller.account_sid, name, None)
+        )
     fleet = Fleet(
         sid=new_sid(Prefix.FLEET),
         account_sid=caller.account_sid,
@@ -63,7 +64,7 @@ async def create(session: AsyncSession, caller: Caller, change: FleetChange) -> 
         ip_commands_method=(change.ip_commands_method or "POST").upper(),
     )
     session.add(fleet)
-    await _flush(session, name)
+    await unique_names.flush(session, "Fleet", name)
     return fleet
 
 
@@ -98,7 +99,11 @@ async def update(session: AsyncSession, caller: Caller, key: str, change: FleetC
             raise InvalidParameter("NetworkAccessProfile", "A Fleet must have a NetworkAccessProfile")
         profile = await _resolve_profile(session, caller.account_sid, change.network_access_profile)
     if change.unique_name:
-        await _check_unique_name(session, caller.account_sid, change.unique_name, fleet.sid)
+        await unique_names.check(
+            "Fleet",
+            change.unique_name,
+            lambda name: repo.fleet_name_taken(session, caller.account_sid, name, fleet.sid),
+        )
 
     if change.unique_name is not None:
         fleet.unique_name = change.unique_name or None
@@ -119,7 +124,7 @@ async def update(session: AsyncSession, caller: Caller, key: str, change: FleetC
     if change.sms_commands_method is not None:
         fleet.sms_commands_method = change.sms_commands_method.upper()
     fleet.date_updated = utcnow()
-    await _flush(session, fleet.unique_name)
+    await unique_names.flush(session, "Fleet", fleet.unique_name)
     return fleet
 
 
@@ -133,8 +138,8 @@ def _validate(change: FleetChange) -> None:
         ("IpCommandsMethod", change.ip_commands_method),
         ("SmsCommandsMethod", change.sms_commands_method),
     ):
-        if method is not None and method.upper() not in METHODS:
-            raise InvalidParameter(name, f"{name} must be one of: {', '.join(METHODS)}")
+        if method is not None and method.upper() not in CALLBACK_METHODS:
+            raise InvalidParameter(name, f"{name} must be one of: {', '.join(CALLBACK_METHODS)}")
 
 
 async def _resolve_profile(session: AsyncSession, account_sid: str, key: str) -> NetworkAccessProfile:
@@ -144,21 +149,3 @@ async def _resolve_profile(session: AsyncSession, account_sid: str, key: str) ->
             "NetworkAccessProfile", f"NetworkAccessProfile {key} was not found in account {account_sid}"
         )
     return profile
-
-
-async def _check_unique_name(session: AsyncSession, account_sid: str, name: str, fleet_sid: str | None) -> None:
-    if len(name) > UNIQUE_NAME_MAX:
-        raise InvalidParameter("UniqueName", f"UniqueName must be at most {UNIQUE_NAME_MAX} characters")
-    if is_sid(name):
-        # A name shaped like a sid could never be used to address the fleet.
-        raise InvalidParameter("UniqueName", "UniqueName must not look like a sid")
-    if await repo.fleet_name_taken(session, account_sid, name, fleet_sid):
-        raise Conflict(f"UniqueName {name} is already used by another Fleet")
-
-
-async def _flush(session: AsyncSession, name: str | None) -> None:
-    try:
-        await session.flush()
-    except IntegrityError:
-        # The unique constraint caught a concurrent request that took the same name after our check.
-        raise Conflict(f"UniqueName {name} is already used by another Fleet") from None

@@ -12,11 +12,14 @@ from pathlib import Path
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellplane.domain import things
 from cellplane.domain.errors import InvalidParameter
 from cellplane.domain.iccid import is_valid_iccid, make_iccid
 from cellplane.domain.ids import Prefix, SidFactory
+from cellplane.services import things_networks
 from cellplane.store.models import Sim
 from cellplane.store.models.base import utcnow
+from cellplane.store.repositories import things as things_repo
 
 # Issuer digits after "89" and the home PLMN of each product line. Super SIMs use the shared
 # international MCC 901 (no home country); Wireless SIMs a US home network, so "national" means US.
@@ -25,6 +28,8 @@ PRODUCTS = {
     "wireless": {"issuer": "01260", "plmn": "310260", "prefix": Prefix.WIRELESS_SIM},
     # Digital profiles an eSIM order draws from (never a physical card a customer may hold and claim).
     "esim": {"issuer": "88309", "plmn": "90153", "prefix": Prefix.SUPER_SIM},
+    # Things (THINGS.md): SIMs of the private-network platform, homed in the Netherlands (MCC 204).
+    "things": {"issuer": "31080", "plmn": "20408", "prefix": Prefix.THING},
 }
 CHUNK = 5000
 
@@ -125,6 +130,12 @@ async def load(
         loaded.extend(chunk)
         if progress:
             progress(len(chunk))
+    if account_sid is not None and any(sim.product == things.PRODUCT for _, sim in loaded):
+        # Things handed to an account start PROVISIONED in its default Things Group.
+        await things_networks.ensure_defaults(session, account_sid)
+        default = await things_repo.default_group(session, account_sid)
+        assert default is not None
+        await things_repo.assign_default_group(session, account_sid, default.sid)
     return loaded
 
 

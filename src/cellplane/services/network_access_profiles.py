@@ -7,14 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain.caller import Caller
 from cellplane.domain.errors import Conflict, InvalidParameter, MissingParameter, NotFound
-from cellplane.domain.ids import Prefix, is_sid, new_sid
+from cellplane.domain.ids import Prefix, new_sid
 from cellplane.domain.networks import Network, catalogue
 from cellplane.domain.paging import Page, PageSpec
+from cellplane.services import unique_names
 from cellplane.store.models import NetworkAccessProfile
 from cellplane.store.models.base import utcnow
 from cellplane.store.repositories import fleets as repo
-
-UNIQUE_NAME_MAX = 64
 
 
 async def create(
@@ -23,12 +22,14 @@ async def create(
     """POST /NetworkAccessProfiles: `networks` are HW sids or MCC-MNC texts, each must be in the catalogue."""
     name = unique_name or None
     if name is not None:
-        await _check_unique_name(session, caller.account_sid, name, None)
+        await unique_names.check(
+            "NetworkAccessProfile", name, lambda name: repo.profile_name_taken(session, caller.account_sid, name, None)
+        )
     allowed = _resolve_networks("Networks", networks)
     profile = NetworkAccessProfile(sid=new_sid(Prefix.NETWORK_ACCESS_PROFILE), account_sid=caller.account_sid)
     profile.unique_name = name
     session.add(profile)
-    await _flush(session, name)
+    await unique_names.flush(session, "NetworkAccessProfile", name)
     # The profile row first: its networks reference it.
     repo.add_profile_networks(session, profile.sid, [n.sid for n in allowed])
     await session.flush()
@@ -53,10 +54,14 @@ async def update(session: AsyncSession, caller: Caller, key: str, unique_name: s
     if unique_name is not None:
         name = unique_name or None
         if name is not None:
-            await _check_unique_name(session, caller.account_sid, name, profile.sid)
+            await unique_names.check(
+                "NetworkAccessProfile",
+                name,
+                lambda name: repo.profile_name_taken(session, caller.account_sid, name, profile.sid),
+            )
         profile.unique_name = name
         profile.date_updated = utcnow()
-        await _flush(session, name)
+        await unique_names.flush(session, "NetworkAccessProfile", name)
     return profile
 
 
@@ -143,21 +148,3 @@ def _resolve_networks(parameter: str, values: list[str]) -> list[Network]:
             )
         resolved.setdefault(network.sid, network)
     return list(resolved.values())
-
-
-async def _check_unique_name(session: AsyncSession, account_sid: str, name: str, profile_sid: str | None) -> None:
-    if len(name) > UNIQUE_NAME_MAX:
-        raise InvalidParameter("UniqueName", f"UniqueName must be at most {UNIQUE_NAME_MAX} characters")
-    if is_sid(name):
-        # A name shaped like a sid could never be used to address the profile.
-        raise InvalidParameter("UniqueName", "UniqueName must not look like a sid")
-    if await repo.profile_name_taken(session, account_sid, name, profile_sid):
-        raise Conflict(f"UniqueName {name} is already used by another NetworkAccessProfile")
-
-
-async def _flush(session: AsyncSession, name: str | None) -> None:
-    try:
-        await session.flush()
-    except IntegrityError:
-        # The unique constraint caught a concurrent request that took the same name after our check.
-        raise Conflict(f"UniqueName {name} is already used by another NetworkAccessProfile") from None

@@ -17,6 +17,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain.policy import WIRELESS, SimPolicy, ZoneUsage, data_limit_bytes
+from cellplane.domain.things import PRODUCT as THINGS
 from cellplane.domain.wireless import ZONES, zone
 from cellplane.store.repositories import network_policy as repo
 
@@ -57,7 +58,8 @@ async def load_all(
         for sim_sid, period in periods.items():
             if period.date_updated >= recent:
                 versions[("period", sim_sid)] = period.date_updated
-    built = _build(rows, networks, periods, await _zone_usage(session, rows, periods))
+    pools = await _pools(session, rows)
+    built = _build(rows, networks, periods, await _zone_usage(session, rows, periods), pools)
     return {imsi: policy for imsi, policy in built.items() if policy is not None}
 
 
@@ -117,7 +119,13 @@ async def _load(session: AsyncSession, now: datetime, rows: list[Row[Any]]) -> d
     profiles = {row.network_access_profile_sid for row in unique if row.network_access_profile_sid}
     networks = await repo.profile_networks(session, profiles) if profiles else {}
     periods = await repo.current_periods(session, now, claimed) if claimed else {}
-    return _build(unique, networks, periods, await _zone_usage(session, unique, periods))
+    return _build(unique, networks, periods, await _zone_usage(session, unique, periods), await _pools(session, unique))
+
+
+async def _pools(session: AsyncSession, rows: Iterable[Row[Any]]) -> dict[str, tuple[str, ...]]:
+    """The pools of the private networks the Things among `rows` are in (one query for all of them)."""
+    wanted = {row.things_network_sid for row in rows if row.product == THINGS and row.things_network_sid}
+    return await repo.network_pools(session, wanted) if wanted else {}
 
 
 async def _zone_usage(session: AsyncSession, rows: Iterable[Row[Any]], periods: dict[str, Row[Any]]) -> dict[str, Any]:
@@ -172,6 +180,7 @@ def _build(
     networks: dict[str, set[str]],
     periods: dict[str, Row[Any]],
     zone_usage: dict[str, ZoneUsage] | None = None,
+    pools: dict[str, tuple[str, ...]] | None = None,
 ) -> dict[str, SimPolicy | None]:
     # One frozenset per profile, shared by every SIM of its fleets: a million SIMs in a few fleets cost little.
     shared = {profile: frozenset(sids) for profile, sids in networks.items()}
@@ -188,6 +197,9 @@ def _build(
         period = periods.get(row.sid)
         if row.product == WIRELESS:
             built[row.imsi] = _wireless(row, status, period, (zone_usage or {}).get(row.sid))
+            continue
+        if row.product == THINGS:
+            built[row.imsi] = _thing(row, status, (pools or {}).get(row.things_network_sid or "", ()))
             continue
         built[row.imsi] = SimPolicy(
             imsi=row.imsi,
@@ -207,6 +219,23 @@ def _build(
             period_data_used=int(period.data_used) if period is not None else 0,
         )
     return built
+
+
+def _thing(row: Row[Any], status: str, pools: tuple[str, ...]) -> SimPolicy:
+    """A Thing's snapshot: its group's Network and that network's pools, its locked address and services."""
+    return SimPolicy(
+        imsi=row.imsi,
+        sim_sid=row.sid,
+        iccid=row.iccid,
+        account_sid=row.account_sid,
+        product=row.product,
+        status=status,
+        things_network_sid=row.things_network_sid,
+        things_pools=pools,
+        locked_ip=row.locked_ip,
+        services_data=bool(row.services_data),
+        services_sms=bool(row.services_sms),
+    )
 
 
 def _wireless(row: Row[Any], status: str, period: Row[Any] | None, usage: ZoneUsage | None) -> SimPolicy:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain import wireless
 from cellplane.domain.caller import Caller
 from cellplane.domain.errors import Conflict, InvalidParameter, NotFound
-from cellplane.domain.ids import Prefix, is_sid, new_sid
+from cellplane.domain.ids import Prefix, new_sid
 from cellplane.domain.paging import Page, PageSpec
+from cellplane.services import unique_names
 from cellplane.store.models import RatePlan
 from cellplane.store.models.base import utcnow
 from cellplane.store.repositories import rate_plans as repo
 
-UNIQUE_NAME_MAX = 64
 # Hosted error 33101 covers "UniqueName is invalid" and "limits out of range" for rate plans.
 INVALID = 33101
 # A rate plan that SIMs still use cannot go ("the requested operation is not permitted").
@@ -45,7 +44,9 @@ async def create(session: AsyncSession, caller: Caller, change: RatePlanChange) 
     _validate(change)
     name = change.unique_name or None
     if name is not None:
-        await _check_unique_name(session, caller.account_sid, name, None)
+        await unique_names.check(
+            "RatePlan", name, lambda name: repo.name_taken(session, caller.account_sid, name, None), code=INVALID
+        )
     now = utcnow()
     plan = RatePlan(
         sid=new_sid(Prefix.RATE_PLAN),
@@ -67,7 +68,7 @@ async def create(session: AsyncSession, caller: Caller, change: RatePlanChange) 
         date_updated=now,
     )
     session.add(plan)
-    await _flush(session, name)
+    await unique_names.flush(session, "RatePlan", name, code=INVALID)
     return plan
 
 
@@ -86,13 +87,18 @@ async def update(session: AsyncSession, caller: Caller, key: str, change: RatePl
     """POST /RatePlans/{Sid}: the spec lets only UniqueName and FriendlyName change; the rest is ignored."""
     plan = await fetch(session, caller, key)
     if change.unique_name:
-        await _check_unique_name(session, caller.account_sid, change.unique_name, plan.sid)
+        await unique_names.check(
+            "RatePlan",
+            change.unique_name,
+            lambda name: repo.name_taken(session, caller.account_sid, name, plan.sid),
+            code=INVALID,
+        )
     if change.unique_name is not None:
         plan.unique_name = change.unique_name or None
     if change.friendly_name is not None:
         plan.friendly_name = change.friendly_name or None
     plan.date_updated = utcnow()
-    await _flush(session, plan.unique_name)
+    await unique_names.flush(session, "RatePlan", plan.unique_name, code=INVALID)
     return plan
 
 
@@ -145,21 +151,3 @@ def _validate(change: RatePlanChange) -> None:
                 f"InternationalRoaming may contain: {', '.join(wireless.INTERNATIONAL_SERVICES)}",
                 code=INVALID,
             )
-
-
-async def _check_unique_name(session: AsyncSession, account_sid: str, name: str, plan_sid: str | None) -> None:
-    if len(name) > UNIQUE_NAME_MAX:
-        raise InvalidParameter("UniqueName", f"UniqueName must be at most {UNIQUE_NAME_MAX} characters", code=INVALID)
-    if is_sid(name):
-        # A name shaped like a sid could never be used to address the rate plan.
-        raise InvalidParameter("UniqueName", "UniqueName must not look like a sid", code=INVALID)
-    if await repo.name_taken(session, account_sid, name, plan_sid):
-        raise Conflict(f"UniqueName {name} is already used by another RatePlan", code=INVALID)
-
-
-async def _flush(session: AsyncSession, name: str | None) -> None:
-    try:
-        await session.flush()
-    except IntegrityError:
-        # The unique constraint caught a concurrent request that took the same name after our check.
-        raise Conflict(f"UniqueName {name} is already used by another RatePlan", code=INVALID) from None

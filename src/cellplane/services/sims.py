@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from cellplane.domain import lifecycle
 from cellplane.domain.caller import Caller
 from cellplane.domain.errors import (
+    ConcurrentChange,
     Conflict,
     InvalidParameter,
     MissingParameter,
@@ -21,7 +23,7 @@ from cellplane.domain.errors import (
 )
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
-from cellplane.services import billing, settings_updates
+from cellplane.services import billing, settings_updates, unique_names
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue, enqueue_webhook
 from cellplane.store.direct import DirectReadUnavailable
@@ -46,19 +48,23 @@ async def claim(session: AsyncSession, caller: Caller, iccid: str | None, regist
         raise MissingParameter("RegistrationCode", code=83001)
     sim = await repo.by_iccid(session, iccid.strip())
     if sim is None or sim.product != PRODUCT or sim.registration_code != registration_code.strip():
-        raise RegistrationError(
-            "The ICCID and RegistrationCode do not match a Super SIM that can be registered", code=83002
-        )
-    if sim.account_sid == caller.account_sid:
+        raise _not_registrable()
+    if sim.account_sid is None and await repo.claim_unowned(session, sim, caller.account_sid, utcnow()):
+        return sim
+    # Owned already, or another claim took it between our read and our write: say whose it is now.
+    owner = sim.account_sid
+    if owner is None:
+        await session.refresh(sim, ["account_sid"])
+        owner = sim.account_sid
+    if owner == caller.account_sid:
         raise Conflict("This Super SIM is already registered to your account", code=83003)
-    if sim.account_sid is not None:
-        raise RegistrationError(
-            "The ICCID and RegistrationCode do not match a Super SIM that can be registered", code=83002
-        )
-    sim.account_sid = caller.account_sid
-    sim.claimed_at = sim.date_created = sim.date_updated = utcnow()
-    await session.flush()
-    return sim
+    raise _not_registrable()
+
+
+def _not_registrable() -> RegistrationError:
+    return RegistrationError(
+        "The ICCID and RegistrationCode do not match a Super SIM that can be registered", code=83002
+    )
 
 
 async def fetch(session: AsyncSession, caller: Caller, key: str, product: str = PRODUCT) -> Sim:
@@ -163,6 +169,7 @@ async def update(
 ) -> tuple[Sim, bool]:
     """Apply an update; returns the SIM and whether it completes asynchronously (202)."""
     sim = await fetch(session, caller, key)
+    seen = {"status": sim.status, "fleet_sid": sim.fleet_sid, "account_sid": sim.account_sid}
     target_account = sim.account_sid or caller.account_sid
     if change.account_sid is not None and change.account_sid != sim.account_sid:
         target_account = await _check_transfer(session, caller, change)
@@ -173,11 +180,15 @@ async def update(
         raise MissingParameter("Fleet")
     if change.status is not None:
         lifecycle.check_supersim_transition(sim.status, change.status)
-    if change.unique_name is not None:
-        await _check_unique_name(session, target_account, change.unique_name, sim.sid)
+    if change.unique_name:
+        await unique_names.check(
+            "Sim", change.unique_name, lambda name: repo.unique_name_taken(session, target_account, name, sim.sid)
+        )
 
     fleet_sid = new_fleet.sid if isinstance(new_fleet, Fleet) else None
-    fleet_changes = new_fleet is not _UNCHANGED and fleet_sid != sim.fleet_sid
+    if new_fleet is not _UNCHANGED and sim.status == lifecycle.IN_FLIGHT:
+        _check_fleet_in_flight(sim, fleet_sid)
+    fleet_changes = new_fleet is not _UNCHANGED and fleet_sid != sim.fleet_sid and sim.status != lifecycle.IN_FLIGHT
     is_async = lifecycle.touches_network(sim.status, change.status, fleet_changes)
 
     if change.unique_name is not None:
@@ -187,19 +198,35 @@ async def update(
         sim.callback_method = change.callback_method or "POST"
     elif change.callback_method is not None:
         sim.callback_method = change.callback_method
-    sim.account_sid = target_account
+    state: dict[str, Any] = {}
+    if target_account != sim.account_sid:
+        state["account_sid"] = target_account
     if is_async:
         # The seed: status shows `scheduled`, fleet_sid keeps its old value until the update completes.
-        sim.pending_status = change.status or sim.status
-        sim.pending_fleet_set = fleet_changes
-        sim.pending_fleet_sid = fleet_sid
-        sim.status = "scheduled"
-        enqueue(session, SIM_UPDATE_JOB, {"sim_sid": sim.sid}, delay=ctx.sim_update_delay)
+        state.update(
+            pending_status=change.status or sim.status,
+            pending_fleet_set=fleet_changes,
+            pending_fleet_sid=fleet_sid,
+            status=lifecycle.IN_FLIGHT,
+        )
     elif fleet_changes:
-        sim.fleet_sid = fleet_sid
+        state["fleet_sid"] = fleet_sid
+    if state and not await repo.write_if(session, sim, seen, **state):
+        raise ConcurrentChange("The Sim changed while this update was being made; fetch it and retry")
+    if is_async:
+        enqueue(session, SIM_UPDATE_JOB, {"sim_sid": sim.sid}, delay=ctx.sim_update_delay)
     sim.date_updated = utcnow()
-    await session.flush()
+    await unique_names.flush(session, "Sim", change.unique_name)
     return sim, is_async
+
+
+def _check_fleet_in_flight(sim: Sim, fleet_sid: str | None) -> None:
+    """While an update is in flight, a fleet change is refused like a status change (409): only asking for the fleet
+    the SIM is already going to passes, as a no-op. Folding it into the pending change would make the callback of the
+    first request report a change nobody asked for with it, and the network would take two changes as one."""
+    heading_to = sim.pending_fleet_sid if sim.pending_fleet_set else sim.fleet_sid
+    if fleet_sid != heading_to:
+        raise ConcurrentChange("The Sim has an update in progress; retry when it completes", parameter="Fleet")
 
 
 async def complete_update(session: AsyncSession, ctx: PlatformContext, sim_sid: str) -> Sim | None:
@@ -223,11 +250,20 @@ async def complete_update(session: AsyncSession, ctx: PlatformContext, sim_sid: 
         await billing.on_status_change(session, sim, now)
         await settings_updates.on_status_change(session, ctx, sim, now)
     _schedule_automatic(session, sim)
-    for hook in ctx.hooks.get("sim_status_changed", []):
-        hook(sim)
     notify(session, sim)
-    await session.flush()
+    await announce(session, ctx, sim)
     return sim
+
+
+async def announce(session: AsyncSession, ctx: PlatformContext, sim: Sim) -> None:
+    """Tell the network in this process of a SIM's new status before it commits (so before any API read shows it):
+    each `sim_status_changed` hook (the AAA registers its own at start-up) gets the SIM and this session, which holds
+    the change already, and an awaitable result is awaited. Other nodes learn it from their poll of the database."""
+    await session.flush()
+    for hook in ctx.hooks.get("sim_status_changed", []):
+        result = hook(sim, session)
+        if inspect.isawaitable(result):
+            await result
 
 
 def notify(session: AsyncSession, sim: Sim) -> None:
@@ -263,12 +299,10 @@ async def complete_automatic(session: AsyncSession, ctx: PlatformContext, sim_si
     follow = lifecycle.AUTOMATIC.get(from_status)
     if sim is None or follow is None or sim.status != from_status:
         return None
-    sim.status = follow.target
-    sim.date_updated = ctx.clock()
-    for hook in ctx.hooks.get("sim_status_changed", []):
-        hook(sim)
+    if not await repo.write_if(session, sim, {"status": from_status}, status=follow.target, date_updated=ctx.clock()):
+        return None
     notify(session, sim)
-    await session.flush()
+    await announce(session, ctx, sim)
     return sim
 
 
@@ -294,12 +328,3 @@ async def _resolve_fleet(session: AsyncSession, account_sid: str, key: str) -> F
     if fleet is None:
         raise InvalidParameter("Fleet", f"Fleet {key} was not found in account {account_sid}")
     return fleet
-
-
-async def _check_unique_name(session: AsyncSession, account_sid: str, name: str, sim_sid: str) -> None:
-    if len(name) > 64:
-        raise InvalidParameter("UniqueName", "UniqueName must be at most 64 characters")
-    if name and name.startswith(("HS", "DE")) and len(name) == 34:
-        raise InvalidParameter("UniqueName", "UniqueName must not look like a Sim sid")
-    if name and await repo.unique_name_taken(session, account_sid, name, sim_sid):
-        raise Conflict(f"UniqueName {name} is already used by another Sim", code=20001)

@@ -25,6 +25,7 @@ from cellplane.domain.paging import Page, PageSpec
 from cellplane.protocols.sms import ShortMessage, measure
 from cellplane.services.command_callbacks import enqueue_status_callback, failure_params
 from cellplane.services.context import PlatformContext
+from cellplane.services.metrics import command_outcome
 from cellplane.services.outbox import enqueue
 from cellplane.services.sims import find_addressable
 from cellplane.services.sms_usage import count_sms
@@ -142,13 +143,15 @@ async def list_commands(session: AsyncSession, caller: Caller, query: CommandQue
             if sim is None:
                 return Page(items=[], has_next=False, has_previous=False)
             sim_sid = sim.sid
-    where = repo.CommandFilter(sim_sid=sim_sid, status=query.status, direction=query.direction)
+    where = repo.CommandFilter(
+        sim_sid=sim_sid, status=query.status, direction=query.direction, sim_prefix=str(Prefix.SUPER_SIM)
+    )
     return await repo.page(session, repo.list_query(caller.account_sid, where), spec)
 
 
 async def fetch(session: AsyncSession, caller: Caller, sid: str) -> SmsCommand:
     command = await repo.find_visible(session, sid, caller.visible) if is_sid(sid, Prefix.SMS_COMMAND) else None
-    if command is None:
+    if command is None or command.sim_sid.startswith(Prefix.THING):  # a Thing's SMS is /things/v1's, not ours
         raise NotFound("SmsCommand", sid)
     return command
 
@@ -229,6 +232,7 @@ async def record_received(
         date_updated=at,
     )
     repo.add(session, command)
+    command_outcome("sms", rules.FROM_SIM, rules.RECEIVED)
     if fleet.sms_commands_url:
         notify(session, command, sim, fleet.sms_commands_url, fleet.sms_commands_method)
     await count_sms(session, ctx, sim, to_sim=False, now=at)
@@ -245,6 +249,7 @@ def _advance(
     if error is not None:
         command.error_code = rules.DELIVERY_ERROR
         command.error_message = error
+    command_outcome("sms", rules.TO_SIM, status, command.error_code if error is not None else None)
     if command.callback_url:
         notify(session, command, sim, command.callback_url, command.callback_method)
 

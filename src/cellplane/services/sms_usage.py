@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain import sms_commands as rules
-from cellplane.services import billing, settings_updates
+from cellplane.services import billing, settings_updates, sims
 from cellplane.services.context import PlatformContext
 from cellplane.store.models import Sim
 from cellplane.store.repositories import sms_commands as repo
@@ -34,5 +34,4 @@ async def activate(session: AsyncSession, ctx: PlatformContext, sim: Sim, now: d
     if not await billing.activate_by_rule(session, sim, now):
         return
     await settings_updates.on_status_change(session, ctx, sim, now)
-    for hook in ctx.hooks.get("sim_status_changed", []):
-        hook(sim)
+    await sims.announce(session, ctx, sim)

@@ -50,9 +50,9 @@ BILLED_UNIT = "USD"
 PRICE_PER_MB = Decimal("0.10")
 _CENTS = Decimal("0.01")
 
-_NETWORK = re.compile(r"^HW[0-9a-fA-F]{32}$")
-_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
-_ICCID = re.compile(r"^\d{18,22}$")
+_NETWORK = re.compile(r"^HW[0-9a-fA-F]{32}\Z")
+_COUNTRY = re.compile(r"^[A-Za-z]{2}\Z")
+_ICCID = re.compile(r"^\d{18,22}\Z")
 
 is_page_key = repo.is_page_key
 

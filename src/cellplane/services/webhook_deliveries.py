@@ -20,7 +20,7 @@ from cellplane.store.repositories import webhooks as repo
 
 STATUSES = ("pending", "delivered", "failed")
 # Events are dotted lower-case names ("sim.updated", "ip_command.sent", ...).
-_EVENT = re.compile(r"^[a-z][a-z0-9._-]{0,47}$")
+_EVENT = re.compile(r"^[a-z][a-z0-9._-]{0,47}\Z")
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,14 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain import lifecycle
 from cellplane.domain.caller import Caller
-from cellplane.domain.errors import Conflict, InvalidParameter, InvalidTransition, Unauthorized
+from cellplane.domain.errors import ConcurrentChange, InvalidParameter, InvalidTransition, Unauthorized
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
-from cellplane.services import sims
+from cellplane.services import sims, unique_names
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue
 from cellplane.store.models import DataSession, RatePlan, Sim
@@ -32,7 +31,6 @@ from cellplane.store.repositories import sims as repo
 PRODUCT = "wireless"
 RESET_ACTION = "reset"
 RESETTING = "resetting"
-UNIQUE_NAME_MAX = 64
 _UNCHANGED = object()
 
 # The callback URL/method pairs of the Sim resource: (URL attribute, method attribute).
@@ -118,36 +116,47 @@ async def update(
     if change.reset_status is not None and sim.status not in lifecycle.CONNECTABLE:
         raise InvalidParameter("ResetStatus", "Only a ready or active Sim can have its connectivity reset", code=33101)
     if change.unique_name:
-        await _check_unique_name(session, target_account, change.unique_name, sim.sid)
+        await unique_names.check(
+            "Sim",
+            change.unique_name,
+            lambda name: repo.unique_name_taken(session, target_account, name, sim.sid),
+            code=33101,
+        )
 
+    seen = {"status": sim.status, "account_sid": sim.account_sid, "reset_status": sim.reset_status}
     if change.unique_name is not None:
         sim.unique_name = change.unique_name or None
     if change.friendly_name is not None:
         sim.friendly_name = change.friendly_name or None
     for url_attr, method_attr in URL_FIELDS:
         _set_url(sim, url_attr, method_attr, change.urls or {})
-    sim.account_sid = target_account
-    sim.rate_plan_sid = plan_sid
-    is_async = False
-    if target is not None and target != sim.status:
+    state: dict[str, object] = {}
+    if target_account != sim.account_sid:
+        state["account_sid"] = target_account
+    if plan_sid != sim.rate_plan_sid:
+        state["rate_plan_sid"] = plan_sid
+    schedules = target is not None and target != sim.status
+    is_async = schedules
+    if schedules:
         # The network takes the change; `updating` until complete_update applies it and calls back.
-        sim.pending_status = target
-        sim.pending_fleet_set = False
-        sim.pending_fleet_sid = None
-        sim.status = lifecycle.IN_FLIGHT
-        enqueue(session, sims.SIM_UPDATE_JOB, {"sim_sid": sim.sid}, delay=ctx.sim_update_delay)
-        is_async = True
+        state.update(pending_status=target, pending_fleet_set=False, pending_fleet_sid=None, status=lifecycle.IN_FLIGHT)
+    resets = change.reset_status is not None and sim.reset_status != RESETTING
+    if resets:
+        state["reset_status"] = RESETTING
     if change.reset_status is not None:
-        if sim.reset_status != RESETTING:
-            sim.reset_status = RESETTING
-            payload = {"sim_sid": sim.sid, "action": RESET_ACTION}
-            enqueue(session, sims.SIM_UPDATE_JOB, payload, delay=ctx.sim_update_delay)
         is_async = True
+    # One conditional write for the lifecycle's state: of two changes read from the same row, the second is refused.
+    if state and not await repo.write_if(session, sim, seen, **state):
+        raise ConcurrentChange(
+            "The Sim changed while this update was being made; fetch it and retry", code=33105, parameter="Status"
+        )
+    if schedules:
+        enqueue(session, sims.SIM_UPDATE_JOB, {"sim_sid": sim.sid}, delay=ctx.sim_update_delay)
+    if resets:
+        payload = {"sim_sid": sim.sid, "action": RESET_ACTION}
+        enqueue(session, sims.SIM_UPDATE_JOB, payload, delay=ctx.sim_update_delay)
     sim.date_updated = utcnow()
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise Conflict(f"UniqueName {change.unique_name} is already used by another Sim", code=33101) from None
+    await unique_names.flush(session, "Sim", change.unique_name, code=33101)
     return sim, is_async
 
 
@@ -177,8 +186,10 @@ async def delete(session: AsyncSession, ctx: PlatformContext, caller: Caller, ke
     sim = await fetch(session, caller, key)
     if sim.status == lifecycle.IN_FLIGHT:
         raise InvalidTransition("The Sim is updating; retry when the update completes", code=33105)
-    sim.account_sid = None
-    sim.status = "new"
+    # Conditional on what was read: an update accepted meanwhile is not silently wiped out.
+    seen = {"status": sim.status, "account_sid": sim.account_sid}
+    if not await repo.write_if(session, sim, seen, account_sid=None, status="new"):
+        raise ConcurrentChange("The Sim changed while it was being deleted; fetch it and retry", code=33105)
     sim.unique_name = sim.friendly_name = sim.rate_plan_sid = sim.reset_status = None
     for url_attr, method_attr in URL_FIELDS:
         setattr(sim, url_attr, None)
@@ -189,9 +200,7 @@ async def delete(session: AsyncSession, ctx: PlatformContext, caller: Caller, ke
     sim.ready_bytes = sim.ready_sms = 0
     sim.date_updated = utcnow()
     # The network drops whatever it held for the SIM (a live session ends: the SIM is no longer connectable).
-    for hook in ctx.hooks.get("sim_status_changed", []):
-        hook(sim)
-    await session.flush()
+    await sims.announce(session, ctx, sim)
 
 
 async def ip_address(session: AsyncSession, sim: Sim) -> str | None:
@@ -274,13 +283,3 @@ def _set_url(sim: Sim, url_attr: str, method_attr: str, urls: dict[str, str | No
             method = "POST"
     if method is not None:
         setattr(sim, method_attr, method.upper())
-
-
-async def _check_unique_name(session: AsyncSession, account_sid: str, name: str, sim_sid: str) -> None:
-    if len(name) > UNIQUE_NAME_MAX:
-        raise InvalidParameter("UniqueName", f"UniqueName must be at most {UNIQUE_NAME_MAX} characters", code=33101)
-    if is_sid(name):
-        # A name shaped like a sid could never be used to address the Sim.
-        raise InvalidParameter("UniqueName", "UniqueName must not look like a sid", code=33101)
-    if await repo.unique_name_taken(session, account_sid, name, sim_sid):
-        raise Conflict(f"UniqueName {name} is already used by another Sim", code=33101)

@@ -142,7 +142,7 @@ async def test_8bit_data_from_a_super_sim_is_refused_as_not_implemented(ctx: Pla
 async def test_five_sms_make_a_ready_sim_active_and_count_in_its_hour(ctx: PlatformContext, world: World) -> None:
     sim = await world.sim("ready")
     changed: list[Any] = []
-    ctx.hooks["sim_status_changed"] = [changed.append]
+    ctx.hooks["sim_status_changed"] = [lambda sim, _session: changed.append(sim)]
     center = SmsCenter(ctx, deliver=lambda imsi, text: MtAttempt(MtResult.DELIVERED))
     for number in range(3):
         await SmsCommandDelivery(center)(ctx, {"sid": await queue(ctx, world, sim, f"to #{number}")})

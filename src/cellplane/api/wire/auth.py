@@ -62,6 +62,19 @@ class Authenticator:
         """Drop cached credentials (after a subaccount is created or a key revoked)."""
         self._cache.clear()
 
+    def quota(self, credential: str | None) -> tuple[int, int, float]:
+        """(limit, used, seconds until the bucket is full again) of a credential's rate limit, for headers that
+        show it (the /things/v1 quota-* headers); (0, 0, 0) when requests are not limited."""
+        if self.rate_per_second <= 0 or credential is None:
+            return 0, 0, 0.0
+        bucket = self._buckets.get(credential)
+        if bucket is None:
+            return int(self.burst), 0, 0.0
+        now = time.monotonic()
+        tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate_per_second)
+        used = max(0, int(self.burst - tokens + 0.999))
+        return int(self.burst), used, (self.burst - tokens) / self.rate_per_second
+
     def _take_token(self, credential: str, now: float) -> None:
         if self.rate_per_second <= 0:
             return

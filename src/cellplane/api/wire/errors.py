@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,6 +18,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.CellplaneError], int], ...] = (
     (errors.NotFound, 404),
     (errors.RateLimited, 429),
     (errors.Conflict, 409),
+    (errors.PreconditionFailed, 412),
     (errors.CellplaneError, 400),
 )
 
@@ -38,30 +41,49 @@ def status_for(error: errors.CellplaneError) -> int:
     return 400
 
 
-def error_response(error: errors.CellplaneError) -> Response:
+# A surface with an error body of its own (/things/v1: THINGS.md's envelope) registers a renderer for its path
+# prefix in `app.state.error_renderers`: (status, message, field at fault or None, headers) -> Response.
+SurfaceRenderer = Callable[[int, str, str | None, dict[str, str]], Response]
+
+
+def _renderer(request: Request) -> SurfaceRenderer | None:
+    renderers: dict[str, SurfaceRenderer] = getattr(request.app.state, "error_renderers", {})
+    path = request.url.path
+    return next((render for prefix, render in renderers.items() if path.startswith(prefix)), None)
+
+
+def error_response(error: errors.CellplaneError, render: SurfaceRenderer | None = None) -> Response:
     status = status_for(error)
     headers: dict[str, str] = {}
     if isinstance(error, errors.AuthenticationFailed):
         headers["WWW-Authenticate"] = 'Basic realm="cellplane"'
     if isinstance(error, errors.RateLimited):
         headers["Retry-After"] = str(error.retry_after)
+    if render is not None:
+        return render(status, error.message, error.parameter, headers)
     return json_response(error_body(error.code, error.message, status), status=status, headers=headers)
 
 
-async def handle_domain_error(_request: Request, exc: Exception) -> Response:
+async def handle_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.CellplaneError)
-    return error_response(exc)
+    return error_response(exc, _renderer(request))
 
 
-async def handle_http_error(_request: Request, exc: Exception) -> Response:
+async def handle_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, 20000 + exc.status_code)
     message = exc.detail if isinstance(exc.detail, str) else "Request failed"
+    render = _renderer(request)
+    if render is not None:
+        return render(exc.status_code, message, None, dict(exc.headers or {}))
     return json_response(error_body(code, message, exc.status_code), status=exc.status_code)
 
 
-async def handle_validation_error(_request: Request, exc: Exception) -> Response:
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
     name = str(first.get("loc", ["", "parameter"])[-1])
+    render = _renderer(request)
+    if render is not None:
+        return render(400, f"Invalid parameter: {name}", name, {})
     return json_response(error_body(20001, f"Invalid parameter: {name}", 400), status=400)

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
+from cellplane.domain.callbacks import CALLBACK_METHODS
 from cellplane.domain.errors import InvalidParameter, MissingParameter
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -98,8 +99,8 @@ class Params:
         return candidate
 
     def method(self, name: str) -> str | None:
-        """An HTTP method for a callback: GET or POST, any case."""
-        return self.choice(name, ("GET", "POST"), fold_case=True)
+        """An HTTP method for a callback, any case: one of the seed's six (domain/callbacks.py)."""
+        return self.choice(name, CALLBACK_METHODS, fold_case=True)
 
     def url(self, name: str, *, max_length: int = 1024) -> str | None:
         """An absolute http(s) URL; the empty string clears the field (returned as "")."""

@@ -21,7 +21,7 @@ from cellplane.store.models import Sim
 router = APIRouter()
 SURFACE = "wireless/v1"
 
-# Wire parameter -> the Sim attribute it sets (URL/method pairs; methods are GET or POST).
+# Wire parameter -> the Sim attribute it sets (URL/method pairs; methods are any of domain/callbacks.py's six).
 URL_PARAMS = {
     "CallbackUrl": "callback_url",
     "CommandsCallbackUrl": "commands_callback_url",

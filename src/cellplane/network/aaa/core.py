@@ -22,6 +22,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cellplane.domain.networks import catalogue
 from cellplane.domain.policy import (
     AttachRateLimiter,
@@ -31,6 +33,7 @@ from cellplane.domain.policy import (
     check_session,
     decide_attach,
 )
+from cellplane.services import network_policy
 from cellplane.services.accounting_records import AccountingRecord, BatchEffects, LiveSession, NetworkEvent, RecordKind
 
 from . import metrics
@@ -38,6 +41,7 @@ from .attributes import Attach
 from .config import AaaConfig
 from .duplicates import RecentRequests
 from .pool import AddressPool
+from .private_pools import PrivateAddresses
 from .state import LiveSessions, PolicyCache, SessionKey
 
 log = logging.getLogger("cellplane.aaa")
@@ -47,6 +51,13 @@ _THROTTLED = "The Rate Plan's data limit for this billing period is reached; Dat
 _ATTACH_MEMORY = 300.0
 
 
+def failure_reason(policy: SimPolicy | None) -> str:
+    """Why an attach the rules allowed got no address (attach_failed)."""
+    if policy is not None and policy.thing:
+        return "No free address in the pools of the Thing's Network"
+    return "No free address in the UE address pool"
+
+
 class AaaCore:
     def __init__(self, config: AaaConfig, clock: Callable[[], datetime]) -> None:
         self.config = config
@@ -54,6 +65,8 @@ class AaaCore:
         self.policies = PolicyCache()
         self.sessions = LiveSessions()
         self.pool = AddressPool(config.ue_ip_pool, config.lease_ttl)
+        # Things take their addresses from their own network's pools (THINGS.md), not from the UE pool.
+        self.private = PrivateAddresses(config.lease_ttl)
         self.limiter = AttachRateLimiter(config.attach_window)
         self.recent = RecentRequests(config.duplicate_window)
         # The date_updated stamps our batches gave billing periods (the poller skips those changes: we know them),
@@ -81,8 +94,12 @@ class AaaCore:
         policy = self.policies.by_imsi.get(imsi) if imsi else None
         now = time.monotonic()
         count = self.limiter.hit(imsi, now) if policy is not None and imsi else 0
-        decision = decide_attach(policy, attach.mcc, attach.mnc, self.clock(), recent_attaches=count)
-        address = self.pool.allocate(imsi, now) if decision.accepted and imsi else None
+        decision = decide_attach(
+            policy, attach.mcc, attach.mnc, self.clock(), recent_attaches=count, radio_link=attach.radio_link
+        )
+        address = None
+        if decision.accepted and imsi and policy is not None:
+            address = self.private.allocate(policy, imsi, now) if policy.thing else self.pool.allocate(imsi, now)
         if address is not None and imsi:
             if decision.throttled:
                 self._accepted_throttled[imsi] = now
@@ -99,7 +116,7 @@ class AaaCore:
         if decision.throttled:
             reason = _THROTTLED
         if failed:
-            event_type, reason = EventType.ATTACH_FAILED, "No free address in the UE address pool"
+            event_type, reason = EventType.ATTACH_FAILED, failure_reason(policy)
         self.record_event(
             NetworkEvent(
                 event_type=event_type,
@@ -135,6 +152,9 @@ class AaaCore:
     def load(self, policies: dict[str, SimPolicy], sessions: list[LiveSession]) -> None:
         """Fill memory at start: every claimed SIM's snapshot, every open session (and the addresses they hold)."""
         self.policies.replace_all(policies)
+        for imsi, snapshot in policies.items():
+            if snapshot.thing:
+                self.private.configure(snapshot, imsi)
         now = time.monotonic()
         wall = self.clock()
         networks = catalogue()
@@ -199,6 +219,8 @@ class AaaCore:
         if policy is not None and policy.zone_usage is not None and old is not None:
             policy.zone_usage.merge(old.zone_usage)
         self.policies.put(imsi, policy)
+        if (policy is not None and policy.thing) or (old is not None and old.thing):
+            self.private.configure(policy if policy is not None and policy.thing else None, imsi)
         if old == policy and (policy is None or not policy.wireless):
             return
         metrics.POLICY_RELOADS.inc()
@@ -238,15 +260,28 @@ class AaaCore:
         reason = f"{_THROTTLED}; limited to {self.config.throttle_rate} bit/s"
         self.record_session_event(session.event(EventType.SESSION_THROTTLED, now, reason))
 
-    def on_sim_status_changed(self, sim: Any) -> None:
-        """services/sims.complete_update changed a SIM (inside its transaction, before the commit): act on it now
-        from what is known, and re-read the SIM once the change is committed."""
-        policy = self.policies.of_sim(sim.sid) or self.policies.get(sim.imsi)
-        if policy is not None:
-            fresh = replace(policy, status=sim.status)
-            if sim.fleet_sid != policy.fleet_sid:
-                fresh = self._with_fleet(fresh, sim.fleet_sid)
-            self.update_policy(policy.imsi, fresh)
+    async def on_sim_status_changed(self, sim: Any, session: AsyncSession | None = None) -> None:
+        """services/sims.announce: a SIM changed inside a transaction that has not committed yet. Its snapshot is
+        read through that `session` (which holds the change), so the cache has it before the API can show it and a
+        device attaching right after is decided on it; a SIM claimed since the last poll gets its first snapshot
+        here. Without a session, act on what is known. Either way the SIM is re-read once the change is committed
+        (and if it never commits, that re-read puts the cache back)."""
+        if session is not None:
+            fresh = await network_policy.load_imsis(session, [sim.imsi], self.clock())
+            for imsi, snapshot in fresh.items():
+                self.update_policy(imsi, snapshot)
+        else:
+            policy = self.policies.of_sim(sim.sid) or self.policies.get(sim.imsi)
+            if policy is not None:
+                known = replace(policy, status=sim.status)
+                if sim.fleet_sid != policy.fleet_sid:
+                    known = self._with_fleet(known, sim.fleet_sid)
+                self.update_policy(policy.imsi, known)
+        self.reload_soon(sim.imsi)
+
+    def on_thing_changed(self, sim: Any) -> None:
+        """services/things.update changed a Thing's services, locked address or group: re-read it once committed
+        (the poller would within a second; this makes the common case quicker)."""
         self.reload_soon(sim.imsi)
 
     def on_sim_reset(self, sim: Any) -> None:
@@ -288,6 +323,7 @@ class AaaCore:
         now = time.monotonic()
         self.recent.expire(now)
         self.pool.expire(now)
+        self.private.expire(now)
         self.limiter.sweep(now)
         horizon = self.config.poll_overlap + 3 * self.config.poll_interval
         for stamp in [stamp for stamp, at in self.period_stamps.items() if now - at > horizon]:
@@ -300,10 +336,17 @@ class AaaCore:
         key = LiveSessions.key(session)
         new = session.open and key not in self.sessions
         self.sessions.apply(session)
-        if session.open:
+        owner = self.policies.of_sim(session.sim_sid)
+        if owner is not None and owner.thing:
+            if session.open:
+                self.private.hold(owner, session.ue_ip, key)
+            else:
+                self.private.drop(session.imsi, key, now)
+        elif session.open:
             self.pool.hold(session.imsi, session.ue_ip, key, now)
         else:
             self.pool.drop(session.imsi, key, now)
+        if not session.open:
             self.throttled.discard(key)
         if not new:
             return False

@@ -15,7 +15,7 @@ from cellplane.protocols.radius import Code, Value, build_response
 
 from . import metrics
 from .attributes import accounting_of, attach_of
-from .core import AaaCore
+from .core import AaaCore, failure_reason
 from .dispatcher import Handler, Request
 from .writer import AccountingWriter
 
@@ -36,6 +36,9 @@ class AccessRequestHandler:
             metrics.ATTACH_ACCEPTED.inc()
             # Class (RFC 2865 §5.25) is echoed in accounting: the SIM it was granted to.
             attributes: list[tuple[str, Value]] = [("Framed-IP-Address", address), ("Class", policy.sim_sid.encode())]
+            if policy.things_network_sid is not None:
+                # A Thing's session belongs to its Network's routing domain (docs/NETWORK.md).
+                attributes.append(("Cellplane-Network-Id", policy.things_network_sid))
             if decision.throttled:
                 # Attached already at its rate plan's limit with DataLimitStrategy throttle: slow from the start.
                 rate = self.core.config.throttle_rate
@@ -43,7 +46,7 @@ class AccessRequestHandler:
             response = build_response(packet, Code.ACCESS_ACCEPT, attributes, request.secret)
         else:
             metrics.attach_rejected(decision.code)
-            message = decision.reply_message or "No free address in the UE address pool"
+            message = decision.reply_message or failure_reason(policy)
             response = build_response(packet, Code.ACCESS_REJECT, [("Reply-Message", message)], request.secret)
         self.core.attach_event(attach, decision, policy, address, failed)
         return response

@@ -31,6 +31,8 @@ from .writer import AccountingWriter
 log = logging.getLogger("cellplane.aaa")
 
 HOOK = "sim_status_changed"
+# services/things.update: a Thing's services, locked address or group changed (re-read it once committed).
+THING_HOOK = "thing_changed"
 RESET_HOOK = "sim_reset"  # services/wireless_sims.complete_reset: end the SIM's sessions, it re-attaches
 
 
@@ -91,6 +93,7 @@ class AaaServer:
         self.refresher.start(since=since)
         self.ctx.hooks.setdefault(HOOK, []).append(self.core.on_sim_status_changed)
         self.ctx.hooks.setdefault(RESET_HOOK, []).append(self.core.on_sim_reset)
+        self.ctx.hooks.setdefault(THING_HOOK, []).append(self.core.on_thing_changed)
         loop = asyncio.get_running_loop()
         clients = self.config.clients
         require = self.config.require_message_authenticator
@@ -115,7 +118,11 @@ class AaaServer:
         )
 
     async def stop(self) -> None:
-        for name, hook in ((HOOK, self.core.on_sim_status_changed), (RESET_HOOK, self.core.on_sim_reset)):
+        for name, hook in (
+            (HOOK, self.core.on_sim_status_changed),
+            (RESET_HOOK, self.core.on_sim_reset),
+            (THING_HOOK, self.core.on_thing_changed),
+        ):
             hooks = self.ctx.hooks.get(name, [])
             if hook in hooks:
                 hooks.remove(hook)

@@ -20,6 +20,7 @@ from cellplane.protocols.gtp import MessageType
 from cellplane.protocols.radius import AcctTerminateCause
 
 from ..radius_client import RadiusClient
+from . import metrics
 from .aaa import AaaLink
 from .config import GatewayConfig
 from .control import ControlPlane
@@ -64,6 +65,7 @@ class Gateway:
         self.manager.next_seq = self.control.next_seq
         self._transports: list[asyncio.BaseTransport] = []
         self._interim: asyncio.Task[None] | None = None
+        metrics.watch(self)
 
     # --- component ------------------------------------------------------------------------------------------
 

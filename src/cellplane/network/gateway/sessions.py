@@ -90,6 +90,15 @@ class Session:
         }
 
 
+def session_counts(session: Session) -> dict[str, int]:
+    """A session's packets and octets each way and what its policers dropped (for the gateway's metrics)."""
+    view = session.throttle_view()
+    return {
+        **session.usage(),
+        **{name: int(view[name]) for name in ("dropped_up_packets", "dropped_down_packets")},
+    }
+
+
 class SessionTable:
     """Every live session, indexed five ways; TEIDs are allocated here so they are unique among them."""
 
@@ -103,6 +112,8 @@ class SessionTable:
         # Boot-unique prefix + counter: Acct-Session-Id must be unique per NAS across restarts (RFC 2866 §5.5).
         self._boot = self._random.getrandbits(32)
         self._counter = 0
+        # What ended sessions counted (usage and policer drops), so that the metrics' totals never go back.
+        self.retired: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self.by_control_teid)
@@ -136,6 +147,8 @@ class SessionTable:
         if self.by_control_teid.get(session.control_teid) is not session:
             return False
         session.ended = True
+        for name, value in session_counts(session).items():
+            self.retired[name] = self.retired.get(name, 0) + value
         del self.by_control_teid[session.control_teid]
         del self.by_user_teid[session.user_teid]
         for index, key in (

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from cellplane.domain import sms_commands as rules
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.protocols.sms import RpCause, ShortMessage, measure
-from cellplane.services import sms_commands, wireless_commands
+from cellplane.services import sms_commands, things_sms, wireless_commands
 from cellplane.services.context import PlatformContext
 from cellplane.services.transport import SmsOutcome, SmsSubmission
 
@@ -164,6 +164,8 @@ class SmsCenter:
                     # A Wireless SIM's SMS is a Wireless Command (to its commands_callback_url); None: not one.
                     now = self.ctx.clock()
                     stored = await wireless_commands.record_received_sms(session, self.ctx, imsi, message, now)
+                    # A Thing's SMS (THINGS.md): refused when its services.sms is false.
+                    stored = stored or await things_sms.record_received(session, self.ctx, imsi, message, now)
                     verdict, command = stored or await sms_commands.record_received(
                         session, self.ctx, imsi, message, now
                     )

@@ -15,6 +15,9 @@ VENDOR_3GPP = 10415  # SMI Network Management Private Enterprise Code of 3GPP (T
 # WISPr (Wi-Fi Alliance WISPr 1.0, Appendix D; FreeRADIUS dictionary.wispr): its bandwidth attributes carry the
 # rate a NAS must hold a throttled session to (docs/NETWORK.md).
 VENDOR_WISPR = 14122
+# cellplane's own attributes (dictionary.cellplane) under IANA's documentation enterprise number (RFC 5612), as the
+# GTP Private Extension does: cellplane has no PEN of its own.
+VENDOR_CELLPLANE = 32473
 MAX_VSA_VALUE_SIZE = MAX_VALUE_SIZE - 6  # Vendor-Id (4) + Vendor type (1) + Vendor length (1): RFC 2865 §5.26
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from .constants import VENDOR_3GPP, VENDOR_WISPR
+from .constants import VENDOR_3GPP, VENDOR_CELLPLANE, VENDOR_WISPR
 
 TYPES: Final = frozenset(
     {"string", "password", "octets", "integer", "date", "byte", "ipaddr", "ipv6addr", "ipv6prefix"}
@@ -163,9 +163,12 @@ WISPR: Final = _defs(
     ),
 )
 
-ALL: Final = STANDARD + THREE_GPP + WISPR
+# cellplane (dictionary.cellplane): the private Network (routing domain) an Access-Accept puts a Thing's session in.
+CELLPLANE: Final = _defs(VENDOR_CELLPLANE, ((1, "Cellplane-Network-Id", "string"),))
+
+ALL: Final = STANDARD + THREE_GPP + WISPR + CELLPLANE
 BY_NAME: Final = {a.name: a for a in ALL}
-VENDORS: Final = {VENDOR_3GPP: THREE_GPP, VENDOR_WISPR: WISPR}
+VENDORS: Final = {VENDOR_3GPP: THREE_GPP, VENDOR_WISPR: WISPR, VENDOR_CELLPLANE: CELLPLANE}
 
 VENDOR_SPECIFIC = 26  # RFC 2865 §5.26
 PROXY_STATE = 33  # RFC 2865 §5.33

@@ -10,6 +10,7 @@ from cellplane.store.models.jobs import Job, WebhookAttempt, WebhookDelivery
 from cellplane.store.models.rate_plans import RatePlan
 from cellplane.store.models.sessions import ConnectionEvent, DataSession, UsageBucket
 from cellplane.store.models.sims import Sim
+from cellplane.store.models.things import IpPool, IpProfile, NatRule, ThingsGroup, ThingsNetwork, ThingsRoute
 
 __all__ = [
     "Account",
@@ -21,13 +22,19 @@ __all__ = [
     "EsimProfile",
     "Fleet",
     "IpCommand",
+    "IpPool",
+    "IpProfile",
     "Job",
+    "NatRule",
     "NetworkAccessProfile",
     "NetworkAccessProfileNetwork",
     "RatePlan",
     "SettingsUpdate",
     "Sim",
     "SmsCommand",
+    "ThingsGroup",
+    "ThingsNetwork",
+    "ThingsRoute",
     "UsageBucket",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cellplane.store.models.base import Base, Timestamps, UtcDateTime
@@ -54,3 +54,9 @@ class Sim(Timestamps, Base):
     voice_method: Mapped[str | None] = mapped_column(String(8))
     voice_fallback_url: Mapped[str | None] = mapped_column(String(1024))
     voice_fallback_method: Mapped[str | None] = mapped_column(String(8))
+
+    # Things (product "things", THINGS.md); null or defaults for the other products.
+    things_group_sid: Mapped[str | None] = mapped_column(String(34), index=True)
+    services_data: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False, server_default=true())
+    services_sms: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False, server_default=true())
+    locked_ip: Mapped[str | None] = mapped_column(String(15))

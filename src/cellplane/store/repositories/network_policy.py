@@ -18,10 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cellplane.store.models import (
     BillingPeriod,
     Fleet,
+    IpPool,
     NetworkAccessProfile,
     NetworkAccessProfileNetwork,
     RatePlan,
     Sim,
+    ThingsGroup,
     UsageBucket,
 )
 
@@ -48,6 +50,11 @@ _SIMS = (
         RatePlan.international_roaming,
         RatePlan.national_roaming_data_limit,
         RatePlan.international_roaming_data_limit,
+        # A Thing's group's Network and its own settings (None / defaults for the other products).
+        ThingsGroup.network_sid.label("things_network_sid"),
+        Sim.locked_ip,
+        Sim.services_data,
+        Sim.services_sms,
         Sim.date_updated.label("sim_updated"),
         Fleet.date_updated.label("fleet_updated"),
         NetworkAccessProfile.date_updated.label("profile_updated"),
@@ -56,6 +63,7 @@ _SIMS = (
     .outerjoin(Fleet, Fleet.sid == Sim.fleet_sid)
     .outerjoin(NetworkAccessProfile, NetworkAccessProfile.sid == Fleet.network_access_profile_sid)
     .outerjoin(RatePlan, RatePlan.sid == Sim.rate_plan_sid)
+    .outerjoin(ThingsGroup, ThingsGroup.sid == Sim.things_group_sid)
 )
 _CLAIMED = _SIMS.where(Sim.account_sid.is_not(None))
 _BY_IMSI = _SIMS.where(Sim.imsi.in_(bindparam("keys", expanding=True)))
@@ -110,6 +118,16 @@ async def sims_by(
         for chunk in _chunks(keys):
             rows.extend((await session.execute(stmt, {"keys": chunk})).all())
     return rows
+
+
+async def network_pools(session: AsyncSession, network_sids: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """The pools (CIDRs, oldest first) of each private network named; one with none maps to ()."""
+    pools: dict[str, list[str]] = {sid: [] for sid in network_sids}
+    for chunk in _chunks(network_sids):
+        stmt = select(IpPool.network_sid, IpPool.cidr).where(IpPool.network_sid.in_(chunk)).order_by(IpPool.sid)
+        for network_sid, cidr in (await session.execute(stmt)).all():
+            pools.setdefault(network_sid, []).append(cidr)
+    return {sid: tuple(cidrs) for sid, cidrs in pools.items()}
 
 
 async def profile_networks(session: AsyncSession, profile_sids: Collection[str] | None = None) -> dict[str, set[str]]:

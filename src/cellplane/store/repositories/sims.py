@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, select
+from sqlalchemy import BindParameter, Select, bindparam, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
@@ -102,6 +104,34 @@ async def by_imsi(session: AsyncSession, imsi: str) -> Sim | None:
 async def unique_name_taken(session: AsyncSession, account_sid: str, name: str, except_sid: str) -> bool:
     stmt = select(Sim.sid).where(Sim.account_sid == account_sid, Sim.unique_name == name, Sim.sid != except_sid)
     return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def claim_unowned(session: AsyncSession, sim: Sim, account_sid: str, at: datetime) -> bool:
+    """Give an inventory SIM to `account_sid` if no account holds it now: one conditional UPDATE, so of two claims
+    at once exactly one matches the row (the other waits for it on either backend, then matches nothing)."""
+    return await write_if(
+        session, sim, {"account_sid": None}, account_sid=account_sid, claimed_at=at, date_created=at, date_updated=at
+    )
+
+
+async def write_if(session: AsyncSession, sim: Sim, seen: dict[str, Any], **values: Any) -> bool:
+    """Write `values` to the SIM's row only if its columns still hold what was `seen` when it was read.
+
+    The lifecycle's state (status, pending change, fleet, owner) changes only through here: the check and the write
+    are one statement, so a request that lost a race to another writer changes nothing and learns it (False). On
+    success the loaded `sim` shows the new values without being marked dirty."""
+    conditions = [Sim.sid == sim.sid]
+    for name, value in seen.items():
+        column = getattr(Sim, name)
+        conditions.append(column.is_(None) if value is None else column == value)
+    result = await session.execute(
+        update(Sim).where(*conditions).values(**values).execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        return False
+    for name, value in values.items():
+        set_committed_value(sim, name, value)
+    return True
 
 
 def list_query(account_sid: str | Iterable[str], product: str) -> Select[tuple[Sim]]:

@@ -23,6 +23,8 @@ class CommandFilter:
     sim_sid: str | None = None
     status: str | None = None
     direction: str | None = None
+    # Only commands of SIMs whose sid starts so (the Super SIM list leaves out Things' SMS, stored alongside).
+    sim_prefix: str | None = None
 
 
 def add(session: AsyncSession, command: SmsCommand) -> None:
@@ -37,6 +39,8 @@ def list_query(account_sid: str, where: CommandFilter) -> Select[SmsCommand]:
         stmt = stmt.where(SmsCommand.status == where.status)
     if where.direction is not None:
         stmt = stmt.where(SmsCommand.direction == where.direction)
+    if where.sim_prefix is not None:
+        stmt = stmt.where(SmsCommand.sim_sid.startswith(where.sim_prefix))
     return stmt
 
 

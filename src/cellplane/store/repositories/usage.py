@@ -31,7 +31,7 @@ GROUP_COLUMNS: dict[str, Any] = {
 }
 
 # A page position: the period start (compact ISO 8601, empty without periods) and the group value.
-_KEY = re.compile(r"^(\d{8}T\d{6}Z)?~([A-Za-z0-9]{0,34})$")
+_KEY = re.compile(r"^(\d{8}T\d{6}Z)?~([A-Za-z0-9]{0,34})\Z")
 _KEY_TIME = "%Y%m%dT%H%M%SZ"
 
 

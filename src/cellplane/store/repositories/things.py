@@ -1,0 +1,174 @@
+"""Queries of the private-network platform (THINGS.md); every one is scoped by account."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.domain.paging import Page, PageSpec
+from cellplane.domain.things import PRODUCT
+from cellplane.store.models import DataSession, IpPool, NatRule, Sim, ThingsGroup, ThingsNetwork, ThingsRoute
+from cellplane.store.models.base import utcnow
+from cellplane.store.repositories.paging import keyset_page
+
+M = TypeVar("M")
+OPEN = "open"
+
+
+async def owned(session: AsyncSession, model: type[M], account_sid: str, sid: str, **where: Any) -> M | None:
+    """One row of `model` by sid in the account (and matching `where`), or None."""
+    stmt = select(model).where(model.sid == sid, model.account_sid == account_sid)  # type: ignore[attr-defined]
+    for name, value in where.items():
+        stmt = stmt.where(getattr(model, name) == value)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def page(session: AsyncSession, stmt: Select[Any], key: Any, spec: PageSpec) -> Page[Any]:
+    return await keyset_page(session, stmt, key, spec)
+
+
+def listing(model: type[M], account_sid: str, **where: Any) -> Select[Any]:
+    stmt = select(model).where(model.account_sid == account_sid)  # type: ignore[attr-defined]
+    for name, value in where.items():
+        stmt = stmt.where(getattr(model, name) == value)
+    return stmt
+
+
+def things_query(account_sid: str) -> Select[Any]:
+    return select(Sim).where(Sim.account_sid == account_sid, Sim.product == PRODUCT)
+
+
+async def find_thing(session: AsyncSession, account_sid: str, key: str) -> Sim | None:
+    """A Thing of the account by sid or ICCID."""
+    stmt = things_query(account_sid).where(or_(Sim.sid == key, Sim.iccid == key))
+    return (await session.execute(stmt.limit(1))).scalar_one_or_none()
+
+
+async def default_group(session: AsyncSession, account_sid: str) -> ThingsGroup | None:
+    stmt = select(ThingsGroup).where(ThingsGroup.default_for == account_sid)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def thing_counts(session: AsyncSession, group_sids: Collection[str]) -> dict[str, int]:
+    if not group_sids:
+        return {}
+    stmt = (
+        select(Sim.things_group_sid, func.count())
+        .where(Sim.product == PRODUCT, Sim.things_group_sid.in_(list(group_sids)))
+        .group_by(Sim.things_group_sid)
+    )
+    return {group: int(count) for group, count in (await session.execute(stmt)).all() if group is not None}
+
+
+async def groups_of_network(session: AsyncSession, network_sid: str) -> list[str]:
+    stmt = select(ThingsGroup.sid).where(ThingsGroup.network_sid == network_sid)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def groups_using_profile(session: AsyncSession, profile_sid: str) -> list[str]:
+    stmt = select(ThingsGroup.sid).where(ThingsGroup.ip_profile_sid == profile_sid)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def pools_of(session: AsyncSession, network_sids: Collection[str]) -> dict[str, list[IpPool]]:
+    found: dict[str, list[IpPool]] = {sid: [] for sid in network_sids}
+    if not network_sids:
+        return found
+    stmt = select(IpPool).where(IpPool.network_sid.in_(list(network_sids))).order_by(IpPool.sid)
+    for pool in (await session.execute(stmt)).scalars():
+        found.setdefault(pool.network_sid, []).append(pool)
+    return found
+
+
+async def network_addresses(session: AsyncSession, network_sid: str) -> tuple[dict[str, str], dict[str, str]]:
+    """What the network's Things hold now: locked addresses (address -> Thing sid) and live sessions' addresses
+    (address -> Thing sid)."""
+    things = select(Sim.sid, Sim.locked_ip).join(ThingsGroup, ThingsGroup.sid == Sim.things_group_sid)
+    things = things.where(ThingsGroup.network_sid == network_sid, Sim.product == PRODUCT)
+    locked: dict[str, str] = {}
+    sids = []
+    for sid, address in (await session.execute(things)).all():
+        sids.append(sid)
+        if address:
+            locked[address] = sid
+    live: dict[str, str] = {}
+    if sids:
+        stmt = select(DataSession.ue_ip, DataSession.sim_sid).where(
+            DataSession.sim_sid.in_(sids), DataSession.status == OPEN, DataSession.ue_ip.is_not(None)
+        )
+        live = {address: sim_sid for address, sim_sid in (await session.execute(stmt)).all() if address}
+    return locked, live
+
+
+async def nat_rules_to(session: AsyncSession, thing_sid: str) -> int:
+    stmt = select(func.count()).select_from(NatRule).where(NatRule.thing_sid == thing_sid)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def touch_things(session: AsyncSession, group_sids: Collection[str]) -> None:
+    """Stamp the Things of these groups as changed: the AAA's poller re-reads their policy (network, pools)."""
+    if group_sids:
+        stmt = update(Sim).where(Sim.things_group_sid.in_(list(group_sids))).values(date_updated=utcnow())
+        await session.execute(stmt.execution_options(synchronize_session=False))
+
+
+async def move_things(session: AsyncSession, from_group: str, to_group: str) -> None:
+    stmt = (
+        update(Sim).where(Sim.things_group_sid == from_group).values(things_group_sid=to_group, date_updated=utcnow())
+    )
+    await session.execute(stmt.execution_options(synchronize_session=False))
+
+
+async def assign_default_group(session: AsyncSession, account_sid: str, group_sid: str) -> None:
+    """Things handed to the account without a group start in its default one."""
+    stmt = (
+        update(Sim)
+        .where(Sim.account_sid == account_sid, Sim.product == PRODUCT, Sim.things_group_sid.is_(None))
+        .values(things_group_sid=group_sid, date_updated=utcnow())
+    )
+    await session.execute(stmt.execution_options(synchronize_session=False))
+
+
+async def public_addresses(session: AsyncSession) -> set[str]:
+    return set((await session.execute(select(ThingsNetwork.public_address))).scalars())
+
+
+async def open_session(session: AsyncSession, sim_sid: str) -> DataSession | None:
+    stmt = (
+        select(DataSession)
+        .where(DataSession.sim_sid == sim_sid, DataSession.status == OPEN)
+        .order_by(DataSession.sid.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def last_session(session: AsyncSession, sim_sid: str) -> DataSession | None:
+    stmt = select(DataSession).where(DataSession.sim_sid == sim_sid).order_by(DataSession.sid.desc()).limit(1)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def thing_by_imsi(session: AsyncSession, imsi: str) -> Sim | None:
+    """A claimed Thing by IMSI (the SMS center's lookup; not scoped by account: the network serves them all)."""
+    stmt = select(Sim).where(Sim.imsi == imsi, Sim.product == PRODUCT, Sim.account_sid.is_not(None))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def delete_network_parts(session: AsyncSession, network_sid: str) -> None:
+    for model in (IpPool, ThingsRoute, NatRule):
+        stmt = delete(model).where(model.network_sid == network_sid)
+        await session.execute(stmt.execution_options(synchronize_session=False))
+
+
+async def nat_rules_to_group(session: AsyncSession, group_sid: str) -> str | None:
+    """A Thing of the group that a NAT rule forwards to, if any."""
+    stmt = (
+        select(NatRule.thing_sid)
+        .join(Sim, Sim.sid == NatRule.thing_sid)
+        .where(Sim.things_group_sid == group_sid)
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
