@@ -126,7 +126,10 @@ class Server:
         try:
             self._start(timeout)
         except ServerExitedEarly as exc:
-            if self.started_once or "Address already in use" not in str(exc):
+            # `cellplane up` names a busy port ("... UDP 127.0.0.1:N is in use") before it binds anything; a port
+            # taken after that probe still fails at the bind ("Address already in use").
+            busy = ": UDP " in str(exc) and "is in use" in str(exc)
+            if self.started_once or not (busy or "Address already in use" in str(exc)):
                 raise
             self.env.update(drawn_udp_ports())
             self._start(timeout)

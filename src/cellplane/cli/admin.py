@@ -14,21 +14,30 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cellplane.domain.errors import CellplaneError, NotFound
-from cellplane.runtime.settings import Settings, migrate
+from cellplane.runtime.settings import NoPlatform, Settings, existing_database
 from cellplane.services import accounts, api_clients, audit, inventory
 from cellplane.store.db import make_engine, make_sessionmaker
+from cellplane.store.migrate import upgrade
 from cellplane.store.repositories import accounts as account_repo
 
 app = typer.Typer(help="Operator administration: accounts, credentials, SIM inventory.", no_args_is_help=True)
 T = TypeVar("T")
 
-DataDir = typer.Option(None, "--data-dir", help="Folder of the embedded SQLite database.")
+DataDir = typer.Option(
+    None, "--data-dir", help="The platform's data directory (default: CELLPLANE_DATA_DIR, else ./.cellplane)."
+)
 
 
 def _run(data_dir: Path | None, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Migrate, open a session, run `work` in one transaction, and turn rule errors into a clean exit."""
+    """Find the platform's database as the server does (never make one), open a session, run `work` in one
+    transaction, and turn rule errors into a clean exit."""
     settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
-    url = migrate(settings)
+    try:
+        url = existing_database(settings)
+    except NoPlatform as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    upgrade(url)  # a platform made by an older cellplane: its schema brought to this one's
 
     async def _main() -> T:
         engine = make_engine(url)

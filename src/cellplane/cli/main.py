@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from cellplane import __version__
 from cellplane.cli import admin, device, emulator
 from cellplane.cli import device_shell as _device_shell  # noqa: F401  (registers `device shell` on device.app)
-from cellplane.runtime.settings import Settings, admin_token, migrate
+from cellplane.runtime.ports import first_problem, setting_name
+from cellplane.runtime.settings import Settings, admin_token, migrate, write_platform_file
 
 if TYPE_CHECKING:
     from cellplane.services.demo import Demo
@@ -77,13 +78,19 @@ def up(
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         for error in exc.errors():
-            # A field's error names its variable (a flag of the same name was parsed by typer before).
-            where = f"CELLPLANE_{str(error['loc'][0]).upper()}: " if error["loc"] else ""
+            # A field's error names its variable and, where it has one, its flag.
+            where = f"{setting_name(str(error['loc'][0]))}: " if error["loc"] else ""
             typer.echo(f"error: {where}{error['msg'].removeprefix('Value error, ')}", err=True)
         raise typer.Exit(2) from None
     from cellplane.network.dataplane import DataPlaneUnavailable
 
+    # Every socket the platform will bind, probed before anything is printed, migrated or minted (runtime/ports.py).
+    problem = first_problem(settings)
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
     url = migrate(settings)
+    write_platform_file(settings)  # where the API and gateway listen, for `cellplane device bridge --data-dir`
     try:
         platform = Platform(settings)
     except DataPlaneUnavailable as error:
@@ -91,12 +98,19 @@ def up(
         raise typer.Exit(2) from None
     seeded = seed_demo(settings) if demo else None
     if seeded is not None and platform.emulator is not None:
-        # The demo's devices power on once the platform runs, so `make up` shows a living network.
+        # The demo's devices power on once the platform runs, so `make up` shows a living network; only those the
+        # network accepts as the database has them now (the user may have deactivated or moved some since).
         from cellplane.runtime.emulated import DemoDevices
         from cellplane.services.demo import DEMO_DEVICE_NETWORK
 
-        iccids = [sim["iccid"] for sim in seeded.sims]
-        platform.components.append(DemoDevices(platform.emulator, iccids, DEMO_DEVICE_NETWORK))
+        imsis = {sim["iccid"]: sim["imsi"] for sim in seeded.sims}
+        gateway = platform.gateway
+
+        def held(iccid: str) -> bool:
+            return gateway is not None and gateway.session(imsis[iccid]) is not None
+
+        devices = DemoDevices(platform.emulator, seeded.attachable_iccids(), DEMO_DEVICE_NETWORK, held=held)
+        platform.components.append(devices)
     show_banner(settings, url, seeded, platform.data_plane.status() if platform.data_plane else None)
     # httptools, one write per response, and the limits that keep one client from starving the rest
     limits = HttpLimits(
@@ -173,14 +187,21 @@ def show_banner(
             "Demo account (kept in the data directory's demo.json):",
             f"  AccountSid     {demo.account_sid}",
             f"  AuthToken      {demo.auth_token}",
-            f"  SIMs           {', '.join(s['unique_name'] for s in demo.sims)} (active, fleet demo-fleet)",
+            "  SIMs (as the database has them now):",
         ]
+        for sim in demo.sims:
+            fleet = f"fleet {sim['fleet']}" if sim["fleet"] else "no fleet"
+            lines.append(f"    {sim['unique_name'] or sim['sid']:<14} {sim['iccid']}  {sim['status']}, {fleet}")
         if settings.emulator_enabled:
             from cellplane.services.demo import DEMO_DEVICE_NETWORK
 
+            powered = demo.attachable_iccids()
             lines.append(
-                f"  devices        {len(demo.sims)} emulated devices powering on, attaching to {DEMO_DEVICE_NETWORK}"
+                f"  devices        {len(powered)} emulated devices powering on, attaching to {DEMO_DEVICE_NETWORK}"
             )
+            for sim in demo.sims:
+                if sim["attachable"] != "yes":
+                    lines.append(f"    not {sim['unique_name'] or sim['sid']}: {sim['attachable']}")
         lines += [
             "",
             "Try it:",

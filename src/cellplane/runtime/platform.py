@@ -266,9 +266,10 @@ class Platform:
         app.state.token_limits = self.token_limits
         # --- emulator API --- /cellplane/v1/Emulator (issue 3), only when the emulated network runs in-process.
         if self.emulator is not None:
-            from cellplane.runtime.emulated import emulator_router
+            from cellplane.runtime.emulated import emulator_router, handover_router
 
             app.include_router(declare(emulator_router(self.emulator, self.ctx, self.gateway), "emulator"))
+            app.include_router(handover_router(self.emulator))
             # Its eUICCs download and install eSIM profiles from the platform's SM-DP+ (Euiccs/{Eid}/Profiles).
             from cellplane.runtime.esim import esim_router
 

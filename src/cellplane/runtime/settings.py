@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -173,3 +174,51 @@ def migrate(settings: Settings) -> str:
     ensure_sqlite_dir(url)
     upgrade(url)
     return url
+
+
+class NoPlatform(Exception):
+    """A command that needs a platform's database (or its data directory) found none where it looked."""
+
+
+WHERE_TO_LOOK = (
+    "give --data-dir DIR or set CELLPLANE_DATA_DIR to the data directory of `cellplane up` "
+    "(or CELLPLANE_DATABASE_URL to its database)"
+)
+
+
+def existing_database(settings: Settings) -> str:
+    """The platform's database URL, found as the server finds it, without creating one: a command other than
+    `cellplane up` or `cellplane db upgrade` that makes a fresh empty database would act on a platform nobody runs."""
+    url = settings.resolved_database_url()
+    if settings.database_url:
+        return url
+    path = settings.data_dir.resolve() / "cellplane.db"
+    if not path.exists():
+        where = settings.data_dir.resolve()
+        raise NoPlatform(f"no cellplane platform in {where} (no cellplane.db there): {WHERE_TO_LOOK}")
+    return url
+
+
+# What `cellplane up` tells the tools that run beside it (the device bridge): where its API and gateway listen.
+PLATFORM_FILE = "platform.json"
+
+
+def write_platform_file(settings: Settings) -> None:
+    """Record where this platform listens, in its data directory, for the tools that find it from there."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    info = {
+        "api": f"http://{settings.host}:{settings.port}",
+        "gateway_host": settings.gateway_host,
+        "gtpc_port": settings.gtpc_port,
+        "gtpu_port": settings.gtpu_port,
+    }
+    (settings.data_dir / PLATFORM_FILE).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def read_platform_file(settings: Settings) -> dict[str, Any] | None:
+    path = settings.data_dir / PLATFORM_FILE
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return info
