@@ -197,3 +197,37 @@ def test_a_session_ends_at_sign_out_and_by_expiry(lab_server: Server, attached: 
     time.sleep(SESSION_SECONDS + 0.5)
     expired = client.get("/console/sims")
     assert expired.status_code == 303 and "/console/sign-in" in expired.headers["location"]
+
+
+def test_a_user_signs_in_with_email_and_password_and_acts_with_its_role(
+    lab_server: Server, attached: dict[str, Any]
+) -> None:
+    """The identity layer's users (/cellplane/v1/Users) sign in to the console with email and password and act
+    with the user's role: a viewer's forced change is refused, the same user made an operator may make it."""
+    sim, password = attached["sim"], "a long console passphrase"
+    email = f"viewer.{attached['account']['account_sid'].lower()}@example.com"
+    with httpx.Client(base_url=lab_server.base_url, auth=attached["auth"], timeout=10) as api:
+        made = api.post("/cellplane/v1/Users", data={"Email": email, "Role": "viewer", "Password": password})
+        assert made.status_code == 201, made.text
+        user_sid = made.json()["sid"]
+    client = httpx.Client(base_url=lab_server.base_url, timeout=10)
+    wrong = client.post("/console/sign-in", data={"username": email, "password": "not the passphrase"})
+    assert wrong.status_code == 401
+    answer = client.post("/console/sign-in", data={"username": email, "password": password})
+    assert answer.status_code == 303, answer.text
+    page = client.get(f"/console/sims/{sim['sid']}")
+    assert page.status_code == 200 and sim["iccid"] in page.text
+    refused = client.post(
+        f"/console/sims/{sim['sid']}/status", data={"csrf_token": csrf_of(client), "status": "inactive"}
+    )
+    assert refused.status_code == 403
+    with httpx.Client(base_url=lab_server.base_url, auth=attached["auth"], timeout=10) as api:
+        assert api.post(f"/cellplane/v1/Users/{user_sid}", data={"Role": "operator"}).status_code == 200
+        assert api.get(f"/supersim/v1/Sims/{sim['sid']}").json()["status"] == "active"
+    # This module's sessions last SESSION_SECONDS: sign in again, now as an operator.
+    client = httpx.Client(base_url=lab_server.base_url, timeout=10)
+    assert client.post("/console/sign-in", data={"username": email, "password": password}).status_code == 303
+    allowed = client.post(
+        f"/console/sims/{sim['sid']}/status", data={"csrf_token": csrf_of(client), "status": "active"}
+    )
+    assert allowed.status_code == 200, allowed.text

@@ -158,7 +158,7 @@ def show_banner(
         f"  Wireless v1    {base}/wireless/v1",
         f"  extensions     {base}/cellplane/v1",
         f"  admin          {base}/admin/v1   (Basic admin:{admin_token(settings)})",
-        f"  console        {base}/console   (sign in with an AccountSid and AuthToken)",
+        f"  console        {base}/console   (sign in as a user, or with an AccountSid and AuthToken)",
         f"  database       {database_url.split('@')[-1]}",
     ]
     if settings.aaa_enabled:

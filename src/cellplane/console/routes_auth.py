@@ -18,6 +18,7 @@ from cellplane.console.web import (
     signed_in,
     text,
 )
+from cellplane.domain.errors import RateLimited
 from cellplane.services import console_sessions
 
 router = APIRouter()
@@ -44,15 +45,19 @@ async def sign_in(request: Request) -> Response:
         return render(
             request, "sign_in.html", http_status=400, next=target, username=username, error="Enter both fields."
         )
-    async with context(request).sessions() as session, session.begin():
-        opened = await console_sessions.sign_in(
-            session,
-            username,
-            password,
-            now(request),
-            read_only=form.get("read_only") == "on",
-            lifetime=request.app.state.console.session_lifetime,
-        )
+    try:
+        async with context(request).sessions() as session, session.begin():
+            opened = await console_sessions.sign_in(
+                session,
+                username,
+                password,
+                now(request),
+                read_only=form.get("read_only") == "on",
+                lifetime=request.app.state.console.session_lifetime,
+            )
+    except RateLimited as waiting:
+        error = f"Too many failed sign-ins: try again in {waiting.retry_after} s."
+        return render(request, "sign_in.html", http_status=429, next=target, username=username, error=error)
     if opened is None:
         return render(
             request,

@@ -1,9 +1,10 @@
 """Console sign-in: check a credential, open a server-side session, find it again by its cookie, end it.
 
-`check_credentials` is the one place that decides who may sign in. Today it takes an account's
-AccountSid + AuthToken or an API key (SKxxx + secret), which act as admin; the identity layer replaces it with
-users' email + password and their roles. A session may be opened read-only (role `viewer`): narrowing a
-credential's rights is always safe.
+`check_credentials` is the one place that decides who may sign in: a user's email + password (services/users: the
+user's role, a growing delay after repeated failures), or an account's AccountSid + AuthToken or an API key
+(SKxxx + secret), which act as admin. A session may be opened read-only (role `viewer`): narrowing a credential's
+rights is always safe. A user's session is re-read from the user at each resume, so a changed role or a deleted
+user applies at once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain.caller import Caller
+from cellplane.domain.ids import Prefix, is_sid
+from cellplane.services import users
 from cellplane.services.accounts import resolve_credential
 from cellplane.services.sims import visible_accounts
 from cellplane.store.models import ConsoleSession
@@ -49,8 +52,12 @@ def token_hash(token: str) -> str:
 
 
 async def check_credentials(session: AsyncSession, username: str, password: str) -> Caller | None:
-    """Who `username` + `password` are, or None. The identity layer swaps this for authenticate_user."""
-    return await resolve_credential(session, username.strip(), password)
+    """Who `username` + `password` are, or None: a user by email, else an account's or API key's secret.
+    Raises RateLimited while a user waits out its delay after repeated failures."""
+    username = username.strip()
+    if "@" in username:
+        return await users.authenticate_user(session, username, password)
+    return await resolve_credential(session, username, password)
 
 
 async def sign_in(
@@ -87,6 +94,12 @@ async def resume(session: AsyncSession, token: str, now: datetime) -> SignedIn |
     record = await repo.live(session, token_hash(token), now)
     if record is None:
         return None
+    if is_sid(record.credential_sid, Prefix.USER):
+        user = await users.caller_of(session, record.credential_sid)
+        if user is None:
+            return None
+        role = "viewer" if record.role == "viewer" else user.role
+        return SignedIn(caller=replace(user, role=role), csrf_token=record.csrf_token, expires_at=record.expires_at)
     account = await account_repo.get_account(session, record.account_sid)
     if account is None or account.status != "active":
         return None
