@@ -38,6 +38,9 @@ class Prefix(StrEnum):
     ROUTE = "PR"
     IP_PROFILE = "PF"
     NAT_RULE = "PT"
+    API_CLIENT = "OC"
+    USER = "US"
+    AUDIT_EVENT = "AE"
     BULK_ACTION = "BA"
     IMEI_CHANGE = "IE"
 

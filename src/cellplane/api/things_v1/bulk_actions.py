@@ -14,13 +14,14 @@ from starlette.responses import Response
 
 from cellplane.api.things_v1.wire import PREFIX, body, caller, iso, page_body, page_spec, resource, times
 from cellplane.api.wire.db import reading, transaction
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.render import json_response
 from cellplane.domain.errors import InvalidParameter
 from cellplane.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from cellplane.services import things_bulk as service
 from cellplane.store.models import BulkAction, BulkItem
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("bulk"))
 
 
 def render(bulk: BulkAction) -> dict[str, Any]:

@@ -10,11 +10,12 @@ from starlette.responses import Response
 from cellplane.api.things_v1.wire import body, caller, resource, text, times
 from cellplane.api.wire.db import reading, transaction
 from cellplane.api.wire.forms import Params
+from cellplane.api.wire.guard import guarded
 from cellplane.domain.errors import InvalidParameter
 from cellplane.services import things_events as service
 from cellplane.store.models import Account
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("webhooks"))
 
 
 def render(account: Account) -> dict[str, Any]:
@@ -26,11 +27,13 @@ def render(account: Account) -> dict[str, Any]:
     }
 
 
-def check_url(value: str | None) -> str | None:
-    """The platform's common callback-URL check (api/wire/forms.Params.url), so every callback obeys one rule."""
+def check_url(request: Request, value: str | None) -> str | None:
+    """The platform's common callback-URL check (api/wire/forms.Params.url with the operator's callback policy), so
+    the events URL obeys the rule every callback does; it is checked again when each event is sent."""
     if value is None or value == "":
         return None
-    return Params([("url", value)]).url("url", max_length=1024)
+    targets = getattr(request.app.state, "callback_targets", None)
+    return Params([("url", value)], targets).url("url", max_length=1024)
 
 
 @router.get("/eventsCallback")
@@ -46,7 +49,7 @@ async def fetch_events_callback(request: Request) -> Response:
 async def put_events_callback(request: Request) -> Response:
     who = await caller(request)
     values = await body(request, ("url", "method"))
-    url = check_url(text(values, "url"))
+    url = check_url(request, text(values, "url"))
     method = text(values, "method")
     if method is not None and method.upper() not in ("GET", "POST"):
         raise InvalidParameter("method", "method must be GET or POST")

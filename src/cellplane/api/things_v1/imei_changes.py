@@ -9,11 +9,12 @@ from starlette.responses import Response
 
 from cellplane.api.things_v1.wire import caller, iso, page_body, page_spec
 from cellplane.api.wire.db import reading
+from cellplane.api.wire.guard import guarded
 from cellplane.services import things as things_service
 from cellplane.services import things_imei as service
 from cellplane.store.models import ImeiChange
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("things"))
 
 
 def render(change: ImeiChange) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from cellplane.api.things_v1.wire import (
     times,
 )
 from cellplane.api.wire.db import context, reading, transaction
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.render import json_response
 from cellplane.domain import things as rules
 from cellplane.domain import things_bulk as bulk_rules
@@ -27,7 +28,7 @@ from cellplane.domain.errors import InvalidParameter
 from cellplane.services import things as service
 from cellplane.store.models import DataSession, Sim
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("things"))
 FIELDS = ("state", "services", "lockedIp", "thingsGroupId", "tags", "imeiLock")
 
 
