@@ -4,8 +4,8 @@ Why: issue 18 (THINGS.md). Tags are rows (thing, tag) so `?tag=` and the counts 
 freezes its selection into items whose outcome is written in the same transaction as the item's change, which is
 what lets a restarted job resume with nothing done twice.
 
-Revision ID: 0014
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 10:50:00.000000
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0012"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
