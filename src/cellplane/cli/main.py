@@ -13,7 +13,7 @@ import typer
 from pydantic import ValidationError
 
 from cellplane import __version__
-from cellplane.cli import admin, device, emulator
+from cellplane.cli import admin, device, emulator, things
 from cellplane.cli import device_shell as _device_shell  # noqa: F401  (registers `device shell` on device.app)
 from cellplane.runtime.ports import first_problem, setting_name
 from cellplane.runtime.settings import Settings, admin_token, migrate, write_platform_file
@@ -31,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(emulator.app, name="emulator")
 app.add_typer(device.app, name="device")
+app.add_typer(things.app, name="things")
 
 
 @app.command()

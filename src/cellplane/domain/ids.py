@@ -41,6 +41,8 @@ class Prefix(StrEnum):
     API_CLIENT = "OC"
     USER = "US"
     AUDIT_EVENT = "AE"
+    BULK_ACTION = "BA"
+    IMEI_CHANGE = "IE"
 
 
 # Matched whole (fullmatch): `$` would also match before a trailing newline.

@@ -29,6 +29,8 @@ from cellplane.services.esim_profiles import ESIM_PROFILE_JOB
 from cellplane.services.outbox import WEBHOOK_JOB
 from cellplane.services.settings_updates import SETTINGS_UPDATE_JOB
 from cellplane.services.sims import SIM_UPDATE_JOB
+from cellplane.services.things_bulk import BULK_JOB
+from cellplane.services.things_bulk import run_batch as run_bulk_batch
 from cellplane.store.db import make_engine, make_sessionmaker
 from cellplane.store.direct import direct_reader
 from cellplane.store.repositories import sims as sims_repository
@@ -74,12 +76,14 @@ class Platform:
             self.ctx,
             {
                 SIM_UPDATE_JOB: complete_sim_update,
+                BULK_JOB: run_bulk_batch,
                 WEBHOOK_JOB: self.webhooks,
                 ESIM_PROFILE_JOB: advance_esim_profile,
                 SETTINGS_UPDATE_JOB: complete_settings_update,
             },
             concurrency=settings.job_concurrency,
             backoff_base=settings.job_backoff_base,
+            lease_seconds=settings.job_lease_seconds,
         )
         self.authenticator = Authenticator(
             self.ctx, rate_per_second=settings.rate_limit, burst=max(settings.rate_burst, 1.0)

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     webhook_resolve: str = ""
     webhook_max_attempts: int = 8
     job_backoff_base: float = 1.0
+    # How long a claimed job is its worker's; a job whose worker died is claimed again once this lapses.
+    job_lease_seconds: float = 60.0
     job_concurrency: int = 16
     # Commands (issue 4): IP Command dispatch pace (0: at once; a demo shows `queued`), webhook workers of
     # their own (a slow receiver never holds up command delivery), and the 30-day retention purge's period.

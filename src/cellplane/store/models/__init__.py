@@ -13,6 +13,7 @@ from cellplane.store.models.rate_plans import RatePlan
 from cellplane.store.models.sessions import ConnectionEvent, DataSession, UsageBucket
 from cellplane.store.models.sims import Sim
 from cellplane.store.models.things import IpPool, IpProfile, NatRule, ThingsGroup, ThingsNetwork, ThingsRoute
+from cellplane.store.models.things_bulk import BulkAction, BulkItem, ImeiChange, ThingTag
 
 __all__ = [
     "AccessToken",
@@ -22,11 +23,14 @@ __all__ = [
     "AuditEvent",
     "Base",
     "BillingPeriod",
+    "BulkAction",
+    "BulkItem",
     "ConnectionEvent",
     "ConsoleSession",
     "DataSession",
     "EsimProfile",
     "Fleet",
+    "ImeiChange",
     "IpCommand",
     "IpPool",
     "IpProfile",
@@ -38,6 +42,7 @@ __all__ = [
     "SettingsUpdate",
     "Sim",
     "SmsCommand",
+    "ThingTag",
     "ThingsGroup",
     "ThingsNetwork",
     "ThingsRoute",

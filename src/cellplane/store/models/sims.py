@@ -62,3 +62,7 @@ class Sim(Timestamps, Base):
     services_data: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False, server_default=true())
     services_sms: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False, server_default=true())
     locked_ip: Mapped[str | None] = mapped_column(String(15))
+    # IMEI monitoring (issue 18): the lock, if any (an attach from another IMEI is refused).
+    imei_lock: Mapped[str | None] = mapped_column(String(16))
+    # The last IMEI the AAA saw for this SIM (any product): its policy cache holds it, so an attach costs nothing more.
+    last_imei: Mapped[str | None] = mapped_column(String(16))
