@@ -91,7 +91,7 @@ HEALTH = {
         "database": {"type": "string"},
         "data_plane": {
             "type": "object",
-            "description": "The data plane (routing domains): `status` on or off, and why and how to turn it on when off",
+            "description": "The data plane (routing domains): `status` on or off; when off, why and how to turn it on",
             "required": ["status"],
             "properties": {
                 "status": {"type": "string", "enum": ["on", "off"]},
