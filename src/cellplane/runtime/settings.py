@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     rate_burst: float = 200.0
     # Browser origins the /things/v1 surface answers CORS for, comma-separated ("*" for any); empty: none.
     things_cors_origins: str = ""
+    # Billing reports (issue 18): one with more lines than this is a 302 to a stored download, kept this many seconds.
+    billing_report_inline_lines: int = 10_000
+    billing_report_download_ttl: float = 86_400.0
     # FastAPI's native OpenTelemetry (traces, metrics, logs to the global providers); off, it costs nothing.
     otel: bool = False
     webhook_timeout: float = 10.0
