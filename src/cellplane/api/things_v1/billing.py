@@ -103,6 +103,7 @@ def _wants_csv(request: Request) -> bool:
 
 @router.get("/pricePlan")
 async def get_price_plan(request: Request) -> Response:
+    """The account's price plan (`default` true while it is the platform's): amounts as decimal strings."""
     who = await caller(request)
     async with reading(request) as session:
         plan, updated = await service.price_plan(session, who)
@@ -111,6 +112,8 @@ async def get_price_plan(request: Request) -> Response:
 
 @router.put("/pricePlan")
 async def put_price_plan(request: Request) -> Response:
+    """Set the plan: `currency`, `monthlyFee` (per Thing ACTIVE at some moment of a cycle), `perMb` (10^6 bytes),
+    `perSms`, all four required, prices as decimal strings of at most 6 decimals."""
     who = await caller(request)
     values = await body(request, PLAN_FIELDS)
     for name in PLAN_FIELDS:
@@ -129,6 +132,9 @@ async def put_price_plan(request: Request) -> Response:
 
 @router.get("/billingReports")
 async def billing_report(request: Request) -> Response:
+    """A cycle's (UTC month, `cycle=YYYY-MM`) charges per Thing of the scope (`account`, `thing` or `thingsGroup` with
+    `id`). Each charge is rounded half-up to the cent; the total is the sum of the lines. JSON, or CSV with
+    `Accept: text/csv`; over the platform's line threshold a 302 to a stored download that expires."""
     who = await caller(request)
     query = request.query_params
     as_csv = _wants_csv(request)
@@ -147,6 +153,7 @@ async def billing_report(request: Request) -> Response:
 
 @router.get("/billingReports/downloads/{sid}")
 async def billing_report_download(request: Request, sid: str) -> Response:
+    """A stored report, for the account that asked for it, until it expires (404 after)."""
     who = await caller(request)
     async with reading(request) as session:
         found = await service.fetch_download(session, who, sid, context(request).clock())
