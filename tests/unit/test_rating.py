@@ -97,3 +97,12 @@ def test_good_prices_keep_their_exact_value() -> None:
     assert rating.parse_currency("EUR") == "EUR"
     with pytest.raises(InvalidParameter):
         rating.parse_currency("eur")
+
+
+def test_super_sim_usage_is_rated_by_the_same_engine_with_the_default_plan() -> None:
+    from cellplane.services import usage_records
+
+    # The Super SIM spec's own example: 300,000 bytes billed at 0.03 USD.
+    assert usage_records.rate(300_000) == Decimal("0.03") and usage_records.BILLED_UNIT == "USD"
+    for data_bytes in (0, 1, 49_999, 50_000, 1_048_576, 10**12):
+        assert usage_records.rate(data_bytes) == rating.data_charge(data_bytes, rating.DEFAULT_PLAN)
