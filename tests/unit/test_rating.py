@@ -43,6 +43,14 @@ def test_large_amounts_stay_exact() -> None:
     assert rating.amount_text(rating.data_charge(10**24, PLAN)) == "15000000000000000.00"
 
 
+def test_products_beyond_28_digits_are_exact_before_the_rounding() -> None:
+    plan = rating.PricePlan("USD", Decimal("0"), Decimal("477781726.297155"), Decimal("0"))
+    # 33 significant digits: Python's default context (28) would round the product first and give ...333.53.
+    assert rating.data_charge(912_702_340_527_064_441, plan) == Decimal("436072499852474662333.52")
+    assert rating.amount_text(rating.rate_line("x", 0, 0, 0, plan).data_mb) == "0"
+    assert rating.amount_text(rating.rate_line("x", 1, 0, 0, plan).data_mb) == "0.000001"
+
+
 def test_lines_round_each_and_add_up_to_the_total_exactly() -> None:
     # 333,333 bytes at 0.015/MB is 0.004999995 a line: 0.00 each, never a cent that appears only in the total.
     lines = [rating.rate_line(f"TH{i}", 333_333, 0, 0, PLAN) for i in range(3)]

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 from cellplane.domain.billing import add_months
 from cellplane.domain.errors import InvalidParameter
@@ -29,6 +29,9 @@ from cellplane.domain.errors import InvalidParameter
 BYTES_PER_MB = Decimal(1_000_000)
 CENT = Decimal("0.01")
 ROUNDING = ROUND_HALF_UP
+# Products are computed exactly before the one rounding: the default context keeps 28 significant digits, which a
+# byte count of 15 digits times a price of 15 would exceed. 80 digits hold any count and price this engine accepts.
+EXACT = Context(prec=80, rounding=ROUNDING)
 # Prices are per unit with up to 6 decimals (0.000125 per MB is a real wholesale price); at most 10^9.
 MAX_PRICE = Decimal(1_000_000_000)
 PRICE_PLACES = 6
@@ -77,7 +80,7 @@ class Line:
 
     @property
     def data_mb(self) -> Decimal:
-        return Decimal(self.data_bytes) / BYTES_PER_MB
+        return Decimal(self.data_bytes).scaleb(-6, context=EXACT).normalize(EXACT)
 
     @property
     def charges(self) -> Decimal:
@@ -90,19 +93,19 @@ class Line:
 
 def money(amount: Decimal) -> Decimal:
     """`amount` rounded to the minor unit, the engine's one rounding rule."""
-    return amount.quantize(CENT, rounding=ROUNDING)
+    return amount.quantize(CENT, rounding=ROUNDING, context=EXACT)
 
 
 def data_charge(data_bytes: int, plan: PricePlan) -> Decimal:
     if data_bytes < 0:
         raise ValueError("data_bytes must not be negative")
-    return money(Decimal(data_bytes) * plan.per_mb / BYTES_PER_MB)
+    return money(EXACT.divide(EXACT.multiply(Decimal(data_bytes), plan.per_mb), BYTES_PER_MB))
 
 
 def sms_charge(count: int, plan: PricePlan) -> Decimal:
     if count < 0:
         raise ValueError("sms count must not be negative")
-    return money(count * plan.per_sms)
+    return money(EXACT.multiply(Decimal(count), plan.per_sms))
 
 
 def rate_line(scope_id: str, data_bytes: int, sms: int, monthly_fees: int, plan: PricePlan) -> Line:
@@ -113,13 +116,16 @@ def rate_line(scope_id: str, data_bytes: int, sms: int, monthly_fees: int, plan:
         monthly_fees=monthly_fees,
         data_charge=data_charge(data_bytes, plan),
         sms_charge=sms_charge(sms, plan),
-        fee_charge=money(monthly_fees * plan.monthly_fee),
+        fee_charge=money(EXACT.multiply(Decimal(monthly_fees), plan.monthly_fee)),
     )
 
 
 def total(lines: Iterable[Line]) -> Decimal:
-    """The sum of the lines' totals (each already rounded: no rounding happens here)."""
-    return sum((line.total for line in lines), Decimal("0.00"))
+    """The sum of the lines' totals (each already rounded: no rounding happens here, the context is exact)."""
+    result = Decimal("0.00")
+    for line in lines:
+        result = EXACT.add(result, line.total)
+    return result
 
 
 def pays_monthly_fee(status_at_start: str, changes: Iterable[tuple[datetime, str]], cycle: Cycle) -> bool:
@@ -164,4 +170,5 @@ def parse_currency(value: object) -> str:
 
 def amount_text(amount: Decimal) -> str:
     """An amount on the wire: a plain decimal string (never exponent notation)."""
-    return format(amount, "f")
+    text = str(amount)
+    return text if "E" not in text else format(amount, "f")
