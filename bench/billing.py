@@ -145,8 +145,11 @@ def machine() -> str:
         ),
         platform.processor(),
     )
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     return (
-        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; "
+        f"load average at the end {load} (a shared machine: other programs ran meanwhile)"
     )
 
 
