@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: up test install dev lint fmt bench bench-setup bench-api bench-commands bench-network bench-inventory clean
+.PHONY: up test install dev lint fmt bench bench-setup bench-api bench-commands bench-network bench-inventory bench-dataplane clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,12 @@ bench-network: $(STAMP)
 BENCH_INVENTORY_ARGS ?=
 bench-inventory: $(STAMP)
 	$(BIN)/python bench/inventory.py $(BENCH_INVENTORY_ARGS)
+
+## Data plane (issue 16, root): a device program to a host server through the GTP path, against a bare asyncio
+## TUN relay and a plain veth pair, same run (~3 min); rewrites its part of bench/RESULTS.md.
+bench-dataplane: $(STAMP)
+	bash bench/setup.sh
+	$(BIN)/python bench/dataplane.py $(BENCH_DATAPLANE_ARGS)
 
 clean:
 	rm -rf $(VENV) .cellplane .pytest_cache .ruff_cache

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the benchmarks need beyond the venv: wrk (Debian) as the load generator, FreeRADIUS and radclient
 # (Debian) for the RADIUS benchmark, the Stoplight Prism mock (npm) as a reference server, and py-spy (PyPI, venv
-# only) for profiles.
+# only) for profiles; iperf3, nftables, iproute2 and curl (Debian) for the data plane benchmark.
 # Idempotent: each tool is installed only when missing. Called by bench/api.py; safe to run by hand.
 set -euo pipefail
 
@@ -22,6 +22,14 @@ if ! command -v radclient >/dev/null 2>&1 || ! command -v freeradius >/dev/null 
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq freeradius freeradius-utils >/dev/null
+fi
+
+if ! command -v iperf3 >/dev/null 2>&1 || ! command -v nft >/dev/null 2>&1 || ! command -v curl >/dev/null 2>&1 \
+  || ! command -v ip >/dev/null 2>&1; then
+  echo "setup: installing iperf3, nftables, iproute2, curl (apt): the data plane benchmark"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iperf3 nftables iproute2 curl >/dev/null
 fi
 
 if [ ! -x "$WORK/node_modules/.bin/prism" ]; then

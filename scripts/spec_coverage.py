@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SPECS = REPO.parent / "shared" / "specs"
+# The copies the package ships (src/cellplane/api/openapi/specs/, identical to shared/specs/): they are there in
+# any checkout, wherever it sits.
+SPECS = REPO / "src" / "cellplane" / "api" / "openapi" / "specs"
 OUTPUT = REPO / "docs" / "COVERAGE.md"
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -72,7 +74,12 @@ def template_key(method: str, path: str) -> tuple[str, str]:
 
 
 def served_routes() -> set[tuple[str, str]]:
-    """(method, anonymous path template) of every route the assembled app publishes; nothing listens or connects.
+    """(method, anonymous path template) of every route the assembled app publishes; nothing listens or connects."""
+    return {template_key(method, path) for method, path in routed_paths()}
+
+
+def routed_paths() -> set[tuple[str, str]]:
+    """(METHOD, path template) of every route the assembled app publishes, as /openapi.json names them.
 
     Read from the app's own OpenAPI document: FastAPI resolves included routers (and their prefixes) there,
     which its internal route objects no longer expose directly.
@@ -84,7 +91,7 @@ def served_routes() -> set[tuple[str, str]]:
 
     app = create_app(PlatformContext(sessions=async_sessionmaker()))
     paths: dict[str, dict[str, object]] = app.openapi().get("paths", {})
-    return {template_key(method, path) for path, item in paths.items() for method in item if method in METHODS}
+    return {(method.upper(), path) for path, item in paths.items() for method in item if method in METHODS}
 
 
 def is_routed(operation: Operation, routes: set[tuple[str, str]]) -> bool:

@@ -104,7 +104,7 @@ BAD_ORDERS = [
     ({"GenerateMatchingId": "false"}, "Eid"),
     ({"GenerateMatchingId": "maybe", "Eid": EID}, "GenerateMatchingId"),
     ({"Eid": EID, "CallbackUrl": "ftp://example.com/x"}, "CallbackUrl"),
-    ({"Eid": EID, "CallbackMethod": "PUT"}, "CallbackMethod"),
+    ({"Eid": EID, "CallbackMethod": "TRACE"}, "CallbackMethod"),
 ]
 
 

@@ -142,7 +142,7 @@ def test_bad_input_names_the_parameter(account: Account) -> None:
             lambda limit=limit: fleets.create(network_access_profile=profile, data_limit=limit), 400, "DataLimit"
         )
     expect_error(
-        lambda: fleets.create(network_access_profile=profile, ip_commands_method="PUT"), 400, "IpCommandsMethod"
+        lambda: fleets.create(network_access_profile=profile, ip_commands_method="TRACE"), 400, "IpCommandsMethod"
     )
     expect_error(
         lambda: fleets.create(network_access_profile=profile, sms_commands_method="X"), 400, "SmsCommandsMethod"
@@ -165,7 +165,7 @@ def test_bad_input_names_the_parameter(account: Account) -> None:
     expect_error(lambda: fleets.create(network_access_profile=profile, unique_name="HF" + "2" * 32), 400, "UniqueName")
     expect_error(lambda: fleets(fleet.sid).update(data_limit=0), 400, "DataLimit")
     expect_error(lambda: fleets(fleet.sid).update(network_access_profile="nope"), 400, "NetworkAccessProfile")
-    expect_error(lambda: fleets(fleet.sid).update(sms_commands_method="DELETE"), 400, "SmsCommandsMethod")
+    expect_error(lambda: fleets(fleet.sid).update(sms_commands_method="OPTIONS"), 400, "SmsCommandsMethod")
     unchanged = fleets(fleet.sid).fetch()
     assert unchanged.unique_name == "taken" and unchanged.data_limit == 1000
     assert unchanged.network_access_profile_sid == profile

@@ -252,7 +252,7 @@ def test_synchronous_errors_are_clear_and_write_nothing(account: Account, server
         ({"device_port": 65536}, "DevicePort"),
         ({"device_port": "http"}, "DevicePort"),
         ({"callback_url": "ftp://example.com/x"}, "CallbackUrl"),
-        ({"callback_url": "http://127.0.0.1:9/x", "callback_method": "PUT"}, "CallbackMethod"),
+        ({"callback_url": "http://127.0.0.1:9/x", "callback_method": "TRACE"}, "CallbackMethod"),
     ]
     for change, parameter in cases:
         arguments = {"sim": sim.sid, "payload": "x", "device_port": PORT, **change}

@@ -192,7 +192,7 @@ def test_refusals_are_clear_and_write_nothing(subscriber: Account) -> None:
         error = refused(lambda payload=payload: create(sim=sim.sid, payload=payload))
         assert error.status == 400 and words in error.msg and "Payload" in error.msg, (payload, error.msg)
     bad_method = subscriber.http().post(
-        "/supersim/v1/SmsCommands", data={"Sim": sim.sid, "Payload": "x", "CallbackMethod": "PUT"}
+        "/supersim/v1/SmsCommands", data={"Sim": sim.sid, "Payload": "x", "CallbackMethod": "TRACE"}
     )
     assert bad_method.status_code == 400 and "CallbackMethod" in bad_method.json()["message"]
     assert client.supersim.v1.sms_commands.list() == []  # nothing was written

@@ -56,7 +56,7 @@ def test_bad_update_parameters_write_nothing(account: Account) -> None:
         assert_error(http.post(url, data={"Status": "new"}), 400, names="Status")
         assert_error(http.post(url, data={"UniqueName": "x" * 65}), 400, names="UniqueName")
         assert_error(http.post(url, data={"CallbackUrl": "ftp://example"}), 400, names="CallbackUrl")
-        assert_error(http.post(url, data={"CallbackMethod": "PUT"}), 400, names="CallbackMethod")
+        assert_error(http.post(url, data={"CallbackMethod": "TRACE"}), 400, names="CallbackMethod")
         assert_error(http.post(url, data={"UniqueName": "ok", "Fleet": "HFnope"}), 400, names="Fleet")
         assert_error(http.post(url, data={"AccountSid": "nope"}), 400, names="AccountSid")
         assert_error(http.post(url, data={"UniqueName": "a\x00b"}), 400, names="UniqueName")

@@ -505,7 +505,7 @@ def test_refusals_carry_wireless_codes_and_write_nothing(account: Account) -> No
         ({"Sim": sim, "Command": "x", "Transport": "fax"}, "Transport"),
         ({"Command": "x"}, "Sim"),
         ({"Sim": sim}, "Command"),
-        ({"Sim": sim, "Command": "x", "CallbackMethod": "PUT"}, "CallbackMethod"),
+        ({"Sim": sim, "Command": "x", "CallbackMethod": "TRACE"}, "CallbackMethod"),
         ({"Sim": sim, "Command": "x", "DeliveryReceiptRequested": "maybe"}, "DeliveryReceiptRequested"),
     ):
         answer = http.post("/wireless/v1/Commands", data=form)

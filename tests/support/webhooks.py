@@ -66,7 +66,7 @@ class WebhookReceiver:
                 host = self.headers.get("Host", "")
                 url = f"http://{host}{self.path}"
                 parts = urlsplit(url)
-                if self.command == "POST":
+                if self.command in ("POST", "PUT", "PATCH"):
                     params = dict(parse_qsl(body.decode(), keep_blank_values=True))
                     validated = RequestValidator(receiver.auth_token).validate(
                         url, params, self.headers.get("X-Twilio-Signature", "")
@@ -110,8 +110,7 @@ class WebhookReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            do_POST = _handle
-            do_GET = _handle
+            do_POST = do_GET = do_HEAD = do_PUT = do_PATCH = do_DELETE = _handle
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,9 @@ from pydantic import ValidationError
 
 from cellplane import __version__
 from cellplane.cli import admin, device, emulator
-from cellplane.runtime.settings import Settings, admin_token, migrate
+from cellplane.cli import device_shell as _device_shell  # noqa: F401  (registers `device shell` on device.app)
+from cellplane.runtime.ports import first_problem, setting_name
+from cellplane.runtime.settings import Settings, admin_token, migrate, write_platform_file
 
 if TYPE_CHECKING:
     from cellplane.services.demo import Demo
@@ -48,10 +51,9 @@ def up(
     gtpu_port: int = typer.Option(None, help="UDP port of the gateway's GTP-U (default 2152)."),
 ) -> None:
     """Run the whole platform in one process on the embedded database (or CELLPLANE_DATABASE_URL)."""
-    import uvicorn
-
-    from cellplane.api.http_server import HttpProtocol
+    from cellplane.api.http_server import HttpLimits, HttpProtocol
     from cellplane.runtime.platform import Platform
+    from cellplane.runtime.serve import serve
 
     flags = {
         "host": host,
@@ -70,33 +72,60 @@ def up(
         overrides["emulator_enabled"] = emulator
     elif demo:
         overrides["emulator_enabled"] = True
+    if demo and "CELLPLANE_WEBHOOK_ALLOW_PRIVATE" not in os.environ:
+        overrides["webhook_allow_private"] = True  # a demo's callbacks go to a receiver on this machine
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         for error in exc.errors():
-            # A field's error names its variable (a flag of the same name was parsed by typer before).
-            where = f"CELLPLANE_{str(error['loc'][0]).upper()}: " if error["loc"] else ""
+            # A field's error names its variable and, where it has one, its flag.
+            where = f"{setting_name(str(error['loc'][0]))}: " if error["loc"] else ""
             typer.echo(f"error: {where}{error['msg'].removeprefix('Value error, ')}", err=True)
         raise typer.Exit(2) from None
+    from cellplane.network.dataplane import DataPlaneUnavailable
+
+    # Every socket the platform will bind, probed before anything is printed, migrated or minted (runtime/ports.py).
+    problem = first_problem(settings)
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
     url = migrate(settings)
-    platform = Platform(settings)
+    write_platform_file(settings)  # where the API and gateway listen, for `cellplane device bridge --data-dir`
+    try:
+        platform = Platform(settings)
+    except DataPlaneUnavailable as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     seeded = seed_demo(settings) if demo else None
     if seeded is not None and platform.emulator is not None:
-        # The demo's devices power on once the platform runs, so `make up` shows a living network.
+        # The demo's devices power on once the platform runs, so `make up` shows a living network; only those the
+        # network accepts as the database has them now (the user may have deactivated or moved some since).
         from cellplane.runtime.emulated import DemoDevices
         from cellplane.services.demo import DEMO_DEVICE_NETWORK
 
-        iccids = [sim["iccid"] for sim in seeded.sims]
-        platform.components.append(DemoDevices(platform.emulator, iccids, DEMO_DEVICE_NETWORK))
-    show_banner(settings, url, seeded)
-    uvicorn.run(
-        platform.asgi,
+        imsis = {sim["iccid"]: sim["imsi"] for sim in seeded.sims}
+        gateway = platform.gateway
+
+        def held(iccid: str) -> bool:
+            return gateway is not None and gateway.session(imsis[iccid]) is not None
+
+        devices = DemoDevices(platform.emulator, seeded.attachable_iccids(), DEMO_DEVICE_NETWORK, held=held)
+        platform.components.append(devices)
+    show_banner(settings, url, seeded, platform.data_plane.status() if platform.data_plane else None)
+    # httptools, one write per response, and the limits that keep one client from starving the rest
+    limits = HttpLimits(
+        head_timeout=settings.http_head_timeout,
+        body_timeout=settings.http_body_timeout,
+        max_header_bytes=settings.http_max_header_bytes,
+        max_connections=settings.http_max_connections,
+    )
+    serve(
+        platform,
         host=settings.host,
         port=settings.port,
         log_level=log_level,
-        access_log=False,
-        loop="uvloop",
-        http=HttpProtocol,  # httptools, one write per response (api/http_server.py)
+        http=HttpProtocol.with_limits(limits),
+        backlog=settings.http_backlog,
     )
 
 
@@ -118,7 +147,9 @@ def seed_demo(settings: Settings) -> Demo:
     return demo
 
 
-def show_banner(settings: Settings, database_url: str, demo: Demo | None) -> None:
+def show_banner(
+    settings: Settings, database_url: str, demo: Demo | None, data_plane: dict[str, object] | None = None
+) -> None:
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         f"cellplane {__version__} is starting",
@@ -127,6 +158,7 @@ def show_banner(settings: Settings, database_url: str, demo: Demo | None) -> Non
         f"  Wireless v1    {base}/wireless/v1",
         f"  extensions     {base}/cellplane/v1",
         f"  admin          {base}/admin/v1   (Basic admin:{admin_token(settings)})",
+        f"  console        {base}/console   (sign in as a user, or with an AccountSid and AuthToken)",
         f"  database       {database_url.split('@')[-1]}",
     ]
     if settings.aaa_enabled:
@@ -138,6 +170,13 @@ def show_banner(settings: Settings, database_url: str, demo: Demo | None) -> Non
         lines.append(
             f"  gateway        GTP-C {settings.gateway_host}:{settings.gtpc_port}, GTP-U :{settings.gtpu_port}"
         )
+    if data_plane is not None and data_plane["status"] == "on":
+        lines.append(
+            f"  data plane     on: instance {data_plane['instance']}, uplinks in {data_plane['link_subnet']}"
+            f" (device shells: cellplane device shell --iccid ICCID -- COMMAND)"
+        )
+    elif data_plane is not None:
+        lines.append(f"  data plane     off: {data_plane['reason']} (to turn it on: {data_plane['how_to_enable']})")
     if settings.emulator_enabled:
         lines.append(f"  emulator       on: control API {base}/cellplane/v1/Emulator/Devices")
     else:
@@ -148,14 +187,21 @@ def show_banner(settings: Settings, database_url: str, demo: Demo | None) -> Non
             "Demo account (kept in the data directory's demo.json):",
             f"  AccountSid     {demo.account_sid}",
             f"  AuthToken      {demo.auth_token}",
-            f"  SIMs           {', '.join(s['unique_name'] for s in demo.sims)} (active, fleet demo-fleet)",
+            "  SIMs (as the database has them now):",
         ]
+        for sim in demo.sims:
+            fleet = f"fleet {sim['fleet']}" if sim["fleet"] else "no fleet"
+            lines.append(f"    {sim['unique_name'] or sim['sid']:<14} {sim['iccid']}  {sim['status']}, {fleet}")
         if settings.emulator_enabled:
             from cellplane.services.demo import DEMO_DEVICE_NETWORK
 
+            powered = demo.attachable_iccids()
             lines.append(
-                f"  devices        {len(demo.sims)} emulated devices powering on, attaching to {DEMO_DEVICE_NETWORK}"
+                f"  devices        {len(powered)} emulated devices powering on, attaching to {DEMO_DEVICE_NETWORK}"
             )
+            for sim in demo.sims:
+                if sim["attachable"] != "yes":
+                    lines.append(f"    not {sim['unique_name'] or sim['sid']}: {sim['attachable']}")
         lines += [
             "",
             "Try it:",

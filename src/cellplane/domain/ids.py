@@ -39,6 +39,9 @@ class Prefix(StrEnum):
     IP_PROFILE = "PF"
     NAT_RULE = "PT"
     REPORT_DOWNLOAD = "RD"
+    API_CLIENT = "OC"
+    USER = "US"
+    AUDIT_EVENT = "AE"
 
 
 # Matched whole (fullmatch): `$` would also match before a trailing newline.

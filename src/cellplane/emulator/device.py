@@ -62,6 +62,8 @@ class Device:
     dropped_packets: int = 0  # downlink lost in the visited network (eDRX without HLCOM)
     received: asyncio.Event = field(default_factory=asyncio.Event)
     paging: asyncio.TimerHandle | None = None
+    # A TUN carrying the device's packets to and from real programs (device shells, tun_link.py); None: apps only.
+    tun_fd: int | None = None
 
     def view(self) -> DeviceView:
         return DeviceView(

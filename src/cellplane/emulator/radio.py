@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 from collections.abc import Callable
 
@@ -57,6 +58,11 @@ class Radio:
         self.user = SgwUser(config.host, self.by_user_teid, self.downlink, self._tunnel_lost)
         # Called with a device whose session the network ended asking it to attach again (set by the Emulator).
         self.on_reactivation: Callable[[Device], None] = lambda device: None
+        # Called when a device gains or loses its session (a device shell's TUN follows its address).
+        self.on_session_change: Callable[[Device], None] = lambda device: None
+        # The gateway's restart counter (Recovery IE) as last heard; another value means it restarted and holds none
+        # of our sessions any more (TS 23.007 §18).
+        self.gateway_recovery: int | None = None
 
     def _new_teid(self) -> int:
         while True:
@@ -98,6 +104,8 @@ class Radio:
         if not response.accepted or response.pgw_fteid is None or response.bearer_fteid is None:
             self._refused(device, response.cause, gtp_private.reason_of(response.private_extension))
             return
+        if response.recovery is not None:
+            self.gateway_recovery = response.recovery
         device.session = DeviceSession(
             ue_ip=response.paa_ipv4 or "0.0.0.0",
             apn=self.config.apn,
@@ -112,6 +120,7 @@ class Radio:
         self.by_user_teid[user_teid] = device
         device.state = DeviceState.ATTACHED
         log.info("device %s attached on %s with %s", device.iccid, network.key, device.session.ue_ip)
+        self._changed(device)
 
     def _refused(self, device: Device, cause: int, reason: str | None) -> None:
         device.state = DeviceState.REJECTED
@@ -144,7 +153,14 @@ class Radio:
         if session is not None:
             self.by_control_teid.pop(session.sgw_control_teid, None)
             self.by_user_teid.pop(session.sgw_user_teid, None)
+            self._changed(device)
         return session
+
+    def _changed(self, device: Device) -> None:
+        try:
+            self.on_session_change(device)
+        except Exception:
+            log.exception("session change hook failed for device %s", device.iccid)
 
     def _bearer_deleted(self, request: DeleteBearerRequest) -> int | None:
         """The gateway ended the session (Delete Bearer Request, TS 29.274 §7.2.9.2)."""
@@ -161,6 +177,18 @@ class Radio:
             self.on_reactivation(device)
         log.info("device %s %s", device.iccid, device.reason)
         return session.pgw_control_teid if session else None
+
+    def lose_sessions(self, reason: str) -> list[Device]:
+        """The gateway no longer holds our sessions (it restarted, or the path to it failed): forget them here,
+        without a Delete Session it could not answer; the devices end detached with `reason`."""
+        lost = []
+        for device in {id(d): d for d in self.by_control_teid.values()}.values():
+            if device.session is not None:
+                self._drop_session(device)
+                device.state = DeviceState.DETACHED
+                device.reason, device.code, device.gtp_cause = reason, None, None
+                lost.append(device)
+        return lost
 
     def _tunnel_lost(self, pgw_user_teid: int) -> None:
         """An Error Indication: the gateway holds no tunnel we send to, so the session is gone."""
@@ -212,6 +240,12 @@ class Radio:
         device.down_octets += len(packet)
         device.down_packets += 1
         device.received.set()
+        if device.tun_fd is not None:
+            try:
+                os.write(device.tun_fd, packet)  # to the real programs behind the device's TUN
+            except OSError:
+                device.dropped_packets += 1
+            return
         try:
             datagram = parse_udp(packet)
         except Ipv4Error:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,10 +21,13 @@ from cellplane.protocols.gtp.gtpu import (
 )
 
 from .device import Device
+from .states import DeviceState
 
 log = logging.getLogger("cellplane.emulator.gtpu")
 
 _SOCKET_BUFFER = 4 << 20
+_HEADER = struct.Struct("!BBHI")
+_ATTACHED = DeviceState.ATTACHED
 Downlink = Callable[[Device, bytes], None]
 TunnelLost = Callable[[int], None]  # an Error Indication named our TEID... of the gateway's tunnel
 
@@ -74,7 +79,32 @@ class SgwUser(asyncio.DatagramProtocol):
         device.up_packets += 1
         return True
 
+    def send_raw(self, datagram: memoryview, to: tuple[str, int]) -> bool:
+        """A G-PDU already framed (device TUNs frame theirs in place, tun_link.py)."""
+        if self._transport is None:
+            return False
+        self._transport.sendto(datagram, to)
+        return True
+
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        # Fast path: a plain G-PDU (TS 29.281 §5.1, no optional fields) for a connected device with a TUN (a device
+        # shell) goes straight to it, from the datagram as received; anything else takes the full parse below.
+        if len(data) > 8 and data[0] & 0xF7 == 0x30 and data[1] == 255:
+            _flags, _type, length, teid = _HEADER.unpack_from(data)
+            device = self._devices.get(teid)
+            if (
+                device is not None
+                and device.tun_fd is not None
+                and device.state is _ATTACHED
+                and length + 8 == len(data)
+            ):
+                device.down_octets += length
+                device.down_packets += 1
+                try:
+                    os.write(device.tun_fd, memoryview(data)[8:])
+                except OSError:
+                    device.dropped_packets += 1
+                return
         try:
             packet = parse_gtpu_full(data)
         except GtpError:

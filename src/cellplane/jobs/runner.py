@@ -19,6 +19,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.services.context import PlatformContext
+from cellplane.services.metrics import JOB_RUNS
 from cellplane.store.models import Job
 from cellplane.store.models.base import utcnow
 
@@ -133,6 +134,7 @@ class JobRunner:
             await self._failed(job, exc)
         else:
             await self._finish(job.id, status="done", error=None)
+            JOB_RUNS.child(job.kind, "done").inc()
 
     async def _failed(self, job: Job, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -140,7 +142,9 @@ class JobRunner:
             log.warning("job %s (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, error)
         if job.attempts >= job.max_attempts:
             await self._finish(job.id, status="dead", error=error)
+            JOB_RUNS.child(job.kind, "dead").inc()
             return
+        JOB_RUNS.child(job.kind, "retry").inc()
         delay = backoff_seconds(job.attempts, self.backoff_base)
         async with self.ctx.sessions() as session, session.begin():
             await session.execute(

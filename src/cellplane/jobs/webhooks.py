@@ -3,10 +3,15 @@
 At least once: the delivery row is marked delivered only after a 2xx; anything else (an error
 status, a timeout, a refused connection) records the attempt and asks the runner to retry later.
 Receivers dedupe with `kore-idempotency-token`, which is the same on every attempt.
+
+A target the callback policy refuses (domain/callback_targets.py: by its URL, or by what its name resolves to when
+the client connects, jobs/webhook_transport.py) fails the delivery at once with the neutral error REFUSED and no
+timing, so that the recorded outcome of a callback never tells what answers inside the platform's network.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,18 +20,31 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellplane.domain.callback_targets import RefusedTarget, TargetPolicy
+from cellplane.domain.callbacks import carries_body
 from cellplane.domain.signatures import kore_signature, twilio_signature
 from cellplane.jobs.runner import RetryLater
 from cellplane.services.context import PlatformContext
+from cellplane.services.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_ATTEMPTS_PER_DELIVERY, WEBHOOK_DELIVERIES
 from cellplane.store.models import WebhookAttempt, WebhookDelivery
 from cellplane.store.repositories.accounts import auth_token_of
 
+log = logging.getLogger("cellplane.webhooks")
 FailureHook = Callable[[AsyncSession, WebhookDelivery], Awaitable[None]]
+REFUSED = "refused target: the callback URL's host is not an allowed callback target"
 
 
 class WebhookSender:
-    def __init__(self, client: httpx.AsyncClient, *, max_attempts: int = 8, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        max_attempts: int = 8,
+        timeout: float = 10.0,
+        targets: TargetPolicy | None = None,
+    ) -> None:
         self.client = client
+        self.targets = targets or TargetPolicy()
         self.max_attempts = max_attempts
         self.timeout = timeout
         self.on_final_failure: list[FailureHook] = []
@@ -37,19 +55,25 @@ class WebhookSender:
             if delivery is None or delivery.status == "delivered":
                 return
             token = await auth_token_of(session, delivery.account_sid) or ""
-        request = build_request(delivery, token)
         started = time.monotonic()
         status_code: int | None = None
         error: str | None = None
+        refused = False
         try:
-            response = await self.client.send(request)
+            self.targets.check_url(delivery.url)  # a URL stored before the API checked it, or a policy now stricter
+            response = await self.client.send(build_request(delivery, token))
             status_code = response.status_code
             await response.aclose()
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
+        except RefusedTarget as exc:
+            log.warning("webhook %s not sent: %s (%s)", delivery.sid, exc.reason, urlsplit(delivery.url).hostname)
+            error, refused = REFUSED, True
+        except httpx.InvalidURL:  # not an HTTPError: a URL the client cannot send to will never be sendable
+            error, refused = "invalid callback URL", True
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
-        elapsed = int((time.monotonic() - started) * 1000)
+        elapsed = 0 if refused else int((time.monotonic() - started) * 1000)
         async with ctx.sessions() as session, session.begin():
             current = await session.get(WebhookDelivery, delivery.sid)
             assert current is not None
@@ -67,17 +91,34 @@ class WebhookSender:
             )
             if error is None:
                 current.status = "delivered"
-            elif current.attempts >= self.max_attempts:
-                current.status = "failed"
+            elif refused or current.attempts >= self.max_attempts:
+                current.status = "failed"  # a refused target is final: trying again would only probe it again
                 for hook in self.on_final_failure:
                     await hook(session, current)
-        if error is not None and delivery.attempts + 1 < self.max_attempts:
+            attempts, final = current.attempts, current.status
+        _count_attempt(status_code, final, attempts)
+        if error is not None and not refused and delivery.attempts + 1 < self.max_attempts:
             raise RetryLater(error)
 
 
+def _count_attempt(status_code: int | None, final: str, attempts: int) -> None:
+    """Metrics of one attempt (and of the delivery, when this attempt ended it): services/metrics.py."""
+    if status_code is None:
+        WEBHOOK_ATTEMPTS.child("transport_error", "none").inc()
+    else:
+        ok = 200 <= status_code < 300
+        WEBHOOK_ATTEMPTS.child("ok" if ok else "http_error", f"{status_code // 100}xx").inc()
+    if final in ("delivered", "failed"):
+        WEBHOOK_DELIVERIES.child(final).inc()
+        WEBHOOK_ATTEMPTS_PER_DELIVERY.observe((final,), attempts)
+
+
 def build_request(delivery: WebhookDelivery, auth_token: str) -> httpx.Request:
-    """The signed HTTP request for one delivery: POST form body, or GET with a query string."""
+    """The signed HTTP request for one delivery, with the delivery's method (domain/callbacks.py): a form body for
+    POST, PUT and PATCH; the parameters in the query string for GET, HEAD and DELETE, signed as the platform signs
+    a GET (the full URL with its query, no parameters)."""
     params = {name: str(value) for name, value in delivery.params.items()}
+    method = (delivery.method or "POST").upper()
     headers = {
         "User-Agent": "cellplane-webhook/1",
         "I-Twilio-Idempotency-Token": delivery.idempotency_token,
@@ -86,14 +127,14 @@ def build_request(delivery: WebhookDelivery, auth_token: str) -> httpx.Request:
     # Sign the URL as it is requested: an empty path goes out as "/", and the receiver validates with that.
     parts = urlsplit(delivery.url)
     target = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, parts.fragment))
-    if delivery.method == "GET":
+    if not carries_body(method):
         query = "&".join(filter(None, [parts.query, urlencode(params)]))
         url = urlunsplit((parts.scheme, parts.netloc, parts.path or "/", query, parts.fragment))
         headers["X-Twilio-Signature"] = twilio_signature(auth_token, url, {})
-        headers["kore-signature"] = kore_signature(auth_token, "GET", url, b"")
-        return httpx.Request("GET", url, headers=headers)
+        headers["kore-signature"] = kore_signature(auth_token, method, url, b"")
+        return httpx.Request(method, url, headers=headers)
     body = urlencode(params).encode()
     headers["Content-Type"] = "application/x-www-form-urlencoded"
     headers["X-Twilio-Signature"] = twilio_signature(auth_token, target, params)
-    headers["kore-signature"] = kore_signature(auth_token, "POST", target, body)
-    return httpx.Request("POST", target, headers=headers, content=body)
+    headers["kore-signature"] = kore_signature(auth_token, method, target, body)
+    return httpx.Request(method, target, headers=headers, content=body)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellplane.domain.callbacks import CALLBACK_METHODS
 from cellplane.domain.caller import Caller
 from cellplane.domain.errors import InvalidParameter, MissingParameter, NotFound
 from cellplane.domain.ids import Prefix, new_sid
@@ -20,7 +21,6 @@ DATA_LIMIT_MIN = 1
 DATA_LIMIT_MAX = 2_000_000
 DATA_LIMIT_DEFAULT = 1_000
 DATA_METERING = "payg"
-METHODS = ("GET", "POST")
 
 
 @dataclass
@@ -138,8 +138,8 @@ def _validate(change: FleetChange) -> None:
         ("IpCommandsMethod", change.ip_commands_method),
         ("SmsCommandsMethod", change.sms_commands_method),
     ):
-        if method is not None and method.upper() not in METHODS:
-            raise InvalidParameter(name, f"{name} must be one of: {', '.join(METHODS)}")
+        if method is not None and method.upper() not in CALLBACK_METHODS:
+            raise InvalidParameter(name, f"{name} must be one of: {', '.join(CALLBACK_METHODS)}")
 
 
 async def _resolve_profile(session: AsyncSession, account_sid: str, key: str) -> NetworkAccessProfile:

@@ -23,6 +23,7 @@ from cellplane.domain.ids import Prefix, new_sid
 from cellplane.services import wireless_commands
 from cellplane.services.context import PlatformContext
 from cellplane.services.ip_commands import notify
+from cellplane.services.metrics import command_outcome
 from cellplane.store.models import IpCommand, WirelessCommand
 from cellplane.store.repositories import ip_commands as repo
 
@@ -68,6 +69,7 @@ async def record_received(session: AsyncSession, batch: list[MoDatagram]) -> lis
             date_updated=datagram.at,
         )
         repo.add(session, command)
+        command_outcome("ip", rules.FROM_SIM, rules.RECEIVED)
         if fleet is not None and fleet.ip_commands_url:
             notify(session, command, fleet.ip_commands_url, fleet.ip_commands_method, sim.unique_name)
         stored.append(command)

@@ -24,6 +24,7 @@ from cellplane.domain.errors import InvalidParameter, NotFound
 from cellplane.domain.ids import Prefix, is_sid, new_sid
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.services.command_callbacks import enqueue_status_callback, failure_params, record_final_failure
+from cellplane.services.metrics import command_outcome
 from cellplane.services.outbox import webhook_job_values, webhook_values
 from cellplane.services.transport import DeliveryOutcome, IpDelivery
 from cellplane.store.models import IpCommand, WebhookDelivery
@@ -167,6 +168,7 @@ def settle(command: Outgoing, delivery: IpDelivery, now: datetime) -> None:
             else rules.NO_USER_PLANE_MESSAGE
         )
     command.date_updated = now
+    command_outcome("ip", rules.TO_SIM, command.status, command.error_code)
 
 
 class CommandFields(Protocol):

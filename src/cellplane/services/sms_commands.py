@@ -25,7 +25,9 @@ from cellplane.domain.paging import Page, PageSpec
 from cellplane.protocols.sms import ShortMessage, measure
 from cellplane.services.command_callbacks import enqueue_status_callback, failure_params
 from cellplane.services.context import PlatformContext
+from cellplane.services.metrics import command_outcome
 from cellplane.services.outbox import enqueue
+from cellplane.services.sims import find_addressable
 from cellplane.services.sms_usage import count_sms
 from cellplane.services.transport import SmsOutcome, SmsSubmission, SmsTransport
 from cellplane.store.models import Fleet, Sim, SmsCommand, WebhookDelivery
@@ -99,9 +101,10 @@ def _fleet_refusal(sim: Sim, fleet: Fleet | None) -> str | None:
 
 
 async def create(session: AsyncSession, ctx: PlatformContext, caller: Caller, request: NewSmsCommand) -> SmsCommand:
-    """Accept a command to a SIM of the caller's own account; it is written with the job that sends it."""
+    """Accept a command to a SIM of the caller's account or, for a parent, of a subaccount (the SIM's account owns
+    the command); it is written with the job that sends it."""
     check_payload(request.payload)
-    sim = await sims_repo.find_visible(session, request.sim, [caller.account_sid], PRODUCT)
+    sim = await find_addressable(session, caller, request.sim, PRODUCT)
     if sim is None:
         raise NotFound("Sim", request.sim)
     if not lifecycle.takes_commands(sim.status, sim.pending_status):
@@ -114,7 +117,7 @@ async def create(session: AsyncSession, ctx: PlatformContext, caller: Caller, re
     now = ctx.clock()
     command = SmsCommand(
         sid=new_sid(Prefix.SMS_COMMAND),
-        account_sid=caller.account_sid,
+        account_sid=sim.account_sid or caller.account_sid,
         sim_sid=sim.sid,
         payload=request.payload,
         status=rules.QUEUED,
@@ -229,6 +232,7 @@ async def record_received(
         date_updated=at,
     )
     repo.add(session, command)
+    command_outcome("sms", rules.FROM_SIM, rules.RECEIVED)
     if fleet.sms_commands_url:
         notify(session, command, sim, fleet.sms_commands_url, fleet.sms_commands_method)
     await count_sms(session, ctx, sim, to_sim=False, now=at)
@@ -245,6 +249,7 @@ def _advance(
     if error is not None:
         command.error_code = rules.DELIVERY_ERROR
         command.error_message = error
+    command_outcome("sms", rules.TO_SIM, status, command.error_code if error is not None else None)
     if command.callback_url:
         notify(session, command, sim, command.callback_url, command.callback_method)
 

@@ -29,6 +29,7 @@ from cellplane.domain.paging import Page, PageSpec
 from cellplane.protocols.sms import ShortMessage, measure
 from cellplane.services.command_callbacks import enqueue_status_callback, failure_params, record_final_failure
 from cellplane.services.context import PlatformContext
+from cellplane.services.metrics import command_outcome
 from cellplane.services.outbox import enqueue
 from cellplane.services.sms_commands import Report, Verdict
 from cellplane.services.sms_usage import count_sms
@@ -263,6 +264,7 @@ def _advance(
 ) -> None:
     command.status = status
     command.date_updated = now
+    command_outcome("wireless", rules.TO_SIM, status, command.error_code if status == rules.FAILED else None)
     if final and command.callback_url:
         notify(session, command, sim, command.callback_url, command.callback_method)
 
@@ -322,6 +324,7 @@ def received(session: AsyncSession, sim: Sim, body: str, mode: str, transport: s
         date_updated=at,
     )
     repo.add(session, command)
+    command_outcome("wireless", rules.FROM_SIM, rules.RECEIVED)
     if sim.commands_callback_url:
         notify(session, command, sim, sim.commands_callback_url, sim.commands_callback_method)
     return command

@@ -35,6 +35,7 @@ class Verdict:
     silent: bool = False
     session_timeout: int | None = None
     klass: bytes | None = None
+    domain: str | None = None  # Cellplane-Routing-Domain
 
 
 @dataclass
@@ -97,6 +98,8 @@ class PyradAaa:
                 reply["Session-Timeout"] = verdict.session_timeout
             if verdict.klass:
                 reply["Class"] = verdict.klass
+            if verdict.domain:
+                reply["Cellplane-Routing-Domain"] = verdict.domain
         transport.sendto(reply.ReplyPacket(), addr)
 
     def _on_accounting(self, data: bytes, addr: tuple[str, int], transport: asyncio.DatagramTransport) -> None:

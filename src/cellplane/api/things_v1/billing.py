@@ -17,12 +17,13 @@ from starlette.responses import RedirectResponse, Response
 
 from cellplane.api.things_v1.wire import PREFIX, body, caller, iso
 from cellplane.api.wire.db import context, reading, transaction
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.render import json_response
 from cellplane.domain import rating
 from cellplane.domain.errors import InvalidParameter, NotFound
 from cellplane.services import things_billing as service
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("billing"))
 PLAN_FIELDS = ("currency", "monthlyFee", "perMb", "perSms")
 CSV = "text/csv"
 JSON = "application/json"

@@ -20,12 +20,13 @@ from cellplane.api.things_v1.wire import (
     times,
 )
 from cellplane.api.wire.db import context, reading, transaction
+from cellplane.api.wire.guard import guarded
 from cellplane.domain import things as rules
 from cellplane.domain.errors import InvalidParameter
 from cellplane.services import things as service
 from cellplane.store.models import DataSession, Sim
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("things"))
 FIELDS = ("state", "services", "lockedIp", "thingsGroupId")
 
 

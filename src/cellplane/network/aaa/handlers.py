@@ -38,7 +38,7 @@ class AccessRequestHandler:
             attributes: list[tuple[str, Value]] = [("Framed-IP-Address", address), ("Class", policy.sim_sid.encode())]
             if policy.things_network_sid is not None:
                 # A Thing's session belongs to its Network's routing domain (docs/NETWORK.md).
-                attributes.append(("Cellplane-Network-Id", policy.things_network_sid))
+                attributes.append(("Cellplane-Routing-Domain", policy.things_network_sid))
             if decision.throttled:
                 # Attached already at its rate plan's limit with DataLimitStrategy throttle: slow from the start.
                 rate = self.core.config.throttle_rate

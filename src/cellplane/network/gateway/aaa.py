@@ -35,6 +35,8 @@ class Decision:
     # WISPr-Bandwidth-Max-Up/-Down of the Access-Accept (bit/s): the session starts throttled.
     rate_up: int | None = None
     rate_down: int | None = None
+    # Cellplane-Routing-Domain of the Access-Accept: the routing domain of the session (None: the default one).
+    domain: str | None = None
     cause: int = Cause.REQUEST_ACCEPTED
     reason: str | None = None
 
@@ -78,6 +80,7 @@ class AaaLink:
                 session_timeout=codec.session_timeout(answer),
                 rate_up=rate_up,
                 rate_down=rate_down,
+                domain=codec.routing_domain(answer),
             )
         if answer.code == Code.ACCESS_REJECT:
             return Decision(False, cause=codec.REJECT_CAUSE, reason=codec.reject_reason(answer))

@@ -148,3 +148,16 @@ def bandwidth(packet: Packet) -> tuple[int | None, int | None] | None:
     first_up = up[0] if up and isinstance(up[0], int) else None
     first_down = down[0] if down and isinstance(down[0], int) else None
     return first_up, first_down
+
+
+def routing_domain(packet: Packet) -> str | None:
+    """Cellplane-Routing-Domain (vendor 32473, dictionary.cellplane) of an Access-Accept: the routing domain the
+    session's packets go through; None (the default domain) when absent or not text."""
+    try:
+        values = packet.values("Cellplane-Routing-Domain")
+    except MalformedPacket:
+        return None
+    first = values[0] if values else None
+    if isinstance(first, bytes):
+        first = first.decode("utf-8", "replace")
+    return first if isinstance(first, str) and first else None

@@ -145,9 +145,16 @@ class DynamicAuthorizationServer(asyncio.DatagramProtocol):
             ("Acct-Session-Id", table.by_acct_session_id),
             ("User-Name", table.by_imsi),
             ("3GPP-IMSI", table.by_imsi),
-            ("Framed-IP-Address", table.by_ue_ip),
         )
-        return [index.get(str(packet.attributes[name])) for name, index in lookups if name in packet.attributes]
+        found = [index.get(str(packet.attributes[name])) for name, index in lookups if name in packet.attributes]
+        if "Framed-IP-Address" in packet.attributes:
+            # An address is unique within its routing domain only (private networks may share a CIDR), and the
+            # table's address index holds the default domain's: beside another identifier, the address must be
+            # that session's own; alone, it names a session of the default domain.
+            address = str(packet.attributes["Framed-IP-Address"])
+            named = next((s for s in found if s is not None and s.ue_ip == address), None)
+            found.append(named or table.by_ue_ip.get(address))
+        return found
 
     def _reply(self, packet: Packet, code: int, error: int | None = None) -> bytes:
         if code in (Code.DISCONNECT_NAK, Code.COA_NAK):

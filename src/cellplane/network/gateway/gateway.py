@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from typing import Any
 
@@ -20,6 +21,7 @@ from cellplane.protocols.gtp import MessageType
 from cellplane.protocols.radius import AcctTerminateCause
 
 from ..radius_client import RadiusClient
+from . import metrics
 from .aaa import AaaLink
 from .config import GatewayConfig
 from .control import ControlPlane
@@ -28,6 +30,7 @@ from .dispatcher import Dispatcher
 from .handlers import CreateSessionHandler, DeleteSessionHandler, EchoHandler
 from .manager import SessionManager
 from .sessions import AddressPool, Session, SessionTable
+from .sgi import SgiPort
 from .user_plane import COMMANDS_ADDRESS, DISCARD_PORT, MoHandler, UserPlane
 
 log = logging.getLogger("cellplane.gateway")
@@ -46,10 +49,13 @@ class Gateway:
         )
         self.aaa = AaaLink(self.radius, config)
         self.manager = SessionManager(self.sessions, self.aaa)
+        # The SGi side: routing domain name -> the gateway's end of its TUN (empty while the data plane is off).
+        self.domains: dict[str, SgiPort] = {}
+        self._gtpu_socket: socket.socket | None = None
         handlers: dict[int, Any] = {
             MessageType.ECHO_REQUEST: EchoHandler(self.recovery),
             MessageType.CREATE_SESSION_REQUEST: CreateSessionHandler(
-                self.manager, self.aaa, AddressPool(config.ue_ip_pool), config.host, self.recovery
+                self.manager, self.aaa, AddressPool(config.ue_ip_pool), config.host, self.recovery, self.domains
             ),
             MessageType.DELETE_SESSION_REQUEST: DeleteSessionHandler(self.manager, self.recovery),
         }
@@ -64,22 +70,30 @@ class Gateway:
         self.manager.next_seq = self.control.next_seq
         self._transports: list[asyncio.BaseTransport] = []
         self._interim: asyncio.Task[None] | None = None
+        metrics.watch(self)
 
     # --- component ------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         await self.radius.start()
+        # GTP-U on a socket of our own: the SGi side sends downlink G-PDUs on it directly (sgi.py).
+        self._gtpu_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._gtpu_socket.setblocking(False)
+        self._gtpu_socket.bind((self.config.host, self.config.gtpu_port))
         for protocol, port in (
             (self.control, self.config.gtpc_port),
-            (self.user_plane, self.config.gtpu_port),
+            (self.user_plane, None),
             (self.dae, self.config.dae_port),
         ):
             transport, _ = await loop.create_datagram_endpoint(
                 lambda protocol=protocol: protocol,  # type: ignore[misc]
-                local_addr=(self.config.host, port),
+                **({"sock": self._gtpu_socket} if port is None else {"local_addr": (self.config.host, port)}),
             )
             self._transports.append(transport)
+        for sgi in self.domains.values():
+            sgi.sock = self._gtpu_socket
+            sgi.start()
         self._interim = asyncio.ensure_future(self._interim_loop())
         log.info(
             "gateway on %s: GTP-C %d, GTP-U %d, DAE %d",
@@ -98,9 +112,14 @@ class Gateway:
         # Accounting Stop for whatever is still open, with a bounded wait: a dead AAA must not hang shutdown.
         await self.manager.close(timeout=self.config.radius_timeout * (self.config.radius_retries + 1))
         await self.control.close()
+        for sgi in self.domains.values():
+            sgi.stop()
         for transport in self._transports:
             transport.close()
         self._transports.clear()
+        if self._gtpu_socket is not None:
+            self._gtpu_socket.close()
+            self._gtpu_socket = None
         await self.radius.close()
 
     @property
@@ -116,6 +135,25 @@ class Gateway:
         transport = self._transports[2]
         host, port = transport.get_extra_info("sockname")[:2]
         return host, port
+
+    # --- routing domains (network/dataplane makes them; the runtime hands their TUNs over) ---
+
+    def add_domain(self, name: str, tun_fd: int) -> SgiPort:
+        """Sessions whose Access-Accept names `name` (the default domain: none named) go through this TUN."""
+        sgi = SgiPort(name, tun_fd, self._gtpu_socket)
+        self.domains[name] = sgi
+        if self._gtpu_socket is not None:
+            sgi.start()
+        return sgi
+
+    def remove_domain(self, name: str) -> None:
+        """The domain goes away: its sessions end (Lost-Service, the SGW told), its TUN is no longer read."""
+        sgi = self.domains.pop(name, None)
+        if sgi is None:
+            return
+        sgi.stop()
+        for session in list(sgi.sessions.values()):
+            self.manager.end(session, AcctTerminateCause.LOST_SERVICE, notify_sgw=True)
 
     # --- the platform's handles -----------------------------------------------------------------------------
 

@@ -13,9 +13,14 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .policer import Policer
+
+if TYPE_CHECKING:
+    from .sgi import SgiPort
+
+DEFAULT_DOMAIN = "default"
 
 Address = tuple[str, int]
 
@@ -54,6 +59,11 @@ class Session:
     policer: Policer | None = None
     # What earlier policers of this session dropped, kept when one is lifted or replaced.
     dropped: dict[str, int] = field(default_factory=dict)
+    # The routing domain its packets enter and leave (Cellplane-Routing-Domain of the Access-Accept), and the
+    # gateway's end of it; None when the data plane is off (uplink beyond IP Commands is counted and dropped).
+    domain: str = DEFAULT_DOMAIN
+    sgi: SgiPort | None = None
+    ue_key: int = 0  # the address as an integer: how the domain's downlink finds the session
 
     def limit(self, rate_up: int | None, rate_down: int | None) -> None:
         """Police the session at these rates (bit/s; 0 or None: not limited that way)."""
@@ -90,6 +100,15 @@ class Session:
         }
 
 
+def session_counts(session: Session) -> dict[str, int]:
+    """A session's packets and octets each way and what its policers dropped (for the gateway's metrics)."""
+    view = session.throttle_view()
+    return {
+        **session.usage(),
+        **{name: int(view[name]) for name in ("dropped_up_packets", "dropped_down_packets")},
+    }
+
+
 class SessionTable:
     """Every live session, indexed five ways; TEIDs are allocated here so they are unique among them."""
 
@@ -103,6 +122,8 @@ class SessionTable:
         # Boot-unique prefix + counter: Acct-Session-Id must be unique per NAS across restarts (RFC 2866 §5.5).
         self._boot = self._random.getrandbits(32)
         self._counter = 0
+        # What ended sessions counted (usage and policer drops), so that the metrics' totals never go back.
+        self.retired: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self.by_control_teid)
@@ -127,7 +148,12 @@ class SessionTable:
     def add(self, session: Session) -> None:
         self.by_control_teid[session.control_teid] = session
         self.by_user_teid[session.user_teid] = session
-        self.by_ue_ip[session.ue_ip] = session
+        if session.domain == DEFAULT_DOMAIN:
+            # Addresses are unique in the default domain only (private networks may overlap): IP Commands and the
+            # platform find Super SIM and Wireless sessions by address here; each domain has its own map.
+            self.by_ue_ip[session.ue_ip] = session
+        if session.sgi is not None:
+            session.sgi.sessions[session.ue_key] = session
         self.by_imsi[session.imsi] = session
         self.by_acct_session_id[session.acct_session_id] = session
 
@@ -136,6 +162,8 @@ class SessionTable:
         if self.by_control_teid.get(session.control_teid) is not session:
             return False
         session.ended = True
+        for name, value in session_counts(session).items():
+            self.retired[name] = self.retired.get(name, 0) + value
         del self.by_control_teid[session.control_teid]
         del self.by_user_teid[session.user_teid]
         for index, key in (
@@ -145,6 +173,8 @@ class SessionTable:
         ):
             if index.get(key) is session:
                 del index[key]
+        if session.sgi is not None and session.sgi.sessions.get(session.ue_key) is session:
+            del session.sgi.sessions[session.ue_key]
         return True
 
     def find(self, key: str) -> Session | None:

@@ -41,6 +41,7 @@ TRAFFIC_SOURCE = "198.51.100.1"
 DISCARD_PORT = 9  # RFC 863
 _HEADER = struct.Struct("!BBHI")
 _unpack = _HEADER.unpack_from
+_ADDRESS = struct.Struct("!I")
 _GPDU = GtpuType.G_PDU
 # Where the inner IPv4 destination address sits in a G-PDU without optional fields: 8 + 16.
 _DST = slice(24, 28)
@@ -55,9 +56,9 @@ PathErrorHandler = Callable[[Session], None]
 class UserPlaneStats:
     malformed: int = 0  # not GTP-U, or an inner packet to 100.64.0.1 that is not valid IPv4/UDP
     unknown_teid: int = 0
-    spoofed: int = 0  # uplink IP Commands whose source is not the session's address
+    spoofed: int = 0  # uplink packets (IP Commands, or for a domain) whose source is not the session's address
     mo_datagrams: int = 0
-    dropped_uplink: int = 0  # uplink packets for the internet: counted in usage, then dropped
+    dropped_uplink: int = 0  # uplink packets for the internet without a data plane: counted in usage, then dropped
     echo_requests: int = 0
     error_indications: int = 0
 
@@ -119,6 +120,8 @@ class UserPlane(asyncio.DatagramProtocol):
             session.up_packets += 1
             if data[_DST] == _COMMANDS_PACKED:
                 self._command(session, memoryview(data)[8:])
+            elif session.sgi is not None:
+                self._to_domain(session, data, 8)
             else:
                 self.stats.dropped_uplink += 1
             return
@@ -145,6 +148,14 @@ class UserPlane(asyncio.DatagramProtocol):
         except Exception:
             log.exception("IP Command hook failed for IMSI %s", session.imsi)
 
+    def _to_domain(self, session: Session, data: bytes, offset: int) -> None:
+        """The inner packet into the session's routing domain, if its source is the session's address (TS 29.061
+        §11.2.1.5: a PGW drops uplink packets with a foreign source; they were counted, as the radio carried them)."""
+        if len(data) < offset + 20 or _ADDRESS.unpack_from(data, offset + 12)[0] != session.ue_key:
+            self.stats.spoofed += 1
+            return
+        session.sgi.write(memoryview(data)[offset:])  # type: ignore[union-attr]
+
     def _slow_path(self, data: bytes, addr: tuple[str, int]) -> None:
         packet = parse_gtpu_full(data)
         if packet.msg_type == GtpuType.G_PDU:
@@ -158,6 +169,8 @@ class UserPlane(asyncio.DatagramProtocol):
             session.up_packets += 1
             if bytes(packet.payload[16:20]) == _COMMANDS_PACKED:
                 self._command(session, packet.payload)
+            elif session.sgi is not None:
+                self._to_domain(session, data, len(data) - len(packet.payload))
             else:
                 self.stats.dropped_uplink += 1
         elif packet.msg_type == GtpuType.ECHO_REQUEST:

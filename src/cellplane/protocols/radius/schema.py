@@ -163,8 +163,8 @@ WISPR: Final = _defs(
     ),
 )
 
-# cellplane (dictionary.cellplane): the private Network (routing domain) an Access-Accept puts a Thing's session in.
-CELLPLANE: Final = _defs(VENDOR_CELLPLANE, ((1, "Cellplane-Network-Id", "string"),))
+# cellplane's own (dictionary.cellplane): the routing domain of a session, in an Access-Accept (docs/NETWORK.md).
+CELLPLANE: Final = _defs(VENDOR_CELLPLANE, ((1, "Cellplane-Routing-Domain", "string"),))
 
 ALL: Final = STANDARD + THREE_GPP + WISPR + CELLPLANE
 BY_NAME: Final = {a.name: a for a in ALL}

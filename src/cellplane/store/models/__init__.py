@@ -4,8 +4,10 @@ from cellplane.store.models.accounts import Account, ApiKey
 from cellplane.store.models.base import Base
 from cellplane.store.models.billing import BillingPeriod
 from cellplane.store.models.commands import IpCommand, SmsCommand, WirelessCommand
+from cellplane.store.models.console import ConsoleSession
 from cellplane.store.models.esim import EsimProfile, SettingsUpdate
 from cellplane.store.models.fleets import Fleet, NetworkAccessProfile, NetworkAccessProfileNetwork
+from cellplane.store.models.identity import AccessToken, ApiClient, AuditEvent, User
 from cellplane.store.models.jobs import Job, WebhookAttempt, WebhookDelivery
 from cellplane.store.models.rate_plans import RatePlan
 from cellplane.store.models.rating import PricePlan, ReportDownload, ThingStateChange
@@ -14,11 +16,15 @@ from cellplane.store.models.sims import Sim
 from cellplane.store.models.things import IpPool, IpProfile, NatRule, ThingsGroup, ThingsNetwork, ThingsRoute
 
 __all__ = [
+    "AccessToken",
     "Account",
+    "ApiClient",
     "ApiKey",
+    "AuditEvent",
     "Base",
     "BillingPeriod",
     "ConnectionEvent",
+    "ConsoleSession",
     "DataSession",
     "EsimProfile",
     "Fleet",
@@ -40,6 +46,7 @@ __all__ = [
     "ThingsNetwork",
     "ThingsRoute",
     "UsageBucket",
+    "User",
     "WebhookAttempt",
     "WebhookDelivery",
     "WirelessCommand",

@@ -15,6 +15,8 @@ class Sim(Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("account_sid", "unique_name", name="uq_sims_account_unique_name"),
         Index("ix_sims_account_sid_sid", "account_sid", "sid"),
+        # The console's dashboard counts SIMs by product and status from this index alone (migration 0013).
+        Index("ix_sims_account_product_status", "account_sid", "product", "status"),
     )
 
     sid: Mapped[str] = mapped_column(String(34), primary_key=True)

@@ -8,6 +8,8 @@ the device's side can show why; a third-party SGW ignores the extension and stil
 
 from __future__ import annotations
 
+import ipaddress
+
 from cellplane.protocols.gtp import (
     Cause,
     CreateSessionRequest,
@@ -22,13 +24,23 @@ from cellplane.protocols.gtp import private as gtp_private
 from .. import codec
 from ..aaa import AaaLink
 from ..manager import SessionManager
-from ..sessions import AddressPool, Session
+from ..sessions import DEFAULT_DOMAIN, AddressPool, Session
+from ..sgi import SgiPort
 
 GTPU_PORT = 2152  # TS 29.281 §4.4.2.0: where a GTP-U peer listens, unless it told us otherwise
 
 
 class CreateSessionHandler:
-    def __init__(self, manager: SessionManager, aaa: AaaLink, pool: AddressPool, host: str, recovery: int) -> None:
+    def __init__(
+        self,
+        manager: SessionManager,
+        aaa: AaaLink,
+        pool: AddressPool,
+        host: str,
+        recovery: int,
+        domains: dict[str, SgiPort] | None = None,
+    ) -> None:
+        self._domains = domains if domains is not None else {}  # the gateway's, kept current by it
         self._manager = manager
         self._aaa = aaa
         self._pool = pool
@@ -56,10 +68,17 @@ class CreateSessionHandler:
         if not decision.accepted:
             return self._refuse(request, decision.cause, decision.reason)
         table = self._manager.table
+        domain = decision.domain or DEFAULT_DOMAIN
+        port = self._domains.get(domain)
+        if port is None and self._domains:
+            # The data plane runs, and the AAA named a domain it has not made (yet): no session without its SGi.
+            return self._refuse(request, Cause.NO_RESOURCES_AVAILABLE, f"routing domain {domain} is not available")
         address = decision.ue_ip or self._pool.take(table.by_ue_ip)
         if address is None:
             return self._refuse(request, Cause.ALL_DYNAMIC_ADDRESSES_ARE_OCCUPIED, "address pool exhausted")
-        holder = table.by_ue_ip.get(address)
+        ue_key = int(ipaddress.IPv4Address(address))
+        # Addresses are unique within a domain, not across them (two private networks may share a CIDR).
+        holder = port.sessions.get(ue_key) if port is not None else table.by_ue_ip.get(address)
         if holder is not None and holder.imsi != request.imsi:
             return self._refuse(request, Cause.NO_RESOURCES_AVAILABLE, f"address {address} is in use by another SIM")
         acct_session_id, charging_id = table.new_accounting_ids()
@@ -88,6 +107,9 @@ class CreateSessionHandler:
             rat_type=int(request.rat_type),
             location=codec.location_info(request.uli),
             classes=decision.classes,
+            domain=domain,
+            sgi=port,
+            ue_key=ue_key,
         )
         if decision.rate_up or decision.rate_down:
             session.limit(decision.rate_up, decision.rate_down)  # attached at its limit: throttled from the start

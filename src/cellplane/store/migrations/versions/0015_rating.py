@@ -6,7 +6,7 @@ transaction that completes each change. Things that exist before this migration 
 status at their last update, the best that is known of them.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014 (chained after main's 0013, 0014 when main was merged in)
 Create Date: 2026-12-06 10:50:00.000000
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0012"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
