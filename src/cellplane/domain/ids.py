@@ -38,6 +38,7 @@ class Prefix(StrEnum):
     ROUTE = "PR"
     IP_PROFILE = "PF"
     NAT_RULE = "PT"
+    REPORT_DOWNLOAD = "RD"
     API_CLIENT = "OC"
     USER = "US"
     AUDIT_EVENT = "AE"

@@ -59,6 +59,8 @@ class Platform:
             engine=self.engine,
             direct=direct_reader(self.engine),
             sim_update_delay=settings.sim_update_delay,
+            report_inline_lines=settings.billing_report_inline_lines,
+            report_download_ttl=settings.billing_report_download_ttl,
         )
         self.callback_targets = callback_policy(settings)
         self.http = guarded_client(

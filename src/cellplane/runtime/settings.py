@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     rate_burst: float = 200.0
     # Browser origins the /things/v1 surface answers CORS for, comma-separated ("*" for any); empty: none.
     things_cors_origins: str = ""
+    # Billing reports (issue 18): one with more lines than this is a 302 to a stored download, kept this many seconds.
+    billing_report_inline_lines: int = 10_000
+    billing_report_download_ttl: float = 86_400.0
     # The token endpoints, per source address and per client id (a token bucket each): slows secret guessing.
     token_rate_limit: float = 5.0
     token_rate_burst: float = 50.0

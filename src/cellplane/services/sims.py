@@ -23,7 +23,7 @@ from cellplane.domain.errors import (
 )
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
-from cellplane.services import billing, settings_updates, unique_names
+from cellplane.services import billing, settings_updates, things_billing, unique_names
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue, enqueue_webhook
 from cellplane.store.direct import DirectReadUnavailable
@@ -245,6 +245,8 @@ async def complete_update(session: AsyncSession, ctx: PlatformContext, sim_sid: 
     if sim.status in lifecycle.CONNECTABLE and sim.date_activated is None:
         sim.date_activated = now
     sim.date_updated = now
+    # The Things' monthly fee needs every status a Thing had and when (issue 18): kept with the change.
+    things_billing.record_state_change(session, sim, now)
     if sim.product == PRODUCT:
         # Billing periods and the first settings update (Super SIM resources) follow the confirmed status.
         await billing.on_status_change(session, sim, now)

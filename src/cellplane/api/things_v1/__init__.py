@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from cellplane.api.things_v1 import (
+    billing,
     bulk_actions,
     events,
     imei_changes,
@@ -37,6 +38,7 @@ def router() -> APIRouter:
         events,
         bulk_actions,
         imei_changes,
+        billing,
     ):
         combined.include_router(module.router)
     return combined

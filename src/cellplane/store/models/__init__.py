@@ -10,6 +10,7 @@ from cellplane.store.models.fleets import Fleet, NetworkAccessProfile, NetworkAc
 from cellplane.store.models.identity import AccessToken, ApiClient, AuditEvent, User
 from cellplane.store.models.jobs import Job, WebhookAttempt, WebhookDelivery
 from cellplane.store.models.rate_plans import RatePlan
+from cellplane.store.models.rating import PricePlan, ReportDownload, ThingStateChange
 from cellplane.store.models.sessions import ConnectionEvent, DataSession, UsageBucket
 from cellplane.store.models.sims import Sim
 from cellplane.store.models.things import IpPool, IpProfile, NatRule, ThingsGroup, ThingsNetwork, ThingsRoute
@@ -38,10 +39,13 @@ __all__ = [
     "NatRule",
     "NetworkAccessProfile",
     "NetworkAccessProfileNetwork",
+    "PricePlan",
     "RatePlan",
+    "ReportDownload",
     "SettingsUpdate",
     "Sim",
     "SmsCommand",
+    "ThingStateChange",
     "ThingTag",
     "ThingsGroup",
     "ThingsNetwork",
