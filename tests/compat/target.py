@@ -52,6 +52,8 @@ class Target:
     # Query/body values by parameter name ("Iccid", "IsoCountry", "DataLimit", "CallbackUrl", ...).
     values: dict[str, list[Any]] = field(default_factory=dict)
     mount: str = "/supersim"  # where the surface is served; the spec's paths start at /v1
+    # Sent with every generated request instead of `auth` when set (an Authorization: Bearer header).
+    headers: dict[str, str] = field(default_factory=dict)
     _registrations: list[tuple[str, str]] = field(default_factory=list)
 
     @property

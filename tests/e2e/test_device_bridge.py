@@ -7,16 +7,21 @@ API for the IMSI and the fleet's networks), as device developers run it.
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
+import os
 import socket
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cellplane.domain.networks import catalogue
 from tests.conftest import Account
-from tests.support.network import UK, UK_SID, USA, USA_SID, Process, eventually, make_fleet, make_sim
-from tests.support.server import Server, free_port
+from tests.support.network import EMULATOR, UK, UK_SID, USA, USA_SID, Process, eventually, make_fleet, make_sim
+from tests.support.server import Server, free_port, server_env
 
 DEVICE_PORT = 6000
 
@@ -151,5 +156,125 @@ def test_the_bridge_names_what_is_missing(account: Account, server: Server, host
     try:
         assert bridge.popen.wait(60) == 2
         assert "give --network" in bridge.output
+    finally:
+        bridge.close()
+
+
+@pytest.fixture
+def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A platform of this test's own, which it may restart (SQLite; the restart keeps its ports)."""
+    data_dir = tmp_path_factory.mktemp("bridge-restart")
+    server = Server("sqlite", data_dir, free_port(), server_env(data_dir, None))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def commands_reach(client: Any, sim_sid: str, host_socket: socket.socket, timeout: float = 30.0) -> bytes:
+    """Send IP Commands until one arrives at the host socket (each failed one is 83400: no session yet)."""
+    deadline = time.monotonic() + timeout
+    host_socket.settimeout(0.5)
+    attempt = 0
+    while time.monotonic() < deadline:
+        attempt += 1
+        client.supersim.v1.ip_commands.create(sim=sim_sid, payload=f"try {attempt}", device_port=DEVICE_PORT)
+        with contextlib.suppress(TimeoutError):
+            return host_socket.recvfrom(2048)[0]
+    raise AssertionError(f"no IP Command reached the bridge in {timeout} s ({attempt} sent)")
+
+
+def test_the_bridge_attaches_again_after_a_platform_restart(own_server: Server, host_socket: socket.socket) -> None:
+    created = own_server.admin("create-account", "--friendly-name", "bridge-restart")
+    account = Account(created["account_sid"], created["auth_token"], own_server)
+    sim = make_sim(account, make_fleet(account, [USA]))
+    bridge = Process(
+        [
+            "device",
+            "bridge",
+            "--iccid",
+            sim.iccid,
+            "--deliver-to",
+            f"127.0.0.1:{host_socket.getsockname()[1]}",
+            "--device-port",
+            str(DEVICE_PORT),
+            "--platform",
+            own_server.base_url,
+        ],
+        own_server,
+    )
+    try:
+        bridge.wait_for("attached on")
+        assert commands_reach(account.client(), sim.sid, host_socket) == b"try 1"
+
+        own_server.stop()
+        own_server.start()
+
+        lost = bridge.wait_for("lost its session", timeout=30)
+        assert "the gateway restarted" in lost or "path failure" in lost
+        assert commands_reach(account.client(), sim.sid, host_socket).startswith(b"try ")
+        attached = [line for line in bridge.lines if "attached on" in line]
+        assert len(attached) >= 2  # it said so when it attached again
+    finally:
+        bridge.close()
+
+
+@pytest.fixture
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("bridge-demo")
+    env = server_env(data_dir, None)
+    del env["CELLPLANE_ADMIN_TOKEN"]  # as `make up`: the operator token is made into the data directory
+    server = Server("sqlite", data_dir, free_port(), env, extra_args=["--demo"])
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_the_bridge_takes_a_demo_sim_over_from_the_in_process_device_also_after_a_restart(
+    demo: Server, host_socket: socket.socket, tmp_path: Path
+) -> None:
+    """Found through --data-dir alone (token and ports from there, no CELLPLANE_* variable), from another folder."""
+    seeded = json.loads((demo.data_dir / "demo.json").read_text())
+    account = Account(seeded["account_sid"], seeded["auth_token"], demo)
+    iccid = next(s["iccid"] for s in seeded["sims"] if s["unique_name"] == "demo-sim-1")
+    http = account.http()
+
+    def devices() -> dict[str, str]:
+        return {d["iccid"]: d["state"] for d in http.get(f"{EMULATOR}/Devices").json()["devices"]}
+
+    eventually(devices, lambda found: found.get(iccid) == "attached")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CELLPLANE_")}
+    bridge = Process(
+        [
+            "device",
+            "bridge",
+            "--iccid",
+            iccid,
+            "--deliver-to",
+            f"127.0.0.1:{host_socket.getsockname()[1]}",
+            "--data-dir",
+            str(demo.data_dir),
+        ],
+        demo,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        bridge.wait_for("attached on")
+        assert "powered off there, handed over" in bridge.output
+        assert iccid not in devices()  # the in-process device is off: one device on the IMSI
+        assert commands_reach(account.client(), "demo-sim-1", host_socket) == b"try 1"
+
+        # A restart powers the demo's devices on again: the bridge notices, takes the SIM again, commands reach it.
+        demo.stop()
+        demo.start()
+        bridge.wait_for("lost its session")
+        assert commands_reach(account.client(), "demo-sim-1", host_socket).startswith(b"try ")
+        others = eventually(devices, lambda found: len(found) == 4)
+        assert iccid not in others, bridge.output  # the in-process device stays off while the bridge holds the SIM
+        assert bridge.interrupt() == 0
     finally:
         bridge.close()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from tests.conftest import Account
 from tests.e2e.test_sims import wait_for_status
 from tests.support.network import (
@@ -161,11 +163,15 @@ def test_idle_and_edrx_keep_the_session_and_traffic_wakes_the_device(subscriber:
     woken = devices.traffic(sim.iccid, up=2_000)["device"]
     assert (woken["state"], woken["ip_address"]) == ("attached", address)
     assert devices.update(sim.iccid, State="edrx").json()["state"] == "edrx"
-    network = http.post(f"{EMULATOR}/Networks/{USA}", data={"Hlcom": "false"}).json()
+    # A visited network's settings are every tenant's: the operator sets them.
+    operator = httpx.Client(
+        base_url=subscriber.server.base_url, auth=("admin", subscriber.server.env["CELLPLANE_ADMIN_TOKEN"])
+    )
+    network = operator.post(f"{EMULATOR}/Networks/{USA}", data={"Hlcom": "false"}).json()
     assert (network["network_sid"], network["hlcom"]) == (USA_SID, False)
-    bad = http.post(f"{EMULATOR}/Networks/{USA}", data={"Hlcom": "maybe"})
+    bad = operator.post(f"{EMULATOR}/Networks/{USA}", data={"Hlcom": "maybe"})
     assert bad.status_code == 400 and "Hlcom" in bad.json()["message"]
-    assert http.post(f"{EMULATOR}/Networks/{USA}", data={"Hlcom": "true"}).json()["hlcom"] is True
+    assert operator.post(f"{EMULATOR}/Networks/{USA}", data={"Hlcom": "true"}).json()["hlcom"] is True
     # The device's own apps: a log app on a port receives what reaches it; the device sends UDP too.
     opened = http.post(f"{EMULATOR}/Devices/{sim.iccid}/Apps", data={"DevicePort": "5683", "App": "log"})
     assert opened.status_code == 201 and opened.json()["app"] == "log"

@@ -242,7 +242,7 @@ def test_up_refuses_two_elements_on_one_udp_port_before_starting(tmp_path: Path)
     env["CELLPLANE_AAA_ACCT_PORT"] = "not-a-port"
     refused = subprocess.run([*CLI, "up"], env=env, cwd=tmp_path, capture_output=True)
     assert refused.returncode == 2
-    assert "CELLPLANE_AAA_ACCT_PORT: Input should be a valid integer" in refused.stderr.decode()
+    assert "CELLPLANE_AAA_ACCT_PORT / --aaa-acct-port: Input should be a valid integer" in refused.stderr.decode()
 
 
 def test_a_test_server_draws_a_udp_port_taken_before_its_first_start_again(tmp_path: Path) -> None:
@@ -254,7 +254,11 @@ def test_a_test_server_draws_a_udp_port_taken_before_its_first_start_again(tmp_p
         server = Server(backend="sqlite", data_dir=tmp_path, port=free_port(), env=env)
         server.start()
         try:
-            assert "Address already in use" in server.log()  # the first start failed on the squatter's port
+            # The first start stopped on the squatter's port, naming it.
+            assert (
+                f"CELLPLANE_GTPU_PORT / --gtpu-port: UDP 127.0.0.1:{squatter.getsockname()[1]} is in use"
+                in server.log()
+            )
             assert int(server.env["CELLPLANE_GTPU_PORT"]) != squatter.getsockname()[1]
             assert udp_port_taken(int(server.env["CELLPLANE_GTPU_PORT"]))
             assert httpx.get(f"{server.base_url}/healthz", timeout=5).status_code == 200

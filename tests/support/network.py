@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -175,12 +176,14 @@ class Devices:
 class Process:
     """A `cellplane ...` subprocess whose output is read line by line as it comes (a thread drains the pipe)."""
 
-    def __init__(self, args: list[str], server: Server) -> None:
+    def __init__(
+        self, args: list[str], server: Server, *, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> None:
         self.lines: list[str] = []
         self.popen = subprocess.Popen(
             [*CLI, *args],
-            env={**server.env, "COLUMNS": "200"},
-            cwd=server.data_dir,
+            env={**(server.env if env is None else env), "COLUMNS": "200"},
+            cwd=server.data_dir if cwd is None else cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

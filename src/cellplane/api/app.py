@@ -5,18 +5,28 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from cellplane import __version__
-from cellplane.api import admin_v1, cellplane_v1, health, openapi, supersim_v1, things_v1, wireless_v1
+from cellplane.api import admin_v1, cellplane_v1, health, oauth, openapi, supersim_v1, things_v1, wireless_v1
 from cellplane.api.admin_v1 import docs as admin_docs
 from cellplane.api.cellplane_v1 import docs as cellplane_docs
 from cellplane.api.openapi import SurfaceDocs
 from cellplane.api.openapi.official import official_surface
 from cellplane.api.things_v1 import docs as things_docs
 from cellplane.api.wire.auth import Authenticator
-from cellplane.api.wire.errors import handle_domain_error, handle_http_error, handle_validation_error
+from cellplane.api.wire.edge import Edge
+from cellplane.api.wire.errors import (
+    handle_client_disconnect,
+    handle_domain_error,
+    handle_http_error,
+    handle_validation_error,
+)
 from cellplane.api.wire.hot import HotRoutes
+from cellplane.api.wire.ratelimit import TokenBuckets
+from cellplane.domain.callback_targets import TargetPolicy
 from cellplane.domain.errors import CellplaneError
+from cellplane.services.audit import AuditWriter
 from cellplane.services.context import PlatformContext
 
 DESCRIPTION = """Self-hosted connectivity management for cellular IoT SIM fleets.
@@ -33,6 +43,7 @@ def create_app(
     admin_token: str | None = None,
     telemetry: bool = False,
     cors_origins: tuple[str, ...] = (),
+    callback_targets: TargetPolicy | None = None,
 ) -> FastAPI:
     """`telemetry` turns on FastAPI's native OpenTelemetry (global providers); off, it costs nothing per request
     (on, FastAPI checks the global providers on every request, a sixth of a one-row GET). `cors_origins` are the
@@ -51,16 +62,20 @@ def create_app(
     # /things/v1 has its own error envelope and headers (THINGS.md); accounts whose Things defaults exist.
     app.state.error_renderers = {things_v1.PREFIX: things_v1.error_response}
     app.state.things_accounts = set()
-    app.add_middleware(things_v1.SurfaceHeaders, authenticator=app.state.authenticator, origins=cors_origins)
+    app.add_middleware(things_v1.SurfaceHeaders, origins=cors_origins)
+    app.state.token_limits = TokenBuckets(rate=0, burst=0)  # the runtime sets the configured limits
+    app.state.callback_targets = callback_targets or TargetPolicy()  # where callback URLs may point (400 if not)
     app.add_exception_handler(CellplaneError, handle_domain_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(ClientDisconnect, handle_client_disconnect)
     app.include_router(health.router)
     app.include_router(supersim_v1.router())
     app.include_router(wireless_v1.router())
     app.include_router(things_v1.router())
     app.include_router(cellplane_v1.router())
     app.include_router(admin_v1.router())
+    app.include_router(oauth.router())
     openapi.install(app, surface_docs())
     return app
 
@@ -77,6 +92,7 @@ def surface_docs() -> list[SurfaceDocs]:
     ]
 
 
-def serving_app(app: FastAPI) -> HotRoutes:
-    """What the server runs: the hottest endpoints ahead of FastAPI (api/wire/hot.py), everything else to `app`."""
-    return HotRoutes(app, supersim_v1.hot_routes())
+def serving_app(app: FastAPI, audit: AuditWriter | None = None, rate_headers: bool = False) -> Edge:
+    """What the server runs: the edge (RateLimit headers, audit log: api/wire/edge.py) around the hottest endpoints
+    ahead of FastAPI (api/wire/hot.py), everything else to `app`."""
+    return Edge(HotRoutes(app, supersim_v1.hot_routes()), audit, rate_headers)

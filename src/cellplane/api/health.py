@@ -86,5 +86,18 @@ HEALTH = {
     "type": "object",
     "required": ["status", "database"],
     "additionalProperties": False,
-    "properties": {"status": {"type": "string", "enum": ["ok", "unhealthy"]}, "database": {"type": "string"}},
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "unhealthy"]},
+        "database": {"type": "string"},
+        "data_plane": {
+            "type": "object",
+            "description": "The data plane (routing domains): `status` on or off; when off, why and how to turn it on",
+            "required": ["status"],
+            "properties": {
+                "status": {"type": "string", "enum": ["on", "off"]},
+                "reason": {"type": "string"},
+                "how_to_enable": {"type": "string"},
+            },
+        },
+    },
 }

@@ -3,6 +3,9 @@ sockets on this host, so that firmware-side code can run against cellplane uncha
 
     cellplane device bridge --iccid 8988... --deliver-to 127.0.0.1:7000 --listen 127.0.0.1:7001 --device-port 6000
 
+It finds the platform as `cellplane admin` does (--data-dir, CELLPLANE_DATA_DIR, ./.cellplane): the operator token
+and the platform.json `cellplane up` writes there (its API URL and gateway ports); --platform names the API instead.
+
 Every IP Command sent to the SIM's DevicePort arrives as one UDP datagram at --deliver-to (the payload, byte for
 byte); every datagram sent to --listen goes up from the device to 100.64.0.1 and becomes an IP Command from the
 SIM. The device speaks GTP to the platform's gateway like any emulated device; the platform is asked (admin API)
@@ -14,14 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import typer
 
-from cellplane.cli.emulator import address, network_of
-from cellplane.runtime.settings import Settings
+from cellplane.cli.emulator import address, local_gateway, network_of
+from cellplane.runtime.settings import WHERE_TO_LOOK, Settings, read_platform_file
 
 if TYPE_CHECKING:  # the emulator (and pycrate under it) loads only when a bridge runs: `cellplane --help` stays quick
     from cellplane.emulator import DeviceView, Emulator
@@ -33,6 +38,12 @@ app = typer.Typer(help="Emulated devices for device developers.", no_args_is_hel
 RETRY_DELAYS = (0.5, 0.5, 1.0, 1.0, 2.0, 3.0)
 RETRY_STEADY = 5.0
 CONNECTED = ("attached", "idle", "edrx")
+
+
+# How often the bridge asks the gateway whether it still holds the session (GTP Echo, T3/N3 as any request).
+ECHO_INTERVAL = 2.0
+# Re-attach attempts that wait for the platform's API to answer the hand-over before attaching without it.
+HANDOVER_PATIENCE = 8
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,8 @@ class BridgePlan:
     listen: tuple[str, int]
     gateway: tuple[str, int]
     gtpu_port: int
+    platform: str
+    token: str
 
 
 @app.command()
@@ -59,12 +72,24 @@ def bridge(
     network: str = typer.Option(None, help="HW sid or MCC-MNC (default: first network of the fleet's profile)."),
     imei: str = typer.Option(None, help="The device's IMEI (default: a generated one)."),
     rat: str = typer.Option("LTE-M", help="Radio access type: LTE-M, NB-IoT, LTE, 3G, 2G, 5G."),
-    platform: str = typer.Option(None, help="The platform's API (default: http://CELLPLANE_HOST:CELLPLANE_PORT)."),
+    platform: str = typer.Option(
+        None, help="The platform's API (default: where `cellplane up` of the data directory listens)."
+    ),
+    data_dir: Path = typer.Option(
+        None,
+        "--data-dir",
+        help="The platform's data directory: its operator token and where it listens (default: CELLPLANE_DATA_DIR, "
+        "else ./.cellplane).",
+    ),
 ) -> None:
     """Attach an emulated device and bridge its UDP port to sockets on this host, until Ctrl-C."""
-    settings = Settings()
-    base = (platform or f"http://{settings.host}:{settings.port}").rstrip("/")
-    imsi, (mcc, mnc) = _ask_platform(base, _operator_token(settings), iccid, network)
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    found = read_platform_file(settings) or {}
+    base = (platform or found.get("api") or f"http://{settings.host}:{settings.port}").rstrip("/")
+    token = _operator_token(settings)
+    imsi, (mcc, mnc) = _ask_platform(base, token, iccid, network)
+    gateway_host, gtpc_port, gtpu_port = local_gateway(settings)
+
     plan = BridgePlan(
         iccid=iccid,
         imsi=imsi,
@@ -75,8 +100,10 @@ def bridge(
         device_port=device_port,
         deliver_to=address(deliver_to, "--deliver-to"),
         listen=address(listen, "--listen"),
-        gateway=(settings.gateway_host, settings.gtpc_port),
-        gtpu_port=settings.gtpu_port,
+        gateway=(gateway_host, gtpc_port),
+        gtpu_port=gtpu_port,
+        platform=base,
+        token=token,
     )
     raise typer.Exit(asyncio.run(_run(plan)))
 
@@ -89,7 +116,9 @@ def _operator_token(settings: Settings) -> str:
     if path.exists():
         return path.read_text().strip()
     raise typer.BadParameter(
-        f"no operator token: set CELLPLANE_ADMIN_TOKEN or run where the platform's data directory is ({path})"
+        f"no cellplane platform in {settings.data_dir.resolve()} (no operator token there): {WHERE_TO_LOOK}; "
+        "or set CELLPLANE_ADMIN_TOKEN and give --platform URL",
+        param_hint="--data-dir",
     )
 
 
@@ -113,14 +142,44 @@ def _get(client: httpx.Client, path: str, iccid: str) -> dict[str, Any]:
         response = client.get(path)
     except httpx.HTTPError as error:
         raise typer.BadParameter(
-            f"cannot reach the platform at {client.base_url}: {error}", param_hint="--platform"
+            f"cannot reach the platform at {client.base_url}: {error} (give --platform URL, or --data-dir DIR or "
+            "CELLPLANE_DATA_DIR for the data directory of the `cellplane up` that runs)",
+            param_hint="--platform",
         ) from None
     if response.status_code == 404:
         raise typer.BadParameter(f"no SIM with ICCID {iccid} in the platform's inventory", param_hint="--iccid")
+    if response.status_code == 401:
+        raise typer.BadParameter(
+            f"the platform at {client.base_url} refused the operator token: is --data-dir its data directory?",
+            param_hint="--data-dir",
+        )
     if response.status_code != 200:
         raise typer.BadParameter(f"the platform answered {response.status_code}: {response.text}")
     body: dict[str, Any] = response.json()
     return body
+
+
+async def _hand_over(plan: BridgePlan, *, quiet: bool = False) -> bool:
+    """A SIM whose device the platform's in-process emulator powers (a demo SIM of `cellplane up --demo`) would
+    have two devices on one IMSI: that one is powered off first, through the emulator's control API, and this
+    bridge's device takes the SIM. Said on the output, since the platform's demo device stops answering. False when
+    the platform's API did not answer (it may be starting: its demo devices power on as it does)."""
+    url = f"{plan.platform}/admin/v1/Emulator/Devices/{plan.iccid}"
+    try:
+        async with httpx.AsyncClient(auth=("admin", plan.token), timeout=10) as client:
+            response = await client.delete(url)
+    except httpx.HTTPError as error:
+        if not quiet:  # while the platform restarts, each re-attach would say it again
+            _say(f"bridge: could not ask the platform to hand SIM {plan.iccid} over ({error}); attaching anyway")
+        return False
+    if response.status_code == 404:
+        return True  # a platform without the in-process emulator: no device of its own to power off
+    if response.status_code != 200:
+        _say(f"bridge: the platform answered {response.status_code} to the hand-over: {response.text}")
+        return True
+    if response.json().get("powered_off"):
+        _say(f"bridge: the platform's in-process emulator powered SIM {plan.iccid}: powered off there, handed over")
+    return True
 
 
 def _say(text: str) -> None:
@@ -134,7 +193,9 @@ async def _run(plan: BridgePlan) -> int:
         return SimRecord(plan.iccid, plan.imsi) if iccid == plan.iccid else None
 
     config = EmulatorConfig(
-        gateway_host=plan.gateway[0], gateway_gtpc_port=plan.gateway[1], gateway_gtpu_port=plan.gtpu_port
+        gateway_host=plan.gateway[0],
+        gateway_gtpc_port=plan.gateway[1],
+        gateway_gtpu_port=plan.gtpu_port,
     )
     emulator = Emulator(config, sim_lookup=lookup)
     stop = asyncio.Event()
@@ -143,6 +204,7 @@ async def _run(plan: BridgePlan) -> int:
         loop.add_signal_handler(sig, stop.set)
     await emulator.start()
     try:
+        await _hand_over(plan)
         view = await emulator.power_on(plan.iccid, mcc=plan.mcc, mnc=plan.mnc, rat=plan.rat, imei=plan.imei)
         described = await emulator.open_app(
             plan.iccid, plan.device_port, "bridge", deliver_to=plan.deliver_to, listen=plan.listen
@@ -162,8 +224,11 @@ async def _run(plan: BridgePlan) -> int:
 
 
 async def _stay_attached(emulator: Emulator, plan: BridgePlan, view: DeviceView, stop: asyncio.Event) -> None:
-    """Say each change of state; attach again whenever the device is not connected, as a modem does."""
-    attempts, said = 0, ""
+    """Say each change of state; attach again whenever the device is not connected, as a modem does. While
+    connected, watch the gateway with GTP Echo: a restart or a path failure loses the session without a word
+    to the device (the new gateway process knows nothing of it), so the bridge notices and attaches again."""
+    attempts, said, next_echo, unanswered = 0, "", 0.0, 0
+    loop = asyncio.get_running_loop()
     while not stop.is_set():
         news = _describe(view, plan)
         if news != said:
@@ -180,8 +245,35 @@ async def _stay_attached(emulator: Emulator, plan: BridgePlan, view: DeviceView,
         if stop.is_set():
             break
         view = emulator.device(plan.iccid)
-        if view.state not in CONNECTED:
+        if view.state in CONNECTED and loop.time() >= next_echo:
+            next_echo = loop.time() + ECHO_INTERVAL
+            lost = await _race(emulator.check_gateway(), stop)
+            if lost:
+                _say(f"device {plan.iccid} lost its session: {lost} (attaching again)")
+                said = ""
+                view = emulator.device(plan.iccid)
+        if view.state not in CONNECTED and not stop.is_set():
+            # A restarted demo platform powers its own device on again: hand over before attaching, so that the
+            # two never share the IMSI. Its gateway answers before its API does: wait a little for the API.
+            if not await _hand_over(plan, quiet=True) and unanswered < HANDOVER_PATIENCE:
+                unanswered += 1
+                continue
+            unanswered = 0
             view = await emulator.set_state(plan.iccid, "attached", mcc=plan.mcc, mnc=plan.mnc)
+
+
+async def _race(work: Coroutine[Any, Any, str | None], stop: asyncio.Event) -> str | None:
+    """`work`'s result, or None as soon as the bridge is asked to stop."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return None
+    return task.result()
 
 
 def _describe(view: DeviceView, plan: BridgePlan) -> str:

@@ -12,10 +12,11 @@ import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 
-from cellplane.runtime.settings import Settings
+from cellplane.runtime.settings import Settings, read_platform_file
 
 app = typer.Typer(help="The emulated radio network: devices that attach, roam, sleep and make traffic.")
 
@@ -35,6 +36,18 @@ def address(text: str, option: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 <= int(port) <= 0xFFFF:
         raise typer.BadParameter(f"{text!r} is not host:port", param_hint=option)
     return host or "127.0.0.1", int(port)
+
+
+def local_gateway(settings: Settings) -> tuple[str, int, int]:
+    """The gateway's (host, GTP-C port, GTP-U port) of the platform the data directory belongs to: a CELLPLANE_*
+    variable given wins, else what `cellplane up` wrote in platform.json, else the defaults."""
+    found = read_platform_file(settings) or {}
+
+    def value(name: str) -> Any:
+        default = getattr(settings, name)
+        return default if name in settings.model_fields_set else found.get(name, default)
+
+    return value("gateway_host"), int(value("gtpc_port")), int(value("gtpu_port"))
 
 
 def network_of(text: str, option: str = "--network") -> tuple[str, str]:
@@ -107,12 +120,16 @@ def run(
     ),
     once: bool = typer.Option(False, "--once", help="Detach and exit once every device has attached and sent."),
     seed: int = typer.Option(None, help="Seed IMEIs, cells and TEIDs, for reproducible runs."),
+    data_dir: Path = typer.Option(
+        None, "--data-dir", help="Data directory of the local platform whose gateway to use (default ./.cellplane)."
+    ),
 ) -> None:
     """Attach every SIM of the file, optionally make traffic, and stay attached until Ctrl-C (then detach)."""
     from cellplane.cli.emulator_run import FleetRun, run_fleet
 
-    settings = Settings()
-    gateway_address = address(gateway, "--gateway") if gateway else (settings.gateway_host, settings.gtpc_port)
+    settings = Settings(**({"data_dir": data_dir} if data_dir else {}))
+    gateway_host, gtpc_port, local_gtpu_port = local_gateway(settings)
+    gateway_address = address(gateway, "--gateway") if gateway else (gateway_host, gtpc_port)
     mcc, mnc = network_of(network)
     up, _ = traffic_of(traffic)
     if api is not None and not token:
@@ -126,7 +143,7 @@ def run(
         mnc=mnc,
         rat=rat,
         gateway=gateway_address,
-        gtpu_port=gtpu_port or settings.gtpu_port,
+        gtpu_port=gtpu_port or local_gtpu_port,
         upload=up,
         every=every,
         concurrency=concurrency,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,9 +13,10 @@ import typer
 from pydantic import ValidationError
 
 from cellplane import __version__
-from cellplane.cli import admin, device, emulator
+from cellplane.cli import admin, device, emulator, things
 from cellplane.cli import device_shell as _device_shell  # noqa: F401  (registers `device shell` on device.app)
-from cellplane.runtime.settings import Settings, admin_token, migrate
+from cellplane.runtime.ports import first_problem, setting_name
+from cellplane.runtime.settings import Settings, admin_token, migrate, write_platform_file
 
 if TYPE_CHECKING:
     from cellplane.services.demo import Demo
@@ -29,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(emulator.app, name="emulator")
 app.add_typer(device.app, name="device")
+app.add_typer(things.app, name="things")
 
 
 @app.command()
@@ -49,10 +52,9 @@ def up(
     gtpu_port: int = typer.Option(None, help="UDP port of the gateway's GTP-U (default 2152)."),
 ) -> None:
     """Run the whole platform in one process on the embedded database (or CELLPLANE_DATABASE_URL)."""
-    import uvicorn
-
-    from cellplane.api.http_server import HttpProtocol
+    from cellplane.api.http_server import HttpLimits, HttpProtocol
     from cellplane.runtime.platform import Platform
+    from cellplane.runtime.serve import serve
 
     flags = {
         "host": host,
@@ -71,17 +73,25 @@ def up(
         overrides["emulator_enabled"] = emulator
     elif demo:
         overrides["emulator_enabled"] = True
+    if demo and "CELLPLANE_WEBHOOK_ALLOW_PRIVATE" not in os.environ:
+        overrides["webhook_allow_private"] = True  # a demo's callbacks go to a receiver on this machine
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         for error in exc.errors():
-            # A field's error names its variable (a flag of the same name was parsed by typer before).
-            where = f"CELLPLANE_{str(error['loc'][0]).upper()}: " if error["loc"] else ""
+            # A field's error names its variable and, where it has one, its flag.
+            where = f"{setting_name(str(error['loc'][0]))}: " if error["loc"] else ""
             typer.echo(f"error: {where}{error['msg'].removeprefix('Value error, ')}", err=True)
         raise typer.Exit(2) from None
     from cellplane.network.dataplane import DataPlaneUnavailable
 
+    # Every socket the platform will bind, probed before anything is printed, migrated or minted (runtime/ports.py).
+    problem = first_problem(settings)
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
     url = migrate(settings)
+    write_platform_file(settings)  # where the API and gateway listen, for `cellplane device bridge --data-dir`
     try:
         platform = Platform(settings)
     except DataPlaneUnavailable as error:
@@ -89,21 +99,34 @@ def up(
         raise typer.Exit(2) from None
     seeded = seed_demo(settings) if demo else None
     if seeded is not None and platform.emulator is not None:
-        # The demo's devices power on once the platform runs, so `make up` shows a living network.
+        # The demo's devices power on once the platform runs, so `make up` shows a living network; only those the
+        # network accepts as the database has them now (the user may have deactivated or moved some since).
         from cellplane.runtime.emulated import DemoDevices
         from cellplane.services.demo import DEMO_DEVICE_NETWORK
 
-        iccids = [sim["iccid"] for sim in seeded.sims]
-        platform.components.append(DemoDevices(platform.emulator, iccids, DEMO_DEVICE_NETWORK))
+        imsis = {sim["iccid"]: sim["imsi"] for sim in seeded.sims}
+        gateway = platform.gateway
+
+        def held(iccid: str) -> bool:
+            return gateway is not None and gateway.session(imsis[iccid]) is not None
+
+        devices = DemoDevices(platform.emulator, seeded.attachable_iccids(), DEMO_DEVICE_NETWORK, held=held)
+        platform.components.append(devices)
     show_banner(settings, url, seeded, platform.data_plane.status() if platform.data_plane else None)
-    uvicorn.run(
-        platform.asgi,
+    # httptools, one write per response, and the limits that keep one client from starving the rest
+    limits = HttpLimits(
+        head_timeout=settings.http_head_timeout,
+        body_timeout=settings.http_body_timeout,
+        max_header_bytes=settings.http_max_header_bytes,
+        max_connections=settings.http_max_connections,
+    )
+    serve(
+        platform,
         host=settings.host,
         port=settings.port,
         log_level=log_level,
-        access_log=False,
-        loop="uvloop",
-        http=HttpProtocol,  # httptools, one write per response (api/http_server.py)
+        http=HttpProtocol.with_limits(limits),
+        backlog=settings.http_backlog,
     )
 
 
@@ -136,6 +159,7 @@ def show_banner(
         f"  Wireless v1    {base}/wireless/v1",
         f"  extensions     {base}/cellplane/v1",
         f"  admin          {base}/admin/v1   (Basic admin:{admin_token(settings)})",
+        f"  console        {base}/console   (sign in as a user, or with an AccountSid and AuthToken)",
         f"  database       {database_url.split('@')[-1]}",
     ]
     if settings.aaa_enabled:
@@ -164,14 +188,21 @@ def show_banner(
             "Demo account (kept in the data directory's demo.json):",
             f"  AccountSid     {demo.account_sid}",
             f"  AuthToken      {demo.auth_token}",
-            f"  SIMs           {', '.join(s['unique_name'] for s in demo.sims)} (active, fleet demo-fleet)",
+            "  SIMs (as the database has them now):",
         ]
+        for sim in demo.sims:
+            fleet = f"fleet {sim['fleet']}" if sim["fleet"] else "no fleet"
+            lines.append(f"    {sim['unique_name'] or sim['sid']:<14} {sim['iccid']}  {sim['status']}, {fleet}")
         if settings.emulator_enabled:
             from cellplane.services.demo import DEMO_DEVICE_NETWORK
 
+            powered = demo.attachable_iccids()
             lines.append(
-                f"  devices        {len(demo.sims)} emulated devices powering on, attaching to {DEMO_DEVICE_NETWORK}"
+                f"  devices        {len(powered)} emulated devices powering on, attaching to {DEMO_DEVICE_NETWORK}"
             )
+            for sim in demo.sims:
+                if sim["attachable"] != "yes":
+                    lines.append(f"    not {sim['unique_name'] or sim['sid']}: {sim['attachable']}")
         lines += [
             "",
             "Try it:",

@@ -6,6 +6,7 @@ The tree:
     ├── InvalidParameter           a parameter is missing, malformed or out of range (21xxx / 20001)
     │   └── InvalidPageToken       a PageToken that does not decode (21481)
     ├── AuthenticationFailed       no or bad credentials (20003)
+    │   └── InvalidToken           an expired, revoked or malformed Bearer token (RFC 6750 invalid_token)
     ├── NotFound                   no such resource visible to the caller (20404)
     ├── Conflict                   the request clashes with the resource's state (unique names, ...)
     │   └── ConcurrentChange       another change is in flight or won the race for the same row (20409)
@@ -14,6 +15,7 @@ The tree:
     ├── RateLimited                a credential sent too many requests (20429)
     ├── PreconditionFailed         an If-Match that no longer matches the resource (412)
     └── Unauthorized               the caller may not do this (rules, transfers)
+        └── PermissionDenied       the caller's role lacks the route's permission (20403)
 
 `api/wire/errors.py` maps each type to an HTTP status; the network side maps them to
 RADIUS Reply-Messages and connection events.
@@ -56,6 +58,13 @@ class InvalidPageToken(InvalidParameter):
 
 class AuthenticationFailed(CellplaneError):
     code = 20003
+
+
+class InvalidToken(AuthenticationFailed):
+    """A Bearer token that is expired, revoked or malformed: answered with RFC 6750's `invalid_token`."""
+
+    def __init__(self, message: str = "Authentication failed: the access token is expired, revoked or malformed"):
+        super().__init__(message)
 
 
 class NotFound(CellplaneError):
@@ -105,3 +114,23 @@ class PreconditionFailed(CellplaneError):
 
 class Unauthorized(CellplaneError):
     code = 20403
+
+
+class PermissionDenied(Unauthorized):
+    """The caller's role does not grant the permission the route declares (domain/permissions.py)."""
+
+    def __init__(self, role: str, permission: str) -> None:
+        super().__init__(f"Forbidden: the role '{role}' lacks the permission '{permission}'")
+        self.role = role
+        self.permission = permission
+
+
+class OAuthError(CellplaneError):
+    """A token request refused as RFC 6749 §5.2 says: `error` is one of its codes (invalid_request,
+    invalid_client, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope)."""
+
+    code = 20003
+
+    def __init__(self, error: str, description: str) -> None:
+        super().__init__(description)
+        self.error = error

@@ -38,6 +38,12 @@ class Prefix(StrEnum):
     ROUTE = "PR"
     IP_PROFILE = "PF"
     NAT_RULE = "PT"
+    REPORT_DOWNLOAD = "RD"
+    API_CLIENT = "OC"
+    USER = "US"
+    AUDIT_EVENT = "AE"
+    BULK_ACTION = "BA"
+    IMEI_CHANGE = "IE"
 
 
 # Matched whole (fullmatch): `$` would also match before a trailing newline.

@@ -46,6 +46,8 @@ class RejectCode(IntEnum):
     RADIO_NOT_SUPPORTED = 83709
     # A Thing with services.sms false: an SMS to or from it is refused (connection event `sms_refused`).
     SMS_DISABLED = 83710
+    # A Thing with imeiLock set attached from another device (THINGS.md "IMEI").
+    IMEI_LOCKED = 83711
 
     @property
     def reason(self) -> str:
@@ -63,6 +65,7 @@ _REASONS = {
     RejectCode.NOT_COVERED: "Things attach only on networks of the Netherlands, Belgium and Luxembourg",
     RejectCode.RADIO_NOT_SUPPORTED: "Things attach over 2G, 3G, 4G or LTE-M only (NB-IoT is not available yet)",
     RejectCode.SMS_DISABLED: "services.sms is false for this Thing",
+    RejectCode.IMEI_LOCKED: "The Thing is locked to another IMEI (imeiLock)",
 }
 
 
@@ -84,6 +87,8 @@ class EventType(StrEnum):
     SESSION_THROTTLED = "session_throttled"
     # An SMS to or from a Thing refused because its services.sms is false.
     SMS_REFUSED = "sms_refused"
+    # The SIM attached from another device than before (any product); a first IMEI is stored, not announced.
+    IMEI_CHANGED = "imei_changed"
 
 
 class ZoneUsage:
@@ -165,6 +170,9 @@ class SimPolicy:
     locked_ip: str | None = None
     services_data: bool = True
     services_sms: bool = True
+    # IMEI monitoring (every product): the last IMEI seen, so that an unchanged one costs no query; a Thing's lock.
+    last_imei: str | None = None
+    imei_lock: str | None = None
 
     @property
     def wireless(self) -> bool:

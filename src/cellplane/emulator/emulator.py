@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cellplane.protocols.gtp import EchoRequest, EchoResponse
 from cellplane.protocols.ipv4 import Ipv4Error, build_udp, packet_sizes
 
 from .apps import App, BridgeApp, Datagram, EchoApp, LogApp
@@ -251,6 +252,28 @@ class Emulator:
 
     def device(self, iccid: str) -> DeviceView:
         return self._get(iccid).view()
+
+    async def check_gateway(self) -> str | None:
+        """Send the gateway a GTP Echo (TS 29.274 §7.1.1), as an SGW watches its path to a PGW. When the gateway does
+        not answer (path failure) or answers with another restart counter (it restarted), every session through it
+        is gone: they are dropped here, the devices end detached, and the reason is returned (None: all is well, or
+        there was no session to lose)."""
+        control = self.radio.control
+        response = await control.request(EchoRequest(seq=control.next_seq(), recovery=0))
+        known = self.radio.gateway_recovery
+        if not isinstance(response, EchoResponse):
+            reason = "the gateway does not answer GTP Echo (path failure)"
+        elif known is not None and response.recovery != known:
+            reason = f"the gateway restarted (GTP Recovery {known} -> {response.recovery})"
+            self.radio.gateway_recovery = response.recovery
+        else:
+            self.radio.gateway_recovery = response.recovery
+            return None
+        async with contextlib.AsyncExitStack() as locks:
+            for iccid in sorted(self._devices):
+                await locks.enter_async_context(self._lock(iccid))
+            lost = self.radio.lose_sessions(reason)
+        return reason if lost else None
 
     def devices(self) -> list[DeviceView]:
         return [device.view() for _, device in sorted(self._devices.items())]

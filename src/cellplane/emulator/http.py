@@ -7,6 +7,9 @@ reads the platform's store: `authenticate(request)` gives a caller (or raises), 
 which of those SIMs the caller may drive (its account's and its subaccounts'), and `resolve_network(text)`
 turns a Network parameter (HW sid, "MCC-MNC" or "MCCMNC") into a PLMN. `after_traffic(imsi)`, optional, runs
 once traffic has been made (in-process, the runtime has the gateway report the usage at once).
+`is_operator(request)` says whether the request carries the operator credential: settings of a visited network
+change what every tenant's devices see, so only the operator may change them (and reset them); without that seam
+nobody may.
 `network_session(imsi)`, optional, tells what the network side knows of the device's session (in-process: the
 gateway's counters, whether it is throttled, what its policer dropped); it is shown as the session's `network`.
 """
@@ -27,7 +30,7 @@ from .apps import COMMANDS_ADDRESS, Datagram
 from .device import DeviceView
 from .emulator import Emulator
 from .errors import InvalidState
-from .http_wire import Params, answered, base_url, form, invalid, iso, list_body, missing, not_found, query
+from .http_wire import Params, WireError, answered, base_url, form, invalid, iso, list_body, missing, not_found, query
 from .states import CONNECTED, DeviceState
 
 PREFIX = "/cellplane/v1/Emulator"
@@ -57,6 +60,10 @@ Ownership = Callable[[Any, Sequence[str]], Awaitable[Collection[str]]]
 ResolveNetwork = Callable[[str], NetworkRef | None]
 AfterTraffic = Callable[[str], Awaitable[None]]
 NetworkSession = Callable[[str], dict[str, Any] | None]
+IsOperator = Callable[[Request], bool]
+OPERATOR_ONLY = (
+    "Network-wide emulator settings are the operator's: use the operator credential (Basic admin:<admin token>)"
+)
 
 
 def parse_network(text: str) -> NetworkRef | None:
@@ -73,10 +80,20 @@ def router(
     resolve_network: ResolveNetwork = parse_network,
     after_traffic: AfterTraffic | None = None,
     network_session: NetworkSession | None = None,
+    is_operator: IsOperator | None = None,
     prefix: str = PREFIX,
 ) -> APIRouter:
     api = APIRouter(prefix=prefix, tags=["cellplane v1 emulator"])
     drive = _Driver(emulator, owns, resolve_network, network_session)
+
+    def operator(request: Request) -> bool:
+        return is_operator is not None and is_operator(request)
+
+    async def require_operator(request: Request) -> None:
+        """A tenant learns it is not the operator (403) only once it is known (401 before); then nothing is read."""
+        if not operator(request):
+            await authenticate(request)
+            raise WireError(403, 20403, OPERATOR_ONLY)
 
     @api.post("/Devices")
     @answered
@@ -230,7 +247,8 @@ def router(
     @api.get("/Networks")
     @answered
     async def list_networks(request: Request) -> Response:
-        await authenticate(request)
+        if not operator(request):
+            await authenticate(request)
         params = query(request)
         networks = [drive.render_network(request, n.as_dict()) for n in emulator.networks.all()]
         return JSONResponse(list_body(request, params, "networks", networks, lambda n: n["network"], lambda n: n))
@@ -238,8 +256,9 @@ def router(
     @api.post("/Networks/{network}")
     @answered
     async def configure_network(request: Request, network: str) -> Response:
-        """`Hlcom`: whether this visited network buffers downlink for eDRX sleepers (TS 23.682 §4.5.7)."""
-        await authenticate(request)
+        """`Hlcom`: whether this visited network buffers downlink for eDRX sleepers (TS 23.682 §4.5.7). Every
+        tenant's devices on that network see it: the operator's."""
+        await require_operator(request)
         params = await form(request)
         ref = drive.resolve("Network", network)
         settings = emulator.configure_network(ref.mcc, ref.mnc, hlcom=params.boolean("Hlcom"))
@@ -248,16 +267,21 @@ def router(
     @api.post("/Reset")
     @answered
     async def reset(request: Request) -> Response:
-        """Power off every device of the caller's SIMs; once no device at all is left, network settings return
-        to their defaults too (another account's devices are never touched)."""
+        """A tenant: power off every device of its SIMs (another account's devices, and the networks' settings,
+        are never touched). The operator: the whole emulated network back to its start, every device powered off
+        and every network's settings to defaults."""
+        if operator(request):
+            count = len(emulator.devices())
+            await emulator.reset()
+            return JSONResponse({"devices_powered_off": count, "devices_left": 0, "networks_reset": True})
         caller = await authenticate(request)
         iccids = [d.iccid for d in emulator.devices()]
         mine = sorted(set(await owns(caller, iccids))) if iccids else []
         for iccid in mine:
             await emulator.power_off(iccid)
-        if not emulator.devices():
-            await emulator.reset()
-        return JSONResponse({"devices_powered_off": len(mine), "devices_left": len(emulator.devices())})
+        return JSONResponse(
+            {"devices_powered_off": len(mine), "devices_left": len(emulator.devices()), "networks_reset": False}
+        )
 
     return api
 

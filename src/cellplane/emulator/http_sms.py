@@ -32,8 +32,7 @@ BODY_TYPES = ("text", "binary")
 def router(sms: SmsApp, authenticate: Authenticate, owns: Ownership, *, prefix: str = PREFIX) -> APIRouter:
     api = APIRouter(prefix=prefix, tags=["cellplane v1 emulator"])
 
-    async def check(request: Request, iccid: str) -> None:
-        caller = await authenticate(request)
+    async def check(caller: Any, iccid: str) -> None:
         if iccid not in await owns(caller, [iccid]):
             raise not_found("Sim", iccid)  # another account's SIM is as unknown as none
 
@@ -42,19 +41,21 @@ def router(sms: SmsApp, authenticate: Authenticate, owns: Ownership, *, prefix: 
     async def send(request: Request, iccid: str) -> Response:
         """The device sends `Body` to the platform's number; 201 with the network's answer (`status` accepted,
         or refused with the RP-Cause)."""
+        caller = await authenticate(request)  # before anything of the request is read: 401 before any 400
         body = _body(await form(request))
-        await check(request, iccid)
+        await check(caller, iccid)
         sent = await sms.send(iccid, body)
         return JSONResponse(render(request, iccid, sent), status_code=201)
 
     @api.get("/Devices/{iccid}/Sms")
     @answered
     async def messages(request: Request, iccid: str) -> Response:
+        caller = await authenticate(request)
         params = query(request)
         direction = params.string("Direction", max_length=8) or "to_sim"
         if direction not in DIRECTIONS:
             raise invalid("Direction", f"Direction must be one of {', '.join(DIRECTIONS)}")
-        await check(request, iccid)
+        await check(caller, iccid)
         box = sms.inbox(iccid) if direction == "to_sim" else sms.sent(iccid)
         numbered = list(enumerate(box))
         body = list_body(

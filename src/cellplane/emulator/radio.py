@@ -60,6 +60,9 @@ class Radio:
         self.on_reactivation: Callable[[Device], None] = lambda device: None
         # Called when a device gains or loses its session (a device shell's TUN follows its address).
         self.on_session_change: Callable[[Device], None] = lambda device: None
+        # The gateway's restart counter (Recovery IE) as last heard; another value means it restarted and holds none
+        # of our sessions any more (TS 23.007 §18).
+        self.gateway_recovery: int | None = None
 
     def _new_teid(self) -> int:
         while True:
@@ -101,6 +104,8 @@ class Radio:
         if not response.accepted or response.pgw_fteid is None or response.bearer_fteid is None:
             self._refused(device, response.cause, gtp_private.reason_of(response.private_extension))
             return
+        if response.recovery is not None:
+            self.gateway_recovery = response.recovery
         device.session = DeviceSession(
             ue_ip=response.paa_ipv4 or "0.0.0.0",
             apn=self.config.apn,
@@ -172,6 +177,18 @@ class Radio:
             self.on_reactivation(device)
         log.info("device %s %s", device.iccid, device.reason)
         return session.pgw_control_teid if session else None
+
+    def lose_sessions(self, reason: str) -> list[Device]:
+        """The gateway no longer holds our sessions (it restarted, or the path to it failed): forget them here,
+        without a Delete Session it could not answer; the devices end detached with `reason`."""
+        lost = []
+        for device in {id(d): d for d in self.by_control_teid.values()}.values():
+            if device.session is not None:
+                self._drop_session(device)
+                device.state = DeviceState.DETACHED
+                device.reason, device.code, device.gtp_cause = reason, None, None
+                lost.append(device)
+        return lost
 
     def _tunnel_lost(self, pgw_user_teid: int) -> None:
         """An Error Indication: the gateway holds no tunnel we send to, so the session is gone."""

@@ -3,10 +3,15 @@
 At least once: the delivery row is marked delivered only after a 2xx; anything else (an error
 status, a timeout, a refused connection) records the attempt and asks the runner to retry later.
 Receivers dedupe with `kore-idempotency-token`, which is the same on every attempt.
+
+A target the callback policy refuses (domain/callback_targets.py: by its URL, or by what its name resolves to when
+the client connects, jobs/webhook_transport.py) fails the delivery at once with the neutral error REFUSED and no
+timing, so that the recorded outcome of a callback never tells what answers inside the platform's network.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,6 +20,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellplane.domain.callback_targets import RefusedTarget, TargetPolicy
 from cellplane.domain.callbacks import carries_body
 from cellplane.domain.signatures import kore_signature, twilio_signature
 from cellplane.jobs.runner import RetryLater
@@ -23,12 +29,22 @@ from cellplane.services.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_ATTEMPTS_PER_DE
 from cellplane.store.models import WebhookAttempt, WebhookDelivery
 from cellplane.store.repositories.accounts import auth_token_of
 
+log = logging.getLogger("cellplane.webhooks")
 FailureHook = Callable[[AsyncSession, WebhookDelivery], Awaitable[None]]
+REFUSED = "refused target: the callback URL's host is not an allowed callback target"
 
 
 class WebhookSender:
-    def __init__(self, client: httpx.AsyncClient, *, max_attempts: int = 8, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        max_attempts: int = 8,
+        timeout: float = 10.0,
+        targets: TargetPolicy | None = None,
+    ) -> None:
         self.client = client
+        self.targets = targets or TargetPolicy()
         self.max_attempts = max_attempts
         self.timeout = timeout
         self.on_final_failure: list[FailureHook] = []
@@ -39,19 +55,25 @@ class WebhookSender:
             if delivery is None or delivery.status == "delivered":
                 return
             token = await auth_token_of(session, delivery.account_sid) or ""
-        request = build_request(delivery, token)
         started = time.monotonic()
         status_code: int | None = None
         error: str | None = None
+        refused = False
         try:
-            response = await self.client.send(request)
+            self.targets.check_url(delivery.url)  # a URL stored before the API checked it, or a policy now stricter
+            response = await self.client.send(build_request(delivery, token))
             status_code = response.status_code
             await response.aclose()
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
+        except RefusedTarget as exc:
+            log.warning("webhook %s not sent: %s (%s)", delivery.sid, exc.reason, urlsplit(delivery.url).hostname)
+            error, refused = REFUSED, True
+        except httpx.InvalidURL:  # not an HTTPError: a URL the client cannot send to will never be sendable
+            error, refused = "invalid callback URL", True
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
-        elapsed = int((time.monotonic() - started) * 1000)
+        elapsed = 0 if refused else int((time.monotonic() - started) * 1000)
         async with ctx.sessions() as session, session.begin():
             current = await session.get(WebhookDelivery, delivery.sid)
             assert current is not None
@@ -69,13 +91,13 @@ class WebhookSender:
             )
             if error is None:
                 current.status = "delivered"
-            elif current.attempts >= self.max_attempts:
-                current.status = "failed"
+            elif refused or current.attempts >= self.max_attempts:
+                current.status = "failed"  # a refused target is final: trying again would only probe it again
                 for hook in self.on_final_failure:
                     await hook(session, current)
             attempts, final = current.attempts, current.status
         _count_attempt(status_code, final, attempts)
-        if error is not None and delivery.attempts + 1 < self.max_attempts:
+        if error is not None and not refused and delivery.attempts + 1 < self.max_attempts:
             raise RetryLater(error)
 
 

@@ -10,15 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.responses import Response
 
+from cellplane.api.admin_v1.operator import require_operator
 from cellplane.api.wire.auth import authenticate
+from cellplane.api.wire.render import json_response
 from cellplane.domain.caller import Caller
+from cellplane.domain.errors import AuthenticationFailed
 from cellplane.domain.networks import catalogue
-from cellplane.emulator import Emulator
+from cellplane.emulator import Emulator, UnknownDevice
 from cellplane.emulator import http as emulator_http
 from cellplane.network.gateway import Gateway
 from cellplane.services.context import PlatformContext
@@ -80,16 +84,56 @@ def emulator_router(emulator: Emulator, ctx: PlatformContext, gateway: Gateway |
         resolve_network=resolve_network,
         after_traffic=report if gateway is not None else None,
         network_session=network_session if gateway is not None else None,
+        is_operator=is_operator,
     )
+
+
+def is_operator(request: Request) -> bool:
+    """Whether the request carries /admin/v1's operator credential (Basic admin:<admin token>)."""
+    try:
+        require_operator(request)
+    except AuthenticationFailed:
+        return False
+    return True
+
+
+def handover_router(emulator: Emulator) -> APIRouter:
+    """`DELETE /admin/v1/Emulator/Devices/{Iccid}`: the operator's side of the emulator's control API, for
+    `cellplane device bridge`, which attaches a device of its own for a SIM and must not share the IMSI with the
+    in-process one (a demo SIM's): that one is powered off (Delete Session) and `powered_off` says whether it was on."""
+    router = APIRouter()
+
+    @router.delete("/admin/v1/Emulator/Devices/{iccid}")
+    async def hand_over(request: Request, iccid: str) -> Response:
+        require_operator(request)
+        try:
+            emulator.device(iccid)
+        except UnknownDevice:
+            return json_response({"iccid": iccid, "powered_off": False})
+        await emulator.power_off(iccid)
+        log.info("device %s powered off: handed over to a device bridge", iccid)
+        return json_response({"iccid": iccid, "powered_off": True})
+
+    return router
 
 
 class DemoDevices:
     """A component that powers the demo's devices on once the platform runs (`cellplane up --demo`), so that a
     newcomer sees a living network: attached devices, sessions, connection events."""
 
-    def __init__(self, emulator: Emulator, iccids: Sequence[str], network: str, attempts: int = 5) -> None:
+    def __init__(
+        self,
+        emulator: Emulator,
+        iccids: Sequence[str],
+        network: str,
+        attempts: int = 5,
+        held: Callable[[str], bool] | None = None,
+    ) -> None:
         self.emulator = emulator
         self.iccids = list(iccids)
+        # Whether another device already holds the SIM's session (a `cellplane device bridge` that attached again
+        # before this start got to it): powering ours on would silently take the session from the user's code.
+        self.held = held
         self.mcc, _, self.mnc = network.partition("-")
         self.attempts = attempts
         self._task: asyncio.Task[None] | None = None
@@ -100,6 +144,9 @@ class DemoDevices:
 
     async def _power_on(self) -> None:
         for iccid in self.iccids:
+            if self.held is not None and self.held(iccid):
+                log.info("demo device %s left off: another device (a bridge) holds its session", iccid)
+                continue
             for attempt in range(self.attempts):
                 try:
                     view = await self.emulator.power_on(iccid, mcc=self.mcc, mnc=self.mnc, rat="LTE-M")

@@ -7,25 +7,30 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-import httpx
 from fastapi import FastAPI
 
 from cellplane.api.app import create_app, serving_app
 from cellplane.api.wire.auth import Authenticator
+from cellplane.api.wire.guard import declare
+from cellplane.api.wire.ratelimit import TokenBuckets
 from cellplane.domain.ids import seed_sids
 from cellplane.emulator import Emulator, EmulatorConfig, SimRecord
 from cellplane.jobs.esim_profiles import advance_esim_profile, complete_settings_update
 from cellplane.jobs.runner import JobRunner
 from cellplane.jobs.sim_updates import complete_sim_update
+from cellplane.jobs.webhook_transport import guarded_client, parse_pins, system_resolver
 from cellplane.jobs.webhooks import WebhookSender
 from cellplane.network.dataplane import DataPlane, DataPlaneConfig, DataPlaneMode, RoutingDomain
 from cellplane.network.gateway import Gateway, GatewayConfig
-from cellplane.runtime.settings import Settings, admin_token
+from cellplane.runtime.settings import Settings, admin_token, callback_policy
+from cellplane.services.audit import AuditWriter
 from cellplane.services.context import PlatformContext
 from cellplane.services.esim_profiles import ESIM_PROFILE_JOB
 from cellplane.services.outbox import WEBHOOK_JOB
 from cellplane.services.settings_updates import SETTINGS_UPDATE_JOB
 from cellplane.services.sims import SIM_UPDATE_JOB
+from cellplane.services.things_bulk import BULK_JOB
+from cellplane.services.things_bulk import run_batch as run_bulk_batch
 from cellplane.store.db import make_engine, make_sessionmaker
 from cellplane.store.direct import direct_reader
 from cellplane.store.repositories import sims as sims_repository
@@ -54,30 +59,47 @@ class Platform:
             engine=self.engine,
             direct=direct_reader(self.engine),
             sim_update_delay=settings.sim_update_delay,
+            report_inline_lines=settings.billing_report_inline_lines,
+            report_download_ttl=settings.billing_report_download_ttl,
         )
-        self.http = httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
+        self.callback_targets = callback_policy(settings)
+        self.http = guarded_client(
+            self.callback_targets,
+            timeout=settings.webhook_timeout,
+            resolver=system_resolver(parse_pins(settings.webhook_resolve)),
+        )
         self.webhooks = WebhookSender(
-            self.http, max_attempts=settings.webhook_max_attempts, timeout=settings.webhook_timeout
+            self.http,
+            max_attempts=settings.webhook_max_attempts,
+            timeout=settings.webhook_timeout,
+            targets=self.callback_targets,
         )
         self.runner = JobRunner(
             self.ctx,
             {
                 SIM_UPDATE_JOB: complete_sim_update,
+                BULK_JOB: run_bulk_batch,
                 WEBHOOK_JOB: self.webhooks,
                 ESIM_PROFILE_JOB: advance_esim_profile,
                 SETTINGS_UPDATE_JOB: complete_settings_update,
             },
             concurrency=settings.job_concurrency,
             backoff_base=settings.job_backoff_base,
+            lease_seconds=settings.job_lease_seconds,
         )
         self.authenticator = Authenticator(
             self.ctx, rate_per_second=settings.rate_limit, burst=max(settings.rate_burst, 1.0)
         )
+        self.token_limits = TokenBuckets(
+            rate=settings.token_rate_limit, burst=max(settings.token_rate_burst, 1.0), policy="token"
+        )
+        self.audit = AuditWriter(self.ctx.sessions)
         self.components: list[Component] = self._build_components()
         self._wire_commands()
         self.app = self._build_app()
         self._wire_sms()
-        self.asgi = serving_app(self.app)  # what the server runs: hot endpoints ahead of FastAPI
+        # What the server runs: the edge (RateLimit headers, audit log), then hot endpoints ahead of FastAPI.
+        self.asgi = serving_app(self.app, self.audit, rate_headers=settings.rate_limit > 0)
 
     def _build_components(self) -> list[Component]:
         """The network elements, in start order (the AAA before the gateway that asks it)."""
@@ -255,21 +277,38 @@ class Platform:
     def _build_app(self) -> FastAPI:
         origins = tuple(o.strip() for o in self.settings.things_cors_origins.split(",") if o.strip())
         app = create_app(
-            self.ctx, self.authenticator, admin_token(self.settings), telemetry=self.settings.otel, cors_origins=origins
+            self.ctx,
+            self.authenticator,
+            admin_token(self.settings),
+            telemetry=self.settings.otel,
+            cors_origins=origins,
+            callback_targets=self.callback_targets,
         )
         app.router.lifespan_context = self._lifespan
         app.state.ip_command_outbox = self.ip_command_outbox
         plane = self.data_plane
         app.state.data_plane_status = plane.status if plane is not None else None
+        app.state.token_limits = self.token_limits
         # --- emulator API --- /cellplane/v1/Emulator (issue 3), only when the emulated network runs in-process.
         if self.emulator is not None:
-            from cellplane.runtime.emulated import emulator_router
+            from cellplane.runtime.emulated import emulator_router, handover_router
 
-            app.include_router(emulator_router(self.emulator, self.ctx, self.gateway))
+            app.include_router(declare(emulator_router(self.emulator, self.ctx, self.gateway), "emulator"))
+            app.include_router(handover_router(self.emulator))
             # Its eUICCs download and install eSIM profiles from the platform's SM-DP+ (Euiccs/{Eid}/Profiles).
             from cellplane.runtime.esim import esim_router
 
-            app.include_router(esim_router(self.ctx))
+            app.include_router(declare(esim_router(self.ctx), "emulator"))
+        # --- console --- /console (issue 19): pages for people; its live feed runs as a component.
+        from cellplane.console import install as install_console
+
+        lab = None
+        if self.emulator is not None:
+            from cellplane.runtime.console_lab import EmulatorLab
+
+            lab = EmulatorLab(self.emulator, self.gateway)
+        self.console = install_console(app, self.ctx, lab, session_seconds=self.settings.console_session_seconds)
+        self.components.append(self.console)
         return app
 
     @contextlib.asynccontextmanager
@@ -280,6 +319,10 @@ class Platform:
         finally:
             await self.stop()
 
+    def stopping(self) -> None:
+        """The server was asked to stop (a signal): end what would hold its connections open (console streams)."""
+        self.console.feed.release()
+
     async def start(self) -> None:
         self.runner.start()
         for component in self.components:
@@ -288,6 +331,7 @@ class Platform:
     async def stop(self) -> None:
         for component in reversed(self.components):
             await component.stop()
+        await self.audit.flush()
         await self.runner.stop()
         await self.http.aclose()
         if self.ctx.direct is not None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cellplane.domain.callback_targets import TargetPolicy, parse_host_address
+from cellplane.jobs.webhook_transport import parse_pins
 from cellplane.store.migrate import ensure_sqlite_dir, upgrade
 
 
@@ -31,17 +34,39 @@ class Settings(BaseSettings):
     rate_burst: float = 200.0
     # Browser origins the /things/v1 surface answers CORS for, comma-separated ("*" for any); empty: none.
     things_cors_origins: str = ""
+    # Billing reports (issue 18): one with more lines than this is a 302 to a stored download, kept this many seconds.
+    billing_report_inline_lines: int = 10_000
+    billing_report_download_ttl: float = 86_400.0
+    # The token endpoints, per source address and per client id (a token bucket each): slows secret guessing.
+    token_rate_limit: float = 5.0
+    token_rate_burst: float = 50.0
     # FastAPI's native OpenTelemetry (traces, metrics, logs to the global providers); off, it costs nothing.
     otel: bool = False
     webhook_timeout: float = 10.0
+    # Callbacks to loopback and private networks (a lab's own machine); never link-local, never our own ports.
+    webhook_allow_private: bool = False
+    # Callback host names pinned to addresses, "name=address,...", like curl --resolve (checked all the same).
+    webhook_resolve: str = ""
     webhook_max_attempts: int = 8
     job_backoff_base: float = 1.0
+    # How long a claimed job is its worker's; a job whose worker died is claimed again once this lapses.
+    job_lease_seconds: float = 60.0
     job_concurrency: int = 16
     # Commands (issue 4): IP Command dispatch pace (0: at once; a demo shows `queued`), webhook workers of
     # their own (a slow receiver never holds up command delivery), and the 30-day retention purge's period.
     ip_command_delay: float = 0.0
     webhook_concurrency: int = 32
     retention_interval: float = 3600.0
+    # The web console (issue 19): how long a signed-in session lasts, seconds.
+    console_session_seconds: float = 28800.0
+
+    # HTTP limits (api/http_server.py): seconds to send a request head, seconds a body may stall between reads,
+    # bytes of a request head (431 past it), open connections (lowered to what the descriptor limit allows).
+    http_head_timeout: float = 10.0
+    http_body_timeout: float = 30.0
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    http_max_connections: int = Field(default=1000, ge=8)
+    http_backlog: int = Field(default=2048, ge=1)
 
     # Network side (docs/NETWORK.md). Each element can be turned off to use a third-party one instead.
     aaa_enabled: bool = True
@@ -72,6 +97,12 @@ class Settings(BaseSettings):
     emulator_enabled: bool = False
     emulator_gtpc_port: int = 0
     emulator_gtpu_port: int = 0
+
+    @field_validator("webhook_resolve")
+    @classmethod
+    def _pins_parse(cls, value: str) -> str:
+        parse_pins(value)  # a bad entry is named at start, not at the first callback
+        return value
 
     @model_validator(mode="after")
     def _udp_ports_distinct(self) -> Settings:
@@ -113,6 +144,22 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'cellplane.db'}"
 
 
+def callback_policy(settings: Settings) -> TargetPolicy:
+    """Where callbacks may go: public addresses, loopback and private ones too in a lab (webhook_allow_private),
+    never the platform's own listeners (its API, AAA, gateway ports on loopback or its bound addresses)."""
+    ports = {settings.port}
+    if settings.aaa_enabled:
+        ports |= {settings.aaa_auth_port, settings.aaa_acct_port}
+    if settings.gateway_enabled:
+        ports |= {settings.gtpc_port, settings.gtpu_port, settings.gateway_dae_port}
+    addresses = {parse_host_address(host) for host in (settings.host, settings.aaa_host, settings.gateway_host)}
+    return TargetPolicy(
+        allow_private=settings.webhook_allow_private,
+        own_ports=frozenset(port for port in ports if port),
+        own_addresses=frozenset(address for address in addresses if address is not None),
+    )
+
+
 def admin_token(settings: Settings) -> str:
     """The operator token: from the environment, else the one kept in the data directory (made once)."""
     if settings.admin_token:
@@ -132,3 +179,51 @@ def migrate(settings: Settings) -> str:
     ensure_sqlite_dir(url)
     upgrade(url)
     return url
+
+
+class NoPlatform(Exception):
+    """A command that needs a platform's database (or its data directory) found none where it looked."""
+
+
+WHERE_TO_LOOK = (
+    "give --data-dir DIR or set CELLPLANE_DATA_DIR to the data directory of `cellplane up` "
+    "(or CELLPLANE_DATABASE_URL to its database)"
+)
+
+
+def existing_database(settings: Settings) -> str:
+    """The platform's database URL, found as the server finds it, without creating one: a command other than
+    `cellplane up` or `cellplane db upgrade` that makes a fresh empty database would act on a platform nobody runs."""
+    url = settings.resolved_database_url()
+    if settings.database_url:
+        return url
+    path = settings.data_dir.resolve() / "cellplane.db"
+    if not path.exists():
+        where = settings.data_dir.resolve()
+        raise NoPlatform(f"no cellplane platform in {where} (no cellplane.db there): {WHERE_TO_LOOK}")
+    return url
+
+
+# What `cellplane up` tells the tools that run beside it (the device bridge): where its API and gateway listen.
+PLATFORM_FILE = "platform.json"
+
+
+def write_platform_file(settings: Settings) -> None:
+    """Record where this platform listens, in its data directory, for the tools that find it from there."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    info = {
+        "api": f"http://{settings.host}:{settings.port}",
+        "gateway_host": settings.gateway_host,
+        "gtpc_port": settings.gtpc_port,
+        "gtpu_port": settings.gtpu_port,
+    }
+    (settings.data_dir / PLATFORM_FILE).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def read_platform_file(settings: Settings) -> dict[str, Any] | None:
+    path = settings.data_dir / PLATFORM_FILE
+    try:
+        info: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return info

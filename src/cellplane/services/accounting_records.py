@@ -74,6 +74,9 @@ class NetworkEvent:
     error_code: int | None = None
     bytes_up: int | None = None
     bytes_down: int | None = None
+    # imei_changed: the IMEI seen before (None on a SIM's first); `rejected` when an IMEI lock refused the attach.
+    previous_imei: str | None = None
+    rejected: bool = False
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,13 +68,14 @@ async def create_api_key(session: AsyncSession, account_sid: str, friendly_name:
 
 async def resolve_credential(session: AsyncSession, username: str, password: str) -> Caller | None:
     """The Caller for `AccountSid:AuthToken` or `SKxxx:secret`, or None when they do not match."""
+    kind: Literal["auth_token", "api_key"]
     if is_sid(username, Prefix.ACCOUNT):
         account = await repo.get_account(session, username)
         if account is None or account.status != "active":
             return None
         if not hmac.compare_digest(account.auth_token.encode(), password.encode()):
             return None
-        credential_sid = account.sid
+        credential_sid, kind = account.sid, "auth_token"
     elif is_sid(username, Prefix.API_KEY):
         key = await repo.get_api_key(session, username)
         if key is None or not hmac.compare_digest(key.secret_hash, hash_secret(password)):
@@ -81,7 +83,7 @@ async def resolve_credential(session: AsyncSession, username: str, password: str
         account = await repo.get_account(session, key.account_sid)
         if account is None or account.status != "active":
             return None
-        credential_sid = key.sid
+        credential_sid, kind = key.sid, "api_key"
     else:
         return None
     children = await repo.child_sids(session, account.sid)
@@ -90,4 +92,5 @@ async def resolve_credential(session: AsyncSession, username: str, password: str
         credential_sid=credential_sid,
         visible=frozenset([account.sid, *children]),
         parent_sid=account.parent_sid,
+        actor_kind=kind,
     )

@@ -30,6 +30,9 @@ class PlatformContext:
     # Pace of IP Command dispatch (`queued` -> `sent`), seconds: 0 normally; a demo or a crash test slows it.
     command_delay: float = 0.0
     clock: Callable[[], datetime] = utcnow
+    # Billing reports: more lines than this answer 302 to a stored download, which expires after the TTL (seconds).
+    report_inline_lines: int = 10_000
+    report_download_ttl: float = 86_400.0
     # One event per job runner: a wake-up must reach every runner, and one runner clearing its event
     # must not swallow another's.
     wakers: list[asyncio.Event] = field(default_factory=list)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cellplane.domain.ids import Prefix, new_sid
 from cellplane.domain.policy import READY_ACTIVATION_BYTES, EventType, SimPolicy, visited_network
 from cellplane.domain.wireless import zone
-from cellplane.services import billing, network_policy
+from cellplane.services import billing, network_policy, things_imei
 from cellplane.services.accounting_records import (
     AccountingRecord,
     BatchEffects,
@@ -33,6 +33,7 @@ from cellplane.services.accounting_records import (
     live,
     session_event,
 )
+from cellplane.services.things_imei import silent_imei_event
 from cellplane.store.driver_sql import plan_every_statement
 from cellplane.store.models import Sim
 from cellplane.store.repositories import accounting as repo
@@ -163,6 +164,11 @@ async def apply_batch(
         effects.policies.update(await network_policy.load_imsis(session, missing, now))
     # The batch's writes may be its whole transaction (repo.write_segment): no statement before, one segment.
     alone = optimistic and not missing and not any(r.kind in (RecordKind.NAS_ON, RecordKind.NAS_OFF) for r in records)
+    watched = [e for e in events if e.event_type == EventType.IMEI_CHANGED]
+    if watched:
+        # A first IMEI is stored, not an event; a refused one has its attach_rejected (83711) event already.
+        events = [e for e in events if e.event_type != EventType.IMEI_CHANGED or not silent_imei_event(e)]
+        await things_imei.record(session, watched)
     event_rows = [event_row(e) for e in events]
     segment: list[AccountingRecord] = []
     for record in records:

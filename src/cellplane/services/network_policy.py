@@ -217,6 +217,7 @@ def _build(
             period_start=period.start_time if period is not None else None,
             period_end=period.end_time if period is not None else None,
             period_data_used=int(period.data_used) if period is not None else 0,
+            last_imei=row.last_imei,
         )
     return built
 
@@ -235,6 +236,8 @@ def _thing(row: Row[Any], status: str, pools: tuple[str, ...]) -> SimPolicy:
         locked_ip=row.locked_ip,
         services_data=bool(row.services_data),
         services_sms=bool(row.services_sms),
+        last_imei=row.last_imei,
+        imei_lock=row.imei_lock,
     )
 
 
@@ -261,4 +264,5 @@ def _wireless(row: Row[Any], status: str, period: Row[Any] | None, usage: ZoneUs
         national_limit_bytes=data_limit_bytes(row.national_roaming_data_limit) if on_plan else 0,
         international_limit_bytes=data_limit_bytes(row.international_roaming_data_limit) if on_plan else 0,
         zone_usage=usage if usage is not None else ZoneUsage(period.sid if period is not None else None),
+        last_imei=row.last_imei,
     )

@@ -3,7 +3,8 @@
 The seed (IPCommand Resource, "Retention Period"): commands are kept 30 days from their creation and are
 no longer readable after that. SMS Commands and Wireless Commands follow the same rule (the Wireless Command
 resource: "Commands are retained for 30 days"), and so do the webhook deliveries made
-for them (once finished) and finished jobs, which would otherwise only grow.
+for them (once finished) and finished jobs, which would otherwise only grow. Audit events are kept 90 days
+(services/audit.py), and expired access tokens go as soon as they expire.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain.ids import Prefix
+from cellplane.services import audit
 from cellplane.services.outbox import enqueue
 from cellplane.store.models import IpCommand, SmsCommand, WirelessCommand
+from cellplane.store.repositories import identity as identity_repo
 from cellplane.store.repositories import retention as repo
 
 RETENTION_JOB = "retention"
@@ -30,11 +33,21 @@ class Purged:
     wireless_commands: int = 0
     webhook_deliveries: int = 0
     jobs: int = 0
+    audit_events: int = 0
+    access_tokens: int = 0
 
     @property
     def more(self) -> bool:
         """Whether some kind filled its batch, so another batch may find more."""
-        kinds = (self.ip_commands, self.sms_commands, self.wireless_commands, self.webhook_deliveries, self.jobs)
+        kinds = (
+            self.ip_commands,
+            self.sms_commands,
+            self.wireless_commands,
+            self.webhook_deliveries,
+            self.jobs,
+            self.audit_events,
+            self.access_tokens,
+        )
         return max(kinds) >= BATCH
 
 
@@ -58,6 +71,10 @@ async def purge_batch(session: AsyncSession, now: datetime) -> Purged:
             session, sid_floor(Prefix.WEBHOOK_DELIVERY, cutoff), cutoff, BATCH
         ),
         jobs=await repo.delete_finished_jobs(session, cutoff, BATCH),
+        audit_events=await identity_repo.delete_audit_events(
+            session, sid_floor(Prefix.AUDIT_EVENT, now - audit.RETENTION), now - audit.RETENTION, BATCH
+        ),
+        access_tokens=await identity_repo.delete_expired_tokens(session, now, BATCH),
     )
 
 

@@ -23,7 +23,7 @@ from cellplane.domain.errors import (
 )
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
-from cellplane.services import billing, settings_updates, unique_names
+from cellplane.services import billing, settings_updates, things_billing, unique_names
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue, enqueue_webhook
 from cellplane.store.direct import DirectReadUnavailable
@@ -111,6 +111,25 @@ async def visible_accounts(session: AsyncSession, caller: Caller) -> frozenset[s
     return frozenset([caller.account_sid, *await account_repo.child_sids(session, caller.account_sid)])
 
 
+async def listed_accounts(session: AsyncSession, caller: Caller) -> frozenset[str]:
+    """Whose SIMs a caller's Sims list shows: its own and, for a parent, its subaccounts' (read fresh: a cached
+    Caller may predate a subaccount). The same SIMs it can fetch, update and send commands to (README)."""
+    if caller.parent_sid is not None:
+        return frozenset([caller.account_sid])
+    return await visible_accounts(session, caller)
+
+
+async def find_addressable(session: AsyncSession, caller: Caller, key: str, product: str = PRODUCT) -> Sim | None:
+    """A SIM the caller may send commands to: of its own account first (unique names are per account), else, for
+    a parent, a subaccount's by sid or unique name, exactly as `fetch` finds it."""
+    sim = await repo.find_visible(session, key, [caller.account_sid], product)
+    if sim is None and caller.parent_sid is None:
+        others = await visible_accounts(session, caller) - {caller.account_sid}
+        if others:
+            sim = await repo.find_visible(session, key, others, product)
+    return sim
+
+
 async def list_sims(
     session: AsyncSession,
     caller: Caller,
@@ -120,7 +139,7 @@ async def list_sims(
     fleet: str | None = None,
     iccid: str | None = None,
 ) -> Page[Sim]:
-    stmt = repo.list_query(caller.account_sid, PRODUCT)
+    stmt = repo.list_query(await listed_accounts(session, caller), PRODUCT)
     if status is not None:
         stmt = stmt.where(Sim.status == status)
     if iccid is not None:
@@ -226,6 +245,8 @@ async def complete_update(session: AsyncSession, ctx: PlatformContext, sim_sid: 
     if sim.status in lifecycle.CONNECTABLE and sim.date_activated is None:
         sim.date_activated = now
     sim.date_updated = now
+    # The Things' monthly fee needs every status a Thing had and when (issue 18): kept with the change.
+    things_billing.record_state_change(session, sim, now)
     if sim.product == PRODUCT:
         # Billing periods and the first settings update (Super SIM resources) follow the confirmed status.
         await billing.on_status_change(session, sim, now)

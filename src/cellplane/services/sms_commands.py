@@ -27,6 +27,7 @@ from cellplane.services.command_callbacks import enqueue_status_callback, failur
 from cellplane.services.context import PlatformContext
 from cellplane.services.metrics import command_outcome
 from cellplane.services.outbox import enqueue
+from cellplane.services.sims import find_addressable
 from cellplane.services.sms_usage import count_sms
 from cellplane.services.transport import SmsOutcome, SmsSubmission, SmsTransport
 from cellplane.store.models import Fleet, Sim, SmsCommand, WebhookDelivery
@@ -100,9 +101,10 @@ def _fleet_refusal(sim: Sim, fleet: Fleet | None) -> str | None:
 
 
 async def create(session: AsyncSession, ctx: PlatformContext, caller: Caller, request: NewSmsCommand) -> SmsCommand:
-    """Accept a command to a SIM of the caller's own account; it is written with the job that sends it."""
+    """Accept a command to a SIM of the caller's account or, for a parent, of a subaccount (the SIM's account owns
+    the command); it is written with the job that sends it."""
     check_payload(request.payload)
-    sim = await sims_repo.find_visible(session, request.sim, [caller.account_sid], PRODUCT)
+    sim = await find_addressable(session, caller, request.sim, PRODUCT)
     if sim is None:
         raise NotFound("Sim", request.sim)
     if not lifecycle.takes_commands(sim.status, sim.pending_status):
@@ -115,7 +117,7 @@ async def create(session: AsyncSession, ctx: PlatformContext, caller: Caller, re
     now = ctx.clock()
     command = SmsCommand(
         sid=new_sid(Prefix.SMS_COMMAND),
-        account_sid=caller.account_sid,
+        account_sid=sim.account_sid or caller.account_sid,
         sim_sid=sim.sid,
         payload=request.payload,
         status=rules.QUEUED,

@@ -20,10 +20,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellplane.domain import rating
 from cellplane.domain.billing import add_months
 from cellplane.domain.caller import Caller
 from cellplane.domain.errors import InvalidParameter, NotFound
@@ -44,11 +45,9 @@ MAX_DAY_MONTHS = 3
 MAX_ALL_MONTHS = 18
 MAX_SIM_GROUP_WINDOW = timedelta(days=31)
 
-# Rating: a flat price per megabyte (10^6 bytes). The spec's own example bills 300,000 bytes at
-# 0.03 USD, i.e. 0.10 USD/MB; amounts are shown in the currency's minor unit (cents, ISO 4217).
-BILLED_UNIT = "USD"
-PRICE_PER_MB = Decimal("0.10")
-_CENTS = Decimal("0.01")
+# Rating: the one engine (domain/rating.py) with the platform's default price plan: 0.10 USD per MB of 10^6
+# bytes (the spec's own example bills 300,000 bytes at 0.03 USD), rounded half-up to the cent.
+BILLED_UNIT = rating.DEFAULT_PLAN.currency
 
 _NETWORK = re.compile(r"^HW[0-9a-fA-F]{32}\Z")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}\Z")
@@ -97,8 +96,8 @@ class UsageRecord:
 
 
 def rate(data_bytes: int) -> Decimal:
-    """The price of `data_bytes` in BILLED_UNIT, rounded to cents."""
-    return (Decimal(data_bytes) * PRICE_PER_MB / Decimal(1_000_000)).quantize(_CENTS, rounding=ROUND_HALF_UP)
+    """The price of `data_bytes` in BILLED_UNIT, rounded to cents, by the rating engine."""
+    return rating.data_charge(data_bytes, rating.DEFAULT_PLAN)
 
 
 def window(request: UsageRequest, now: datetime) -> tuple[datetime, datetime]:

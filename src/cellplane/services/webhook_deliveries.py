@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain.caller import Caller
-from cellplane.domain.errors import InvalidParameter, NotFound
+from cellplane.domain.errors import Conflict, InvalidParameter, NotFound
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
+from cellplane.services.outbox import WEBHOOK_JOB, enqueue
 from cellplane.store.models import WebhookAttempt, WebhookDelivery
+from cellplane.store.models.base import utcnow
 from cellplane.store.repositories import webhooks as repo
 
 STATUSES = ("pending", "delivered", "failed")
@@ -48,3 +50,16 @@ async def fetch(session: AsyncSession, caller: Caller, sid: str) -> tuple[Webhoo
     if delivery is None:
         raise NotFound("WebhookDelivery", sid)
     return delivery, await repo.attempts(session, delivery.sid)
+
+
+async def retry(session: AsyncSession, caller: Caller, sid: str) -> WebhookDelivery:
+    """Try a failed delivery once more (a person's retry after fixing the receiver): it goes back to pending
+    and one more attempt is queued; that attempt settles it delivered or failed again."""
+    delivery, _ = await fetch(session, caller, sid)
+    if delivery.status != "failed":
+        raise Conflict(f"Only a failed delivery can be retried; this one is {delivery.status}")
+    delivery.status = "pending"
+    delivery.date_updated = utcnow()
+    enqueue(session, WEBHOOK_JOB, {"delivery_sid": delivery.sid}, max_attempts=1)
+    await session.flush()
+    return delivery

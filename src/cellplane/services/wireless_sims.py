@@ -74,7 +74,7 @@ async def list_sims(
     registration_code: str | None = None,
 ) -> Page[Sim]:
     empty: Page[Sim] = Page(items=[], has_next=False, has_previous=False)
-    stmt = repo.list_query(caller.account_sid, PRODUCT)
+    stmt = repo.list_query(await sims.listed_accounts(session, caller), PRODUCT)
     if status is not None:
         if status == "scheduled":
             return empty  # never entered here (see domain/lifecycle.py)

@@ -59,7 +59,10 @@ ALLOWED = closed(
         },
     }
 )
+# DELETE /admin/v1/Emulator/Devices/{iccid}: served only with the in-process emulator (runtime/emulated.py).
+HANDOVER = closed({"iccid": STRING, "powered_off": {"type": "boolean"}})
 SCHEMAS = {
+    "admin.v1.handover": HANDOVER,
     "admin.v1.account": ACCOUNT,
     "admin.v1.api_key": KEY,
     "admin.v1.provisioned_sims": PROVISIONED,
@@ -125,6 +128,12 @@ def _operations() -> dict[tuple[str, str], Operation]:
             "The visited networks a SIM may use (its fleet's network access profile)",
             "AdminListAllowedNetworks",
             {"200": c.json_response("The networks, in the profile's order", c.ref("admin.v1.allowed_networks"))},
+            parameters=[iccid],
+        ),
+        ("DELETE", "/Emulator/Devices/{iccid}"): _admin(
+            "Hand a SIM over to a device bridge: power the in-process emulator's device off (with --emulator only)",
+            "AdminHandOverEmulatedDevice",
+            {"200": c.json_response("Whether a device of the in-process emulator was on", c.ref("admin.v1.handover"))},
             parameters=[iccid],
         ),
     }

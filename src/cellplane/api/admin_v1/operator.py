@@ -8,6 +8,7 @@ import hmac
 
 from fastapi import Request
 
+from cellplane.api.wire.edge import ACTOR_KEY
 from cellplane.domain.errors import AuthenticationFailed
 
 
@@ -23,3 +24,5 @@ def require_operator(request: Request) -> None:
         raise AuthenticationFailed("Operator authentication failed") from None
     if username != "admin" or not hmac.compare_digest(password.encode(), expected.encode()):
         raise AuthenticationFailed("Operator authentication failed")
+    # For the audit log (api/wire/edge.py): the operator acted, on the account the path names, if any.
+    request.scope[ACTOR_KEY] = ("operator", "admin", request.path_params.get("sid"))

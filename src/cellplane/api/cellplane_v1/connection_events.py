@@ -10,6 +10,7 @@ from starlette.responses import Response
 from cellplane.api.wire.auth import authenticate
 from cellplane.api.wire.db import reading
 from cellplane.api.wire.forms import query_params
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
 from cellplane.api.wire.urls import surface_base
@@ -17,7 +18,7 @@ from cellplane.domain.ids import is_sid
 from cellplane.services import connection_events as service
 from cellplane.store.models import ConnectionEvent
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("sims"))
 
 
 def render(request: Request, event: ConnectionEvent) -> dict[str, Any]:

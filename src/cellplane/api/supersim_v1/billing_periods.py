@@ -10,6 +10,7 @@ from starlette.responses import Response
 from cellplane.api.wire.auth import authenticate
 from cellplane.api.wire.db import context, transaction
 from cellplane.api.wire.forms import query_params
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
 from cellplane.domain.ids import Prefix, is_sid
@@ -17,7 +18,7 @@ from cellplane.services import billing as service
 from cellplane.services import sims
 from cellplane.store.models import BillingPeriod
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("billing"))
 
 
 def render(period: BillingPeriod) -> dict[str, Any]:

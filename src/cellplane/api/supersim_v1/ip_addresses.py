@@ -10,12 +10,13 @@ from starlette.responses import Response
 from cellplane.api.wire.auth import authenticate
 from cellplane.api.wire.db import reading
 from cellplane.api.wire.forms import query_params
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import json_response
 from cellplane.services import ip_addresses as service
 from cellplane.services import sims
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("sims"))
 
 
 def render(address: service.SimIpAddress) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,17 +11,19 @@ from starlette.responses import Response
 from cellplane.api.wire.auth import authenticate
 from cellplane.api.wire.db import reading
 from cellplane.api.wire.forms import form_params, query_params
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
 from cellplane.api.wire.urls import surface_base
 from cellplane.domain import ip_commands as rules
-from cellplane.domain.errors import MissingParameter
+from cellplane.domain.errors import MissingParameter, NotFound
 from cellplane.domain.ids import is_sid
 from cellplane.services import ip_commands as service
+from cellplane.services import sims as sims_service
 from cellplane.services.ip_command_outbox import IpCommandOutbox
 from cellplane.store.models import IpCommand
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("commands"))
 
 
 def render(request: Request, command: IpCommand | service.Outgoing) -> dict[str, Any]:
@@ -65,7 +68,17 @@ async def create_ip_command(request: Request) -> Response:
     )
     service.check(new)
     outbox: IpCommandOutbox = request.app.state.ip_command_outbox
-    command = await outbox.submit(caller.account_sid, new)  # the SIM is looked up with the batch
+    try:
+        command = await outbox.submit(caller.account_sid, new)  # the SIM is looked up with the batch
+    except NotFound:
+        if caller.parent_sid is not None:
+            raise
+        # A parent may command its subaccounts' SIMs, as it may fetch them: the command is the SIM's account's.
+        async with reading(request) as session:
+            sim = await sims_service.find_addressable(session, caller, new.sim)
+        if sim is None or sim.account_sid is None or sim.account_sid == caller.account_sid:
+            raise
+        command = await outbox.submit(sim.account_sid, dataclasses.replace(new, sim=sim.sid))
     body = render(request, command)
     return json_response(body, status=201)
 

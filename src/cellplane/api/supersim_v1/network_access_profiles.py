@@ -10,6 +10,7 @@ from starlette.responses import Response
 from cellplane.api.wire.auth import authenticate
 from cellplane.api.wire.db import reading, transaction
 from cellplane.api.wire.forms import form_params, query_params
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
 from cellplane.api.wire.urls import surface_base
@@ -18,7 +19,7 @@ from cellplane.domain.networks import Network
 from cellplane.services import network_access_profiles as service
 from cellplane.store.models import NetworkAccessProfile
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("networks"))
 
 
 def _url(request: Request, profile_sid: str) -> str:

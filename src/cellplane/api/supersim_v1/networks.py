@@ -9,13 +9,14 @@ from starlette.responses import Response
 
 from cellplane.api.wire.auth import authenticate
 from cellplane.api.wire.forms import query_params
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import json_response
 from cellplane.api.wire.urls import surface_base
 from cellplane.domain.errors import NotFound
 from cellplane.domain.networks import Network, catalogue, is_page_key
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("networks"))
 
 
 def render(request: Request, network: Network) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from cellplane.api.wire.auth import authenticate
 from cellplane.api.wire.db import addressable, connection, context, reading, transaction
 from cellplane.api.wire.forms import form_params, query_params
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
 from cellplane.api.wire.urls import surface_base
@@ -18,7 +19,7 @@ from cellplane.domain import lifecycle
 from cellplane.services import sims as service
 from cellplane.store.models import Sim
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("sims"))
 
 
 def render(request: Request, sim: Sim | Row[Any]) -> dict[str, Any]:

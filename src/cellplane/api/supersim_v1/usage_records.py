@@ -10,11 +10,12 @@ from starlette.responses import Response
 from cellplane.api.wire.auth import authenticate
 from cellplane.api.wire.db import context, reading
 from cellplane.api.wire.forms import query_params
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
 from cellplane.services import usage_records as service
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("usage"))
 
 
 def render(record: service.UsageRecord) -> dict[str, Any]:

@@ -5,7 +5,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cellplane.api.things_v1 import ip_pools, ip_profiles, nat_rules, networks, routes, sms, things, things_groups
+from cellplane.api.things_v1 import (
+    billing,
+    bulk_actions,
+    events,
+    imei_changes,
+    ip_pools,
+    ip_profiles,
+    nat_rules,
+    networks,
+    routes,
+    sms,
+    things,
+    things_groups,
+)
 from cellplane.api.things_v1.wire import PREFIX, SurfaceHeaders, error_response
 
 __all__ = ["PREFIX", "SurfaceHeaders", "error_response", "router"]
@@ -13,6 +26,19 @@ __all__ = ["PREFIX", "SurfaceHeaders", "error_response", "router"]
 
 def router() -> APIRouter:
     combined = APIRouter(prefix=PREFIX, tags=["IoT Programmable SIM (things/v1)"])
-    for module in (things, sms, things_groups, networks, ip_pools, routes, nat_rules, ip_profiles):
+    for module in (
+        things,
+        sms,
+        things_groups,
+        networks,
+        ip_pools,
+        routes,
+        nat_rules,
+        ip_profiles,
+        events,
+        bulk_actions,
+        imei_changes,
+        billing,
+    ):
         combined.include_router(module.router)
     return combined

@@ -98,6 +98,32 @@ def _responses(method: str, collection: bool) -> dict[str, Any]:
     return {**changed, **_errors("400", "401", "403", "404", "409", "412", "429")}
 
 
+REPORT_PARAMETERS = [
+    c.query("cycle", {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"}, "The billing cycle, a UTC month"),
+    c.query("scope", {"type": "string", "enum": ["account", "thing", "thingsGroup"]}, "Default account"),
+    c.query("id", {"type": "string"}, "The Thing (id or ICCID) or Things Group; the account's own sid or none"),
+]
+
+
+def _billing(method: str, path: str, operation: Operation) -> Operation:
+    """The rating routes (issue 18) are not collections of resources: their own parameters and answers."""
+    if path.endswith("/billingReports"):
+        operation["parameters"] = REPORT_PARAMETERS
+        report = {"application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}}
+        operation["responses"] = {
+            "200": {"description": "The report: lines per Thing and their total (JSON, or CSV)", "content": report},
+            "302": {"description": "A large report: Location is its stored, expiring download"},
+            **_errors("400", "401", "403", "429"),
+        }
+    elif path.endswith("/pricePlan"):
+        operation["parameters"] = []
+        operation["responses"] = {
+            "200": c.json_response("The price plan (amounts as decimal strings)", {"type": "object"}),
+            **_errors("400", "401", "403", "429"),
+        }
+    return operation
+
+
 def describe(method: str, path: str) -> tuple[str, Operation] | None:
     if not path.startswith(PREFIX):
         return None
@@ -120,6 +146,8 @@ def describe(method: str, path: str) -> tuple[str, Operation] | None:
     }
     if method in ("POST", "PATCH", "PUT"):
         operation["requestBody"] = JSON_BODY
+    if path.endswith(("/billingReports", "/pricePlan")):
+        operation = _billing(method, path, operation)
     return path, operation
 
 

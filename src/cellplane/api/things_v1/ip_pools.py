@@ -8,11 +8,12 @@ from starlette.responses import Response
 from cellplane.api.things_v1.networks import render_pool
 from cellplane.api.things_v1.wire import body, caller, if_match, resource
 from cellplane.api.wire.db import reading, transaction
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.render import json_response
 from cellplane.domain.errors import InvalidParameter
 from cellplane.services import things_networks as service
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("networks"))
 FIELDS = ("cidr",)
 
 

@@ -9,11 +9,12 @@ from starlette.responses import Response
 
 from cellplane.api.things_v1.wire import body, caller, if_match, page_body, page_spec, resource, times
 from cellplane.api.wire.db import reading, transaction
+from cellplane.api.wire.guard import guarded
 from cellplane.services import things_nat as service
 from cellplane.services import things_networks as networks
 from cellplane.store.models import NatRule
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("networks"))
 FIELDS = ("protocol", "publicPort", "thingId", "privateIp", "privatePort")
 _WIRE = {
     "protocol": "protocol",

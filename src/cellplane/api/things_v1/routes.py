@@ -9,10 +9,11 @@ from starlette.responses import Response
 
 from cellplane.api.things_v1.wire import body, caller, if_match, page_body, page_spec, resource, times
 from cellplane.api.wire.db import reading, transaction
+from cellplane.api.wire.guard import guarded
 from cellplane.services import things_networks as service
 from cellplane.store.models import ThingsRoute
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("networks"))
 FIELDS = ("destination", "target")
 
 

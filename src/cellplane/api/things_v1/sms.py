@@ -9,12 +9,13 @@ from starlette.responses import Response
 
 from cellplane.api.things_v1.wire import body, caller, iso, page_body, page_spec, resource
 from cellplane.api.wire.db import context, reading, transaction
+from cellplane.api.wire.guard import guarded
 from cellplane.domain.errors import InvalidParameter
 from cellplane.domain.policy import RejectCode
 from cellplane.services import things_sms as service
 from cellplane.store.models import SmsCommand
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("things"))
 FIELDS = ("text",)
 
 

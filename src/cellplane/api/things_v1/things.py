@@ -20,16 +20,21 @@ from cellplane.api.things_v1.wire import (
     times,
 )
 from cellplane.api.wire.db import context, reading, transaction
+from cellplane.api.wire.guard import guarded
+from cellplane.api.wire.render import json_response
 from cellplane.domain import things as rules
+from cellplane.domain import things_bulk as bulk_rules
 from cellplane.domain.errors import InvalidParameter
 from cellplane.services import things as service
 from cellplane.store.models import DataSession, Sim
 
-router = APIRouter()
-FIELDS = ("state", "services", "lockedIp", "thingsGroupId")
+router = APIRouter(route_class=guarded("things"))
+FIELDS = ("state", "services", "lockedIp", "thingsGroupId", "tags", "imeiLock")
 
 
-def render(thing: Sim, live: DataSession | None, last: DataSession | None) -> dict[str, Any]:
+def render(
+    thing: Sim, live: DataSession | None, last: DataSession | None, tags: list[str] | None = None
+) -> dict[str, Any]:
     return {
         "id": thing.sid,
         "iccid": thing.iccid,
@@ -38,12 +43,12 @@ def render(thing: Sim, live: DataSession | None, last: DataSession | None) -> di
         # True while the network applies a state change (the change answered 202); `state` is where it is going.
         "statePending": thing.status == rules.IN_FLIGHT,
         "thingsGroupId": thing.things_group_sid,
-        "tags": [],
+        "tags": tags or [],
         "services": {"data": thing.services_data, "sms": thing.services_sms},
         "ipAddress": live.ue_ip if live is not None else None,
         "lockedIp": thing.locked_ip,
-        "imei": last.imei if last is not None else None,
-        "imeiLock": None,
+        "imei": thing.last_imei or (last.imei if last is not None else None),
+        "imeiLock": thing.imei_lock,
         "lastSeen": None
         if last is None
         else {
@@ -61,7 +66,8 @@ def render(thing: Sim, live: DataSession | None, last: DataSession | None) -> di
 
 async def _render(session: Any, thing: Sim) -> dict[str, Any]:
     live = await service.live_session(session, thing)
-    return render(thing, live, live or await service.last_seen(session, thing))
+    tags = (await service.tags_of(session, [thing]))[thing.sid]
+    return render(thing, live, live or await service.last_seen(session, thing), tags)
 
 
 def _change(values: dict[str, Any]) -> service.ThingChange:
@@ -77,6 +83,10 @@ def _change(values: dict[str, Any]) -> service.ThingChange:
         change.services_sms = boolean({"services.sms": services.get("sms")}, "services.sms")
     if "lockedIp" in values:
         change.locked_ip = values["lockedIp"]
+    if values.get("tags") is not None:
+        change.tags = bulk_rules.check_tags(values["tags"])
+    if "imeiLock" in values:
+        change.imei_lock = values["imeiLock"]
     return change
 
 
@@ -87,7 +97,13 @@ async def list_things(request: Request) -> Response:
     query = request.query_params
     async with reading(request) as session:
         page = await service.list_things(
-            session, who, spec, state=query.get("state"), group=query.get("thingsGroupId"), iccid=query.get("iccid")
+            session,
+            who,
+            spec,
+            state=query.get("state"),
+            group=query.get("thingsGroupId"),
+            iccid=query.get("iccid"),
+            tag=query.get("tag"),
         )
         items = [await _render(session, thing) for thing in page.items]
     return page_body(page, items)
@@ -110,3 +126,12 @@ async def update_thing(request: Request, key: str) -> Response:
         thing, pending = await service.update(session, context(request), who, key, change, if_match(request))
         content = await _render(session, thing)
     return resource(content, thing.sid, thing.date_updated, status=202 if pending else 200)
+
+
+@router.get("/tags")
+async def list_tags(request: Request) -> Response:
+    """Every tag of the account's Things with how many Things carry it (one page: at most 20 tags a Thing)."""
+    who = await caller(request)
+    async with reading(request) as session:
+        counts = await service.tag_counts(session, who)
+    return json_response({"items": [{"tag": tag, "thingCount": count} for tag, count in counts], "nextPageToken": None})

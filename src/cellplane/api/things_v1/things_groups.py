@@ -9,11 +9,12 @@ from starlette.responses import Response
 
 from cellplane.api.things_v1.wire import body, caller, if_match, page_body, page_spec, resource, text, times
 from cellplane.api.wire.db import reading, transaction
+from cellplane.api.wire.guard import guarded
 from cellplane.services import things_profiles as service
 from cellplane.store.models import ThingsGroup
 from cellplane.store.repositories import things as repo
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("things"))
 FIELDS = ("name", "networkId", "ipProfileId")
 
 

@@ -7,7 +7,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -15,8 +15,9 @@ from fastapi import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cellplane.api.wire.auth import Authenticator, authenticate
+from cellplane.api.wire.auth import QUOTA_KEY, authenticate
 from cellplane.api.wire.db import context
+from cellplane.api.wire.ratelimit import UNLIMITED, things_quota_headers
 from cellplane.api.wire.render import json_response
 from cellplane.domain.caller import Caller
 from cellplane.domain.errors import InvalidParameter
@@ -63,10 +64,10 @@ def error_response(status: int, message: str, info: str | None, headers: dict[st
 
 
 async def caller(request: Request) -> Caller:
-    """The authenticated caller (the shared authenticator: Basic today, Bearer once the identity layer has it),
-    remembered for the quota headers; the account's default Things Group exists from here on."""
+    """The authenticated caller (the shared authenticator: Basic or a Bearer token, and the route's permission); it
+    leaves the credential's quota in the scope for the headers. The account's default Things Group exists from
+    here on."""
     found = await authenticate(request)
-    request.scope.setdefault("state", {})["things_credential"] = found.credential_sid
     ready: set[str] = request.app.state.things_accounts
     if found.account_sid not in ready:
         ctx = context(request)
@@ -154,13 +155,12 @@ def page_body(page: Page[Any], items: list[dict[str, Any]]) -> Response:
 class SurfaceHeaders:
     """Adds the seed's headers to every /things/v1 response (errors included) and answers CORS preflights.
 
-    The quota headers are the shared rate limiter's numbers for the caller's credential: a token bucket of
-    `burst` requests refilled at `rate_per_second`, shown as a quota of `burst` per second-long interval.
+    The quota headers are the shared rate limiter's numbers for the caller's credential, as the RateLimit headers
+    show them (api/wire/ratelimit.py).
     """
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, origins: Collection[str]) -> None:
+    def __init__(self, app: ASGIApp, origins: Collection[str]) -> None:
         self.app = app
-        self.authenticator = authenticator
         self.origins = frozenset(origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -191,16 +191,10 @@ class SurfaceHeaders:
         await self.app(scope, receive, send_with_headers)
 
     def _headers(self, scope: Scope, origin: str | None, preflight: bool) -> dict[str, str]:
-        credential = (scope.get("state") or {}).get("things_credential")
-        limit, used, reset = self.authenticator.quota(credential)
         headers = {
             "api-version": API_VERSION,
             "sunset": "n/a",
-            "quota-interval": "1",
-            "quota-time-unit": "second",
-            "quota-limit": str(limit),
-            "quota-used": str(used),
-            "quota-reset-UTC": (datetime.now(UTC) + timedelta(seconds=reset)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **things_quota_headers(scope.get(QUOTA_KEY) or UNLIMITED),
             "strict-transport-security": HSTS,
         }
         if origin is not None:

@@ -1,30 +1,39 @@
-"""HTTP Basic authentication (AccountSid:AuthToken or SKxxx:secret) with a short-lived cache, and rate limits.
+"""Authentication on every surface: HTTP Basic (AccountSid:AuthToken or SKxxx:secret) or an OAuth2 Bearer token;
+then the route's permission (domain/permissions.py) and the credential's rate limit.
 
-A verified credential is cached for a few seconds so the hot path (GET one SIM) costs no extra query;
-a wrong password is never cached. Limits are per credential, a token bucket; a refused request is
-never processed.
+A verified credential is cached for a few seconds (a Bearer token never beyond its expiry) so the hot path (GET one
+SIM) costs no extra query; a wrong secret is never cached, and deleting an API client or key empties the cache
+(`forget`) so a revoked token is refused at once by this process (other nodes: within `cache_seconds`).
+A route declares its permission once, with its router's route class (api/wire/guard.py); a route that declares
+none is open to `admin` only. The caller and its quota are left in the ASGI scope for the edge layer (audit log,
+RateLimit headers: api/wire/edge.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from fastapi import Request
 
+from cellplane.api.wire.ratelimit import TokenBuckets
 from cellplane.domain.caller import Caller
-from cellplane.domain.errors import AuthenticationFailed, RateLimited
+from cellplane.domain.errors import AuthenticationFailed, InvalidToken, PermissionDenied
+from cellplane.services import api_clients
 from cellplane.services.accounts import resolve_credential
 from cellplane.services.context import PlatformContext
+from cellplane.store.models.base import utcnow
 
-
-@dataclass
-class _Bucket:
-    tokens: float
-    updated: float
+log = logging.getLogger("cellplane.api")
+CALLER_KEY = "cellplane.caller"
+QUOTA_KEY = "cellplane.quota"
+UNDECLARED = "admin"  # the only role a route without a declared permission admits (fail closed)
 
 
 @dataclass
@@ -34,65 +43,86 @@ class Authenticator:
     rate_per_second: float = 0.0
     burst: float = 0.0
     _cache: dict[bytes, tuple[float, Caller]] = field(default_factory=dict)
-    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    limits: TokenBuckets = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limits = TokenBuckets(rate=self.rate_per_second, burst=self.burst, policy="credential")
 
     async def caller(self, request: Request) -> Caller:
         header = request.headers.get("authorization")
         if not header:
-            raise AuthenticationFailed("Authentication required: use HTTP Basic with AccountSid:AuthToken")
+            raise AuthenticationFailed(
+                "Authentication required: use HTTP Basic with AccountSid:AuthToken or an OAuth2 Bearer token"
+            )
         cache_key = hashlib.sha256(header.encode()).digest()
         now = time.monotonic()
         cached = self._cache.get(cache_key)
         if cached is not None and cached[0] > now:
             caller = cached[1]
         else:
-            username, password = _basic_credentials(header)
-            async with self.ctx.sessions() as session:
-                found = await resolve_credential(session, username, password)
-            if found is None:
-                raise AuthenticationFailed("Authentication failed: unknown credential or wrong secret")
-            caller = found
+            caller, valid_for = await self._verify(header)
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[cache_key] = (now + self.cache_seconds, caller)
-        self._take_token(caller.credential_sid, now)
+            self._cache[cache_key] = (now + min(self.cache_seconds, valid_for), caller)
+        scope = request.scope
+        route = scope.get("route")
+        needed: str | None = getattr(route, "permission", None)
+        if needed is None:
+            if caller.role != UNDECLARED:
+                raise PermissionDenied(caller.role, f"{scope.get('path', '')} (admin only)")
+        elif not caller.may(needed):
+            raise PermissionDenied(caller.role, needed)
+        quota = self.limits.take(caller.credential_sid, now)
+        scope[CALLER_KEY] = caller
+        if quota is not None:
+            scope[QUOTA_KEY] = quota
         return caller
 
+    async def _verify(self, header: str) -> tuple[Caller, float]:
+        """The Caller of an Authorization header, and for how many seconds that answer may be reused."""
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            token = value.strip()
+            if not token or len(token) > 512:
+                raise InvalidToken()
+            async with self.ctx.sessions() as session:
+                verified = await api_clients.verify_token(session, token)
+            if verified is None:
+                raise InvalidToken()
+            if verified.stale_last_used:
+                self._touch_later(verified.caller.actor_sid)
+            return verified.caller, max(0.0, (verified.expires_at - utcnow()) / timedelta(seconds=1))
+        username, password = _basic_credentials(header)
+        async with self.ctx.sessions() as session:
+            found = await resolve_credential(session, username, password)
+        if found is None:
+            raise AuthenticationFailed("Authentication failed: unknown credential or wrong secret")
+        return found, self.cache_seconds
+
+    def _touch_later(self, client_id: str) -> None:
+        """`date_last_used` is bookkeeping: written by a task of its own, so a busy database neither slows nor fails
+        the request that used the token."""
+        task = asyncio.get_running_loop().create_task(self._touch(client_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _touch(self, client_id: str) -> None:
+        try:
+            async with self.ctx.sessions() as session, session.begin():
+                await api_clients.touch(session, client_id)
+        except Exception:
+            log.warning("could not record the last use of API client %s", client_id, exc_info=True)
+
     def forget(self) -> None:
-        """Drop cached credentials (after a subaccount is created or a key revoked)."""
+        """Drop cached credentials (after a subaccount is created, or a key or API client deleted)."""
         self._cache.clear()
-
-    def quota(self, credential: str | None) -> tuple[int, int, float]:
-        """(limit, used, seconds until the bucket is full again) of a credential's rate limit, for headers that
-        show it (the /things/v1 quota-* headers); (0, 0, 0) when requests are not limited."""
-        if self.rate_per_second <= 0 or credential is None:
-            return 0, 0, 0.0
-        bucket = self._buckets.get(credential)
-        if bucket is None:
-            return int(self.burst), 0, 0.0
-        now = time.monotonic()
-        tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate_per_second)
-        used = max(0, int(self.burst - tokens + 0.999))
-        return int(self.burst), used, (self.burst - tokens) / self.rate_per_second
-
-    def _take_token(self, credential: str, now: float) -> None:
-        if self.rate_per_second <= 0:
-            return
-        bucket = self._buckets.get(credential)
-        if bucket is None:
-            bucket = self._buckets[credential] = _Bucket(tokens=self.burst, updated=now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate_per_second)
-        bucket.updated = now
-        if bucket.tokens < 1:
-            retry_after = max(1, int((1 - bucket.tokens) / self.rate_per_second + 0.999))
-            raise RateLimited(retry_after)
-        bucket.tokens -= 1
 
 
 def _basic_credentials(header: str) -> tuple[str, str]:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value:
-        raise AuthenticationFailed("Authentication failed: use HTTP Basic authentication")
+        raise AuthenticationFailed("Authentication failed: use HTTP Basic authentication or a Bearer token")
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
@@ -103,6 +133,18 @@ def _basic_credentials(header: str) -> tuple[str, str]:
     return username, password
 
 
+def basic_pair(header: str | None) -> tuple[str, str] | None:
+    """`(user, password)` of a Basic Authorization header, None without one (the token endpoints' client auth)."""
+    if not header or header.partition(" ")[0].lower() != "basic":
+        return None
+    return _basic_credentials(header)
+
+
 async def authenticate(request: Request) -> Caller:
     authenticator: Authenticator = request.app.state.authenticator
     return await authenticator.caller(request)
+
+
+def forget_credentials(request: Request) -> None:
+    authenticator: Authenticator = request.app.state.authenticator
+    authenticator.forget()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.responses import Response
 
 from cellplane.api.wire.render import json_response
@@ -55,8 +57,10 @@ def _renderer(request: Request) -> SurfaceRenderer | None:
 def error_response(error: errors.CellplaneError, render: SurfaceRenderer | None = None) -> Response:
     status = status_for(error)
     headers: dict[str, str] = {}
-    if isinstance(error, errors.AuthenticationFailed):
-        headers["WWW-Authenticate"] = 'Basic realm="cellplane"'
+    if isinstance(error, errors.InvalidToken):
+        headers["WWW-Authenticate"] = 'Bearer realm="cellplane", error="invalid_token"'  # RFC 6750 §3.1
+    elif isinstance(error, errors.AuthenticationFailed):
+        headers["WWW-Authenticate"] = 'Basic realm="cellplane", Bearer realm="cellplane"'
     if isinstance(error, errors.RateLimited):
         headers["Retry-After"] = str(error.retry_after)
     if render is not None:
@@ -87,3 +91,23 @@ async def handle_validation_error(request: Request, exc: Exception) -> Response:
     if render is not None:
         return render(400, f"Invalid parameter: {name}", name, {})
     return json_response(error_body(20001, f"Invalid parameter: {name}", 400), status=400)
+
+
+log = logging.getLogger("cellplane.http")
+
+
+def log_disconnect(connection: HTTPConnection) -> None:
+    """One line for a client that went away mid-request (any client can do it at will: no traceback)."""
+    client = f"{connection.client.host}:{connection.client.port}" if connection.client else "a client"
+    log.warning(
+        "%s disconnected before its request was read: %s %s",
+        client,
+        connection.scope.get("method"),
+        connection.url.path,
+    )
+
+
+async def handle_client_disconnect(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ClientDisconnect)
+    log_disconnect(request)
+    return Response(status_code=400)  # never read: the client is gone

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
+from cellplane.domain.callback_targets import RefusedTarget, TargetPolicy
 from cellplane.domain.callbacks import CALLBACK_METHODS
 from cellplane.domain.errors import InvalidParameter, MissingParameter
 
@@ -22,13 +23,16 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_BODY = 1 << 20
 _UNSET = object()
 _INTEGER = re.compile(r"[+-]?\d{1,18}")
+STRICT_TARGETS = TargetPolicy()
 
 
 class Params:
-    """Parameters by name (last value wins for scalars; `all()` for repeated names like Networks)."""
+    """Parameters by name (last value wins for scalars; `all()` for repeated names like Networks). URLs are
+    callback targets, checked against `targets` (strict when none is given)."""
 
-    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, pairs: Iterable[tuple[str, str]], targets: TargetPolicy | None = None) -> None:
         self._pairs = list(pairs)
+        self._targets = targets or STRICT_TARGETS
         self._last: dict[str, str] = {}
         for name, value in self._pairs:
             self._last[name] = value
@@ -103,13 +107,18 @@ class Params:
         return self.choice(name, CALLBACK_METHODS, fold_case=True)
 
     def url(self, name: str, *, max_length: int = 1024) -> str | None:
-        """An absolute http(s) URL; the empty string clears the field (returned as "")."""
+        """An absolute http(s) URL the platform may call back; the empty string clears the field (returned as "").
+        Internal targets are refused here and again when the callback is sent (domain/callback_targets.py)."""
         value = self.string(name, max_length=max_length)
         if value is None or value == "":
             return value
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise InvalidParameter(name, f"{name} must be an absolute http or https URL")
+        try:
+            self._targets.check_url(value)
+        except RefusedTarget as refused:
+            raise InvalidParameter(name, f"{name} is not an allowed callback target: {refused.reason}") from None
         return value
 
     def timestamp(self, name: str) -> datetime | None:
@@ -142,7 +151,8 @@ async def form_params(request: Request) -> Params:
     except UnicodeDecodeError:
         raise InvalidParameter("Body", "Request body must be UTF-8") from None
     try:
-        return Params(parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=1000))
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=1000)
+        return Params(pairs, getattr(request.app.state, "callback_targets", None))
     except ValueError:
         raise InvalidParameter("Body", "Request body has too many fields") from None
 

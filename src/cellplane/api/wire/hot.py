@@ -10,10 +10,14 @@ one is logged and answered 500, as Starlette's ServerErrorMiddleware would. The 
 FastAPI routes too, so /openapi.json and /docs describe them, and every other method on the same path (POST to
 update a SIM) goes on to FastAPI.
 
-Being the outermost layer, it also does what every request needs before routing and after the response: the
-optional `.json` extension of the Super SIM and Wireless paths is dropped (`/wireless/v1/Sims.json` is
-`/wireless/v1/Sims`, as the hosted platform takes it), and each request is counted by surface, route template,
-method and status with its latency (services/metrics.py: plain integers, about a microsecond a request).
+Being the outermost layer but the edge (api/wire/edge.py), it also does what every request needs before
+routing and after the response: the optional `.json` extension of the Super SIM and Wireless paths is dropped
+(`/wireless/v1/Sims.json` is `/wireless/v1/Sims`, as the hosted platform takes it), and each request is counted by
+surface, route template, method and status with its latency (services/metrics.py: plain integers, about a
+microsecond a request).
+
+A hot request carries its FastAPI route in `scope["route"]`, as FastAPI would set it, so the permission that route
+declares (api/wire/guard.py) is checked the same way.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
-from starlette.requests import Request
+from fastapi.routing import iter_route_contexts
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cellplane.api.wire.errors import error_response
+from cellplane.api.wire.errors import error_response, log_disconnect
 from cellplane.domain.errors import CellplaneError
 from cellplane.services.metrics import HTTP
 
@@ -73,8 +78,10 @@ def route_template(route: object, path: str) -> str | None:
 class HotRoutes:
     def __init__(self, app: ASGIApp, routes: Sequence[HotRoute]) -> None:
         self.app = app
-        self.routes: list[tuple[str, re.Pattern[str], Endpoint, tuple[str, str]]] = [
-            (method, compile_path(path)[0], endpoint, (surface_of(path), path)) for method, path, endpoint in routes
+        declared = _declared_routes(app)
+        self.routes: list[tuple[str, re.Pattern[str], Endpoint, tuple[str, str], object]] = [
+            (method, compile_path(path)[0], endpoint, (surface_of(path), path), declared.get(endpoint))
+            for method, path, endpoint in routes
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -89,13 +96,14 @@ class HotRoutes:
             if raw is not None and raw.endswith(b".json"):
                 scope["raw_path"] = raw[:-5]
         method = scope["method"]
-        for route_method, pattern, endpoint, (surface, template) in self.routes:
+        for route_method, pattern, endpoint, (surface, template), route in self.routes:
             if method != route_method:
                 continue
             match = pattern.match(path)
             if match is None:
                 continue
             scope["app"] = self.app
+            scope["route"] = route
             scope["path_params"] = match.groupdict()
             status = await self._serve(endpoint, scope, receive, send)
             HTTP.observe(surface, template, method, status, time.perf_counter() - started)
@@ -137,8 +145,24 @@ class HotRoutes:
                 response = error_response(error)
             await response(scope, receive, tracked)
             return response.status_code
+        except ClientDisconnect:
+            log_disconnect(Request(scope))
+            return 499  # the client left before its answer (nginx's code for it; metrics only)
         except Exception:
             log.exception("%s %s failed", scope["method"], scope["path"])
             if not started:
                 await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
             return 500
+
+
+def _declared_routes(app: ASGIApp) -> dict[object, object]:
+    """The app's routes by endpoint: a hot endpoint is also a FastAPI route, whose metadata (its permission) counts."""
+    routes = getattr(app, "routes", None)
+    if routes is None:
+        return {}
+    found: dict[object, object] = {}
+    for context in iter_route_contexts(routes):
+        endpoint = getattr(context.original_route, "endpoint", None)
+        if endpoint is not None:
+            found[endpoint] = context.original_route
+    return found

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from cellplane.api.wire.auth import authenticate
 from cellplane.api.wire.db import context, reading, transaction
 from cellplane.api.wire.forms import form_params, query_params
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
 from cellplane.api.wire.urls import surface_base
@@ -18,7 +19,7 @@ from cellplane.domain.ids import Prefix, is_sid
 from cellplane.services import wireless_commands as service
 from cellplane.store.models import WirelessCommand
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("commands"))
 # Far above any Command (1300 bytes of IP payload is 1736 base64 characters): longer is refused unmeasured.
 MAX_COMMAND_FIELD = 4000
 

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from cellplane.api.wire.auth import authenticate
 from cellplane.api.wire.db import reading
 from cellplane.api.wire.forms import query_params
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
 from cellplane.domain import wireless
@@ -17,7 +18,7 @@ from cellplane.domain.ids import Prefix, is_sid
 from cellplane.services import wireless_sims as service
 from cellplane.store.models import DataSession
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("usage"))
 
 
 def render(data_session: DataSession) -> dict[str, Any]:

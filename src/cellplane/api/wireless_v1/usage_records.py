@@ -11,6 +11,7 @@ from starlette.responses import Response
 from cellplane.api.wire.auth import authenticate
 from cellplane.api.wire.db import context, reading
 from cellplane.api.wire.forms import Params, query_params
+from cellplane.api.wire.guard import guarded
 from cellplane.api.wire.paging import list_body, page_spec
 from cellplane.api.wire.render import iso, json_response
 from cellplane.domain.caller import Caller
@@ -18,7 +19,7 @@ from cellplane.domain.paging import Page, PageSpec
 from cellplane.services import wireless_sims
 from cellplane.services import wireless_usage as service
 
-router = APIRouter()
+router = APIRouter(route_class=guarded("usage"))
 
 
 def _commands(usage: service.Counters) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from cellplane.domain.policy import (
     AttachRateLimiter,
     Decision,
     EventType,
+    RejectCode,
     SimPolicy,
     check_session,
     decide_attach,
@@ -37,7 +38,7 @@ from cellplane.services import network_policy
 from cellplane.services.accounting_records import AccountingRecord, BatchEffects, LiveSession, NetworkEvent, RecordKind
 
 from . import metrics
-from .attributes import Attach
+from .attributes import Attach, imei_of
 from .config import AaaConfig
 from .duplicates import RecentRequests
 from .pool import AddressPool
@@ -97,6 +98,8 @@ class AaaCore:
         decision = decide_attach(
             policy, attach.mcc, attach.mnc, self.clock(), recent_attaches=count, radio_link=attach.radio_link
         )
+        if policy is not None and imsi and attach.imei and (decision.accepted or policy.imei_lock):
+            decision = self._watch_imei(policy, attach, decision)
         address = None
         if decision.accepted and imsi and policy is not None:
             address = self.private.allocate(policy, imsi, now) if policy.thing else self.pool.allocate(imsi, now)
@@ -106,6 +109,46 @@ class AaaCore:
             else:
                 self._accepted_throttled.pop(imsi, None)
         return decision, policy, address
+
+    def _watch_imei(self, policy: SimPolicy, attach: Attach, decision: Decision) -> Decision:
+        """IMEI monitoring from the policy cache: nothing to do (no query, no event) while the IMEI is the one seen
+        last. An attach from another IMEI than a Thing's `imeiLock` is refused (83711) and recorded; an accepted one
+        from a new IMEI is recorded (the first IMEI a SIM shows is stored, not announced) and remembered."""
+        imei = attach.imei
+        assert imei is not None
+        if policy.imei_lock and imei_of(policy.imei_lock) != imei:
+            if decision.accepted:
+                decision = Decision(False, RejectCode.IMEI_LOCKED, network=decision.network)
+            self._imei_event(policy, attach, decision, rejected=True)
+            return decision
+        if decision.accepted and imei != policy.last_imei:
+            self._imei_event(policy, attach, decision, rejected=False)
+            self.policies.put(policy.imsi, replace(policy, last_imei=imei))
+        return decision
+
+    def _imei_event(self, policy: SimPolicy, attach: Attach, decision: Decision, *, rejected: bool) -> None:
+        network = decision.network
+        self.record_event(
+            NetworkEvent(
+                event_type=EventType.IMEI_CHANGED,
+                timestamp=self.clock(),
+                imsi=attach.imsi,
+                sim_sid=policy.sim_sid,
+                account_sid=policy.account_sid,
+                iccid=policy.iccid,
+                fleet_sid=policy.fleet_sid,
+                network_sid=network.sid if network else None,
+                mcc=attach.mcc,
+                mnc=attach.mnc,
+                radio_link=attach.radio_link,
+                imei=attach.imei,
+                reason=f"IMEI {attach.imei} (was {policy.last_imei or 'unknown'})"
+                + (": refused by the IMEI lock" if rejected else ""),
+                error_code=int(RejectCode.IMEI_LOCKED) if rejected else None,
+                previous_imei=policy.last_imei,
+                rejected=rejected,
+            )
+        )
 
     def attach_event(
         self, attach: Attach, decision: Decision, policy: SimPolicy | None, address: str | None, failed: bool
@@ -218,6 +261,10 @@ class AaaCore:
         old = self.policies.get(imsi)
         if policy is not None and policy.zone_usage is not None and old is not None:
             policy.zone_usage.merge(old.zone_usage)
+        if policy is not None and old is not None and old.last_imei and old.last_imei != policy.last_imei:
+            # The cache is ahead of the database on IMEIs (it learns first; the writer stores them after): a snapshot
+            # read meanwhile must not take the last IMEI back, or the next attach would look like a change again.
+            policy = replace(policy, last_imei=old.last_imei)
         self.policies.put(imsi, policy)
         if (policy is not None and policy.thing) or (old is not None and old.thing):
             self.private.configure(policy if policy is not None and policy.thing else None, imsi)

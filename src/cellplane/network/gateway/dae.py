@@ -148,11 +148,12 @@ class DynamicAuthorizationServer(asyncio.DatagramProtocol):
         )
         found = [index.get(str(packet.attributes[name])) for name, index in lookups if name in packet.attributes]
         if "Framed-IP-Address" in packet.attributes:
-            # An address names a session only within its routing domain (two Things Networks may share a CIDR):
-            # the session the other attributes name, if it holds the address; else the default domain's holder.
+            # An address is unique within its routing domain only (private networks may share a CIDR), and the
+            # table's address index holds the default domain's: beside another identifier, the address must be
+            # that session's own; alone, it names a session of the default domain.
             address = str(packet.attributes["Framed-IP-Address"])
-            named = next((session for session in found if session is not None), None)
-            found.append(named if named is not None and named.ue_ip == address else table.by_ue_ip.get(address))
+            named = next((s for s in found if s is not None and s.ue_ip == address), None)
+            found.append(named or table.by_ue_ip.get(address))
         return found
 
     def _reply(self, packet: Packet, code: int, error: int | None = None) -> bytes:

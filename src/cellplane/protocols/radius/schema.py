@@ -163,8 +163,7 @@ WISPR: Final = _defs(
     ),
 )
 
-# cellplane's own (dictionary.cellplane): in an Access-Accept, the routing domain of the session (a Things Network's
-# id for a Thing's session; absent: the default domain). docs/NETWORK.md.
+# cellplane's own (dictionary.cellplane): the routing domain of a session, in an Access-Accept (docs/NETWORK.md).
 CELLPLANE: Final = _defs(VENDOR_CELLPLANE, ((1, "Cellplane-Routing-Domain", "string"),))
 
 ALL: Final = STANDARD + THREE_GPP + WISPR + CELLPLANE

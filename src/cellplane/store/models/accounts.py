@@ -17,6 +17,9 @@ class Account(Timestamps, Base):
     # Kept in clear: webhooks are signed with it (HMAC key), exactly as the hosted platform does.
     auth_token: Mapped[str] = mapped_column(String(64), nullable=False)
     status: Mapped[str] = mapped_column(String(16), default="active", nullable=False)
+    # The events URL of the Things surface (/things/v1/eventsCallback): where platform events are posted.
+    events_callback_url: Mapped[str | None] = mapped_column(String(1024))
+    events_callback_method: Mapped[str | None] = mapped_column(String(8))
 
 
 class ApiKey(Timestamps, Base):

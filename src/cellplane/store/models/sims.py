@@ -15,6 +15,8 @@ class Sim(Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("account_sid", "unique_name", name="uq_sims_account_unique_name"),
         Index("ix_sims_account_sid_sid", "account_sid", "sid"),
+        # The console's dashboard counts SIMs by product and status from this index alone (migration 0013).
+        Index("ix_sims_account_product_status", "account_sid", "product", "status"),
     )
 
     sid: Mapped[str] = mapped_column(String(34), primary_key=True)
@@ -60,3 +62,7 @@ class Sim(Timestamps, Base):
     services_data: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False, server_default=true())
     services_sms: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False, server_default=true())
     locked_ip: Mapped[str | None] = mapped_column(String(15))
+    # IMEI monitoring (issue 18): the lock, if any (an attach from another IMEI is refused).
+    imei_lock: Mapped[str | None] = mapped_column(String(16))
+    # The last IMEI the AAA saw for this SIM (any product): its policy cache holds it, so an attach costs nothing more.
+    last_imei: Mapped[str | None] = mapped_column(String(16))

@@ -53,6 +53,8 @@ _SIMS = (
         # A Thing's group's Network and its own settings (None / defaults for the other products).
         ThingsGroup.network_sid.label("things_network_sid"),
         Sim.locked_ip,
+        Sim.last_imei,
+        Sim.imei_lock,
         Sim.services_data,
         Sim.services_sms,
         Sim.date_updated.label("sim_updated"),

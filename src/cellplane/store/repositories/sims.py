@@ -134,8 +134,14 @@ async def write_if(session: AsyncSession, sim: Sim, seen: dict[str, Any], **valu
     return True
 
 
-def list_query(account_sid: str, product: str) -> Select[tuple[Sim]]:
-    return select(Sim).where(Sim.account_sid == account_sid, Sim.product == product)
+def list_query(account_sid: str | Iterable[str], product: str) -> Select[tuple[Sim]]:
+    """SIMs of one account, or of several (a parent's list shows its subaccounts' SIMs too)."""
+    if isinstance(account_sid, str):
+        return select(Sim).where(Sim.account_sid == account_sid, Sim.product == product)
+    accounts = list(account_sid)
+    if len(accounts) == 1:
+        return select(Sim).where(Sim.account_sid == accounts[0], Sim.product == product)
+    return select(Sim).where(Sim.account_sid.in_(accounts), Sim.product == product)
 
 
 async def page(session: AsyncSession, stmt: Select[tuple[Sim]], spec: PageSpec) -> Page[Sim]:

@@ -1,0 +1,173 @@
+"""Bulk action benchmark (issue 18): one bulk action activating N Things (default 100,000) on SQLite and PostgreSQL,
+with the API's latency for other requests while it runs.
+
+For each backend: a fresh database and `cellplane up` on free ports (AAA, gateway and emulator off: this measures
+the platform's job path and API); one account; N Things provisioned through /admin/v1/Sims (not timed). Then
+`POST /things/v1/bulkActions {"action": "activate", "selection": {"thingsGroupId": <default group>}}` and the clock
+runs until its `status` is `completed` (every item accepted through the single-Thing service code, its state change
+queued) and, separately, until every Thing is ACTIVE (the `sim_update` jobs done). Meanwhile one client asks
+`GET /things/v1/things/{id}` of random Things back to back; its p50/p99 are reported.
+
+    .venv/bin/python bench/bulk.py --count 100000 --backends sqlite postgres
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from cellplane.store.models import Sim
+
+CLI = [sys.executable, "-m", "cellplane.cli.main"]
+PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
+ACTION = os.environ.get("BENCH_BULK_ACTION", "activate")
+PARAMETERS = {"addTags": {"tags": ["bench"]}}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _pg(statement: str) -> None:
+    engine = create_async_engine(PG_ADMIN + "postgres", isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql(statement)
+    await engine.dispose()
+
+
+async def _active(url: str) -> int:
+    engine = create_async_engine(url)
+    async with engine.connect() as connection:
+        count = (await connection.execute(select(func.count()).where(Sim.status == "active"))).scalar_one()
+    await engine.dispose()
+    return int(count)
+
+
+def run(backend: str, count: int) -> dict[str, float]:
+    data_dir = Path(tempfile.mkdtemp(prefix=f"cellplane-bench-bulk-{backend}-"))
+    port = free_port()
+    token = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CELLPLANE_")}
+    env.update(
+        CELLPLANE_DATA_DIR=str(data_dir),
+        CELLPLANE_ADMIN_TOKEN=token,
+        CELLPLANE_RATE_LIMIT="0",
+        CELLPLANE_SIM_UPDATE_DELAY="0",
+        CELLPLANE_AAA_ENABLED="false",
+        CELLPLANE_GATEWAY_ENABLED="false",
+        CELLPLANE_SMSC_ENABLED="false",
+    )
+    database = f"sqlite+aiosqlite:///{data_dir / 'cellplane.db'}"
+    if backend == "postgres":
+        name = f"bench_bulk_{uuid.uuid4().hex[:8]}"
+        asyncio.run(_pg(f"CREATE DATABASE {name}"))
+        database = PG_ADMIN + name
+        env["CELLPLANE_DATABASE_URL"] = database
+    log = (data_dir / "server.log").open("wb")
+    server = subprocess.Popen(
+        [*CLI, "up", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=data_dir,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(900):
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        admin = ("admin", token)
+        account = httpx.post(base + "/admin/v1/Accounts", data={"FriendlyName": "bench"}, auth=admin).json()
+        auth = (account["account_sid"], account["auth_token"])
+        sids: list[str] = []
+        for start in range(0, count, 10_000):
+            made = httpx.post(
+                base + "/admin/v1/Sims",
+                auth=admin,
+                timeout=600,
+                data={
+                    "Count": str(min(10_000, count - start)),
+                    "Product": "things",
+                    "AccountSid": account["account_sid"],
+                },
+            )
+            made.raise_for_status()
+            sids.extend(item["sid"] for item in made.json()["sims"])
+        things = httpx.Client(base_url=base + "/things/v1", auth=auth, timeout=60)
+        group = things.get("/thingsGroups").json()["items"][0]["id"]
+        latencies: list[float] = []
+        stop = threading.Event()
+
+        def probe() -> None:
+            with httpx.Client(base_url=base + "/things/v1", auth=auth, timeout=60) as client:
+                while not stop.is_set():
+                    started = time.perf_counter()
+                    client.get(f"/things/{random.choice(sids)}").raise_for_status()
+                    latencies.append(time.perf_counter() - started)
+
+        prober = threading.Thread(target=probe, daemon=True)
+        started = time.monotonic()
+        posted = things.post(
+            "/bulkActions",
+            json={"action": ACTION, "parameters": PARAMETERS.get(ACTION), "selection": {"thingsGroupId": group}},
+        )
+        posted.raise_for_status()
+        prober.start()
+        location = posted.headers["Location"].removeprefix("/things/v1")
+        while (state := things.get(location).json())["status"] != "completed":
+            time.sleep(0.5)
+        bulk_done = time.monotonic() - started
+        while ACTION == "activate" and asyncio.run(_active(database)) < count:
+            time.sleep(0.5)
+        all_active = time.monotonic() - started
+        stop.set()
+        prober.join()
+        ordered = sorted(latencies)
+        return {
+            "count": count,
+            "bulk_completed_s": round(bulk_done, 1),
+            "all_active_s": round(all_active, 1),
+            "succeeded": state["succeeded"],
+            "probes": len(ordered),
+            "p50_ms": round(statistics.median(ordered) * 1000, 1),
+            "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 1),
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        if backend == "postgres":
+            asyncio.run(_pg(f"DROP DATABASE IF EXISTS {database.rsplit('/', 1)[1]} WITH (FORCE)"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
+    args = parser.parse_args()
+    for backend in args.backends:
+        print(backend, run(backend, args.count), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""The console's actions (POST): each checks CSRF and the role (console/web.py), calls the same service as the
+API, commits, and answers with the fragment htmx swaps in; live changes that follow arrive by the feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+from starlette.responses import StreamingResponse as Streaming
+
+from cellplane.console.lab import LabError
+from cellplane.console.live import Subscription
+from cellplane.console.web import Form, Person, context, page, render, text
+from cellplane.console.web import action as act
+from cellplane.domain import ip_commands as ip_rules
+from cellplane.domain.errors import InvalidParameter
+from cellplane.domain.ids import Prefix, is_sid
+from cellplane.services import ip_commands, overview, sms_commands, webhook_deliveries
+from cellplane.services import sims as sims_service
+from cellplane.services import wireless_sims as wireless_service
+
+router = APIRouter()
+SUPERSIM_STATUSES = ("active", "inactive")
+WIRELESS_STATUSES = ("active", "suspended", "deactivated")
+
+
+def _choice(form: Form, name: str, choices: tuple[str, ...]) -> str:
+    value = text(form.get(name), 32)
+    if value not in choices:
+        raise InvalidParameter(name, f"{name} must be one of {', '.join(choices)}")
+    return value
+
+
+@router.post("/sims/{sid}/status")
+@act("sims:write")
+async def change_status(request: Request, person: Person, form: Form, sid: str) -> Response:
+    ctx = context(request)
+    async with ctx.sessions() as session, session.begin():
+        if is_sid(sid, Prefix.WIRELESS_SIM):
+            status = _choice(form, "status", WIRELESS_STATUSES)
+            sim, _ = await wireless_service.update(
+                session, ctx, person.caller, sid, wireless_service.SimChange(status=status)
+            )
+        else:
+            status = _choice(form, "status", SUPERSIM_STATUSES)
+            sim, _ = await sims_service.update(session, ctx, person.caller, sid, sims_service.SimUpdate(status=status))
+        values: dict[str, Any] = {"status": sim.status, "pending": sim.pending_status}
+    ctx.wake_workers()
+    return render(request, "fragments/sim_status.html", person, **values)
+
+
+@router.post("/sims/{sid}/ip-commands")
+@act("commands:write")
+async def send_ip_command(request: Request, person: Person, form: Form, sid: str) -> Response:
+    port = text(form.get("device_port"), 8)
+    if not port.isdigit():
+        raise InvalidParameter("device_port", "Device port must be a number from 1 to 65535")
+    new = ip_commands.NewIpCommand(
+        sim=sid,
+        payload=str(form.get("payload") or ""),
+        device_port=int(port),
+        payload_type=_choice(form, "payload_type", tuple(ip_rules.PAYLOAD_TYPES)),
+    )
+    ip_commands.check(new)
+    async with context(request).sessions() as session:
+        await sims_service.fetch(session, person.caller, sid)  # a SIM of this account, or 404, before queueing
+    command = await request.app.state.ip_command_outbox.submit(person.caller.account_sid, new)
+    request.app.state.console.feed.watch_command(person.caller.account_sid, command.sim_sid, command.sid)
+    return render(request, "fragments/command_row.html", person, command=command, kind="IP")
+
+
+@router.post("/sims/{sid}/sms-commands")
+@act("commands:write")
+async def send_sms_command(request: Request, person: Person, form: Form, sid: str) -> Response:
+    ctx = context(request)
+    async with ctx.sessions() as session, session.begin():
+        command = await sms_commands.create(
+            session, ctx, person.caller, sms_commands.NewSmsCommand(sim=sid, payload=str(form.get("payload") or ""))
+        )
+    ctx.wake_workers()
+    request.app.state.console.feed.watch_command(person.caller.account_sid, command.sim_sid, command.sid)
+    return render(request, "fragments/command_row.html", person, command=command, kind="SMS")
+
+
+@router.post("/webhooks/{sid}/retry")
+@act("webhooks:write")
+async def retry_webhook(request: Request, person: Person, form: Form, sid: str) -> Response:
+    ctx = context(request)
+    async with ctx.sessions() as session, session.begin():
+        delivery = await webhook_deliveries.retry(session, person.caller, sid)
+    ctx.wake_workers()
+    return render(request, "fragments/delivery_status.html", person, delivery=delivery)
+
+
+# --- the emulated network ----------------------------------------------------------------------------------
+
+
+async def _lab_answer(request: Request, person: Person, error: str | None = None) -> Response:
+    lab = request.app.state.console.lab
+    async with context(request).sessions() as session:
+        owned = await overview.owned_iccids(session, person.caller, [d.iccid for d in lab.devices()])
+    devices = [device for device in lab.devices() if device.iccid in owned]
+    return render(
+        request, "fragments/lab_devices.html", person, devices=devices, error=error, http_status=400 if error else 200
+    )
+
+
+async def _lab_iccid(request: Request, person: Person, iccid: str) -> Any:
+    lab = request.app.state.console.lab
+    if lab is None:
+        raise InvalidParameter("lab", "This platform runs no emulated network (CELLPLANE_EMULATOR_ENABLED)")
+    if not iccid.isdigit() or not 18 <= len(iccid) <= 22:
+        raise InvalidParameter("iccid", "ICCID must be 18 to 22 digits")
+    async with context(request).sessions() as session:
+        if iccid not in await overview.owned_iccids(session, person.caller, [iccid]):
+            raise InvalidParameter("iccid", f"No SIM of this account has ICCID {iccid}")
+    return lab
+
+
+@router.post("/lab/devices")
+@act("emulator:write")
+async def lab_power_on(request: Request, person: Person, form: Form) -> Response:
+    lab = await _lab_iccid(request, person, text(form.get("iccid"), 22))
+    try:
+        await lab.power_on(text(form.get("iccid"), 22), text(form.get("network"), 8))
+    except LabError as error:
+        return await _lab_answer(request, person, str(error))
+    return await _lab_answer(request, person)
+
+
+@router.post("/lab/devices/{iccid}/off")
+@act("emulator:write")
+async def lab_power_off(request: Request, person: Person, form: Form, iccid: str) -> Response:
+    lab = await _lab_iccid(request, person, iccid)
+    try:
+        await lab.power_off(iccid)
+    except LabError as error:
+        return await _lab_answer(request, person, str(error))
+    return await _lab_answer(request, person)
+
+
+@router.post("/lab/devices/{iccid}/state")
+@act("emulator:write")
+async def lab_state(request: Request, person: Person, form: Form, iccid: str) -> Response:
+    lab = await _lab_iccid(request, person, iccid)
+    try:
+        await lab.set_state(iccid, _choice(form, "state", ("attached", "idle", "edrx", "detached")))
+    except LabError as error:
+        return await _lab_answer(request, person, str(error))
+    return await _lab_answer(request, person)
+
+
+@router.post("/lab/devices/{iccid}/traffic")
+@act("emulator:write")
+async def lab_traffic(request: Request, person: Person, form: Form, iccid: str) -> Response:
+    lab = await _lab_iccid(request, person, iccid)
+    amounts = {}
+    for name in ("up", "down"):
+        value = text(form.get(name), 10) or "0"
+        if not value.isdigit() or int(value) > 10_000_000:
+            raise InvalidParameter(name, f"{name} must be a number of bytes up to 10000000")
+        amounts[name] = int(value)
+    try:
+        await lab.traffic(iccid, amounts["up"], amounts["down"])
+    except LabError as error:
+        return await _lab_answer(request, person, str(error))
+    return await _lab_answer(request, person)
+
+
+# --- live updates ----------------------------------------------------------------------------------------
+
+
+@router.get("/events")
+@page("sims:read")
+async def events(request: Request, person: Person) -> Response:
+    """The page's event stream; with `sim`, that SIM's events, status and commands (checked visible first)."""
+    sim = text(request.query_params.get("sim"), 40) or None
+    if sim is not None:
+        async with context(request).sessions() as session:
+            if is_sid(sim, Prefix.WIRELESS_SIM):
+                await wireless_service.fetch(session, person.caller, sim)
+            else:
+                await sims_service.fetch(session, person.caller, sim)
+    since = text(request.query_params.get("since"), 40) or None
+    if since is not None and not is_sid(since):
+        raise InvalidParameter("since", "since must be an event position given by the page")
+    subscription = Subscription(account_sid=person.caller.account_sid, sim_sid=sim, since=since)
+    # Commands the page showed still on their way: followed too (the feed only shows this account's).
+    watched = text(request.query_params.get("watch"), 40 * 20).split(",")
+    subscription.commands.update(sid for sid in watched if sim is not None and is_sid(sid))
+    feed = request.app.state.console.feed
+    return Streaming(
+        feed.stream(subscription),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,251 @@
+"""Bulk actions over Things (THINGS.md): the selection is frozen into items when the action is created, then the
+`things_bulk` job runs them a batch at a time, each item through `services.things.update` (the single-Thing PATCH),
+so every rule holds per item and a refused item fails with its reason.
+
+Exactly once across crashes: a batch is one transaction that first takes the action's row (an UPDATE: the write lock
+on SQLite, the row lock on PostgreSQL), then applies each pending item's change and writes its outcome, then queues
+the next batch's job. A crash rolls the whole batch back; the job's lease lapses and the batch runs again from the
+first item still pending. Two runs of the same batch (a job taken again after its lease) are serialised by that
+row lock, and the second finds the items done.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.domain import things_bulk as rules
+from cellplane.domain.caller import Caller
+from cellplane.domain.errors import CellplaneError, InvalidParameter, NotFound
+from cellplane.domain.ids import Prefix, new_sid
+from cellplane.domain.paging import Page, PageSpec
+from cellplane.services import things as things_service
+from cellplane.services import things_events
+from cellplane.services.context import PlatformContext
+from cellplane.services.outbox import enqueue
+from cellplane.store.models import BulkAction, BulkItem, Sim, ThingsGroup
+from cellplane.store.models.base import utcnow
+from cellplane.store.repositories import things as repo
+from cellplane.store.repositories import things_tags as tag_repo
+from cellplane.store.repositories.paging import keyset_page
+
+BULK_JOB = "things_bulk"
+BATCH = 100
+_INSERT_CHUNK = 5000
+
+
+async def create(session: AsyncSession, caller: Caller, action: Any, parameters: Any, selection: Any) -> BulkAction:
+    """Check, freeze the selection into items, queue the first batch; nothing is written when anything is refused."""
+    name = rules.check_action(action)
+    params = rules.check_parameters(name, parameters)
+    kind, chosen = rules.check_selection(selection)
+    if (
+        name == "moveToGroup"
+        and await repo.owned(session, ThingsGroup, caller.account_sid, params["thingsGroupId"]) is None
+    ):
+        raise InvalidParameter("parameters.thingsGroupId", f"Things Group {params['thingsGroupId']} was not found")
+    sids = await _resolve(session, caller, kind, chosen)
+    bulk = BulkAction(
+        sid=new_sid(Prefix.BULK_ACTION),
+        account_sid=caller.account_sid,
+        action=name,
+        parameters=params,
+        selection={kind: chosen},
+        status=rules.QUEUED,
+        total=len(sids),
+        succeeded=0,
+        failed=0,
+    )
+    session.add(bulk)
+    await session.flush()
+    for start in range(0, len(sids), _INSERT_CHUNK):
+        rows = [
+            {"bulk_sid": bulk.sid, "position": start + offset, "thing_sid": sid, "outcome": rules.PENDING}
+            for offset, sid in enumerate(sids[start : start + _INSERT_CHUNK])
+        ]
+        await session.execute(insert(BulkItem), rows)
+    enqueue(session, BULK_JOB, {"bulk_sid": bulk.sid})
+    return bulk
+
+
+async def _resolve(session: AsyncSession, caller: Caller, kind: str, chosen: Any) -> list[str]:
+    stmt = repo.things_query(caller.account_sid).with_only_columns(Sim.sid, Sim.iccid)
+    if kind == "thingIds":
+        found: dict[str, str] = {}
+        for start in range(0, len(chosen), 900):
+            part = chosen[start : start + 900]
+            rows = (await session.execute(stmt.where(Sim.sid.in_(part) | Sim.iccid.in_(part)))).all()
+            for sid, iccid in rows:
+                found[sid] = sid
+                found[iccid] = sid
+        missing = [key for key in chosen if key not in found]
+        if missing:
+            raise InvalidParameter("selection.thingIds", f"Thing {missing[0]} was not found")
+        return list(dict.fromkeys(found[key] for key in chosen))
+    if kind == "thingsGroupId":
+        if await repo.owned(session, ThingsGroup, caller.account_sid, chosen) is None:
+            raise InvalidParameter("selection.thingsGroupId", f"Things Group {chosen} was not found")
+        stmt = stmt.where(Sim.things_group_sid == chosen)
+    else:
+        stmt = stmt.where(Sim.sid.in_(tag_repo.tagged(caller.account_sid, chosen)))
+    return list((await session.execute(stmt.with_only_columns(Sim.sid).order_by(Sim.sid))).scalars())
+
+
+async def fetch(session: AsyncSession, caller: Caller, sid: str) -> BulkAction:
+    found = await repo.owned(session, BulkAction, caller.account_sid, sid)
+    if found is None:
+        raise NotFound("BulkAction", sid)
+    return found
+
+
+async def list_actions(session: AsyncSession, caller: Caller, spec: PageSpec) -> Page[BulkAction]:
+    return await keyset_page(session, repo.listing(BulkAction, caller.account_sid), BulkAction.sid, spec)
+
+
+async def items(
+    session: AsyncSession, caller: Caller, sid: str, size: int, after: int | None, outcome: str | None = None
+) -> tuple[list[BulkItem], bool]:
+    """A keyset page of the action's items by position: the items and whether more follow."""
+    bulk = await fetch(session, caller, sid)
+    stmt = select(BulkItem).where(BulkItem.bulk_sid == bulk.sid)
+    if outcome is not None:
+        allowed = (rules.PENDING, rules.SUCCEEDED, rules.FAILED, rules.SKIPPED)
+        if outcome not in allowed:
+            raise InvalidParameter("outcome", f"outcome must be one of {', '.join(allowed)}")
+        stmt = stmt.where(BulkItem.outcome == outcome)
+    if after is not None:
+        stmt = stmt.where(BulkItem.position > after)
+    rows = list((await session.execute(stmt.order_by(BulkItem.position).limit(size + 1))).scalars())
+    return rows[:size], len(rows) > size
+
+
+async def cancel(session: AsyncSession, caller: Caller, sid: str) -> BulkAction:
+    """Stop a queued or running action: the batch in progress finishes (its row lock is waited for), the items
+    still pending are marked `cancelled`, and the events URL hears that the action finished."""
+    bulk = await fetch(session, caller, sid)
+    taken = await session.execute(
+        update(BulkAction)
+        .where(BulkAction.sid == bulk.sid, BulkAction.status.in_(rules.OPEN))
+        .values(status=rules.CANCELLED, completed_at=utcnow(), date_updated=utcnow())
+    )
+    if taken.rowcount == 0:  # type: ignore[attr-defined]
+        await session.refresh(bulk)
+        raise InvalidParameter("status", f"Bulk action {bulk.sid} is already {bulk.status}")
+    await session.execute(
+        update(BulkItem)
+        .where(BulkItem.bulk_sid == bulk.sid, BulkItem.outcome == rules.PENDING)
+        .values(outcome=rules.SKIPPED, error="The bulk action was cancelled", date_updated=utcnow())
+    )
+    await session.refresh(bulk)
+    await _announce(session, bulk)
+    return bulk
+
+
+def _change(bulk: BulkAction) -> things_service.ThingChange:
+    params = bulk.parameters
+    action = bulk.action
+    if action in rules.STATE_OF_ACTION:
+        return things_service.ThingChange(state=rules.STATE_OF_ACTION[action])
+    if action == "moveToGroup":
+        return things_service.ThingChange(things_group_id=params["thingsGroupId"])
+    if action == "addTags":
+        return things_service.ThingChange(add_tags=list(params["tags"]))
+    if action == "removeTags":
+        return things_service.ThingChange(remove_tags=list(params["tags"]))
+    if action == "setServices":
+        services = params["services"]
+        return things_service.ThingChange(services_data=services.get("data"), services_sms=services.get("sms"))
+    if action == "unlockIp":
+        return things_service.ThingChange(locked_ip=None)
+    return things_service.ThingChange()  # lockIp: the address is the Thing's own, found per item
+
+
+async def _apply(session: AsyncSession, ctx: PlatformContext, caller: Caller, bulk: BulkAction, thing_sid: str) -> None:
+    change = _change(bulk)
+    if bulk.action == "lockIp":
+        thing = await things_service.fetch(session, caller, thing_sid)
+        live = await things_service.live_session(session, thing)
+        if live is None or not live.ue_ip:
+            if thing.locked_ip is not None:
+                return
+            raise InvalidParameter("lockedIp", "The Thing has no live session whose address could be locked")
+        change.locked_ip = live.ue_ip
+    await things_service.update(session, ctx, caller, thing_sid, change, None)
+
+
+async def run_batch(ctx: PlatformContext, payload: dict[str, Any]) -> None:
+    """Job handler: one batch of a bulk action in one transaction (see the module's docstring)."""
+    sid = str(payload["bulk_sid"])
+    async with ctx.sessions() as session, session.begin():
+        now = utcnow()
+        taken = await session.execute(
+            update(BulkAction)
+            .where(BulkAction.sid == sid, BulkAction.status.in_(rules.OPEN))
+            .values(status=rules.RUNNING, date_updated=now)
+        )
+        if taken.rowcount == 0:  # type: ignore[attr-defined]
+            return  # completed or cancelled already
+        bulk = await session.get(BulkAction, sid)
+        assert bulk is not None
+        caller = Caller(bulk.account_sid, "bulk:" + bulk.sid, frozenset({bulk.account_sid}))
+        pending = (
+            await session.execute(
+                select(BulkItem.position, BulkItem.thing_sid)
+                .where(BulkItem.bulk_sid == sid, BulkItem.outcome == rules.PENDING)
+                .order_by(BulkItem.position)
+                .limit(BATCH)
+            )
+        ).all()
+        succeeded = failed = 0
+        for position, thing_sid in pending:
+            error: str | None = None
+            try:
+                async with session.begin_nested():
+                    await _apply(session, ctx, caller, bulk, thing_sid)
+            except CellplaneError as refused:
+                error = refused.message
+            outcome = rules.SUCCEEDED if error is None else rules.FAILED
+            succeeded += error is None
+            failed += error is not None
+            await session.execute(
+                update(BulkItem)
+                .where(BulkItem.bulk_sid == sid, BulkItem.position == position)
+                .values(outcome=outcome, error=error, date_updated=utcnow())
+            )
+        await session.execute(
+            update(BulkAction)
+            .where(BulkAction.sid == sid)
+            .values(succeeded=BulkAction.succeeded + succeeded, failed=BulkAction.failed + failed)
+        )
+        if len(pending) == BATCH:
+            enqueue(session, BULK_JOB, {"bulk_sid": sid})
+            return
+        await session.execute(
+            update(BulkAction).where(BulkAction.sid == sid).values(status=rules.COMPLETED, completed_at=utcnow())
+        )
+        await session.refresh(bulk)
+        await _announce(session, bulk)
+
+
+async def _announce(session: AsyncSession, bulk: BulkAction) -> None:
+    await things_events.announce(
+        session,
+        bulk.account_sid,
+        "bulkActionFinished",
+        {
+            "bulkActionId": bulk.sid,
+            "action": bulk.action,
+            "status": bulk.status,
+            "total": str(bulk.total),
+            "succeeded": str(bulk.succeeded),
+            "failed": str(bulk.failed),
+        },
+        bulk.sid,
+    )
+
+
+async def counts(session: AsyncSession, sid: str) -> dict[str, int]:
+    stmt = select(BulkItem.outcome, func.count()).where(BulkItem.bulk_sid == sid).group_by(BulkItem.outcome)
+    return {outcome: int(n) for outcome, n in (await session.execute(stmt)).all()}

@@ -1,0 +1,47 @@
+"""Queries of Things' tags, bulk actions and IMEI changes (issue 18); every one is scoped by account."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.store.models import ThingTag
+
+
+async def tags_of(session: AsyncSession, thing_sids: Collection[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {sid: [] for sid in thing_sids}
+    if not thing_sids:
+        return found
+    stmt = select(ThingTag.thing_sid, ThingTag.tag).where(ThingTag.thing_sid.in_(list(thing_sids)))
+    for thing, tag in (await session.execute(stmt.order_by(ThingTag.thing_sid, ThingTag.tag))).all():
+        found[thing].append(tag)
+    return found
+
+
+async def replace_tags(
+    session: AsyncSession, account_sid: str, thing_sid: str, current: Sequence[str], wanted: Sequence[str]
+) -> None:
+    gone = [tag for tag in current if tag not in wanted]
+    new = [tag for tag in wanted if tag not in current]
+    if gone:
+        await session.execute(delete(ThingTag).where(ThingTag.thing_sid == thing_sid, ThingTag.tag.in_(gone)))
+    if new:
+        rows = [{"thing_sid": thing_sid, "tag": tag, "account_sid": account_sid} for tag in new]
+        await session.execute(insert(ThingTag), rows)
+
+
+async def tag_counts(session: AsyncSession, account_sid: str) -> list[tuple[str, int]]:
+    stmt = (
+        select(ThingTag.tag, func.count())
+        .where(ThingTag.account_sid == account_sid)
+        .group_by(ThingTag.tag)
+        .order_by(ThingTag.tag)
+    )
+    return [(tag, int(count)) for tag, count in (await session.execute(stmt)).all()]
+
+
+def tagged(account_sid: str, tag: str):  # type: ignore[no-untyped-def]
+    """The sids of the account's Things with `tag`, as a subquery for `Sim.sid.in_(...)`."""
+    return select(ThingTag.thing_sid).where(ThingTag.account_sid == account_sid, ThingTag.tag == tag)
