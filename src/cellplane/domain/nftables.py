@@ -176,3 +176,135 @@ def _dnat(item: Forward) -> Json:
             {"dnat": {"addr": item.private_ip, "port": item.private_port}},
         ],
     )
+
+
+# --- inside a routing domain of the data plane (network/dataplane/domain.py) -------------------------------------
+#
+# A routing domain's table `ip cellplane` is the data plane's: its base chains (forward: replies pass, then `jump
+# isolation`, `jump firewall`, devices out, DNAT in, the rest refused; prerouting: `jump forwards`) stay, and a
+# Network's rules fill the three chains it leaves for them. In there an allow is `return` (the base chain goes on:
+# a Thing-to-Thing packet meets the receiver's inbound rules after the sender's outbound ones) and a deny is
+# refused the way the domain refuses (TCP reset, else ICMP administratively prohibited), so a blocked client
+# learns at once instead of timing out.
+
+ISOLATION_CHAIN = "isolation"
+FIREWALL_CHAIN = "firewall"
+FORWARDS_CHAIN = "forwards"
+MAPS = ("inbound", "outbound")
+DEVICES = "devices"  # the set of the addresses in the maps
+
+
+@dataclass(frozen=True)
+class DomainLayout:
+    """The names of the domain's interfaces: devices behind `device_interface`, the host behind `uplink`."""
+
+    device_interface: str
+    uplink: str
+
+
+def domain_commands(rules: NetworkRules, layout: DomainLayout, stale_chains: Sequence[str] = ()) -> list[Json]:
+    """The commands that replace one Network's rules in its domain's table, to be applied as ONE transaction:
+    the three chains flushed and filled, the address maps and profile chains made again; `stale_chains` (the
+    profile chains of the previous application) go. Everything is rebuilt, nothing patched: the result never
+    depends on what was there before."""
+    names = {profile: index for index, profile in enumerate(sorted(rules.profiles))}
+    commands: list[Json] = [{"flush": {"chain": {**_owner(), "name": c}}} for c in _chains_owned()]
+    # The maps reference the profile chains: both go (after the flush above dropped the rules using the maps).
+    for name in MAPS:
+        commands += [{"add": {"map": _map(name)}}, {"delete": {"map": {**_owner(), "name": name}}}]
+    commands += [{"add": {"set": _set()}}, {"delete": {"set": {**_owner(), "name": DEVICES}}}, {"add": {"set": _set()}}]
+    for chain in stale_chains:
+        commands += [
+            {"add": {"chain": {**_owner(), "name": chain}}},
+            {"delete": {"chain": {**_owner(), "name": chain}}},
+        ]
+    for profile_id, index in names.items():
+        profile = rules.profiles[profile_id]
+        for direction, chain_rules in (("in", profile.inbound), ("out", profile.outbound)):
+            chain = f"{direction}_{index}"
+            commands.append(_chain(chain))
+            commands.extend(_rule(chain, _domain_filter(rule, direction)) for rule in chain_rules)
+            commands.append(_rule(chain, _domain_verdict(profile.default_action)))
+    ordered = sorted(rules.devices.items(), key=lambda item: socket.inet_aton(item[0]))
+    for name, direction in (("inbound", "in"), ("outbound", "out")):
+        commands.append({"add": {"map": _map(name)}})
+        elements = [
+            [address, {"jump": {"target": f"{direction}_{names[profile]}"}}]
+            for address, profile in ordered
+            if profile in names
+        ]
+        if elements:
+            commands.append({"add": {"element": {**_owner(), "name": name, "elem": elements}}})
+    known = [address for address, profile in ordered if profile in names]
+    if known:
+        commands.append({"add": {"element": {**_owner(), "name": DEVICES, "elem": known}}})
+    device = layout.device_interface
+    if rules.isolation:
+        between = [_iface("iifname", device), _iface("oifname", device)]
+        commands += [_rule(ISOLATION_CHAIN, [*between, *verdict]) for verdict in _refusals()]
+    commands += [
+        _rule(FIREWALL_CHAIN, [_iface("iifname", device), _vmap("saddr", "@outbound")]),
+        _rule(FIREWALL_CHAIN, [_iface("oifname", device), _vmap("daddr", "@inbound")]),
+    ]
+    # An address not in the maps yet (a session a moment old, before the data plane has read it): with one profile
+    # in the Network it is that one's; with several, refused until its Thing's is known (never unfiltered).
+    only = [f"_{names[p]}" for p in names] if len(names) == 1 else []
+    for field_, key, direction in (("saddr", "iifname", "out"), ("daddr", "oifname", "in")):
+        unknown = [_iface(key, device), _match(_payload("ip", field_), f"@{DEVICES}", "!=")]
+        if only:
+            commands.append(_rule(FIREWALL_CHAIN, [*unknown, {"jump": {"target": f"{direction}{only[0]}"}}]))
+        else:
+            commands += [_rule(FIREWALL_CHAIN, [*unknown, *verdict]) for verdict in _refusals()]
+    commands += [
+        _rule(
+            FORWARDS_CHAIN,
+            [
+                _iface("iifname", layout.uplink),
+                _match(_payload("ip", "daddr"), item.public_address),
+                _match({"meta": {"key": "l4proto"}}, item.protocol),
+                _match(_payload(item.protocol, "dport"), item.public_port),
+                {"dnat": {"addr": item.private_ip, "port": item.private_port}},
+            ],
+        )
+        for item in rules.forwards
+    ]
+    return commands
+
+
+def profile_chains(rules: NetworkRules) -> list[str]:
+    """The profile chains `domain_commands` makes for `rules` (the next application's `stale_chains`)."""
+    return [f"{direction}_{index}" for index in range(len(rules.profiles)) for direction in ("in", "out")]
+
+
+def _chains_owned() -> tuple[str, ...]:
+    return (ISOLATION_CHAIN, FIREWALL_CHAIN, FORWARDS_CHAIN)
+
+
+def _map(name: str) -> Json:
+    return {**_owner(), "name": name, "type": "ipv4_addr", "map": "verdict"}
+
+
+def _set() -> Json:
+    return {**_owner(), "name": DEVICES, "type": "ipv4_addr"}
+
+
+def _refusals() -> list[list[Json]]:
+    """A TCP segment is answered with a reset, anything else with ICMP administratively prohibited."""
+    return [
+        [_match({"meta": {"key": "l4proto"}}, "tcp"), {"reject": {"type": "tcp reset"}}],
+        [{"reject": {"type": "icmp", "expr": "admin-prohibited"}}],
+    ]
+
+
+def _domain_verdict(action: str) -> list[Json]:
+    return [{"return": None}] if action == "allow" else [{"reject": {"type": "icmp", "expr": "admin-prohibited"}}]
+
+
+def _domain_filter(rule: Rule, direction: str) -> list[Json]:
+    """`_filter`'s matches with the domain's verdicts: allow returns; deny resets TCP and refuses the rest."""
+    expr = _filter(rule, direction)[:-1]
+    if rule.action == "allow":
+        return [*expr, {"return": None}]
+    if rule.protocol == "tcp":
+        return [*expr, {"reject": {"type": "tcp reset"}}]
+    return [*expr, {"reject": {"type": "icmp", "expr": "admin-prohibited"}}]

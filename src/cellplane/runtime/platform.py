@@ -158,6 +158,7 @@ class Platform:
 
                 self.data_plane.on_domain.append(hand_over)
                 self.data_plane.on_domain_removed.append(lambda domain: gateway.remove_domain(domain.name))
+                components.append(self._things_domains(self.data_plane, gateway))
         # --- emulator (emulator/) ---
         self.emulator: Emulator | None = None
         if self.settings.emulator_enabled:
@@ -177,6 +178,24 @@ class Platform:
             )
             components.append(self.emulator)
         return components
+
+    def _things_domains(self, plane: DataPlane, gateway: Gateway) -> Component:
+        """Every Things Network a routing domain of its own, its packet rules applied there (issue 17); a
+        /things/v1 write wakes it (services.things_packets hook)."""
+        from cellplane.network.things_domains import ThingsDomains
+        from cellplane.services.things_packets import HOOK
+
+        def live(name: str) -> dict[str, str]:
+            """The gateway's sessions in domain `name`: address -> IMSI."""
+            port = gateway.domains.get(name)
+            if port is None:
+                return {}
+            return {session.ue_ip: session.imsi for session in list(port.sessions.values())}
+
+        self.things_domains = ThingsDomains(self.ctx, plane, live)
+        self.ctx.hooks.setdefault(HOOK, []).append(self.things_domains.wake)
+        gateway.create_session.missing_domain = self.things_domains.ensure
+        return self.things_domains
 
     def _data_plane(self) -> DataPlane:
         """Off, or on where this process may make namespaces (auto); DataPlaneUnavailable when `on` cannot be."""

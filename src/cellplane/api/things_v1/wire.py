@@ -24,6 +24,7 @@ from cellplane.domain.errors import InvalidParameter
 from cellplane.domain.ids import SID_PATTERN
 from cellplane.domain.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, PageSpec
 from cellplane.domain.things import etag
+from cellplane.services import things_packets
 from cellplane.services.things_networks import ensure_defaults
 
 PREFIX = "/things/v1"
@@ -47,6 +48,7 @@ NAMES = {
 CORS_METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
 CORS_HEADERS = "Authorization, Content-Type, If-Match"
 CORS_MAX_AGE = "600"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def error_response(status: int, message: str, info: str | None, headers: dict[str, str] | None = None) -> Response:
@@ -176,6 +178,9 @@ class SurfaceHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                if scope["method"] not in SAFE_METHODS and message["status"] < 400:
+                    # A write committed (the response follows its transaction): packet rules follow it now.
+                    things_packets.changed(scope["app"].state.ctx)
                 extra = self._headers(scope, origin if allowed else None, False)
                 message["headers"] = [
                     *message.get("headers", []),

@@ -52,11 +52,13 @@ class Gateway:
         # The SGi side: routing domain name -> the gateway's end of its TUN (empty while the data plane is off).
         self.domains: dict[str, SgiPort] = {}
         self._gtpu_socket: socket.socket | None = None
+        # Its `missing_domain` hook makes a domain on first need (the runtime wires the Things Networks').
+        self.create_session = CreateSessionHandler(
+            self.manager, self.aaa, AddressPool(config.ue_ip_pool), config.host, self.recovery, self.domains
+        )
         handlers: dict[int, Any] = {
             MessageType.ECHO_REQUEST: EchoHandler(self.recovery),
-            MessageType.CREATE_SESSION_REQUEST: CreateSessionHandler(
-                self.manager, self.aaa, AddressPool(config.ue_ip_pool), config.host, self.recovery, self.domains
-            ),
+            MessageType.CREATE_SESSION_REQUEST: self.create_session,
             MessageType.DELETE_SESSION_REQUEST: DeleteSessionHandler(self.manager, self.recovery),
         }
         self.dispatcher = Dispatcher(handlers, self.sessions, self.recovery)

@@ -9,6 +9,7 @@ the device's side can show why; a third-party SGW ignores the extension and stil
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Awaitable, Callable
 
 from cellplane.protocols.gtp import (
     Cause,
@@ -46,6 +47,9 @@ class CreateSessionHandler:
         self._pool = pool
         self._host = host
         self._recovery = recovery
+        # Asked for a domain the AAA named that is not here yet (a Things Network's, made on first need); it returns
+        # once the domain exists, or cannot.
+        self.missing_domain: Callable[[str], Awaitable[None]] | None = None
 
     def _refuse(self, request: CreateSessionRequest, cause: int, reason: str | None) -> CreateSessionResponse:
         return CreateSessionResponse(
@@ -70,6 +74,9 @@ class CreateSessionHandler:
         table = self._manager.table
         domain = decision.domain or DEFAULT_DOMAIN
         port = self._domains.get(domain)
+        if port is None and self._domains and self.missing_domain is not None:
+            await self.missing_domain(domain)
+            port = self._domains.get(domain)
         if port is None and self._domains:
             # The data plane runs, and the AAA named a domain it has not made (yet): no session without its SGi.
             return self._refuse(request, Cause.NO_RESOURCES_AVAILABLE, f"routing domain {domain} is not available")
