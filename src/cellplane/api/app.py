@@ -11,6 +11,7 @@ from cellplane import __version__
 from cellplane.api import admin_v1, cellplane_v1, health, oauth, openapi, supersim_v1, things_v1, wireless_v1
 from cellplane.api.admin_v1 import docs as admin_docs
 from cellplane.api.cellplane_v1 import docs as cellplane_docs
+from cellplane.api.cellplane_v1 import identity_docs
 from cellplane.api.openapi import SurfaceDocs
 from cellplane.api.openapi.official import official_surface
 from cellplane.api.things_v1 import docs as things_docs
@@ -87,6 +88,7 @@ def surface_docs() -> list[SurfaceDocs]:
         official_surface("twilio_wireless_v1.json", "/wireless", "Wireless v1", "Wireless"),
         things_docs.surface_docs(),
         cellplane_docs.surface_docs(),
+        *identity_docs.token_surfaces(),
         admin_docs.surface_docs(),
         health.surface_docs(),
     ]

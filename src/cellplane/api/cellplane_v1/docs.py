@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cellplane.api.cellplane_v1 import identity_docs
 from cellplane.api.openapi import common as c
 from cellplane.api.openapi.document import Operation, SurfaceDocs
 from cellplane.services.connection_events import EVENT_TYPES
@@ -151,9 +152,10 @@ def _operations() -> dict[tuple[str, str], Operation]:
 
 def surface_docs() -> SurfaceDocs:
     operations = _operations()
+    identity = identity_docs.operations()
 
     def describe(method: str, path: str) -> tuple[str, Operation] | None:
-        found = operations.get((method, path.removeprefix(PREFIX)))
+        found = operations.get((method, path.removeprefix(PREFIX))) or identity.get((method, path))
         return (path, found) if found is not None else None
 
     return SurfaceDocs(
@@ -161,5 +163,5 @@ def surface_docs() -> SurfaceDocs:
         describe=describe,
         title=TAG,
         tags=[{"name": TAG, "description": "cellplane's extensions: connection events, webhook deliveries"}],
-        components={"schemas": SCHEMAS},
+        components={"schemas": {**SCHEMAS, **identity_docs.SCHEMAS}},
     )
