@@ -270,7 +270,7 @@ def test_another_accounts_credentials_find_nothing(owned: Owned, server: Server)
     assert checked >= 3 * 25
     # The owner still has every one of them (no DELETE or update by the other account went through).
     with httpx.Client(base_url=server.base_url, auth=owned.auth, timeout=30) as http:
-        for template, sid in owned.fills.items():
+        for template in owned.fills:
             if template.startswith("/") and "{" in template and template.endswith("{sid}"):
                 assert http.get(fill(template, owned.fills) or template).status_code == 200, template
     # Lists show none of the owner's resources.

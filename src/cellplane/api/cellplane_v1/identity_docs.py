@@ -76,7 +76,7 @@ SCHEMAS = {
             "action": STRING,
             "resource": NULL_STRING,
             "resource_sid": NULL_STRING,
-            "status": NULL_STRING,
+            "status": {"type": "integer", "nullable": True, "description": "The HTTP status the change was answered"},
             "source": NULL_STRING,
             "timestamp": NULL_TIME,
             "url": URI,
