@@ -327,7 +327,8 @@ def test_a_killed_platform_leaves_nothing_behind_after_its_restart(
 
 
 def test_without_cap_net_admin_the_platform_runs_with_the_data_plane_off(tmp_path: Path) -> None:
-    env = server_env(tmp_path, None, CELLPLANE_EMULATOR_ENABLED="true")
+    # auto, the default of `cellplane up` (test servers otherwise run without a data plane): it finds no CAP_NET_ADMIN.
+    env = server_env(tmp_path, None, CELLPLANE_EMULATOR_ENABLED="true", CELLPLANE_DATA_PLANE="auto")
     server = Server(backend="sqlite", data_dir=tmp_path, port=free_port(), env=env)
     import tests.support.server as support
 

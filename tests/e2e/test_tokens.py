@@ -81,10 +81,12 @@ def test_token_endpoint_errors_follow_rfc_6749(account: Account) -> None:
     assert error(both) == (400, "invalid_request")
     in_query = httpx.post(f"{url}?client_secret={client['client_secret']}", data=good)
     assert error(in_query) == (400, "invalid_request")
+    # No client authentication at all is invalid_client, before anything else is looked at.
     assert error(httpx.post(url, content=b"{}", headers={"Content-Type": "application/json"})) == (
-        400,
-        "invalid_request",
+        401,
+        "invalid_client",
     )
+    assert error(httpx.post(url, data={"grant_type": "client_credentials"})) == (401, "invalid_client")
 
 
 def test_a_bad_bearer_token_is_refused_on_every_surface_in_its_error_body(account: Account) -> None:

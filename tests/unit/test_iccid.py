@@ -85,6 +85,8 @@ def test_generated_iccids_have_19_or_20_digits_and_a_right_check_digit() -> None
 def test_provision_sims_prints_valid_iccids(tmp_path: Path, product: str) -> None:
     """What an operator gets from the CLI, checked digit by digit by the independent Luhn."""
     env = server_env(tmp_path, None)
+    # The admin commands work on an existing platform's database (they never create one): make it as `up` would.
+    subprocess.run([*CLI, "db", "upgrade"], env=env, cwd=tmp_path, check=True, capture_output=True, timeout=120)
     result = subprocess.run(
         [*CLI, "admin", "provision-sims", "--count", "300", "--product", product, "--json"],
         env=env,

@@ -93,10 +93,17 @@ async def _token(request: Request, shape: Callable[[IssuedToken], dict[str, Any]
         query = dict(parse_qsl(request.url.query, keep_blank_values=True))
         if "client_secret" in query:
             raise OAuthError("invalid_request", "client_secret must not be sent in the query string")
+        form_type = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+        if not basic_tried and not form_type:
+            # Authenticate before validating, as every endpoint does: no client authentication at all is
+            # invalid_client (RFC 6749 §5.2), whatever else the request holds.
+            raise OAuthError("invalid_client", "No client authentication: HTTP Basic, or client_id in a form body")
         try:
             form = await form_params(request)
         except InvalidParameter as exc:
             raise OAuthError("invalid_request", exc.message) from None
+        if not basic_tried and not form.raw("client_id"):
+            raise OAuthError("invalid_client", "No client authentication: HTTP Basic, or client_id in the form")
         grant = form.raw("grant_type") or query.get("grant_type")
         if not grant:
             raise OAuthError("invalid_request", "Missing required parameter grant_type")
