@@ -94,9 +94,14 @@ def test_commands_webhooks_and_queues(account: Account, server: Server) -> None:
             attempts = value(now[0], "cellplane_webhook_attempts_total", result="transport_error") - value(
                 before, "cellplane_webhook_attempts_total", result="transport_error"
             )
-            return now if attempts >= 1 and value(now[0], "cellplane_webhook_pending") >= 1 else None
+            # The receiver has the request before the sender has read the answer and counted it: wait for both.
+            delivered = value(now[0], "cellplane_webhook_deliveries_total", outcome="delivered") - value(
+                before, "cellplane_webhook_deliveries_total", outcome="delivered"
+            )
+            pending = value(now[0], "cellplane_webhook_pending") >= 1
+            return now if attempts >= 1 and delivered >= 1 and pending else None
 
-        after, _ = eventually(settled, 15, "a pending webhook after a refused attempt")
+        after, _ = eventually(settled, 15, "a delivered webhook, and a pending one after a refused attempt")
     finally:
         receiver.stop()
 
