@@ -218,7 +218,13 @@ class Platform:
         # --- commands --- IP Commands both ways (issue 4), their callbacks, the 30-day retention purge.
         from cellplane.jobs.ip_commands import IpCommandDelivery
         from cellplane.jobs.retention import RetentionPurge
-        from cellplane.runtime.adapters import GatewayTransport, RetentionSchedule, RunnerComponent, uplink_hook
+        from cellplane.runtime.adapters import (
+            GatewayTransport,
+            JobWakeups,
+            RetentionSchedule,
+            RunnerComponent,
+            uplink_hook,
+        )
         from cellplane.services import wireless_commands
         from cellplane.services.inbound_ip_commands import InboundIpCommands
         from cellplane.services.ip_command_outbox import IpCommandOutbox
@@ -248,7 +254,7 @@ class Platform:
         # The inbound queue's writer runs before the gateway starts and stops after it (components stop reversed).
         self.components.insert(0, self.inbound_commands)
         if self.settings.has_role("workers"):
-            self.components += [RunnerComponent(self.webhook_runner), RetentionSchedule(self.ctx)]
+            self.components += [RunnerComponent(self.webhook_runner), RetentionSchedule(self.ctx), JobWakeups(self.ctx)]
         # After the gateway and emulator (its start-up sweep sends through them), stopped before them.
         self.components.append(self.ip_command_outbox)
 

@@ -31,4 +31,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions; on PostgreSQL they notify the AAA nodes of policy changes as they write (store/notify.py)."""
+    if engine.dialect.name == "postgresql":
+        from cellplane.store.notify import NotifyingSession
+
+        return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, sync_session_class=NotifyingSession)
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
