@@ -30,6 +30,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql import operators, visitors
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter
 
+from cellplane.store.db import asyncpg_dsn
 from cellplane.store.models import (
     Fleet,
     Job,
@@ -168,7 +169,7 @@ def listen_dsn(engine: AsyncEngine | None) -> str | None:
     """The asyncpg DSN to LISTEN on, for an engine on PostgreSQL over asyncpg; None for any other."""
     if engine is None or engine.url.get_backend_name() != "postgresql" or engine.url.get_driver_name() != "asyncpg":
         return None
-    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return asyncpg_dsn(engine.url)
 
 
 class ChangeListener:
