@@ -32,14 +32,15 @@ def _context(url: str) -> PlatformContext:
 
 
 async def run_jobs(url: str, log_path: str, seed: int, lease: float) -> None:
-    """Run every job to the end; a few handlers pause past the lease, some fail (and are retried or dead)."""
+    """Run every job to the end; a few handlers are slower than the lease (renewed: they keep their job), some fail
+    (and are retried or dead). Claims lapse when the test stops this whole process (SIGSTOP)."""
     rng = random.Random(seed)
     ctx = _context(url)
 
     async def handler(_ctx: PlatformContext, payload: dict[str, Any]) -> None:
         roll = rng.random()
-        if roll < 0.04:
-            await asyncio.sleep(rng.uniform(1.5 * lease, 3 * lease))  # past the lease: another claims it
+        if roll < 0.01:
+            await asyncio.sleep(rng.uniform(1.5 * lease, 2 * lease))  # slower than the lease, on a live node
         if rng.random() < 0.15:
             raise RuntimeError("failed on purpose")
 

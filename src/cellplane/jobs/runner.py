@@ -8,6 +8,8 @@ Fenced (issue 21): every claim raises the job's `claim_epoch`, and every later w
 retry) is `UPDATE ... WHERE id = :id AND claim_epoch = :epoch`. A runner paused past its lease (a long GC, a
 stopped VM, a partition) whose job was claimed again meanwhile writes nothing when it wakes: the newer claim's
 outcome stands. Leases are stamped and compared on the database's clock (store/db_clock.py), not the node's.
+While a handler runs, its runner renews the lease every third of it (fenced the same way), so a slow handler on a
+live node keeps its job; only a node that stops (dies, or is paused past the lease) loses it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.services.context import PlatformContext
@@ -65,10 +67,13 @@ class JobRunner:
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self.observers: list[WriteObserver] = []
+        self._held: dict[int, Job] = {}  # claimed here, outcome not yet written: their leases are renewed
+        self._renew_task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._wake = self.ctx.new_waker()
         self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
+        self._renew_task = asyncio.create_task(self._renew_loop(), name="job-lease-renewal")
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -77,6 +82,31 @@ class JobRunner:
             await self._loop_task
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
+        if self._renew_task is not None:
+            self._renew_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renew_task
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self.renew()
+            except Exception:
+                log.exception("renewing job leases failed; they lapse if this goes on")
+
+    async def renew(self) -> None:
+        """Extend the leases of the jobs running here, each only while its claim is still the latest."""
+        held = [(job.id, job.claim_epoch) for job in self._held.values()]
+        if not held:
+            return
+        async with self.ctx.sessions() as session, session.begin():
+            await session.execute(
+                update(Job)
+                .where(tuple_(Job.id, Job.claim_epoch).in_(held), Job.status == "running")
+                .values(locked_until=db_utcnow(self.lease_seconds))
+                .execution_options(synchronize_session=False)
+            )
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -91,6 +121,7 @@ class JobRunner:
                 except Exception:
                     log.exception("claiming jobs failed")
             for job in claimed:
+                self._held[job.id] = job
                 task = asyncio.create_task(self._run(job))
                 self._tasks.add(task)
                 task.add_done_callback(self._task_done)
@@ -148,6 +179,9 @@ class JobRunner:
         else:
             if await self._write(job, "done", error=None):
                 JOB_RUNS.child(job.kind, "done").inc()
+        finally:
+            if self._held.get(job.id) is job:
+                del self._held[job.id]
 
     async def _failed(self, job: Job, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"[:2000]
