@@ -24,3 +24,20 @@ def test_ports_that_cannot_collide_are_accepted() -> None:
     assert Settings(aaa_host="127.0.0.2", aaa_auth_port=2123).aaa_auth_port == 2123
     defaults = Settings()
     assert len({defaults.aaa_auth_port, defaults.aaa_acct_port, defaults.gtpc_port, defaults.gtpu_port}) == 4
+
+
+def test_roles_select_what_a_process_runs() -> None:
+    """Issue 21: `--role` / CELLPLANE_ROLES; a role left out turns its elements off (their ports are not bound)."""
+    assert Settings().roles == "api,aaa,gateway,workers"
+    api = Settings(roles="api")
+    assert (api.aaa_enabled, api.gateway_enabled, api.has_role("workers")) == (False, False, False)
+    network = Settings(roles=" Workers, gateway ,aaa")  # any order and case, written back in one
+    assert network.roles == "aaa,gateway,workers" and network.aaa_enabled and network.gateway_enabled
+    # A role left out frees its ports for another process on this machine.
+    assert Settings(roles="aaa", gtpc_port=1812).gtpc_port == 1812
+    with pytest.raises(ValidationError, match=re.escape("roles must be some of api, aaa, gateway, workers")):
+        Settings(roles="api,radius")
+    with pytest.raises(ValidationError, match="roles must be"):
+        Settings(roles=" , ")
+    with pytest.raises(ValidationError, match="the emulator runs beside the gateway"):
+        Settings(roles="api", emulator_enabled=True)

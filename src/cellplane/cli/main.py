@@ -50,8 +50,11 @@ def up(
     ),
     gtpc_port: int = typer.Option(None, help="UDP port of the gateway's GTPv2-C (default 2123)."),
     gtpu_port: int = typer.Option(None, help="UDP port of the gateway's GTP-U (default 2152)."),
+    role: str = typer.Option(
+        None, help="What this process runs: some of api,aaa,gateway,workers (default all; see docs/DEPLOY.md)."
+    ),
 ) -> None:
-    """Run the whole platform in one process on the embedded database (or CELLPLANE_DATABASE_URL)."""
+    """Run the platform (or the roles given) in one process on the embedded database (or CELLPLANE_DATABASE_URL)."""
     from cellplane.api.http_server import HttpLimits, HttpProtocol
     from cellplane.runtime.platform import Platform
     from cellplane.runtime.serve import serve
@@ -66,6 +69,7 @@ def up(
         "radius_clients": radius_clients,
         "gtpc_port": gtpc_port,
         "gtpu_port": gtpu_port,
+        "roles": role,
     }
     # A flag given wins over its CELLPLANE_* variable; one not given leaves the variable (or default) in force.
     overrides: dict[str, object] = {k: v for k, v in flags.items() if v is not None}
@@ -162,6 +166,11 @@ def show_banner(
         f"  console        {base}/console   (sign in as a user, or with an AccountSid and AuthToken)",
         f"  database       {database_url.split('@')[-1]}",
     ]
+    if settings.roles != Settings.model_fields["roles"].default:
+        # A node of several (docs/DEPLOY.md): without the api role its port answers /healthz and /metrics only.
+        if not settings.has_role("api"):
+            lines = [lines[0], f"  health         {base}/healthz, metrics {base}/metrics (no API here)", lines[-1]]
+        lines.append(f"  roles          {settings.roles}")
     if settings.aaa_enabled:
         lines.append(
             f"  RADIUS AAA     {settings.aaa_host}:{settings.aaa_auth_port} (auth), "

@@ -3,6 +3,13 @@
 Jobs are rows (the outbox), so a crash loses nothing: a claimed job carries a lease, and a job whose
 lease lapsed (its worker died) is claimed again. Handlers must therefore be idempotent.
 On PostgreSQL several nodes claim with FOR UPDATE SKIP LOCKED; SQLite has one writer anyway.
+
+Fenced (issue 21): every claim raises the job's `claim_epoch`, and every later write of the runner (done, dead,
+retry) is `UPDATE ... WHERE id = :id AND claim_epoch = :epoch`. A runner paused past its lease (a long GC, a
+stopped VM, a partition) whose job was claimed again meanwhile writes nothing when it wakes: the newer claim's
+outcome stands. Leases are stamped and compared on the database's clock (store/db_clock.py), not the node's.
+While a handler runs, its runner renews the lease every third of it (fenced the same way), so a slow handler on a
+live node keeps its job; only a node that stops (dies, or is paused past the lease) loses it.
 """
 
 from __future__ import annotations
@@ -12,20 +19,22 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.services.context import PlatformContext
-from cellplane.services.metrics import JOB_RUNS
+from cellplane.services.metrics import JOB_RUNS, STALE_WRITES
+from cellplane.store.db_clock import db_utcnow
 from cellplane.store.models import Job
 from cellplane.store.models.base import utcnow
 
 log = logging.getLogger("cellplane.jobs")
 
 Handler = Callable[[PlatformContext, dict[str, Any]], Awaitable[None]]
+# Told of every write the runner tries after a claim: the job as claimed, the status it wrote, whether it applied.
+WriteObserver = Callable[[Job, str, bool], None]
 
 
 class RetryLater(Exception):
@@ -57,10 +66,14 @@ class JobRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self.observers: list[WriteObserver] = []
+        self._held: dict[int, Job] = {}  # claimed here, outcome not yet written: their leases are renewed
+        self._renew_task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._wake = self.ctx.new_waker()
         self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
+        self._renew_task = asyncio.create_task(self._renew_loop(), name="job-lease-renewal")
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -69,6 +82,31 @@ class JobRunner:
             await self._loop_task
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
+        if self._renew_task is not None:
+            self._renew_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renew_task
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await self.renew()
+            except Exception:
+                log.exception("renewing job leases failed; they lapse if this goes on")
+
+    async def renew(self) -> None:
+        """Extend the leases of the jobs running here, each only while its claim is still the latest."""
+        held = [(job.id, job.claim_epoch) for job in self._held.values()]
+        if not held:
+            return
+        async with self.ctx.sessions() as session, session.begin():
+            await session.execute(
+                update(Job)
+                .where(tuple_(Job.id, Job.claim_epoch).in_(held), Job.status == "running")
+                .values(locked_until=db_utcnow(self.lease_seconds))
+                .execution_options(synchronize_session=False)
+            )
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -83,6 +121,7 @@ class JobRunner:
                 except Exception:
                     log.exception("claiming jobs failed")
             for job in claimed:
+                self._held[job.id] = job
                 task = asyncio.create_task(self._run(job))
                 self._tasks.add(task)
                 task.add_done_callback(self._task_done)
@@ -96,33 +135,38 @@ class JobRunner:
         self._wake.set()
 
     async def claim(self, limit: int) -> list[Job]:
-        """Take up to `limit` due jobs, marking them running with a lease."""
-        now = utcnow()
-        async with self.ctx.sessions() as session, session.begin():
-            due = (
-                select(Job.id)
-                .where(
-                    Job.run_at <= now,
-                    or_(Job.status == "pending", (Job.status == "running") & (Job.locked_until < now)),
-                    # Only kinds this runner handles: several runners (webhooks apart) share the table.
-                    Job.kind.in_(list(self.handlers)),
-                )
-                .order_by(Job.run_at, Job.id)
-                .limit(limit)
+        """Take up to `limit` due jobs, marking them running with a lease and a new claim epoch.
+
+        One statement (UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING): SQLite takes its
+        write lock at once instead of upgrading a read (which fails when another process wrote in between)."""
+        now = db_utcnow()
+        due = (
+            select(Job.id)
+            .where(
+                Job.run_at <= now,
+                or_(Job.status == "pending", (Job.status == "running") & (Job.locked_until < now)),
+                # Only kinds this runner handles: several runners (webhooks apart) share the table.
+                Job.kind.in_(list(self.handlers)),
             )
+            .order_by(Job.run_at, Job.id)
+            .limit(limit)
+        )
+        async with self.ctx.sessions() as session, session.begin():
             if session.bind.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
-            ids = list((await session.execute(due)).scalars())
-            if not ids:
-                return []
-            lease = now + timedelta(seconds=self.lease_seconds)
-            await session.execute(
+            claimed = await session.execute(
                 update(Job)
-                .where(Job.id.in_(ids))
-                .values(status="running", locked_until=lease, attempts=Job.attempts + 1)
+                .where(Job.id.in_(due.scalar_subquery()))
+                .values(
+                    status="running",
+                    locked_until=db_utcnow(self.lease_seconds),
+                    attempts=Job.attempts + 1,
+                    claim_epoch=Job.claim_epoch + 1,
+                )
+                .returning(Job)
+                .execution_options(synchronize_session=False)
             )
-            rows = (await session.execute(select(Job).where(Job.id.in_(ids)))).scalars().all()
-            return list(rows)
+            return sorted(claimed.scalars().all(), key=lambda job: (job.run_at, job.id))
 
     async def _run(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
@@ -133,36 +177,47 @@ class JobRunner:
         except Exception as exc:
             await self._failed(job, exc)
         else:
-            await self._finish(job.id, status="done", error=None)
-            JOB_RUNS.child(job.kind, "done").inc()
+            if await self._write(job, "done", error=None):
+                JOB_RUNS.child(job.kind, "done").inc()
+        finally:
+            if self._held.get(job.id) is job:
+                del self._held[job.id]
 
     async def _failed(self, job: Job, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         if not isinstance(exc, RetryLater):
             log.warning("job %s (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, error)
         if job.attempts >= job.max_attempts:
-            await self._finish(job.id, status="dead", error=error)
-            JOB_RUNS.child(job.kind, "dead").inc()
+            if await self._write(job, "dead", error=error):
+                JOB_RUNS.child(job.kind, "dead").inc()
             return
-        JOB_RUNS.child(job.kind, "retry").inc()
         delay = backoff_seconds(job.attempts, self.backoff_base)
-        async with self.ctx.sessions() as session, session.begin():
-            await session.execute(
-                update(Job)
-                .where(Job.id == job.id)
-                .values(
-                    status="pending",
-                    locked_until=None,
-                    last_error=error,
-                    run_at=utcnow() + timedelta(seconds=delay),
-                )
-            )
+        if await self._write(job, "pending", error=error, run_at=db_utcnow(delay)):
+            JOB_RUNS.child(job.kind, "retry").inc()
 
-    async def _finish(self, job_id: int, *, status: str, error: str | None) -> None:
+    async def _write(self, job: Job, status: str, *, error: str | None, **more: Any) -> bool:
+        """Record this claim's outcome, only if it is still the job's latest claim; False (logged, counted) when a
+        newer claim took the job after this one's lease lapsed: its outcome stands."""
         async with self.ctx.sessions() as session, session.begin():
-            await session.execute(
-                update(Job).where(Job.id == job_id).values(status=status, locked_until=None, last_error=error)
+            result = await session.execute(
+                update(Job)
+                .where(Job.id == job.id, Job.claim_epoch == job.claim_epoch)
+                .values(status=status, locked_until=None, last_error=error, **more)
+                .execution_options(synchronize_session=False)
             )
+        applied = bool(result.rowcount)  # type: ignore[attr-defined]
+        if not applied:
+            STALE_WRITES.child("job", job.kind).inc()
+            log.warning(
+                "job %s (%s): claim %d lapsed and the job was claimed again; its %r is not written",
+                job.id,
+                job.kind,
+                job.claim_epoch,
+                status,
+            )
+        for observer in self.observers:
+            observer(job, status, applied)
+        return applied
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait until no job is due (for tests and for a clean stop)."""

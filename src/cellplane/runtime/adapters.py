@@ -12,6 +12,7 @@ from cellplane.services import retention
 from cellplane.services.context import PlatformContext
 from cellplane.services.inbound_ip_commands import InboundIpCommands
 from cellplane.services.transport import DeliveryOutcome, IpDelivery
+from cellplane.store.notify import JOB, ChangeListener, listen_dsn
 
 
 class GatewayTransport:
@@ -52,6 +53,30 @@ class RunnerComponent:
 
     async def stop(self) -> None:
         await self.runner.stop()
+
+
+class JobWakeups:
+    """On PostgreSQL, a job added on another node wakes this node's runners at once (store/notify.py); their poll
+    (every half second) stays the guarantee."""
+
+    def __init__(self, ctx: PlatformContext) -> None:
+        self.ctx = ctx
+        dsn = listen_dsn(ctx.engine)
+        self.listener = ChangeListener(dsn, self._woken, self._reconnected, kinds=frozenset({JOB})) if dsn else None
+
+    async def _woken(self, _keys: set[tuple[str, str]]) -> None:
+        self.ctx.wake_workers()
+
+    async def _reconnected(self) -> None:
+        self.ctx.wake_workers()
+
+    async def start(self) -> None:
+        if self.listener is not None:
+            await self.listener.start()
+
+    async def stop(self) -> None:
+        if self.listener is not None:
+            await self.listener.stop()
 
 
 class RetentionSchedule:

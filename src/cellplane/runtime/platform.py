@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Protocol
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from cellplane.api.app import create_app, serving_app
 from cellplane.api.wire.auth import Authenticator
@@ -47,7 +48,7 @@ class Component(Protocol):
 
 
 class Platform:
-    """The whole platform in one process: API, job workers (and, as they land, AAA, gateway, SMSC)."""
+    """The platform's parts this process runs (Settings.roles: api, aaa, gateway, workers; default all of them)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -99,7 +100,9 @@ class Platform:
         self.app = self._build_app()
         self._wire_sms()
         # What the server runs: the edge (RateLimit headers, audit log), then hot endpoints ahead of FastAPI.
-        self.asgi = serving_app(self.app, self.audit, rate_headers=settings.rate_limit > 0)
+        self.asgi: ASGIApp = self.app
+        if settings.has_role("api"):
+            self.asgi = serving_app(self.app, self.audit, rate_headers=settings.rate_limit > 0)
 
     def _build_components(self) -> list[Component]:
         """The network elements, in start order (the AAA before the gateway that asks it)."""
@@ -215,7 +218,13 @@ class Platform:
         # --- commands --- IP Commands both ways (issue 4), their callbacks, the 30-day retention purge.
         from cellplane.jobs.ip_commands import IpCommandDelivery
         from cellplane.jobs.retention import RetentionPurge
-        from cellplane.runtime.adapters import GatewayTransport, RetentionSchedule, RunnerComponent, uplink_hook
+        from cellplane.runtime.adapters import (
+            GatewayTransport,
+            JobWakeups,
+            RetentionSchedule,
+            RunnerComponent,
+            uplink_hook,
+        )
         from cellplane.services import wireless_commands
         from cellplane.services.inbound_ip_commands import InboundIpCommands
         from cellplane.services.ip_command_outbox import IpCommandOutbox
@@ -244,7 +253,8 @@ class Platform:
             self.gateway.on_mo_datagram = uplink_hook(self.inbound_commands)
         # The inbound queue's writer runs before the gateway starts and stops after it (components stop reversed).
         self.components.insert(0, self.inbound_commands)
-        self.components += [RunnerComponent(self.webhook_runner), RetentionSchedule(self.ctx)]
+        if self.settings.has_role("workers"):
+            self.components += [RunnerComponent(self.webhook_runner), RetentionSchedule(self.ctx), JobWakeups(self.ctx)]
         # After the gateway and emulator (its start-up sweep sends through them), stopped before them.
         self.components.append(self.ip_command_outbox)
 
@@ -275,6 +285,8 @@ class Platform:
             return SimRecord(iccid=sim.iccid, imsi=sim.imsi, msisdn=sim.msisdn) if sim is not None else None
 
     def _build_app(self) -> FastAPI:
+        if not self.settings.has_role("api"):
+            return self._node_app()
         origins = tuple(o.strip() for o in self.settings.things_cors_origins.split(",") if o.strip())
         app = create_app(
             self.ctx,
@@ -311,6 +323,19 @@ class Platform:
         self.components.append(self.console)
         return app
 
+    def _node_app(self) -> FastAPI:
+        """Without the api role: /healthz and /metrics only, for probes and scrapers (docs/DEPLOY.md)."""
+        from cellplane.api.health import router as health
+
+        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+        app.state.ctx = self.ctx
+        app.include_router(health)
+        app.router.lifespan_context = self._lifespan
+        plane = self.data_plane
+        app.state.data_plane_status = plane.status if plane is not None else None
+        self.console = None
+        return app
+
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
         await self.start()
@@ -321,10 +346,12 @@ class Platform:
 
     def stopping(self) -> None:
         """The server was asked to stop (a signal): end what would hold its connections open (console streams)."""
-        self.console.feed.release()
+        if self.console is not None:
+            self.console.feed.release()
 
     async def start(self) -> None:
-        self.runner.start()
+        if self.settings.has_role("workers"):
+            self.runner.start()
         for component in self.components:
             await component.start()
 

@@ -22,6 +22,7 @@ FLAGS = {
     "aaa_acct_port": "--aaa-acct-port",
     "gtpc_port": "--gtpc-port",
     "gtpu_port": "--gtpu-port",
+    "roles": "--role",
 }
 
 

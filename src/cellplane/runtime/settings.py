@@ -14,6 +14,9 @@ from cellplane.domain.callback_targets import TargetPolicy, parse_host_address
 from cellplane.jobs.webhook_transport import parse_pins
 from cellplane.store.migrate import ensure_sqlite_dir, upgrade
 
+# What one process can run (issue 21, docs/DEPLOY.md); several processes on one PostgreSQL share the work.
+ROLES = ("api", "aaa", "gateway", "workers")
+
 
 class Settings(BaseSettings):
     """Every knob, from flags or CELLPLANE_* environment variables."""
@@ -24,6 +27,8 @@ class Settings(BaseSettings):
     port: int = 8080
     data_dir: Path = Path(".cellplane")
     database_url: str | None = None
+    # The parts of the platform this process runs, comma-separated: api, aaa, gateway, workers (default all).
+    roles: str = ",".join(ROLES)
     seed: int | None = None
     # Operator credential for /admin/v1 (Basic admin:<token>); generated into the data dir when unset.
     admin_token: str | None = None
@@ -103,6 +108,31 @@ class Settings(BaseSettings):
     def _pins_parse(cls, value: str) -> str:
         parse_pins(value)  # a bad entry is named at start, not at the first callback
         return value
+
+    @field_validator("roles")
+    @classmethod
+    def _roles_known(cls, value: str) -> str:
+        named = [role.strip().lower() for role in value.split(",") if role.strip()]
+        unknown = [role for role in named if role not in ROLES]
+        if unknown or not named:
+            raise ValueError(f"roles must be some of {', '.join(ROLES)}, comma-separated (got {value!r})")
+        return ",".join(role for role in ROLES if role in named)
+
+    @model_validator(mode="after")
+    def _roles_select_elements(self) -> Settings:
+        """A role left out turns its elements off here, so that ports, banner and callback policy follow."""
+        if not self.has_role("aaa"):
+            self.aaa_enabled = False
+        if not self.has_role("gateway"):
+            self.gateway_enabled = False
+        if self.emulator_enabled and not (self.has_role("gateway") and self.has_role("api")):
+            raise ValueError(
+                "the emulator runs beside the gateway and serves its control API: it needs the roles gateway and api"
+            )
+        return self
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles.split(",")
 
     @model_validator(mode="after")
     def _udp_ports_distinct(self) -> Settings:

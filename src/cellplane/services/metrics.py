@@ -195,6 +195,11 @@ JOBS_DEAD = Readings("cellplane_jobs_dead", "Jobs that spent every attempt (dead
 JOB_RUNS = Tallies(
     "cellplane_job_runs_total", "Job handler runs, by kind and outcome (done, retry, dead)", ("kind", "outcome")
 )
+STALE_WRITES = Tallies(
+    "cellplane_stale_writes_total",
+    "Writes refused by fencing: a job claim or singleton lease that lapsed and was taken over (issue 21)",
+    ("holder", "name"),
+)
 
 
 async def read_backlog(session: AsyncSession, now: datetime) -> None:

@@ -74,6 +74,27 @@ async def load_sims(session: AsyncSession, sim_sids: Collection[str], now: datet
     return await _load(session, now, await repo.sims_by(session, sids=sim_sids))
 
 
+async def load_named(
+    session: AsyncSession, now: datetime, keys: Collection[tuple[str, str]]
+) -> dict[str, SimPolicy | None]:
+    """Snapshots of the SIMs a change notification names (store/notify.py): ("sim", sid), ("fleet", sid),
+    ("profile", sid: its fleets' SIMs), ("rate_plan", sid), ("group", sid)."""
+    named: dict[str, set[str]] = {}
+    for kind, key in keys:
+        named.setdefault(kind, set()).add(key)
+    fleets = named.get("fleet", set())
+    if named.get("profile"):
+        fleets = fleets | await repo.fleets_using(session, named["profile"])
+    rows = await repo.sims_by(
+        session,
+        sids=named.get("sim", ()),
+        fleet_sids=fleets,
+        rate_plan_sids=named.get("rate_plan", ()),
+        group_sids=named.get("group", ()),
+    )
+    return await _load(session, now, rows)
+
+
 async def load_changes(
     session: AsyncSession,
     since: datetime,

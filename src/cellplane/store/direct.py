@@ -24,9 +24,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
+
+from cellplane.store.db import asyncpg_dsn
 
 
 class DirectReadUnavailable(Exception):
@@ -204,6 +206,5 @@ def direct_reader(engine: AsyncEngine) -> DirectReader | None:
             return None
         return SqliteDirectReader(engine.dialect, url.database)
     if url.get_backend_name() == "postgresql" and url.get_driver_name() == "asyncpg":
-        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        return AsyncpgDirectReader(engine.dialect, dsn)
+        return AsyncpgDirectReader(engine.dialect, asyncpg_dsn(url))
     return None

@@ -21,6 +21,7 @@ from cellplane.domain.errors import NotFound
 from cellplane.domain.ids import Prefix, SidFactory
 from cellplane.jobs.retention import RetentionPurge
 from cellplane.jobs.runner import RetryLater
+from cellplane.jobs.singleton import LeaseLost, Singleton
 from cellplane.jobs.webhooks import WebhookSender
 from cellplane.services import ip_commands, retention
 from cellplane.services.context import PlatformContext
@@ -147,6 +148,36 @@ async def test_retention_purges_what_is_older_than_30_days_and_keeps_one_schedul
     assert await count(ctx, Job, Job.kind == retention.RETENTION_JOB, Job.status == "pending") == 1
     assert await count(ctx, IpCommand) == 1
     assert await count(ctx, WirelessCommand) == 1
+
+
+async def test_retention_purges_on_one_node_at_a_time(ctx: PlatformContext) -> None:
+    """Issue 21: the purge holds the `retention` singleton lease; while another node holds it nothing is purged,
+    and a holder whose lease was taken over (it paused past it) writes nothing with its old epoch."""
+    old = utcnow() - timedelta(days=31)
+    async with ctx.sessions() as session, session.begin():
+        session.add(ip_command(old))
+    other = Singleton(ctx, retention.RETENTION_JOB, lease_seconds=60)
+    assert await other.acquire() is not None
+
+    await RetentionPurge(interval=3600)(ctx, {})
+    assert await count(ctx, IpCommand, IpCommand.date_created < utcnow() - timedelta(days=30)) == 1  # not ours
+
+    # The other node pauses past a short lease and we take over: its next write is refused, ours goes through.
+    await other.release()
+    paused = Singleton(ctx, retention.RETENTION_JOB, lease_seconds=0.05)
+    first = await paused.acquire()
+    await asyncio.sleep(0.2)
+    taker = Singleton(ctx, retention.RETENTION_JOB, lease_seconds=60)
+    second = await taker.acquire()
+    assert first is not None and second is not None and second > first
+    with pytest.raises(LeaseLost):
+        async with paused.fenced() as session:
+            await retention.purge_batch(session, utcnow())
+    assert await count(ctx, IpCommand, IpCommand.date_created < utcnow() - timedelta(days=30)) == 1
+    async with taker.fenced() as session:
+        await retention.purge_batch(session, utcnow())
+    assert await count(ctx, IpCommand, IpCommand.date_created < utcnow() - timedelta(days=30)) == 0
+    await taker.release()
 
 
 async def test_a_callback_that_finally_fails_is_recorded_as_83402(ctx: PlatformContext) -> None:

@@ -3,7 +3,8 @@ fleet, network access profile or billing period changed since its previous poll 
 transactions that committed late and clocks of other nodes a little behind), so that changes made through the
 API, by jobs, or by another node reach the AAA within about a second. A row version already acted on is not
 loaded twice, and the billing-period stamps of our own accounting batches are left out by the database.
-Hooks (core.on_sim_status_changed) make the common case immediate; this makes it sure.
+Hooks (core.on_sim_status_changed) make the common case immediate in this process, PostgreSQL change notifications
+(store/notify.py, `reload_named`) for writes made by other nodes; this makes it sure.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class PolicyRefresher:
         self.versions: dict[tuple[str, str], datetime] = {}
         self._task: asyncio.Task[None] | None = None
         self.polls = 0
+        self.notified = 0
 
     def start(self, since: datetime) -> None:
         self._since = since
@@ -74,6 +76,18 @@ class PolicyRefresher:
         for imsi, policy in changes.policies.items():
             self.core.update_policy(imsi, policy)
         self.polls += 1
+
+    async def reload_named(self, keys: set[tuple[str, str]]) -> None:
+        """Re-read what a change notification names, now (another node wrote it; store/notify.py). A key `*`
+        (a statement whose rows could not be named) runs a poll instead."""
+        if any(key == "*" for _, key in keys):
+            await self.poll()
+            return
+        async with self._sessions() as session:
+            fresh = await network_policy.load_named(session, self._clock(), keys)
+        for imsi, policy in fresh.items():
+            self.core.update_policy(imsi, policy)
+        self.notified += 1
 
     async def reload(self, imsis: Collection[str]) -> None:
         """Re-read these SIMs now (after a hook, once the change has committed)."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from cellplane.services import data_sessions, network_policy
 from cellplane.services.context import PlatformContext
+from cellplane.store.notify import POLICY_KINDS, ChangeListener, listen_dsn
 
 from . import metrics
 from .config import AaaConfig
@@ -66,6 +67,7 @@ class AaaServer:
         self.auth: RadiusEndpoint | None = None
         self.acct: RadiusEndpoint | None = None
         self._transports: list[asyncio.BaseTransport] = []
+        self.listener: ChangeListener | None = None
 
     @property
     def auth_address(self) -> Address:
@@ -91,6 +93,11 @@ class AaaServer:
         gc.freeze()
         self.writer.start()
         self.refresher.start(since=since)
+        # Other nodes' writes, at once (the poll just started covers anything sent before this listens).
+        dsn = listen_dsn(self.ctx.engine)
+        if dsn is not None:
+            self.listener = ChangeListener(dsn, self.refresher.reload_named, self.refresher.poll, kinds=POLICY_KINDS)
+            await self.listener.start()
         self.ctx.hooks.setdefault(HOOK, []).append(self.core.on_sim_status_changed)
         self.ctx.hooks.setdefault(RESET_HOOK, []).append(self.core.on_sim_reset)
         self.ctx.hooks.setdefault(THING_HOOK, []).append(self.core.on_thing_changed)
@@ -130,6 +137,8 @@ class AaaServer:
         for endpoint in (self.auth, self.acct):
             if endpoint is not None:
                 endpoint.accepting = False
+        if self.listener is not None:
+            await self.listener.stop()
         await self.refresher.stop()
         await self.disconnector.close()
         await self.writer.stop()

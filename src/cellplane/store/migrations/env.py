@@ -14,7 +14,14 @@ config = context.config
 target_metadata = Base.metadata
 
 
+# Several nodes starting at once on one PostgreSQL (issue 21): the first migrates, the others wait here and then find
+# the database at head. Held until the migrations' transaction ends.
+_MIGRATION_LOCK = 0x63656C6C  # "cell"
+
+
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -8,7 +8,7 @@ from cellplane.store.models.console import ConsoleSession
 from cellplane.store.models.esim import EsimProfile, SettingsUpdate
 from cellplane.store.models.fleets import Fleet, NetworkAccessProfile, NetworkAccessProfileNetwork
 from cellplane.store.models.identity import AccessToken, ApiClient, AuditEvent, User
-from cellplane.store.models.jobs import Job, WebhookAttempt, WebhookDelivery
+from cellplane.store.models.jobs import Job, SingletonLease, WebhookAttempt, WebhookDelivery
 from cellplane.store.models.rate_plans import RatePlan
 from cellplane.store.models.rating import PricePlan, ReportDownload, ThingStateChange
 from cellplane.store.models.sessions import ConnectionEvent, DataSession, UsageBucket
@@ -44,6 +44,7 @@ __all__ = [
     "ReportDownload",
     "SettingsUpdate",
     "Sim",
+    "SingletonLease",
     "SmsCommand",
     "ThingStateChange",
     "ThingTag",

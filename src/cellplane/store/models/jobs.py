@@ -22,9 +22,23 @@ class Job(Base):
     run_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Raised by every claim: the runner's writes name the one they hold, so a lapsed claim's write changes nothing.
+    claim_epoch: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     max_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=8)
     last_error: Mapped[str | None] = mapped_column(Text)
     date_created: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+
+
+class SingletonLease(Base):
+    """A periodic task that must run on one node at a time: who holds it, until when (database clock), and the
+    epoch raised by every taking-over, which each of the holder's transactions checks (jobs/singleton.py)."""
+
+    __tablename__ = "singleton_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default="0")
+    holder: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class WebhookDelivery(Timestamps, Base):

@@ -72,6 +72,7 @@ _BY_IMSI = _SIMS.where(Sim.imsi.in_(bindparam("keys", expanding=True)))
 _BY_SID = _SIMS.where(Sim.sid.in_(bindparam("keys", expanding=True)))
 _BY_FLEET = _SIMS.where(Sim.fleet_sid.in_(bindparam("keys", expanding=True)))
 _BY_RATE_PLAN = _SIMS.where(Sim.rate_plan_sid.in_(bindparam("keys", expanding=True)))
+_BY_GROUP = _SIMS.where(Sim.things_group_sid.in_(bindparam("keys", expanding=True)))
 
 _PROFILE_NETWORKS = select(
     NetworkAccessProfileNetwork.network_access_profile_sid, NetworkAccessProfileNetwork.network_sid
@@ -112,10 +113,17 @@ async def sims_by(
     sids: Collection[str] = (),
     fleet_sids: Collection[str] = (),
     rate_plan_sids: Collection[str] = (),
+    group_sids: Collection[str] = (),
 ) -> list[Any]:
-    """SIMs (claimed or not: an unclaimed one must leave the cache) by IMSI, sid, fleet or rate plan."""
+    """SIMs (claimed or not: an unclaimed one must leave the cache) by IMSI, sid, fleet, rate plan or Things group."""
     rows: list[Any] = []
-    batches = ((_BY_IMSI, imsis), (_BY_SID, sids), (_BY_FLEET, fleet_sids), (_BY_RATE_PLAN, rate_plan_sids))
+    batches = (
+        (_BY_IMSI, imsis),
+        (_BY_SID, sids),
+        (_BY_FLEET, fleet_sids),
+        (_BY_RATE_PLAN, rate_plan_sids),
+        (_BY_GROUP, group_sids),
+    )
     for stmt, keys in batches:
         for chunk in _chunks(keys):
             rows.extend((await session.execute(stmt, {"keys": chunk})).all())
