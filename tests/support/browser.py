@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.system_packages import install as install_packages
+
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [
     "--headless",
@@ -33,12 +35,7 @@ def chromium_path() -> str:
         return CHROMIUM
     if os.geteuid() != 0:
         pytest.skip("chromium is not installed and we are not root to apt-get install chromium chromium-driver")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"]):
-        try:
-            subprocess.run(command, env=env, capture_output=True, timeout=900, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            break
+    install_packages("chromium", "chromium-driver")
     if not os.path.exists(CHROMIUM):
         pytest.skip("chromium could not be installed (apt-get install chromium chromium-driver failed)")
     return CHROMIUM

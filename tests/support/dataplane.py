@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from tests.support.server import CLI, Server
+from tests.support.system_packages import install as install_packages
 
 TOOLS = {"nft": "nftables", "ip": "iproute2", "iperf3": "iperf3", "curl": "curl", "nsenter": "util-linux"}
 CHUNK = bytes(range(256)) * 256  # 64 KiB
@@ -27,11 +28,7 @@ def data_plane_unavailable() -> str | None:
         return "the data plane needs root (network namespaces, TUN, nftables)"
     missing = [package for tool, package in TOOLS.items() if shutil.which(tool) is None]
     if missing:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        done = subprocess.run(["apt-get", "install", "-y", *sorted(set(missing))], capture_output=True, env=env)
-        if done.returncode != 0:
-            subprocess.run(["apt-get", "update"], capture_output=True, env=env)
-            subprocess.run(["apt-get", "install", "-y", *sorted(set(missing))], capture_output=True, env=env)
+        install_packages(*sorted(set(missing)))
     still = [tool for tool in TOOLS if shutil.which(tool) is None]
     if still:
         return f"cannot install {', '.join(still)} (apt-get install {' '.join(TOOLS[t] for t in still)})"

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.server import free_ports
+from tests.support.system_packages import install as install_packages
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -29,9 +30,7 @@ def available() -> str | None:
     if os.geteuid() != 0:
         return "the failover test runs Patroni as the postgres user: it needs root"
     if not (shutil.which("patroni") and shutil.which("etcd")):
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "patroni", "etcd-server"]):
-            subprocess.run(command, env=env, capture_output=True, timeout=600, check=False)
+        install_packages("patroni", "etcd-server")
     if not (shutil.which("patroni") and shutil.which("etcd")):
         return "patroni and etcd are not installed and could not be (apt-get install patroni etcd-server)"
     if not (PG_BIN / "postgres").exists():

@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 import cellplane.network.aaa.metrics
 import cellplane.network.gateway.metrics
 import cellplane.services.metrics  # noqa: F401  (registers the families)
+from tests.support.system_packages import install as install_packages
 
 RULES = Path(__file__).resolve().parents[2] / "docs" / "alerts.yml"
 SEVERITIES = {"info", "warning", "critical"}
@@ -26,15 +27,7 @@ def promtool() -> str | None:
     found = shutil.which("promtool")
     if found or os.geteuid() != 0:
         return found
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "prometheus"],
-    ):
-        try:
-            subprocess.run(command, env=env, capture_output=True, timeout=600, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
+    install_packages("prometheus", recommends=False)
     return shutil.which("promtool")
 
 

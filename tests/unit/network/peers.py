@@ -7,7 +7,6 @@ Shared by tests/unit/network and tests/e2e/test_aaa_*.py.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import socket
 import subprocess
@@ -24,6 +23,7 @@ from pyrad.dictionary import Dictionary
 
 from cellplane.domain.networks import network_sid
 from cellplane.protocols import radius
+from tests.support.system_packages import install as install_packages
 
 FRANCE = ("208", "01")
 USA = ("310", "260")
@@ -260,15 +260,7 @@ def radclient_path() -> str | None:
     found = shutil.which("radclient")
     if found:
         return found
-    if os.environ.get("CI") != "true" and os.geteuid() != 0:
-        return None
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "freeradius-utils"]):
-        try:
-            subprocess.run([*prefix, *command], env=env, capture_output=True, timeout=600, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
+    install_packages("freeradius-utils")
     return shutil.which("radclient")
 
 

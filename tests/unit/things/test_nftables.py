@@ -15,6 +15,7 @@ import pytest
 
 from cellplane.domain.nftables import Forward, NetworkRules, Profile, ruleset
 from cellplane.domain.things_config import Rule
+from tests.support.system_packages import install as install_packages
 
 TUN = "cellplane-tun0"
 
@@ -101,9 +102,7 @@ def test_a_nat_rule_is_a_dnat_from_the_public_endpoint() -> None:
 def nft_path() -> str:
     found = shutil.which("nft")
     if found is None and os.geteuid() == 0:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "nftables"]):
-            subprocess.run(command, env=env, capture_output=True, timeout=600, check=False)
+        install_packages("nftables")
         found = shutil.which("nft")
     if found is None or os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("needs root, nft (Debian nftables) and unshare to apply a ruleset in a namespace of its own")
