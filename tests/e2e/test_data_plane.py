@@ -312,10 +312,9 @@ def test_a_disconnect_ends_the_sessions_tcp_flows(dp_account: Account, dp_server
     domain = data_plane_status(dp_server)["domains"]["default"]
     server = FlowServer(domain["host_address"])
     sim = wireless_sim(dp_account, "dp-reset")
+    peer = (domain["host_address"], str(server.port))
     process = subprocess.Popen(
-        shell_args(
-            dp_server, sim["iccid"], sys.executable, "-c", BOTH_WAYS, domain["host_address"], str(server.port), network=USA
-        ),
+        shell_args(dp_server, sim["iccid"], sys.executable, "-c", BOTH_WAYS, *peer, network=USA),
         env=dp_server.env,
         cwd=dp_server.data_dir,
         stdout=subprocess.PIPE,
