@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import random
 import re
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -106,12 +107,18 @@ class Emulator:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        for protocol, port in ((self.radio.control, self.config.gtpc_port), (self.radio.user, self.config.gtpu_port)):
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda protocol=protocol: protocol,  # type: ignore[misc]
-                local_addr=(self.config.host, port),
-            )
-            self._transports.append(transport)
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: self.radio.control, local_addr=(self.config.host, self.config.gtpc_port)
+        )
+        self._transports.append(transport)
+        # GTP-U: a socket of our own, drained in batches (protocols/datagram.py), not a transport.
+        user = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            user.bind((self.config.host, self.config.gtpu_port))
+        except OSError:
+            user.close()
+            raise
+        self.radio.user.open(user)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -124,6 +131,7 @@ class Emulator:
         for transport in self._transports:
             transport.close()
         self._transports.clear()
+        self.radio.user.close()
 
     @property
     def gtpc_address(self) -> tuple[str, int]:
