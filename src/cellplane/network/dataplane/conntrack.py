@@ -13,6 +13,7 @@ import contextlib
 import logging
 
 from pyroute2 import Conntrack  # type: ignore[import-untyped]
+from pyroute2.conntrack import NFCTAttrTuple  # type: ignore[import-untyped]
 from pyroute2.netlink.exceptions import NetlinkError  # type: ignore[import-untyped]
 
 from . import netlink  # noqa: F401  # pyroute2's process-wide settings (signals of its helper processes)
@@ -21,19 +22,32 @@ log = logging.getLogger("cellplane.dataplane")
 
 
 def forget(namespace: str, address: str) -> int:
-    """Delete every conntrack entry of `address` in `namespace` (the device's side of either tuple); how many. Runs
-    pyroute2's synchronous API: call it from a worker thread."""
+    """Delete every conntrack entry of `address` in `namespace`: flows it started (original source), flows to it
+    (original destination), and flows a port forward translated to it (reply source); how many. The kernel filters
+    each dump (Linux 5.8+), so a busy domain is not listed whole per session. Runs pyroute2's synchronous API: call it
+    from a worker thread. A domain already gone (the platform stopping) has nothing left to end: 0."""
     deleted = 0
-    with contextlib.closing(Conntrack(netns=namespace)) as table:
-        for entry in list(table.dump_entries()):
-            device_side = (entry.tuple_orig.saddr, entry.tuple_orig.daddr, entry.tuple_reply.saddr)
-            if address not in device_side:
-                continue
-            try:
-                table.delete(entry)
-            except NetlinkError:  # gone meanwhile (it timed out, or the kernel closed it)
-                continue
-            deleted += 1
+    try:
+        with contextlib.closing(Conntrack(netns=namespace)) as table:
+            seen: set[int] = set()
+            filters = (
+                {"tuple_orig": NFCTAttrTuple(saddr=address)},
+                {"tuple_orig": NFCTAttrTuple(daddr=address)},
+                {"tuple_reply": NFCTAttrTuple(saddr=address)},
+            )
+            for chosen in filters:
+                for entry in list(table.dump_entries(**chosen)):
+                    if entry.id in seen:
+                        continue
+                    seen.add(entry.id)
+                    try:
+                        table.delete(entry)
+                    except NetlinkError:  # gone meanwhile (it timed out, or the kernel closed it)
+                        continue
+                    deleted += 1
+    except (OSError, NetlinkError) as error:
+        log.debug("flows of %s in %s not ended: %s", address, namespace, error)
+        return deleted
     if deleted:
         log.info("%d flows of %s ended in %s", deleted, address, namespace)
     return deleted
