@@ -105,7 +105,8 @@ def traffic_specs(texts: list[str] | None) -> tuple[int, dict[str, list[TrafficM
     device or, as KIND=URL, for the devices of that kind (4th column of --sims) -> (octets, {kind or "": models})."""
     from cellplane.emulator.traffic_models import TrafficModelError, parse
 
-    upload, models = 0, {}
+    upload = 0
+    models: dict[str, list[TrafficModel]] = {}
     for text in texts or []:
         head, sep, rest = text.partition("=")
         kind = head if sep and _KIND.fullmatch(head) else ""
