@@ -102,6 +102,7 @@ class Emulator:
         self._transports: list[asyncio.BaseTransport] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.radio.on_reactivation = self._reactivate
+        self._session_watchers: dict[str, Callable[[DeviceView], None]] = {}
 
     # --- component ------------------------------------------------------------------------------------------
 
@@ -248,14 +249,18 @@ class Emulator:
         link = DeviceTun(self.radio, device, fd)
         link.start()
         if on_session_change is not None:
-            previous = self.radio.on_session_change
+            if not self._session_watchers:
+                previous = self.radio.on_session_change
 
-            def changed(changed_device: Device) -> None:
-                previous(changed_device)
-                if changed_device is device:
-                    on_session_change(device.view())
+                def changed(changed_device: Device) -> None:
+                    previous(changed_device)
+                    watcher = self._session_watchers.get(changed_device.iccid)
+                    if watcher is not None:
+                        watcher(changed_device.view())
 
-            self.radio.on_session_change = changed
+                # One dispatcher for every TUN-linked device (a fleet's thousand would otherwise nest a thousand deep).
+                self.radio.on_session_change = changed
+            self._session_watchers[iccid] = on_session_change
         return link
 
     def device(self, iccid: str) -> DeviceView:
