@@ -20,7 +20,7 @@ from tests.conftest import Account
 from tests.e2e.test_data_plane import start_server
 from tests.support.dataplane import data_plane_status, data_plane_unavailable, http_server
 from tests.support.network import USA, Process, Sim, eventually, make_fleet, make_sim
-from tests.support.server import Server, free_port
+from tests.support.server import CLI, Server, free_port
 
 REASON = data_plane_unavailable()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
@@ -170,3 +170,28 @@ def test_an_mqtt_model_publishes_through_the_data_plane(
     assert log.count("Received PUBLISH") >= 5 and "fleet/t1" in log, log
     up, _down = eventually(lambda: usage(tp_account, sim), lambda u: u[0] >= 1500, timeout=20)
     assert 1500 < up < 4000, up
+
+
+def test_url_traffic_without_cap_net_admin_says_what_it_needs(tp_server: Server, tmp_path: Path) -> None:
+    sims = tmp_path / "sims.csv"
+    sims.write_text("8988307000000000061,310260000000061\n")
+    args = ["emulator", "run", "--sims", str(sims), "--once", "--traffic", "udp://198.18.0.1:9000"]
+    done = subprocess.run(
+        ["setpriv", "--bounding-set", "-net_admin", "--", *CLI, *args],
+        env=tp_server.env,
+        cwd=tp_server.data_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 77, done.stdout + done.stderr
+    assert "--traffic URL needs root (CAP_NET_ADMIN)" in done.stderr
+    bad = subprocess.run(
+        [*CLI, *args[:-1], "gopher://198.18.0.1:70/"],
+        env={**tp_server.env, "COLUMNS": "300"},  # rich wraps the error box at the terminal's width
+        cwd=tp_server.data_dir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "--traffic" in bad.stderr and "the scheme must be one of" in bad.stderr, bad.stderr
