@@ -7,8 +7,9 @@
    write it) -> a routing domain made by the same code as cellplane's (same nftables, same masquerade) -> the host.
 
 Measures: iperf3 TCP for 10 s (received bit/s), iperf3 UDP unlimited with 64- and 1400-octet IP packets (packets/s
-received by the server), and round trips of UDP packets at 10,000 packets/s to an echo server on the host (p50, p99;
-"added" is the p99 less the veth path's p99). Needs root. Results: the "Data plane" section of bench/RESULTS.md.
+received by the server), and round trips of UDP packets at 10,000 and 1,000 packets/s to an echo server on the host
+(p50, p99; the three paths take turns for three rounds, as the load of a shared machine drifts; "added" is a round's
+p99 less the veth path's p99 of the same round). Needs root. Results: the "Data plane" section of bench/RESULTS.md.
 
     make bench-dataplane          # or: .venv/bin/python bench/dataplane.py [--seconds 10] [--no-record]
 """
@@ -308,16 +309,37 @@ def latency(run: Runner, server: str, rate: int, seconds: float) -> dict[str, fl
 
 
 def measure(name: str, run: Runner, server: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Throughput: TCP, then UDP packets per second at both sizes."""
     print(f"{name}: TCP {args.seconds} s ...", flush=True)
     result: dict[str, Any] = {"tcp_bps": tcp(run, server, args.seconds)}
     for size in (64, 1400):
         print(f"{name}: UDP {size}-octet packets ...", flush=True)
         result[f"udp{size}_pps"] = udp_pps(run, server, size, args.udp_seconds)
-    print(f"{name}: round trips at {args.rate}/s and {args.low_rate}/s ...", flush=True)
-    result["latency"] = latency(run, server, args.rate, args.latency_seconds)
-    result["latency_low"] = latency(run, server, args.low_rate, args.latency_seconds)
     print(f"{name}: {json.dumps(result)}", flush=True)
     return result
+
+
+def round_trips(
+    paths: dict[str, tuple[Runner, str]], results: dict[str, dict[str, Any]], args: argparse.Namespace
+) -> None:
+    """Round trips at both rates, the paths taking turns for `args.rounds` rounds: on a shared machine the load
+    drifts, and a path measured minutes after another would be compared with another machine. Each path's reported
+    round is its median by p99; "added" latency is read per round (the paths of one round ran seconds apart)."""
+    for number in range(args.rounds):
+        for name, (run, server) in paths.items():
+            print(f"{name}: round trips at {args.rate}/s and {args.low_rate}/s (round {number + 1}) ...", flush=True)
+            for key, rate in (("latency", args.rate), ("latency_low", args.low_rate)):
+                results[name].setdefault(f"{key}_rounds", []).append(latency(run, server, rate, args.latency_seconds))
+    for result in results.values():
+        for key in ("latency", "latency_low"):
+            rounds = sorted(result[f"{key}_rounds"], key=lambda r: r["p99"])
+            result[key] = rounds[len(rounds) // 2]
+
+
+def added(results: dict[str, dict[str, Any]], name: str, key: str) -> list[float]:
+    """Per round: `name`'s p99 less the veth path's p99 of the same round, in ms, sorted."""
+    pairs = zip(results[name][f"{key}_rounds"], results["veth"][f"{key}_rounds"], strict=True)
+    return sorted((ours["p99"] - veth["p99"]) / 1000 for ours, veth in pairs)
 
 
 # --- report -------------------------------------------------------------------------------------------------------
@@ -346,16 +368,25 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     def ratio(key: str, other: dict[str, Any]) -> str:
         return f"{ours[key] / other[key]:.2f}x" if other[key] else "n/a"
 
-    added = ours["latency"]["p99"] - veth["latency"]["p99"]
+    def spread(name: str, key: str) -> str:
+        rounds = added(results, name, key)
+        return f"{rounds[len(rounds) // 2]:.2f} ms (rounds: {', '.join(f'{r:.2f}' for r in rounds)})"
+
+    def p99s(name: str, key: str) -> str:
+        return ", ".join(f"{r['p99'] / 1000:.1f}" for r in results[name][f"{key}_rounds"])
+
     lines += [
         "",
         f"cellplane against the bare relay: TCP {ratio('tcp_bps', relay)}, UDP 64 B {ratio('udp64_pps', relay)}, "
         f"UDP 1400 B {ratio('udp1400_pps', relay)}. Fraction of the kernel path (veth): TCP "
         f"{ratio('tcp_bps', veth)}, UDP 64 B {ratio('udp64_pps', veth)}, UDP 1400 B {ratio('udp1400_pps', veth)}.",
-        f"Added round-trip latency, p99 less the veth path's p99, at {args.rate} packets/s: {added / 1000:.2f} ms "
-        f"(the relay's: {(relay['latency']['p99'] - veth['latency']['p99']) / 1000:.2f} ms); at {args.low_rate} "
-        f"packets/s: {(ours['latency_low']['p99'] - veth['latency_low']['p99']) / 1000:.2f} ms (the relay's: "
-        f"{(relay['latency_low']['p99'] - veth['latency_low']['p99']) / 1000:.2f} ms).",
+        f"Round trips: {args.rounds} rounds, the paths taking turns; the table shows each path's median round by p99. "
+        f"Added round-trip latency, a round's p99 less the veth path's p99 of the same round, median of the rounds, at "
+        f"{args.rate} packets/s: {spread('cellplane', 'latency')}; the relay's: {spread('relay', 'latency')}. At "
+        f"{args.low_rate} packets/s: {spread('cellplane', 'latency_low')}; the relay's: "
+        f"{spread('relay', 'latency_low')}.",
+        f"p99 per round at {args.rate}/s, ms: cellplane {p99s('cellplane', 'latency')}; relay "
+        f"{p99s('relay', 'latency')}; veth {p99s('veth', 'latency')}.",
     ]
     return "\n".join(lines)
 
@@ -380,6 +411,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=10_000, help="round trips per second")
     parser.add_argument("--low-rate", type=int, default=1_000, help="round trips per second, the second time")
     parser.add_argument("--latency-seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3, help="round-trip rounds, the paths taking turns")
     parser.add_argument("--no-record", action="store_true", help="do not rewrite bench/RESULTS.md")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -390,13 +422,20 @@ def main() -> None:
 
     asyncio.run(plane.start())  # the bench's own instance: the relay's routing domain, and a subnet for the veth
     try:
-        with tempfile.TemporaryDirectory() as work, platform(Path(work)) as (base, env, address):
-            iccid = active_sim(base, env)
-            results["cellplane"] = measure("cellplane", device_shell(base, env, iccid), address, args)
-        with relay_path(plane) as (run, server):
-            results["relay"] = measure("relay", run, server, args)
-        with veth_path(plane.instance, plane.link_subnet) as (run, server):
-            results["veth"] = measure("veth", run, server, args)
+        with (
+            tempfile.TemporaryDirectory() as work,
+            platform(Path(work)) as (base, env, address),
+            relay_path(plane) as relay,
+            veth_path(plane.instance, plane.link_subnet) as veth,
+        ):
+            paths = {
+                "cellplane": (device_shell(base, env, active_sim(base, env)), address),
+                "relay": relay,
+                "veth": veth,
+            }
+            for name, (run, server) in paths.items():
+                results[name] = measure(name, run, server, args)
+            round_trips(paths, results, args)
     finally:
         asyncio.run(plane.stop())
     block = report(results, args)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from typing import Any
 import pytest
 from pyroute2 import IPRoute
 
+from cellplane.network.dataplane import conntrack
 from tests.conftest import Account
 from tests.e2e.test_wireless_enforcement import wireless_sim
 from tests.support.dataplane import (
@@ -217,6 +221,141 @@ def test_a_block_limit_stops_a_tcp_download(dp_account: Account, host_url: str, 
     usage = dp_account.http().get(f"/wireless/v1/Sims/{sim['sid']}/UsageRecords").json()["usage_records"]
     total = sum(int(record["data"]["download"]) for record in usage)
     assert got <= total < got * 1.1, (got, total)
+
+
+# A device program with one TCP flow both ways: it sends 1 KiB every 10 ms whatever happens, and says how much it has
+# sent and received five times a second.
+BOTH_WAYS = """
+import socket, sys, threading, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.settimeout(0.2)
+got = 0
+def receive():
+    global got
+    buffer = bytearray(65536)
+    while True:
+        try:
+            n = s.recv_into(buffer)
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        if not n:
+            return
+        got += n
+threading.Thread(target=receive, daemon=True).start()
+sent, chunk, said = 0, b"u" * 1024, 0.0
+while True:
+    try:
+        sent += s.send(chunk)
+    except TimeoutError:
+        pass
+    except OSError as error:
+        print("error", error, flush=True)
+    if time.monotonic() - said > 0.2:
+        said = time.monotonic()
+        print(f"sent={sent} got={got}", flush=True)
+    time.sleep(0.01)
+"""
+
+
+class FlowServer:
+    """A TCP server on the host end of the uplink: counts what each connection sends it, and sends 1 KiB every
+    10 ms back until the connection fails."""
+
+    def __init__(self, address: str) -> None:
+        self.listener = socket.create_server((address, 0))
+        self.port = self.listener.getsockname()[1]
+        self.received = 0
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._read, args=(connection,), daemon=True).start()
+            threading.Thread(target=self._write, args=(connection,), daemon=True).start()
+
+    def _read(self, connection: socket.socket) -> None:
+        while True:
+            try:
+                data = connection.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.received += len(data)
+
+    def _write(self, connection: socket.socket) -> None:
+        connection.settimeout(0.2)
+        while True:
+            try:
+                connection.send(b"d" * 1024)
+            except TimeoutError:
+                pass
+            except OSError:
+                return
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_a_disconnect_ends_the_sessions_tcp_flows(dp_account: Account, dp_server: Server) -> None:
+    """A connectivity reset (a Disconnect-Request; the device attaches again, with the same address): the TCP flow
+    of the old session passes no more bytes either way although both ends keep sending, and its conntrack entry is
+    gone from the domain (the entry is what would carry it on: the address and masqueraded port are the same)."""
+    domain = data_plane_status(dp_server)["domains"]["default"]
+    server = FlowServer(domain["host_address"])
+    sim = wireless_sim(dp_account, "dp-reset")
+    peer = (domain["host_address"], str(server.port))
+    process = subprocess.Popen(
+        shell_args(dp_server, sim["iccid"], sys.executable, "-c", BOTH_WAYS, *peer, network=USA),
+        env=dp_server.env,
+        cwd=dp_server.data_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.strip())
+
+    threading.Thread(target=read, daemon=True).start()
+
+    def device_got() -> int:
+        counts = [line for line in lines if line.startswith("sent=")]
+        return int(counts[-1].split("got=")[1]) if counts else 0
+
+    try:
+        eventually(lambda: (server.received, device_got()), lambda c: min(c) > 20_000, timeout=30)
+        [attached] = [line for line in lines if " attached on " in line]
+        address = attached.split(" as ")[1].split()[0]
+        flows = conntrack.flows(domain["namespace"], address)
+        assert any(flow[4] == server.port for flow in flows), flows
+
+        client = dp_account.client()
+        client.wireless.v1.sims(sim["sid"]).update(reset_status="resetting")
+        eventually(lambda: list(lines), lambda seen: any("data session again" in line for line in seen), timeout=30)
+        [again] = [line for line in lines if "data session again" in line]
+        assert again.endswith(f"as {address}"), again  # the same address: only the flush stands in the old flow's way
+        time.sleep(1.0)  # what was in flight when the session ended
+        up, down = server.received, device_got()
+        time.sleep(4.0)  # TCP retransmits meanwhile, and both programs keep writing
+        assert (server.received, device_got()) == (up, down), lines[-3:]
+        assert process.poll() is None, lines  # the device program is still running, and still sending
+        assert not [flow for flow in conntrack.flows(domain["namespace"], address) if flow[4] == server.port]
+    finally:
+        process.terminate()
+        process.wait(20)
+        server.close()
 
 
 MEASURE = """

@@ -1,6 +1,7 @@
 """`cellplane emulator run`: the emulated radio network on its own, against a platform's gateway elsewhere.
 
     cellplane emulator run --sims sims.csv --network 310-260 --traffic 50000:0
+    sudo cellplane emulator run --sims sims.csv --traffic http://198.18.0.1:8000/ --traffic meter=udp://198.18.0.1:9000
     cellplane emulator run --sims sims.csv --api 127.0.0.1:8090 --token s3cret   # and drive it over HTTP
 
 It speaks only GTP to the gateway (`--gateway`, default the local platform's GTP-C port), like a real RAN/SGW.
@@ -12,15 +13,21 @@ import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from cellplane.runtime.settings import Settings, read_platform_file
 
+if TYPE_CHECKING:
+    from cellplane.emulator.traffic_models import TrafficModel
+
 app = typer.Typer(help="The emulated radio network: devices that attach, roam, sleep and make traffic.")
 
 _DIGITS = re.compile(r"[0-9]+")
+
+
+_KIND = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,7 @@ class SimLine:
     iccid: str
     imsi: str
     imei: str | None = None
+    kind: str | None = None  # the device kind (4th column): which `--traffic KIND=URL` models it runs
 
 
 def address(text: str, option: str) -> tuple[str, int]:
@@ -63,7 +71,7 @@ def network_of(text: str, option: str = "--network") -> tuple[str, str]:
 
 
 def read_sims(path: Path) -> list[SimLine]:
-    """iccid,imsi[,imei] per line; a header line (any first line whose first field is not digits) is skipped."""
+    """iccid,imsi[,imei[,kind]] per line; a header line (any first line whose first field is not digits) is skipped."""
     try:
         rows = list(csv.reader(path.read_text().splitlines()))
     except (OSError, UnicodeDecodeError, csv.Error) as error:
@@ -78,13 +86,44 @@ def read_sims(path: Path) -> list[SimLine]:
             continue  # header
         if len(fields) < 2 or not all(_DIGITS.fullmatch(f) for f in fields[:3] if f):
             raise typer.BadParameter(f"line {number}: expected iccid,imsi[,imei] in digits", param_hint="--sims")
+        kind = fields[3] if len(fields) > 3 and fields[3] else None
+        if kind is not None and not _KIND.fullmatch(kind):
+            raise typer.BadParameter(
+                f"line {number}: the device kind {kind!r} must be 1 to 32 letters, digits, - or _", param_hint="--sims"
+            )
         if fields[0] in seen:
             raise typer.BadParameter(f"line {number}: ICCID {fields[0]} is listed twice", param_hint="--sims")
         seen.add(fields[0])
-        sims.append(SimLine(fields[0], fields[1], fields[2] if len(fields) > 2 and fields[2] else None))
+        sims.append(SimLine(fields[0], fields[1], fields[2] if len(fields) > 2 and fields[2] else None, kind))
     if not sims:
         raise typer.BadParameter(f"{path} lists no SIMs", param_hint="--sims")
     return sims
+
+
+def traffic_specs(texts: list[str] | None) -> tuple[int, dict[str, list[TrafficModel]]]:
+    """--traffic values: at most one UP:0 byte count for every device, and traffic models (URLs), each for every
+    device or, as KIND=URL, for the devices of that kind (4th column of --sims) -> (octets, {kind or "": models})."""
+    from cellplane.emulator.traffic_models import TrafficModelError, parse
+
+    upload = 0
+    models: dict[str, list[TrafficModel]] = {}
+    for text in texts or []:
+        head, sep, rest = text.partition("=")
+        kind = head if sep and _KIND.fullmatch(head) else ""
+        spec = rest if kind else text
+        if "://" not in spec:
+            if kind or upload:
+                raise typer.BadParameter(
+                    f"{text!r}: one UP:0 byte count applies to every device; per kind, give a URL",
+                    param_hint="--traffic",
+                )
+            upload, _ = traffic_of(spec)
+            continue
+        try:
+            models.setdefault(kind, []).append(parse(spec))
+        except TrafficModelError as error:
+            raise typer.BadParameter(str(error), param_hint="--traffic") from None
+    return upload, models
 
 
 def traffic_of(text: str | None) -> tuple[int, int]:
@@ -110,7 +149,12 @@ def run(
     rat: str = typer.Option("LTE-M", help="Radio access type: LTE-M, NB-IoT, LTE, 3G, 2G, 5G."),
     gateway: str = typer.Option(None, help="The gateway's GTP-C host:port (default: the local platform's)."),
     gtpu_port: int = typer.Option(None, help="The gateway's GTP-U port (default: the local platform's, 2152)."),
-    traffic: str = typer.Option(None, help="UP:DOWN bytes of IP packets each device sends once attached."),
+    traffic: list[str] = typer.Option(
+        None,
+        help="UP:0 bytes of IP packets each device sends once attached, or a real client's traffic from each device's "
+        "own namespace (root): http://HOST:PORT/PATH, mqtt://HOST:PORT/TOPIC?size=N&count=N, udp://HOST:PORT?size=N&"
+        "count=N; KIND=URL for the devices of that kind (4th column of --sims). Repeatable.",
+    ),
     every: float = typer.Option(0.0, help="Repeat the traffic every this many seconds (0: once)."),
     concurrency: int = typer.Option(32, min=1, max=1000, help="Devices attaching at the same time."),
     retries: int = typer.Option(2, min=0, max=10, help="Attach attempts again for a rejected device."),
@@ -131,7 +175,13 @@ def run(
     gateway_host, gtpc_port, local_gtpu_port = local_gateway(settings)
     gateway_address = address(gateway, "--gateway") if gateway else (gateway_host, gtpc_port)
     mcc, mnc = network_of(network)
-    up, _ = traffic_of(traffic)
+    up, models = traffic_specs(traffic)
+    if models:
+        from cellplane.network.dataplane import has_net_admin
+
+        if not has_net_admin():
+            typer.echo("--traffic URL needs root (CAP_NET_ADMIN): each device gets a network namespace", err=True)
+            raise typer.Exit(77)
     if api is not None and not token:
         import secrets
 
@@ -145,6 +195,7 @@ def run(
         gateway=gateway_address,
         gtpu_port=gtpu_port or local_gtpu_port,
         upload=up,
+        models=models,
         every=every,
         concurrency=concurrency,
         retries=retries,

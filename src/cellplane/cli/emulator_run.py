@@ -11,7 +11,8 @@ import hmac
 import signal
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -27,6 +28,10 @@ from cellplane.emulator import DeviceView, Emulator, EmulatorConfig, SimRecord
 from cellplane.emulator import http as emulator_http
 from cellplane.emulator.http_wire import WireError, error_response
 from cellplane.runtime.emulated import resolve_network
+
+if TYPE_CHECKING:
+    from cellplane.cli.emulator_traffic import Lane
+    from cellplane.emulator.traffic_models import TrafficModel
 
 CONNECTED = ("attached", "idle", "edrx")
 
@@ -47,6 +52,11 @@ class FleetRun:
     token: str | None
     once: bool
     seed: int | None
+    # Real clients' traffic (--traffic URL), by device kind ("": every device without a kind of its own).
+    models: dict[str, list[TrafficModel]] = field(default_factory=dict)
+
+    def models_of(self, sim: SimLine) -> list[TrafficModel]:
+        return self.models.get(sim.kind or "", []) or self.models.get("", [])
 
 
 def run_fleet(plan: FleetRun) -> int:
@@ -75,6 +85,8 @@ async def _main(plan: FleetRun) -> int:
         loop.add_signal_handler(sig, stop.set)
     await emulator.start()
     server: _ApiServer | None = None
+    lanes: list[Lane] = []
+    failed = False
     try:
         console.print(
             f"emulated RAN/SGW at GTP-C {_at(emulator.gtpc_address)}, GTP-U {_at(emulator.gtpu_address)} "
@@ -86,17 +98,25 @@ async def _main(plan: FleetRun) -> int:
         await _until(stop, _attach_all(emulator, plan, console))
         if plan.upload and not stop.is_set():
             await _until(stop, _traffic(emulator, plan, console))
+        if plan.models and not stop.is_set():
+            lanes = await _lanes(emulator, plan)
+            failed = await _model_round(lanes, console, stop)
         if plan.once:
             console.print(_states(emulator))
         else:
             console.print("[bold]Ctrl-C[/] detaches every device and stops.")
-            await _watch(emulator, plan, console, stop)
-        return 0 if all(d.state in CONNECTED for d in emulator.devices()) or not plan.once else 1
+            await _watch(emulator, plan, console, stop, lanes)
+        connected = all(d.state in CONNECTED for d in emulator.devices())
+        return 0 if not plan.once or (connected and not failed) else 1
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         if server is not None:
             await server.stop()
+        if lanes:
+            from cellplane.cli.emulator_traffic import close_lanes
+
+            await close_lanes(lanes)
         await _detach_all(emulator, console)
         await emulator.stop()
 
@@ -182,16 +202,47 @@ async def _traffic(emulator: Emulator, plan: FleetRun, console: Console | None) 
     return sent
 
 
-async def _watch(emulator: Emulator, plan: FleetRun, console: Console, stop: asyncio.Event) -> None:
+async def _lanes(emulator: Emulator, plan: FleetRun) -> list[Lane]:
+    """A namespace, TUN and worker thread for each connected device that has traffic models."""
+    from cellplane.cli.emulator_traffic import open_lanes
+
+    connected = {d.iccid for d in emulator.devices() if d.state in CONNECTED}
+    chosen = {sim.iccid: plan.models_of(sim) for sim in plan.sims if sim.iccid in connected and plan.models_of(sim)}
+    return await open_lanes(emulator, chosen)
+
+
+async def _model_round(lanes: list[Lane], console: Console, stop: asyncio.Event) -> bool:
+    """Every device's models once, each line of the report a model; True when some run failed."""
+    from cellplane.cli.emulator_traffic import Round, report, run_round
+
+    done: list[Round] = []
+
+    async def work() -> None:
+        done.append(await run_round(lanes))
+
+    await _until(stop, work())
+    if not done:
+        return False
+    report(done[0], console)
+    return bool(sum(done[0].failures.values()))
+
+
+async def _watch(
+    emulator: Emulator, plan: FleetRun, console: Console, stop: asyncio.Event, lanes: list[Lane] | None = None
+) -> None:
     """A live table of device states until Ctrl-C; traffic again every `plan.every` seconds if asked."""
     loop = asyncio.get_running_loop()
-    next_traffic = loop.time() + plan.every if plan.every > 0 and plan.upload else None
+    repeats = plan.every > 0 and (plan.upload or lanes)
+    next_traffic = loop.time() + plan.every if repeats else None
     with Live(_states(emulator), console=console, refresh_per_second=2, transient=False) as live:
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
             if next_traffic is not None and loop.time() >= next_traffic:
-                await _until(stop, _traffic(emulator, plan, None))
+                if plan.upload:
+                    await _until(stop, _traffic(emulator, plan, None))
+                if lanes:
+                    await _model_round(lanes, Console(quiet=True), stop)
                 next_traffic = loop.time() + plan.every
             live.update(_states(emulator))
     if not console.is_terminal:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import random
 import re
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -101,17 +102,24 @@ class Emulator:
         self._transports: list[asyncio.BaseTransport] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.radio.on_reactivation = self._reactivate
+        self._session_watchers: dict[str, Callable[[DeviceView], None]] = {}
 
     # --- component ------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        for protocol, port in ((self.radio.control, self.config.gtpc_port), (self.radio.user, self.config.gtpu_port)):
-            transport, _ = await loop.create_datagram_endpoint(
-                lambda protocol=protocol: protocol,  # type: ignore[misc]
-                local_addr=(self.config.host, port),
-            )
-            self._transports.append(transport)
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: self.radio.control, local_addr=(self.config.host, self.config.gtpc_port)
+        )
+        self._transports.append(transport)
+        # GTP-U: a socket of our own, drained in batches (protocols/datagram.py), not a transport.
+        user = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            user.bind((self.config.host, self.config.gtpu_port))
+        except OSError:
+            user.close()
+            raise
+        self.radio.user.open(user)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -124,6 +132,7 @@ class Emulator:
         for transport in self._transports:
             transport.close()
         self._transports.clear()
+        self.radio.user.close()
 
     @property
     def gtpc_address(self) -> tuple[str, int]:
@@ -240,14 +249,18 @@ class Emulator:
         link = DeviceTun(self.radio, device, fd)
         link.start()
         if on_session_change is not None:
-            previous = self.radio.on_session_change
+            if not self._session_watchers:
+                previous = self.radio.on_session_change
 
-            def changed(changed_device: Device) -> None:
-                previous(changed_device)
-                if changed_device is device:
-                    on_session_change(device.view())
+                def changed(changed_device: Device) -> None:
+                    previous(changed_device)
+                    watcher = self._session_watchers.get(changed_device.iccid)
+                    if watcher is not None:
+                        watcher(changed_device.view())
 
-            self.radio.on_session_change = changed
+                # One dispatcher for every TUN-linked device (a fleet's thousand would otherwise nest a thousand deep).
+                self.radio.on_session_change = changed
+            self._session_watchers[iccid] = on_session_change
         return link
 
     def device(self, iccid: str) -> DeviceView:

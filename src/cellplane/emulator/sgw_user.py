@@ -10,6 +10,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cellplane.protocols.datagram import DatagramSocket
 from cellplane.protocols.gtp import GtpError
 from cellplane.protocols.gtp.gtpu import (
     GtpuType,
@@ -25,7 +26,6 @@ from .states import DeviceState
 
 log = logging.getLogger("cellplane.emulator.gtpu")
 
-_SOCKET_BUFFER = 4 << 20
 _HEADER = struct.Struct("!BBHI")
 _ATTACHED = DeviceState.ATTACHED
 Downlink = Callable[[Device, bytes], None]
@@ -52,15 +52,19 @@ class SgwUser(asyncio.DatagramProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]  # a datagram endpoint's transport
-        sock = transport.get_extra_info("socket")
-        for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, option, _SOCKET_BUFFER)
-            except OSError:
-                pass
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
+
+    def open(self, sock: socket.socket) -> None:
+        """Serve GTP-U on `sock` (bound, UDP), drained in batches on the running loop (protocols/datagram.py)."""
+
+        def received(view: memoryview, addr: tuple[str, int]) -> None:
+            self.datagram_received(view, addr)  # looked up each time: a test may wrap it
+
+        endpoint = DatagramSocket(sock, received, on_error=lambda error: log.error("GTP-U failed", exc_info=error))
+        endpoint.start()
+        self._transport = endpoint  # type: ignore[assignment]  # the transport methods this class uses
 
     @property
     def address(self) -> tuple[str, int]:
@@ -86,7 +90,7 @@ class SgwUser(asyncio.DatagramProtocol):
         self._transport.sendto(datagram, to)
         return True
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+    def datagram_received(self, data: bytes | memoryview, addr: tuple[str, int]) -> None:  # type: ignore[override]
         # Fast path: a plain G-PDU (TS 29.281 §5.1, no optional fields) for a connected device with a TUN (a device
         # shell) goes straight to it, from the datagram as received; anything else takes the full parse below.
         if len(data) > 8 and data[0] & 0xF7 == 0x30 and data[1] == 255:
@@ -106,7 +110,7 @@ class SgwUser(asyncio.DatagramProtocol):
                     device.dropped_packets += 1
                 return
         try:
-            packet = parse_gtpu_full(data)
+            packet = parse_gtpu_full(bytes(data))
         except GtpError:
             self.stats.malformed += 1
             return
@@ -137,3 +141,4 @@ class SgwUser(asyncio.DatagramProtocol):
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
+            self._transport = None

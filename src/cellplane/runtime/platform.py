@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
@@ -21,7 +22,7 @@ from cellplane.jobs.runner import JobRunner
 from cellplane.jobs.sim_updates import complete_sim_update
 from cellplane.jobs.webhook_transport import guarded_client, parse_pins, system_resolver
 from cellplane.jobs.webhooks import WebhookSender
-from cellplane.network.dataplane import DataPlane, DataPlaneConfig, DataPlaneMode, RoutingDomain
+from cellplane.network.dataplane import DataPlane, DataPlaneConfig, DataPlaneMode, RoutingDomain, conntrack
 from cellplane.network.gateway import Gateway, GatewayConfig
 from cellplane.runtime.settings import Settings, admin_token, callback_policy
 from cellplane.services.audit import AuditWriter
@@ -157,7 +158,8 @@ class Platform:
                 def hand_over(domain: RoutingDomain) -> None:
                     """The gateway's end of each new domain: its TUN."""
                     assert domain.tun_fd is not None
-                    gateway.add_domain(domain.name, domain.tun_fd)
+                    port = gateway.add_domain(domain.name, domain.tun_fd)
+                    port.end_flows = functools.partial(conntrack.forget, domain.namespace)
 
                 self.data_plane.on_domain.append(hand_over)
                 self.data_plane.on_domain_removed.append(lambda domain: gateway.remove_domain(domain.name))

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
+
+from pyroute2.netns import NETNS_RUN_DIR  # type: ignore[import-untyped]
 
 from . import names
 from .config import new_instance
@@ -39,6 +42,19 @@ class DeviceNamespace:
             ns.link("set", index=ns.link_lookup(ifname="lo")[0], state="up")
             index = ns.link_lookup(ifname=temporary)[0]
             ns.link("set", index=index, ifname=self.interface)
+        # The PDN connection is IPv4: no IPv6 router solicitations up the tunnel (they would be the SIM's usage).
+        subprocess.run(
+            [
+                "nsenter",
+                f"--net={NETNS_RUN_DIR}/{self.name}",
+                "--",
+                "sysctl",
+                "-qw",
+                f"net.ipv6.conf.{self.interface}.disable_ipv6=1",
+            ],
+            capture_output=True,
+            check=False,
+        )
 
     def address(self, address: str | None) -> None:
         """The session's address on the TUN with the default route through it; None: the link goes down (no

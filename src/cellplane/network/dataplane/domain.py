@@ -94,6 +94,9 @@ class RoutingDomain:
             await asyncio.to_thread(self._create_links)
             await nft.run_in(self.namespace, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
             await nft.transaction(self.namespace, self._base_ruleset())
+            # After the ruleset (it loads conntrack): a TCP segment of no known flow is invalid, never a new entry, so
+            # a flow whose entry a Disconnect deleted stays ended (conntrack.py).
+            await nft.run_in(self.namespace, ["sysctl", "-qw", "net.netfilter.nf_conntrack_tcp_loose=0"])
         except BaseException:
             await self.destroy()
             raise

@@ -83,14 +83,11 @@ class Gateway:
         self._gtpu_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._gtpu_socket.setblocking(False)
         self._gtpu_socket.bind((self.config.host, self.config.gtpu_port))
-        for protocol, port in (
-            (self.control, self.config.gtpc_port),
-            (self.user_plane, None),
-            (self.dae, self.config.dae_port),
-        ):
+        self.user_plane.open(self._gtpu_socket)  # read in batches (protocols/datagram.py), not by a transport
+        for protocol, port in ((self.control, self.config.gtpc_port), (self.dae, self.config.dae_port)):
             transport, _ = await loop.create_datagram_endpoint(
                 lambda protocol=protocol: protocol,  # type: ignore[misc]
-                **({"sock": self._gtpu_socket} if port is None else {"local_addr": (self.config.host, port)}),
+                local_addr=(self.config.host, port),
             )
             self._transports.append(transport)
         for sgi in self.domains.values():
@@ -119,6 +116,7 @@ class Gateway:
         for transport in self._transports:
             transport.close()
         self._transports.clear()
+        self.user_plane.close()
         if self._gtpu_socket is not None:
             self._gtpu_socket.close()
             self._gtpu_socket = None
@@ -134,7 +132,7 @@ class Gateway:
 
     @property
     def dae_address(self) -> tuple[str, int]:
-        transport = self._transports[2]
+        transport = self._transports[1]
         host, port = transport.get_extra_info("sockname")[:2]
         return host, port
 

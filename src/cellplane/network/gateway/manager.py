@@ -2,8 +2,9 @@
 
 Every way a session ends goes through `end`: the SGW's Delete Session, a Disconnect-Request from the AAA,
 a Session-Timeout, the SGW losing the tunnel, a new attach of the same IMSI, the gateway stopping. It
-removes the session first (its packets stop counting at that instant), then reports Accounting Stop with
-the final counters and, when the network initiates it, tells the SGW with a Delete Bearer Request.
+removes the session first (its packets stop counting at that instant), ends its flows in its routing domain
+(their conntrack entries), then reports Accounting Stop with the final counters and, when the network initiates
+it, tells the SGW with a Delete Bearer Request.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ class SessionManager:
         if timer is not None:
             timer.cancel()
         self.spawn(self.aaa.account(session, AcctStatusType.STOP, cause))
+        if session.sgi is not None and session.sgi.end_flows is not None:
+            # Its flows end with it: a device attaching again with the address must not find them alive (sgi.py).
+            self.spawn(asyncio.to_thread(session.sgi.end_flows, session.ue_ip))
         if notify_sgw:
             self.spawn(self._delete_bearer(session, gtp_cause))
         log.info("session %s ended (cause %s)", session.acct_session_id, cause)

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .sessions import Session
@@ -51,6 +52,9 @@ class SgiPort:
         self.sock = sock  # the GTP-U socket downlink G-PDUs leave from
         self.sessions: dict[int, Session] = {}
         self.stats = SgiStats()
+        # Ends the flows of an address in the domain (its conntrack entries; the runtime sets it): blocking, run in
+        # a worker thread when a session ends (manager.py).
+        self.end_flows: Callable[[str], object] | None = None
         self._buffer = bytearray(8 + _MAX_PACKET)
         self._view = memoryview(self._buffer)
         self._loop: asyncio.AbstractEventLoop | None = None

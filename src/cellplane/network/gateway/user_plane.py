@@ -1,6 +1,8 @@
 """The gateway's GTP-U endpoint (TS 29.281 on S5/S8-U): counts every G-PDU and carries IP Commands both ways.
 
-The hot path is `datagram_received` for a plain G-PDU: one struct unpack, one dict lookup by TEID, one check for
+The socket is drained in batches into one preallocated buffer (protocols/datagram.py: no bytes object per datagram,
+small socket buffers so that overload drops rather than queues). The hot path is `datagram_received` for a plain
+G-PDU, given a view of that buffer: one struct unpack, one dict lookup by TEID, one check for
 a policer (set only on sessions the AAA throttles: their packets over the rate are dropped before they count as
 usage, policer.py), four integer bumps; uplink packets to 100.64.0.1 are IP Commands from the SIM and go to
 `on_mo_datagram`; any other uplink packet is counted and dropped, because there is no internet behind this
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from socket import inet_aton
 
+from cellplane.protocols.datagram import DatagramSocket
 from cellplane.protocols.gtp import GtpError
 from cellplane.protocols.gtp.gtpu import (
     ErrorIndication,
@@ -99,9 +102,25 @@ class UserPlane(asyncio.DatagramProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
 
+    def open(self, sock: socket.socket) -> None:
+        """Serve GTP-U on `sock` (bound, UDP), read in batches on the running loop."""
+        endpoint = DatagramSocket(sock, self.datagram_received, on_error=self._failed)
+        endpoint.start()
+        self._transport = endpoint  # type: ignore[assignment]  # the transport methods this class uses
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    def _failed(self, error: BaseException) -> None:
+        log.error("GTP-U datagram failed", exc_info=error)
+        self.stats.malformed += 1
+
     # --- uplink ---------------------------------------------------------------------------------------------
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+    def datagram_received(self, data: bytes | memoryview, addr: tuple[str, int]) -> None:  # type: ignore[override]
+        """One datagram; `data` may be a view of the endpoint's buffer, valid only during the call."""
         try:
             flags, msg_type, length, teid = _unpack(data)
         except struct.error:
@@ -126,7 +145,7 @@ class UserPlane(asyncio.DatagramProtocol):
                 self.stats.dropped_uplink += 1
             return
         try:
-            self._slow_path(data, addr)
+            self._slow_path(bytes(data), addr)
         except (GtpError, Ipv4Error):
             self.stats.malformed += 1
         except Exception:  # a bug must cost one datagram, never the endpoint
@@ -148,7 +167,7 @@ class UserPlane(asyncio.DatagramProtocol):
         except Exception:
             log.exception("IP Command hook failed for IMSI %s", session.imsi)
 
-    def _to_domain(self, session: Session, data: bytes, offset: int) -> None:
+    def _to_domain(self, session: Session, data: bytes | memoryview, offset: int) -> None:
         """The inner packet into the session's routing domain, if its source is the session's address (TS 29.061
         §11.2.1.5: a PGW drops uplink packets with a foreign source; they were counted, as the radio carried them)."""
         if len(data) < offset + 20 or _ADDRESS.unpack_from(data, offset + 12)[0] != session.ue_key:
