@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from cellplane.domain.caller import Caller
 from cellplane.domain.errors import CellplaneError, NotFound
 from cellplane.domain.permissions import allows
-from cellplane.services import console_sessions
+from cellplane.services import audit, console_sessions
 from cellplane.services.context import PlatformContext
 
 PREFIX = "/console"
@@ -207,14 +207,39 @@ def action(permission: str) -> Callable[[Handler], Handler]:
             if not person.can(permission):
                 return refused(request, person, permission)
             try:
-                return await handler(request, person, form=form, **kwargs)
+                response = await handler(request, person, form=form, **kwargs)
             except CellplaneError as error:
                 return failed(request, person, error)
+            if response.status_code < 400:
+                _audit(request, person, permission, response.status_code, kwargs)
+            return response
 
         _keep_signature(run, handler)
         return run
 
     return wrap
+
+
+def _audit(request: Request, person: Person, permission: str, status: int, params: dict[str, Any]) -> None:
+    """A change made from the console goes to the audit log like the same change made through the API (the edge
+    records only API callers): who, what, when, from where; never a form's values."""
+    writer = getattr(request.app.state.console, "audit", None)
+    if writer is None:
+        return
+    caller = person.caller
+    writer.add(
+        audit.event_row(
+            account_sid=caller.account_sid,
+            actor_kind=caller.actor_kind,
+            actor_sid=caller.actor_sid,
+            role=caller.role,
+            action=f"{request.method} {request.url.path}",
+            resource=permission.partition(":")[0],
+            resource_sid=str(list(params.values())[-1]) if params else None,
+            status=status,
+            source=request.client.host if request.client else None,
+        )
+    )
 
 
 def _keep_signature(run: Any, handler: Any) -> None:
@@ -241,6 +266,14 @@ async def read_form(request: Request) -> Form:
     for name, value in parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True):
         form.setdefault(name, value)
     return form
+
+
+async def form_values(request: Request, name: str, limit: int = 100) -> list[str]:
+    """Every value of a repeated form field (checkboxes), at most `limit`; the body was read and checked by
+    `action` already (Starlette keeps it)."""
+    body = await request.body()
+    found = [value for key, value in parse_qsl(body.decode("utf-8", errors="replace")) if key == name]
+    return found[:limit]
 
 
 def text(value: Any, limit: int = 256) -> str:
