@@ -82,7 +82,7 @@ async def start_bulk(request: Request, person: Person, form: Form) -> Response:
     ctx.wake_workers()
     target = f"/console/bulk-actions/{sid}"
     if request.headers.get("hx-request"):
-        return Response(status_code=204, headers={"HX-Location": target})
+        return Response(status_code=204, headers={"HX-Redirect": target})  # a full load: the new page's stream
     return Response(status_code=303, headers={"Location": target})
 
 
@@ -224,7 +224,7 @@ async def create_profile(request: Request, person: Person, form: Form) -> Respon
         sid = created.sid
     target = f"/console/ip-profiles/{sid}"
     if request.headers.get("hx-request"):
-        return Response(status_code=204, headers={"HX-Location": target})
+        return Response(status_code=204, headers={"HX-Redirect": target})  # a full load: the new page's stream
     return Response(status_code=303, headers={"Location": target})
 
 
@@ -270,11 +270,13 @@ def _rule_from(form: Form) -> dict[str, Any]:
     return rule
 
 
-def _position(form: Form, rules: list[Any], *, adding: bool) -> int:
+def _position(form: Form, rules: list[Any]) -> int:
+    """Which rule the form edits (its place in the list it was made from)."""
     value = text(form.get("index"), 4)
-    limit = len(rules) + (1 if adding else 0)
-    if not value.isdigit() or not 0 <= int(value) < max(limit, 1) or (not adding and not rules):
-        raise InvalidParameter("index", f"index must be a rule position from 0 to {max(limit - 1, 0)}")
+    if not rules:
+        raise InvalidParameter("index", "There is no rule to change")
+    if not value.isdigit() or int(value) >= len(rules):
+        raise InvalidParameter("index", f"index must be a rule position from 0 to {len(rules) - 1}")
     return int(value)
 
 
@@ -296,21 +298,25 @@ async def change_rules(request: Request, person: Person, form: Form, sid: str) -
             if direction not in DIRECTIONS:
                 raise InvalidParameter("direction", "direction must be inbound or outbound")
             rules = list(getattr(profile, direction) or [])
-            if op == "save":
-                rules[_position(form, rules, adding=False)] = _rule_from(form)
-            elif op == "add":
+            if op == "add":
                 rules.append(_rule_from(form))
-            elif op == "delete":
-                rules.pop(_position(form, rules, adding=False))
-            elif op in ("up", "down"):
-                index = _position(form, rules, adding=False)
-                other = index - 1 if op == "up" else index + 1
-                if 0 <= other < len(rules):
-                    rules[index], rules[other] = rules[other], rules[index]
+                said = f"{direction.capitalize()} rule {len(rules)} added"
+            elif op in ("save", "delete", "up", "down"):
+                index = _position(form, rules)
+                said = f"{direction.capitalize()} rule {index + 1} " + {"save": "saved", "delete": "deleted"}.get(
+                    op, "moved"
+                )
+                if op == "save":
+                    rules[index] = _rule_from(form)
+                elif op == "delete":
+                    rules.pop(index)
+                else:
+                    other = index - 1 if op == "up" else index + 1
+                    if 0 <= other < len(rules):
+                        rules[index], rules[other] = rules[other], rules[index]
             else:
                 raise InvalidParameter("op", "op must be save, add, delete, up, down or default")
             setattr(change, direction, rules)
-            said = f"{direction.capitalize()} rules saved"
         profile = await things_profiles.update_profile(
             session, person.caller, sid, change, text(form.get("version"), 64) or None
         )
