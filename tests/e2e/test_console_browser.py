@@ -104,6 +104,7 @@ def auth(world: dict[str, Any]) -> tuple[str, str]:
 
 def check_page(page: Any, axe: str, name: str) -> None:
     """No serious or critical axe-core violation, and a full-page screenshot kept for people to look at."""
+    assert not page.title().startswith(("Not allowed", "Not done")), f"{name}: {page.title()}"  # the page itself
     page.add_script_tag(content=axe)
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     bad = [

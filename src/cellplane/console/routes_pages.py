@@ -104,7 +104,7 @@ async def fleets_page(request: Request, person: Person) -> Response:
 
 
 @router.get("/rate-plans")
-@page("rate_plans:read")
+@page("fleets:read")  # rate plans are guarded as fleets, as on the API
 async def rate_plans_page(request: Request, person: Person) -> Response:
     async with context(request).sessions() as session:
         plans = await overview.rate_plans(session, person.caller)

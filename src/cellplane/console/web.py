@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from cellplane.domain.caller import Caller
 from cellplane.domain.errors import CellplaneError, NotFound
 from cellplane.domain.permissions import allows
+from cellplane.domain.permissions import permission as check_permission
 from cellplane.services import audit, console_sessions
 from cellplane.services.context import PlatformContext
 
@@ -158,8 +159,15 @@ def failed(request: Request, person: Person, error: CellplaneError) -> HTMLRespo
     return render(request, "error.html", person, http_status=status, title="Not done", message=f"{error}{parameter}")
 
 
+def _known(permission: str) -> str:
+    """A permission of the table, checked when the module is imported (a typo would refuse every person)."""
+    resource, _, verb = permission.partition(":")
+    return check_permission(resource, verb)
+
+
 def page(permission: str) -> Callable[[Handler], Handler]:
     """A GET page: signed in, allowed to read; domain errors shown as an HTML page."""
+    _known(permission)
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -186,6 +194,7 @@ def page(permission: str) -> Callable[[Handler], Handler]:
 
 def action(permission: str) -> Callable[[Handler], Handler]:
     """A POST that changes something: signed in, CSRF token matching the session's, role allowed."""
+    _known(permission)
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
