@@ -293,6 +293,22 @@ def test_an_operator_runs_the_private_network_but_not_the_security_settings(
     none = client.post("/console/sims/selection", data={"csrf_token": token, "op": "activate"})
     assert none.status_code == 400 and "(sim)" in none.text
 
+    # A Thing has its page in the SIM list like any SIM, and its state changes there through the Things service.
+    thing = lab_server.admin(
+        "provision-sims", "--count", "1", "--product", "things", "--account", attached["account"]["account_sid"]
+    )[0]
+    client, token = operator()
+    page = client.get(f"/console/sims/{thing['sid']}")
+    assert page.status_code == 200 and thing["iccid"] in page.text and "Things Group" in page.text
+    wrong = client.post(f"/console/sims/{thing['sid']}/status", data={"csrf_token": token, "status": "deactivated"})
+    assert wrong.status_code == 400 and "(status)" in wrong.text
+    active = client.post(f"/console/sims/{thing['sid']}/status", data={"csrf_token": token, "status": "active"})
+    assert active.status_code == 200, active.text
+    deadline = time.monotonic() + 30
+    while api.get(f"/things/v1/things/{thing['sid']}").json()["state"] != "ACTIVE":
+        assert time.monotonic() < deadline, "the Thing never became ACTIVE"
+        time.sleep(0.2)
+
     admin = signed_in(lab_server, attached["account"])
     deadline = time.monotonic() + 10  # the audit log is written in batches, off the request's path
     while f"POST {edit}" not in (log := admin.get("/console/audit", params={"resource": "networks"}).text):

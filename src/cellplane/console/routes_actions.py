@@ -11,6 +11,7 @@ from starlette.responses import StreamingResponse as Streaming
 
 from cellplane.console.lab import LabError
 from cellplane.console.live import Subscription
+from cellplane.console.routes_pages import fetch_sim
 from cellplane.console.web import Form, Person, context, form_values, page, refused, render, text
 from cellplane.console.web import action as act
 from cellplane.domain import ip_commands as ip_rules
@@ -18,12 +19,14 @@ from cellplane.domain.errors import CellplaneError, InvalidParameter
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.services import ip_commands, overview, sms_commands, things_bulk, webhook_deliveries
 from cellplane.services import sims as sims_service
+from cellplane.services import things as things_service
 from cellplane.services import wireless_sims as wireless_service
 
 router = APIRouter()
 SUPERSIM_STATUSES = ("active", "inactive")
 WIRELESS_STATUSES = ("active", "suspended", "deactivated")
 SELECTION_LIMIT = 50  # one page of the SIM list
+THING_STATES = {"active": "ACTIVE", "inactive": "SUSPENDED"}  # a Thing's states as its stored status
 
 
 def _choice(form: Form, name: str, choices: tuple[str, ...]) -> str:
@@ -42,6 +45,11 @@ async def change_status(request: Request, person: Person, form: Form, sid: str) 
             status = _choice(form, "status", WIRELESS_STATUSES)
             sim, _ = await wireless_service.update(
                 session, ctx, person.caller, sid, wireless_service.SimChange(status=status)
+            )
+        elif is_sid(sid, Prefix.THING):
+            state = THING_STATES[_choice(form, "status", tuple(THING_STATES))]
+            sim, _ = await things_service.update(
+                session, ctx, person.caller, sid, things_service.ThingChange(state=state), None
             )
         else:
             status = _choice(form, "status", SUPERSIM_STATUSES)
@@ -230,10 +238,7 @@ async def events(request: Request, person: Person) -> Response:
     sim = text(request.query_params.get("sim"), 40) or None
     if sim is not None:
         async with context(request).sessions() as session:
-            if is_sid(sim, Prefix.WIRELESS_SIM):
-                await wireless_service.fetch(session, person.caller, sim)
-            else:
-                await sims_service.fetch(session, person.caller, sim)
+            await fetch_sim(session, person.caller, sim)
     bulk = text(request.query_params.get("bulk"), 40) or None
     if bulk is not None:
         if not person.can("bulk:read"):

@@ -7,6 +7,7 @@ groups, so that the AAA's poller re-reads their policy within a second (services
 from __future__ import annotations
 
 import ipaddress
+import socket
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
@@ -158,7 +159,8 @@ class PoolUsage:
 async def pool_usage(session: AsyncSession, network_sid: str, pools: list[IpPool]) -> dict[str, PoolUsage]:
     """Per pool: addresses it hands out, and those locked or leased to a live session now (counted from the
     addresses alone, sorted once: the console's network pages show it with tens of thousands of Things)."""
-    held = sorted({int(ipaddress.IPv4Address(a)) for a in await repo.held_addresses(session, network_sid)})
+    # inet_aton, not ipaddress: parsing thousands of stored (already checked) addresses cost 20-50 ms in Python.
+    held = sorted({int.from_bytes(socket.inet_aton(a), "big") for a in await repo.held_addresses(session, network_sid)})
     usage = {}
     for pool in pools:
         cidr = ipaddress.IPv4Network(pool.cidr)

@@ -191,6 +191,7 @@ async def held_addresses(session: AsyncSession, network_sid: str) -> list[str]:
             Sim.product == PRODUCT,
         )
     )
-    found = [address for (address,) in (await session.execute(locked)).all() if address]
-    found += [address for (address,) in (await session.execute(live)).all() if address]
+    connection = await session.connection()  # plain rows: no ORM bookkeeping for thousands of addresses
+    found = [address for (address,) in (await connection.execute(locked)).all() if address]
+    found += [address for (address,) in (await connection.execute(live)).all() if address]
     return found
