@@ -298,6 +298,9 @@ def test_an_operator_runs_the_private_network_but_not_the_security_settings(
         "provision-sims", "--count", "1", "--product", "things", "--account", attached["account"]["account_sid"]
     )[0]
     client, token = operator()
+    listed = client.get("/console/sims", params={"product": "things"})
+    assert listed.status_code == 200 and thing["iccid"] in listed.text
+    assert client.get("/console/sims", params={"q": thing["sid"]}).text.count(thing["iccid"]) >= 1
     page = client.get(f"/console/sims/{thing['sid']}")
     assert page.status_code == 200 and thing["iccid"] in page.text and "Things Group" in page.text
     wrong = client.post(f"/console/sims/{thing['sid']}/status", data={"csrf_token": token, "status": "deactivated"})

@@ -269,12 +269,12 @@ def test_operator_edits_the_firewall_runs_a_bulk_action_and_manages_access(
     boxes.nth(0).check()
     boxes.nth(1).check()
     page.locator("[data-action=selection-activate]").click()
-    playwright_api.expect(page.locator("#selection-result")).to_contain_text("2 changed")
+    playwright_api.expect(page.locator("#selection-result")).to_contain_text("2 SIM(s) changed")
     page.get_by_label("Search by ICCID, name, IP address or IMEI").fill(world["things"][0]["iccid"])
     playwright_api.expect(page.locator("#sim-results tbody tr")).to_have_count(1)
     page.locator("#sim-results input[name=sim]").check()
     page.locator("[data-action=selection-activate]").click()
-    playwright_api.expect(page.locator("#selection-result")).to_contain_text("bulk action BA")
+    playwright_api.expect(page.locator("#selection-result")).to_contain_text("1 Thing(s) by bulk action BA")
     check_page(page, axe, "sims-selection")
 
     # The security settings (admin): a user added, an API client whose secret shows once, the audit log.

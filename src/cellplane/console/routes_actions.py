@@ -107,7 +107,15 @@ async def change_selection(request: Request, person: Person, form: Form) -> Resp
             )
             bulk_sid = bulk.sid
     ctx.wake_workers()
-    return render(request, "fragments/selection_result.html", person, outcomes=outcomes, bulk_sid=bulk_sid, op=op)
+    return render(
+        request,
+        "fragments/selection_result.html",
+        person,
+        outcomes=outcomes,
+        bulk_sid=bulk_sid,
+        things=len(things),
+        op=op,
+    )
 
 
 @router.post("/sims/{sid}/ip-commands")

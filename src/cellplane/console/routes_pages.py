@@ -52,7 +52,9 @@ async def sim_list(request: Request, person: Person) -> Response:
     )
     after, before = text(params.get("after"), 40) or None, text(params.get("before"), 40) or None
     for name, value in (("after", after), ("before", before)):
-        if value is not None and not (is_sid(value, Prefix.SUPER_SIM) or is_sid(value, Prefix.WIRELESS_SIM)):
+        if value is not None and not any(
+            is_sid(value, p) for p in (Prefix.SUPER_SIM, Prefix.WIRELESS_SIM, Prefix.THING)
+        ):
             raise InvalidParameter(name, f"{name} must be a SIM sid from a previous page")
     spec = PageSpec(size=PAGE_SIZE, after=after, before=before)
     async with context(request).sessions() as session:
