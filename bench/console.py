@@ -5,11 +5,13 @@ Method. A fresh PostgreSQL database (127.0.0.1:5432), migrated with `cellplane d
 `cellplane admin create-account`; `--sims` Super SIMs of that account written by one `INSERT ... SELECT
 generate_series` (the admin import runs at ~7,000 rows/s on PostgreSQL, bench/RESULTS.md "Inventory import", too
 slow to load a million here), with a fleet, a rate plan, 30 days of hourly usage for 200 SIMs, 20,000 connection
-events, 20,000 IP Commands and 2,000 webhook deliveries of that account; then VACUUM ANALYZE. `cellplane up`
-serves it (no emulator). A signed-in client (the console's own cookie) asks each page `--requests` times, one at a
-time after 10 warm-up requests; the time is the client's, from sending the request to the last byte of the
-answer over loopback (an upper bound of the server's time). p50 and p99 per page; then the first load: the
-sign-in page's HTML and every asset it references, as sent with and without gzip.
+events, 20,000 IP Commands and 2,000 webhook deliveries of that account; for the private-network and security
+pages, 20,000 Things in the account's default network (2,000 with a locked address), a bulk action over them
+(1 % failed), 20 firewall rules each way, 10 routes, 30 users, 30 API clients and 50,000 audit events; then
+VACUUM ANALYZE. `cellplane up` serves it (no emulator). A signed-in client (the console's own cookie) asks each
+page `--requests` times, one at a time after 10 warm-up requests; the time is the client's, from sending the
+request to the last byte of the answer over loopback (an upper bound of the server's time). p50 and p99 per page;
+then the first load: the sign-in page's HTML and every asset it references, as sent with and without gzip.
 
     .venv/bin/python bench/console.py --sims 1000000            # ~3 min; --no-record to leave RESULTS.md alone
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import re
@@ -30,6 +33,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -42,6 +46,8 @@ CLI = [sys.executable, "-m", "cellplane.cli.main"]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BEGIN, END = "<!-- bench/console.py: generated results start -->", "<!-- bench/console.py: generated results end -->"
 TARGET_MS = 100.0
+THINGS = 20_000  # Things of the private network (THINGS.md), beside the Super SIMs
+AUDIT = 50_000  # audit events of the account
 ASSET_BUDGET = 300_000
 
 
@@ -151,9 +157,104 @@ async def _load(dsn: str, account: str, sims: int) -> None:
             """,
             account,
         )
+        await _load_things_and_identity(connection, account)
         await connection.execute("VACUUM ANALYZE")
     finally:
         await connection.close()
+
+
+async def _load_things_and_identity(connection: Any, account: str) -> None:
+    """The pages of the Things and identity issues: THINGS Things in the account's default group (one in ten with
+    a locked address of its pool), a bulk action over all of them (1 % failed), 20 firewall rules each way, 30
+    users, 30 API clients and AUDIT audit events."""
+    group, network = await connection.fetchrow(
+        "SELECT sid, network_sid FROM things_groups WHERE default_for = $1", account
+    )
+    await connection.execute(
+        """
+        INSERT INTO sims (sid, product, account_sid, iccid, imsi, registration_code, status, things_group_sid,
+            locked_ip, pending_fleet_set, ready_bytes, ready_sms, date_created, date_updated)
+        SELECT 'TH' || lpad(to_hex(n), 32, '0'), 'things', $1, '8931080' || lpad(n::text, 13, '0'),
+            '20408' || lpad(n::text, 10, '0'), 'TC' || n, 'active', $2,
+            CASE WHEN n % 10 = 0 THEN '10.200.' || (n / 10 / 250) || '.' || (1 + (n / 10) % 250) END,
+            false, 0, 0, now(), now()
+        FROM generate_series(1, $3) AS n;
+        """,
+        account,
+        group,
+        THINGS,
+    )
+    await connection.execute(
+        """
+        INSERT INTO things_bulk_actions (sid, account_sid, action, parameters, selection, status, total, succeeded,
+            failed, completed_at, date_created, date_updated)
+        VALUES ('BA' || md5('bench-bulk'), $1, 'addTags', '{"tags": ["bench"]}', $2, 'completed', $3, $3 - $3 / 100,
+            $3 / 100, now(), now(), now());
+        """,
+        account,
+        '{"thingsGroupId": "' + group + '"}',
+        THINGS,
+    )
+    await connection.execute(
+        """
+        INSERT INTO things_bulk_items (bulk_sid, position, thing_sid, outcome, error, date_updated)
+        SELECT 'BA' || md5('bench-bulk'), n - 1, 'TH' || lpad(to_hex(n), 32, '0'),
+            CASE WHEN n % 100 = 0 THEN 'failed' ELSE 'succeeded' END,
+            CASE WHEN n % 100 = 0 THEN 'The Thing is RETIRED' END, now()
+        FROM generate_series(1, $1) AS n;
+        """,
+        THINGS,
+    )
+    rules = [
+        {"action": "allow", "protocol": "tcp", "remoteCidr": f"10.{n}.0.0/16", "remotePorts": str(8000 + n)}
+        for n in range(20)
+    ]
+    await connection.execute(
+        """UPDATE things_ip_profiles SET inbound = $2, outbound = $2
+        WHERE sid = (SELECT ip_profile_sid FROM things_groups WHERE sid = $1)""",
+        group,
+        json.dumps(rules),
+    )
+    await connection.execute(
+        """
+        INSERT INTO things_routes (sid, account_sid, network_sid, destination, target, date_created, date_updated)
+        SELECT 'RT' || lpad(to_hex(n), 32, '0'), $1, $2, '172.' || (16 + n) || '.0.0/16', 'uplink', now(), now()
+        FROM generate_series(1, 10) AS n;
+        """,
+        account,
+        network,
+    )
+    await connection.execute(
+        """
+        INSERT INTO users (sid, account_sid, email, role, password_hash, failed_sign_ins, date_created, date_updated)
+        SELECT 'US' || lpad(to_hex(n), 32, '0'), $1, 'user' || n || '@bench.example', 'viewer', 'x', 0, now(), now()
+        FROM generate_series(1, 30) AS n;
+        """,
+        account,
+    )
+    await connection.execute(
+        """
+        INSERT INTO api_clients (sid, account_sid, role, token_lifetime, secret_hash, date_created, date_updated)
+        SELECT 'OC' || lpad(to_hex(n), 32, '0'), $1, 'operator', '24h', md5(n::text), now(), now()
+        FROM generate_series(1, 30) AS n;
+        """,
+        account,
+    )
+    await connection.execute(
+        """
+        INSERT INTO audit_events (sid, account_sid, actor_kind, actor_sid, role, action, resource, resource_sid,
+            status, source, timestamp)
+        SELECT 'AE' || lpad(to_hex((extract(epoch from now()) * 1000)::bigint - n * 1000), 12, '0')
+                || lpad(to_hex(n), 20, '0'),
+            $1, 'user', 'US' || lpad(to_hex(1 + n % 30), 32, '0'), 'operator',
+            'POST /supersim/v1/Sims/HS' || lpad(to_hex(1 + n % 1000), 32, '0'),
+            (ARRAY['sims','fleets','networks','bulk'])[1 + n % 4], 'HS' || lpad(to_hex(1 + n % 1000), 32, '0'),
+            200, '127.0.0.1', now() - n * interval '1 second'
+        FROM generate_series(1, $2) AS n;
+        """,
+        account,
+        AUDIT,
+    )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -161,7 +262,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def pages(client: httpx.Client, sims: int) -> dict[str, str]:
+def pages(client: httpx.Client, sims: int, things: dict[str, str]) -> dict[str, str]:
     """Each page the console has, with the searches the issue names; a deep page by its keyset position."""
     middle = max(1, sims // 2)
     sim_sid = "HS" + format(middle, "x").rjust(32, "0")
@@ -181,7 +282,33 @@ def pages(client: httpx.Client, sims: int) -> dict[str, str]:
         "rate plans": "/console/rate-plans",
         "webhook deliveries": "/console/webhooks",
         "emulated network": "/console/lab",
+        "bulk actions": "/console/bulk-actions",
+        f"one bulk action ({THINGS:,} items)": f"/console/bulk-actions/BA{_md5('bench-bulk')}",
+        "private networks (pool usage)": "/console/networks",
+        "one network": f"/console/networks/{things['network']}",
+        "IP Profiles": "/console/ip-profiles",
+        "firewall rule editor": f"/console/ip-profiles/{things['profile']}",
+        "users": "/console/users",
+        "API clients": "/console/api-clients",
+        "audit log": "/console/audit",
+        "audit log, by resource": "/console/audit?resource=networks",
     }
+
+
+def _things_sids(url: str, account: dict[str, str]) -> dict[str, str]:
+    async def read() -> dict[str, str]:
+        import asyncpg
+
+        connection = await asyncpg.connect(url.replace("+asyncpg", ""))
+        try:
+            row = await connection.fetchrow(
+                "SELECT network_sid, ip_profile_sid FROM things_groups WHERE default_for = $1", account["account_sid"]
+            )
+        finally:
+            await connection.close()
+        return {"network": row["network_sid"], "profile": row["ip_profile_sid"]}
+
+    return asyncio.run(read())
 
 
 def _md5(text: str) -> str:
@@ -191,7 +318,7 @@ def _md5(text: str) -> str:
 
 
 def measure(
-    base_url: str, account: dict[str, str], sims: int, requests: int
+    base_url: str, account: dict[str, str], sims: int, requests: int, things: dict[str, str]
 ) -> dict[str, tuple[float, float, float, float]]:
     results: dict[str, tuple[float, float, float, float]] = {}
     with httpx.Client(base_url=base_url, timeout=30) as client:
@@ -199,7 +326,7 @@ def measure(
             "/console/sign-in", data={"username": account["account_sid"], "password": account["auth_token"]}
         )
         assert signed.status_code == 303, signed.text
-        for name, path in pages(client, sims).items():
+        for name, path in pages(client, sims, things).items():
             for _ in range(10):
                 warm = client.get(path)
                 assert warm.status_code == 200, (path, warm.status_code, warm.text[:500])
@@ -298,7 +425,7 @@ def main() -> None:
             print(f"loading {args.sims:,} SIMs ...", flush=True)
             asyncio.run(_load(url.replace("+asyncpg", ""), account["account_sid"], args.sims))
             where = machine()
-            results = measure(server.base_url, account, args.sims, args.requests)
+            results = measure(server.base_url, account, args.sims, args.requests, _things_sids(url, account))
             load = first_load(server.base_url)
             print(f"  first load: {load[0]:,} bytes gzip, {load[1]:,} bytes uncompressed")
         finally:

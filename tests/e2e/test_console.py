@@ -231,3 +231,90 @@ def test_a_user_signs_in_with_email_and_password_and_acts_with_its_role(
         f"/console/sims/{sim['sid']}/status", data={"csrf_token": csrf_of(client), "status": "active"}
     )
     assert allowed.status_code == 200, allowed.text
+
+
+def test_an_operator_runs_the_private_network_but_not_the_security_settings(
+    lab_server: Server, attached: dict[str, Any]
+) -> None:
+    """The pages of the Things issue and of the identity issue, on both databases: an operator edits the firewall
+    and is refused users, API clients and the audit log whatever it sends; bad input is a 4xx naming the parameter
+    with nothing written; the admin's audit log shows the operator's console change."""
+    password = "an operator's passphrase"
+    email = f"operator.{attached['account']['account_sid'].lower()}@example.com"
+    api = httpx.Client(base_url=lab_server.base_url, auth=attached["auth"], timeout=10)
+    made = api.post("/cellplane/v1/Users", data={"Email": email, "Role": "operator", "Password": password})
+    assert made.status_code == 201, made.text
+    clients_before = api.get("/cellplane/v1/ApiClients").json()
+
+    def operator() -> tuple[httpx.Client, str]:
+        """A fresh session (this module's last SESSION_SECONDS) and its CSRF token."""
+        client = httpx.Client(base_url=lab_server.base_url, timeout=10)
+        assert client.post("/console/sign-in", data={"username": email, "password": password}).status_code == 303
+        return client, csrf_of(client)
+
+    client, token = operator()
+    for path in ("/console/users", "/console/api-clients", "/console/audit"):
+        answer = client.get(path)
+        assert answer.status_code == 403 and "does not allow" in answer.text, path
+    forced = client.post("/console/api-clients", data={"csrf_token": token, "role": "admin", "lifetime": "24h"})
+    assert forced.status_code == 403 and "does not allow api_clients:write" in forced.text
+    assert api.get("/cellplane/v1/ApiClients").json() == clients_before
+
+    client, token = operator()
+    assert client.get("/console/networks").status_code == 200
+    profiles = client.get("/console/ip-profiles")
+    assert profiles.status_code == 200
+    profile = re.search(r"/console/ip-profiles/(PF\w+)", profiles.text).group(1)
+    rules_before = api.get(f"/things/v1/ipProfiles/{profile}").json()["inbound"]
+    edit = f"/console/ip-profiles/{profile}/rules"
+    rule = {"csrf_token": token, "direction": "inbound", "action": "deny", "protocol": "udp"}
+    for form, parameter in (
+        ({**rule, "op": "add", "remote_cidr": "10.0.0.0/33"}, f"inbound[{len(rules_before)}].remoteCidr"),
+        ({**rule, "op": "save", "index": "99"}, "index"),
+        ({**rule, "op": "rename"}, "op"),
+        ({**rule, "op": "add", "direction": "sideways"}, "direction"),
+    ):
+        answer = client.post(edit, data=form)
+        assert answer.status_code == 400 and f"({parameter})" in answer.text, (form, answer.text[-400:])
+    assert api.get(f"/things/v1/ipProfiles/{profile}").json()["inbound"] == rules_before
+    added = client.post(edit, data={**rule, "op": "add", "remote_cidr": "192.0.2.0/24", "remote_ports": "53"})
+    assert added.status_code == 200, added.text
+    assert api.get(f"/things/v1/ipProfiles/{profile}").json()["inbound"][-1]["remoteCidr"] == "192.0.2.0/24"
+
+    client, token = operator()
+    for form, parameter in (
+        ({"action": "explode", "selection": "tag", "tag": "x"}, "action"),
+        ({"action": "activate", "selection": "everything"}, "selection"),
+        ({"action": "activate", "selection": "thingIds", "things": "TH" + "0" * 32}, "selection.thingIds"),
+    ):
+        answer = client.post("/console/bulk-actions", data={**form, "csrf_token": token})
+        assert answer.status_code == 400 and f"({parameter})" in answer.text, (form, answer.text[-400:])
+    assert api.get("/things/v1/bulkActions").json()["items"] == []
+    none = client.post("/console/sims/selection", data={"csrf_token": token, "op": "activate"})
+    assert none.status_code == 400 and "(sim)" in none.text
+
+    # A Thing has its page in the SIM list like any SIM, and its state changes there through the Things service.
+    thing = lab_server.admin(
+        "provision-sims", "--count", "1", "--product", "things", "--account", attached["account"]["account_sid"]
+    )[0]
+    client, token = operator()
+    listed = client.get("/console/sims", params={"product": "things"})
+    assert listed.status_code == 200 and thing["iccid"] in listed.text
+    assert client.get("/console/sims", params={"q": thing["sid"]}).text.count(thing["iccid"]) >= 1
+    page = client.get(f"/console/sims/{thing['sid']}")
+    assert page.status_code == 200 and thing["iccid"] in page.text and "Things Group" in page.text
+    wrong = client.post(f"/console/sims/{thing['sid']}/status", data={"csrf_token": token, "status": "deactivated"})
+    assert wrong.status_code == 400 and "(status)" in wrong.text
+    active = client.post(f"/console/sims/{thing['sid']}/status", data={"csrf_token": token, "status": "active"})
+    assert active.status_code == 200, active.text
+    deadline = time.monotonic() + 30
+    while api.get(f"/things/v1/things/{thing['sid']}").json()["state"] != "ACTIVE":
+        assert time.monotonic() < deadline, "the Thing never became ACTIVE"
+        time.sleep(0.2)
+
+    admin = signed_in(lab_server, attached["account"])
+    deadline = time.monotonic() + 10  # the audit log is written in batches, off the request's path
+    while f"POST {edit}" not in (log := admin.get("/console/audit", params={"resource": "networks"}).text):
+        assert time.monotonic() < deadline, log[-2000:]
+        time.sleep(0.2)
+    assert made.json()["sid"] in log

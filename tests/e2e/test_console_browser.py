@@ -19,6 +19,7 @@ from tests.support.server import Server, free_port, server_env
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 SIM_COUNT = 10_000
+THING_COUNT = 250  # three batches of the bulk job: the progress page sees it run
 TIMEOUT_MS = 15_000  # a shared machine: a page or a live update may wait for CPU
 playwright_api.expect.set_options(timeout=TIMEOUT_MS)
 
@@ -51,7 +52,22 @@ def world(console_server: Server) -> dict[str, Any]:
         assert fleet.status_code == 201, fleet.text
         moved = api.post(f"/Sims/{target['sid']}", data={"Fleet": fleet.json()["sid"], "UniqueName": "find-me"})
         assert moved.status_code in (200, 202), moved.text
-    return {"account": account, "sim": target, "fleet": fleet.json()["sid"]}
+    things = console_server.admin(
+        "provision-sims", "--count", str(THING_COUNT), "--product", "things", "--account", account["account_sid"]
+    )
+    with httpx.Client(
+        base_url=f"{console_server.base_url}/things/v1", auth=(account["account_sid"], account["auth_token"])
+    ) as api:
+        network = api.get("/networks").json()["items"][0]
+        profile = api.get("/ipProfiles").json()["items"][0]
+    return {
+        "account": account,
+        "sim": target,
+        "fleet": fleet.json()["sid"],
+        "things": things,
+        "network": network["id"],
+        "profile": profile["id"],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +104,7 @@ def auth(world: dict[str, Any]) -> tuple[str, str]:
 
 def check_page(page: Any, axe: str, name: str) -> None:
     """No serious or critical axe-core violation, and a full-page screenshot kept for people to look at."""
+    assert not page.title().startswith(("Not allowed", "Not done")), f"{name}: {page.title()}"  # the page itself
     page.add_script_tag(content=axe)
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     bad = [
@@ -105,7 +122,8 @@ def test_operator_finds_activates_attaches_and_commands_a_sim(
 ) -> None:
     sim = world["sim"]
     page = sign_in(browser, console_server, world["account"])
-    assert page.get_by_role("heading", name=re.compile(r"SIMs \(10000\)")).is_visible()
+    total = SIM_COUNT + THING_COUNT  # Things are SIMs too, on the dashboard
+    assert page.get_by_role("heading", name=re.compile(rf"SIMs \({total}\)")).is_visible()
     check_page(page, axe, "dashboard")
 
     # Find one SIM among 10,000 by its ICCID: the results update in place as the person types.
@@ -179,10 +197,124 @@ def test_operator_finds_activates_attaches_and_commands_a_sim(
     assert "/console/sign-in" in page.url  # the session ended on the server
 
 
+def test_operator_edits_the_firewall_runs_a_bulk_action_and_manages_access(
+    console_server: Server, world: dict[str, Any], browser: Any, axe: str
+) -> None:
+    base = console_server.base_url
+    things_api = httpx.Client(base_url=f"{base}/things/v1", auth=auth(world))
+    page = sign_in(browser, console_server, world["account"])
+
+    # The firewall: add an inbound rule, then edit it in place and save; the API sees the edit.
+    page.get_by_role("link", name="Firewall").click()
+    page.wait_for_url(re.compile(r".*/console/ip-profiles$"))
+    check_page(page, axe, "ip-profiles")
+    page.locator(f"a[href$='/ip-profiles/{world['profile']}']").click()
+    before = len(things_api.get(f"/ipProfiles/{world['profile']}").json()["inbound"])
+    page.locator("#a-inbound-new").select_option("deny")
+    page.locator("#p-inbound-new").select_option("tcp")
+    page.locator("#c-inbound-new").fill("10.0.0.0/8")
+    page.locator("#o-inbound-new").fill("22")
+    page.locator("[data-action=add-rule-inbound]").click()
+    rule = page.locator(f"li[data-rule='inbound-{before}']")
+    playwright_api.expect(page.locator("#firewall .saved")).to_have_text(f"Inbound rule {before + 1} added.")
+    playwright_api.expect(rule.locator("input[name=remote_ports]")).to_have_value("22")
+    rule.locator("select[name=action]").select_option("allow")
+    rule.locator("input[name=remote_ports]").fill("2222")
+    rule.locator("[data-action=save-rule]").click()
+    playwright_api.expect(page.locator("#firewall .saved")).to_have_text(f"Inbound rule {before + 1} saved.")
+    saved = things_api.get(f"/ipProfiles/{world['profile']}").json()["inbound"][before]
+    assert saved == {"action": "allow", "protocol": "tcp", "remoteCidr": "10.0.0.0/8", "remotePorts": "2222"}
+    # A rule the firewall cannot enforce is refused, named, and nothing is saved.
+    rule.locator("select[name=protocol]").select_option("icmp")
+    rule.locator("[data-action=save-rule]").click()
+    playwright_api.expect(page.locator("#flash")).to_contain_text(f"inbound[{before}].remotePorts")
+    assert things_api.get(f"/ipProfiles/{world['profile']}").json()["inbound"][before] == saved
+    check_page(page, axe, "ip-profile")
+
+    # The private network: pools with their use, isolation turned on, a route added.
+    page.get_by_role("link", name="Private networks").click()
+    playwright_api.expect(page.locator("meter").first).to_be_visible()
+    check_page(page, axe, "networks")
+    page.locator(f"a[href$='/networks/{world['network']}']").click()
+    isolation = page.locator("#isolation")
+    was = isolation.get_attribute("data-isolation")
+    page.locator("[data-action=isolation]").click()
+    playwright_api.expect(isolation).to_have_attribute("data-isolation", "off" if was == "on" else "on")
+    page.get_by_label("Destination (CIDR)").fill("172.30.0.0/16")
+    page.locator("[data-action=add-route]").click()
+    playwright_api.expect(page.locator("#routes")).to_contain_text("172.30.0.0/16")
+    check_page(page, axe, "network")
+
+    # A bulk action over every Thing, watched to completion on its page without a reload.
+    page.get_by_role("link", name="Bulk actions").click()
+    page.get_by_label("Action", exact=True).select_option("addTags")
+    page.get_by_label("Which Things").select_option("thingIds")
+    page.get_by_label("Thing ids or ICCIDs").fill(" ".join(thing["iccid"] for thing in world["things"]))
+    page.get_by_label("Tags to add or remove").fill("console-bulk")
+    check_page(page, axe, "bulk-actions")
+    page.locator("[data-action=start-bulk]").click()
+    page.wait_for_url(re.compile(r".*/console/bulk-actions/BA\w+$"))
+    page.evaluate("window.__sameDocument = true")
+    progress = page.locator("[id^=progress-BA]")
+    playwright_api.expect(progress).to_have_attribute("data-status", "completed", timeout=60_000)
+    playwright_api.expect(progress).to_have_attribute("data-done", str(THING_COUNT))
+    assert page.evaluate("window.__sameDocument") is True
+    check_page(page, axe, "bulk-action")
+    tagged = things_api.get("/things", params={"tag": "console-bulk", "pageSize": 1000}).json()["items"]
+    assert len(tagged) == THING_COUNT
+
+    # A selection in the SIM list: two Super SIMs activated at once, and a Thing by a bulk action.
+    page.goto(f"{base}/console/sims")
+    boxes = page.locator("#sim-results input[name=sim]")
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.locator("[data-action=selection-activate]").click()
+    playwright_api.expect(page.locator("#selection-result")).to_contain_text("2 SIM(s) changed")
+    page.get_by_label("Search by ICCID, name, IP address or IMEI").fill(world["things"][0]["iccid"])
+    playwright_api.expect(page.locator("#sim-results tbody tr")).to_have_count(1)
+    page.locator("#sim-results input[name=sim]").check()
+    page.locator("[data-action=selection-activate]").click()
+    playwright_api.expect(page.locator("#selection-result")).to_contain_text("1 Thing(s) by bulk action BA")
+    check_page(page, axe, "sims-selection")
+
+    # The security settings (admin): a user added, an API client whose secret shows once, the audit log.
+    page.get_by_role("link", name="Users").click()
+    page.get_by_label("Email").fill("ops@example.com")
+    page.get_by_label("Role", exact=True).select_option("operator")
+    page.get_by_label("Password (10 characters or more)").fill("a long enough password")
+    page.locator("[data-action=add-user]").click()
+    playwright_api.expect(page.locator("tr[data-user='ops@example.com']")).to_be_visible()
+    check_page(page, axe, "users")
+    page.get_by_role("link", name="API clients").click()
+    page.locator("[data-action=add-client]").click()
+    playwright_api.expect(page.get_by_label("Client secret")).not_to_have_value("")
+    check_page(page, axe, "api-clients")
+    page.get_by_role("link", name="Audit log").click()
+    playwright_api.expect(page.locator("main table")).to_contain_text(f"POST /console/ip-profiles/{world['profile']}")
+    check_page(page, axe, "audit")
+    things_api.close()
+
+
 def test_viewer_sees_no_changing_buttons_and_a_forced_post_is_refused(
     console_server: Server, world: dict[str, Any], browser: Any
 ) -> None:
     sim = world["sim"]
+    with httpx.Client(base_url=f"{console_server.base_url}/things/v1", auth=auth(world)) as api:
+        bulk = api.post(
+            "/bulkActions",
+            json={
+                "action": "addTags",
+                "parameters": {"tags": ["seen"]},
+                "selection": {"thingIds": [world["things"][0]["sid"]]},
+            },
+        )
+        assert bulk.status_code == 202, bulk.text
+        profile = api.get(f"/ipProfiles/{world['profile']}")
+        if not profile.json()["inbound"]:  # this test alone: a rule to show read-only
+            rule = {"action": "allow", "protocol": "tcp", "remoteCidr": "10.0.0.0/8", "remotePorts": "2222"}
+            assert api.patch(f"/ipProfiles/{world['profile']}", json={"inbound": [rule]}).status_code == 200
+        rules_before = api.get(f"/ipProfiles/{world['profile']}").json()["inbound"]
+        isolation_before = api.get(f"/networks/{world['network']}").json()["deviceIsolation"]
     page = sign_in(browser, console_server, world["account"], read_only=True)
     assert page.locator("[data-role=viewer]").is_visible()
     for path in (
@@ -193,10 +325,22 @@ def test_viewer_sees_no_changing_buttons_and_a_forced_post_is_refused(
         "/console/rate-plans",
         "/console/webhooks",
         "/console/lab",
+        "/console/bulk-actions",
+        f"/console/bulk-actions/{bulk.json()['id']}",
+        "/console/networks",
+        f"/console/networks/{world['network']}",
+        "/console/ip-profiles",
+        f"/console/ip-profiles/{world['profile']}",
     ):
         page.goto(f"{console_server.base_url}{path}")
-        changing = page.locator("[hx-post], form[method=post]:not([action$='/sign-out']), [data-action]")
+        changing = page.locator("[hx-post], form[method=post]:not([action$='/sign-out']), [data-action], [form]")
         assert changing.count() == 0, f"{path} shows {changing.count()} controls that change something"
+    # The firewall shows its rules read-only; the security settings are not even linked.
+    playwright_api.expect(page.locator("tr[data-rule='inbound-0']")).to_contain_text(rules_before[0]["remoteCidr"])
+    for name in ("Users", "API clients", "Audit log"):
+        assert page.get_by_role("link", name=name).count() == 0
+    answer = page.goto(f"{console_server.base_url}/console/users")
+    assert answer is not None and answer.status == 403
     token = page.locator("input[name=csrf_token]").first.input_value()  # the sign-out form's, a valid token
     forced = page.request.post(
         f"{console_server.base_url}/console/sims/{sim['sid']}/status",
@@ -204,11 +348,28 @@ def test_viewer_sees_no_changing_buttons_and_a_forced_post_is_refused(
     )
     assert forced.status == 403, forced.text()
     assert "does not allow sims:write" in forced.text()
+    for path, form, permission in (
+        (
+            f"/console/ip-profiles/{world['profile']}/rules",
+            {"direction": "inbound", "op": "add", "action": "deny", "protocol": "any"},
+            "networks:write",
+        ),
+        ("/console/bulk-actions", {"action": "retire", "selection": "tag", "tag": "console"}, "bulk:write"),
+        (f"/console/networks/{world['network']}/isolation", {"device_isolation": "on"}, "networks:write"),
+        ("/console/users", {"email": "x@example.com", "role": "admin", "password": "0123456789ab"}, "users:write"),
+    ):
+        forced = page.request.post(f"{console_server.base_url}{path}", form={**form, "csrf_token": token})
+        assert forced.status == 403, (path, forced.text())
+        assert f"does not allow {permission}" in forced.text()
     with httpx.Client(
         base_url=f"{console_server.base_url}/supersim/v1",
         auth=(world["account"]["account_sid"], world["account"]["auth_token"]),
     ) as api:
         assert api.get(f"/Sims/{sim['sid']}").json()["status"] != "inactive"  # nothing changed
+    with httpx.Client(base_url=f"{console_server.base_url}/things/v1", auth=auth(world)) as api:
+        assert api.get(f"/ipProfiles/{world['profile']}").json()["inbound"] == rules_before  # nothing changed
+        assert api.get(f"/networks/{world['network']}").json()["deviceIsolation"] is isolation_before
+        assert all(bulk["action"] != "retire" for bulk in api.get("/bulkActions").json()["items"])
 
 
 def test_console_refuses_a_post_without_the_session_csrf_token(console_server: Server, world: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from cellplane.console.lab import Lab
 from cellplane.console.live import LiveFeed
 from cellplane.console.web import PREFIX, environment
 from cellplane.services import console_sessions
+from cellplane.services.audit import AuditWriter
 from cellplane.services.context import PlatformContext
 
 
@@ -24,6 +25,7 @@ class Console:
     feed: LiveFeed
     lab: Lab | None = None
     session_lifetime: timedelta = console_sessions.DEFAULT_LIFETIME
+    audit: AuditWriter | None = None  # where the console's own changes are logged (the platform's writer)
     dashboards: DashboardCache = field(default_factory=DashboardCache)
 
     async def start(self) -> None:
@@ -39,16 +41,35 @@ def _fragment(template: str, values: dict[str, object]) -> str:
 
 
 def install(
-    app: FastAPI, ctx: PlatformContext, lab: Lab | None = None, session_seconds: float | None = None
+    app: FastAPI,
+    ctx: PlatformContext,
+    lab: Lab | None = None,
+    session_seconds: float | None = None,
+    audit: AuditWriter | None = None,
 ) -> Console:
     """Mount the console on `app`; the returned component runs its live feed (start it with the platform)."""
-    from cellplane.console import routes_actions, routes_auth, routes_pages, static_files
+    from cellplane.console import (
+        routes_actions,
+        routes_admin,
+        routes_auth,
+        routes_pages,
+        routes_things,
+        static_files,
+    )
 
-    console = Console(feed=LiveFeed(ctx, _fragment), lab=lab)
+    console = Console(feed=LiveFeed(ctx, _fragment), lab=lab, audit=audit)
     if session_seconds is not None:
         console.session_lifetime = timedelta(seconds=session_seconds)
     app.state.console = console
-    for part in (static_files.router, routes_auth.router, routes_pages.router, routes_actions.router):
+    parts = (
+        static_files.router,
+        routes_auth.router,
+        routes_pages.router,
+        routes_actions.router,
+        routes_things.router,
+        routes_admin.router,
+    )
+    for part in parts:
         app.include_router(part, prefix=PREFIX, include_in_schema=False)
 
     async def home() -> RedirectResponse:

@@ -15,9 +15,9 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from cellplane.services import overview
+from cellplane.services import overview, things_bulk
 from cellplane.services.context import PlatformContext
-from cellplane.store.models import ConnectionEvent
+from cellplane.store.models import BulkAction, ConnectionEvent
 
 log = logging.getLogger("cellplane.console")
 KEEPALIVE = 15.0  # seconds between comments that keep proxies from closing an idle stream
@@ -32,6 +32,7 @@ class Subscription:
 
     account_sid: str
     sim_sid: str | None = None
+    bulk_sid: str | None = None  # a bulk action's page: its progress until it ends
     commands: set[str] = field(default_factory=set)
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(maxsize=200))
     # Where the page's own render left the events: the stream first sends what came after it.
@@ -39,6 +40,7 @@ class Subscription:
     delivered_upto: str = ""
     sim_state: tuple[str, str | None] | None = None
     command_states: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    bulk_state: tuple[str, int, int, int] | None = None
 
     def push(self, message: dict[str, object]) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # a stalled browser misses updates, never blocks the feed
@@ -128,10 +130,12 @@ class LiveFeed:
             return
         sims = {sub.sim_sid for sub in subs if sub.sim_sid}
         commands = {sid for sub in subs for sid in sub.commands}
+        bulks = {sub.bulk_sid for sub in subs if sub.bulk_sid}
         async with self.ctx.sessions() as session:
             if self._cursor is None:
                 self._cursor = await overview.event_cursor(session)
             found = await overview.changes(session, self._cursor, sims, commands)
+            progress = await things_bulk.progress(session, bulks)
             for sub in subs:
                 if sub.since is not None:
                     missed = await overview.catch_up(session, sub.account_sid, sub.sim_sid, sub.since)
@@ -142,6 +146,18 @@ class LiveFeed:
         self._cursor = found.cursor
         for sub in subs:
             self._deliver(sub, found)
+            if sub.bulk_sid is not None and sub.bulk_sid in progress:
+                self._deliver_bulk(sub, progress[sub.bulk_sid])
+
+    def _deliver_bulk(self, sub: Subscription, bulk: BulkAction) -> None:
+        """A bulk action's counts and status, each time they change (its own account's only)."""
+        if bulk.account_sid != sub.account_sid:
+            return
+        state = (bulk.status, bulk.total, bulk.succeeded, bulk.failed)
+        if state != sub.bulk_state:
+            sub.bulk_state = state
+            html = self.render("fragments/bulk_progress.html", {"bulk": bulk})
+            sub.push({"target": f"progress-{sub.bulk_sid}", "mode": "replace", "html": html})
 
     def _deliver(self, sub: Subscription, found: overview.Changes) -> None:
         for event in found.events:

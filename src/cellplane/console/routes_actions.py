@@ -11,18 +11,22 @@ from starlette.responses import StreamingResponse as Streaming
 
 from cellplane.console.lab import LabError
 from cellplane.console.live import Subscription
-from cellplane.console.web import Form, Person, context, page, render, text
+from cellplane.console.routes_pages import fetch_sim
+from cellplane.console.web import Form, Person, context, form_values, page, refused, render, text
 from cellplane.console.web import action as act
 from cellplane.domain import ip_commands as ip_rules
-from cellplane.domain.errors import InvalidParameter
+from cellplane.domain.errors import CellplaneError, InvalidParameter
 from cellplane.domain.ids import Prefix, is_sid
-from cellplane.services import ip_commands, overview, sms_commands, webhook_deliveries
+from cellplane.services import ip_commands, overview, sms_commands, things_bulk, webhook_deliveries
 from cellplane.services import sims as sims_service
+from cellplane.services import things as things_service
 from cellplane.services import wireless_sims as wireless_service
 
 router = APIRouter()
 SUPERSIM_STATUSES = ("active", "inactive")
 WIRELESS_STATUSES = ("active", "suspended", "deactivated")
+SELECTION_LIMIT = 50  # one page of the SIM list
+THING_STATES = {"active": "ACTIVE", "inactive": "SUSPENDED"}  # a Thing's states as its stored status
 
 
 def _choice(form: Form, name: str, choices: tuple[str, ...]) -> str:
@@ -42,12 +46,76 @@ async def change_status(request: Request, person: Person, form: Form, sid: str) 
             sim, _ = await wireless_service.update(
                 session, ctx, person.caller, sid, wireless_service.SimChange(status=status)
             )
+        elif is_sid(sid, Prefix.THING):
+            state = THING_STATES[_choice(form, "status", tuple(THING_STATES))]
+            sim, _ = await things_service.update(
+                session, ctx, person.caller, sid, things_service.ThingChange(state=state), None
+            )
         else:
             status = _choice(form, "status", SUPERSIM_STATUSES)
             sim, _ = await sims_service.update(session, ctx, person.caller, sid, sims_service.SimUpdate(status=status))
         values: dict[str, Any] = {"status": sim.status, "pending": sim.pending_status}
     ctx.wake_workers()
     return render(request, "fragments/sim_status.html", person, **values)
+
+
+# What "Activate" and "Deactivate" of a selection mean for each product.
+SELECTION_STATUS = {
+    "activate": {"supersim": "active", "wireless": "active", "things": "activate"},
+    "deactivate": {"supersim": "inactive", "wireless": "suspended", "things": "suspend"},
+}
+
+
+@router.post("/sims/selection")
+@act("sims:write")
+async def change_selection(request: Request, person: Person, form: Form) -> Response:
+    """Activate or deactivate the SIMs ticked in the list. Super SIMs and Wireless SIMs change through their own
+    service, each on its own (one refused SIM does not stop the others); Things go to one bulk action of the
+    Things surface, whose progress page follows it live."""
+    op = _choice(form, "op", tuple(SELECTION_STATUS))
+    chosen = list(dict.fromkeys(await form_values(request, "sim", limit=SELECTION_LIMIT + 1)))
+    if not chosen:
+        raise InvalidParameter("sim", "Tick at least one SIM")
+    if len(chosen) > SELECTION_LIMIT:
+        raise InvalidParameter("sim", f"At most {SELECTION_LIMIT} SIMs at a time (use a bulk action for more)")
+    ctx = context(request)
+    outcomes: list[tuple[str, str, str | None]] = []
+    things = [sid for sid in chosen if is_sid(sid, Prefix.THING)]
+    bulk_sid = None
+    if things and not person.can("bulk:write"):
+        return refused(request, person, "bulk:write")
+    async with ctx.sessions() as session, session.begin():
+        for sid in chosen:
+            if sid in things:
+                continue
+            try:
+                async with session.begin_nested():
+                    if is_sid(sid, Prefix.WIRELESS_SIM):
+                        change = wireless_service.SimChange(status=SELECTION_STATUS[op]["wireless"])
+                        sim, _ = await wireless_service.update(session, ctx, person.caller, sid, change)
+                    elif is_sid(sid, Prefix.SUPER_SIM):
+                        update = sims_service.SimUpdate(status=SELECTION_STATUS[op]["supersim"])
+                        sim, _ = await sims_service.update(session, ctx, person.caller, sid, update)
+                    else:
+                        raise InvalidParameter("sim", f"{sid} is not a SIM sid")
+                    outcomes.append((sid, sim.pending_status or sim.status, None))
+            except CellplaneError as error:
+                outcomes.append((sid, "refused", str(error)))
+        if things:
+            bulk = await things_bulk.create(
+                session, person.caller, SELECTION_STATUS[op]["things"], None, {"thingIds": things}
+            )
+            bulk_sid = bulk.sid
+    ctx.wake_workers()
+    return render(
+        request,
+        "fragments/selection_result.html",
+        person,
+        outcomes=outcomes,
+        bulk_sid=bulk_sid,
+        things=len(things),
+        op=op,
+    )
 
 
 @router.post("/sims/{sid}/ip-commands")
@@ -178,14 +246,17 @@ async def events(request: Request, person: Person) -> Response:
     sim = text(request.query_params.get("sim"), 40) or None
     if sim is not None:
         async with context(request).sessions() as session:
-            if is_sid(sim, Prefix.WIRELESS_SIM):
-                await wireless_service.fetch(session, person.caller, sim)
-            else:
-                await sims_service.fetch(session, person.caller, sim)
+            await fetch_sim(session, person.caller, sim)
+    bulk = text(request.query_params.get("bulk"), 40) or None
+    if bulk is not None:
+        if not person.can("bulk:read"):
+            return refused(request, person, "bulk:read")
+        async with context(request).sessions() as session:
+            await things_bulk.fetch(session, person.caller, bulk)  # this account's, or 404
     since = text(request.query_params.get("since"), 40) or None
     if since is not None and not is_sid(since):
         raise InvalidParameter("since", "since must be an event position given by the page")
-    subscription = Subscription(account_sid=person.caller.account_sid, sim_sid=sim, since=since)
+    subscription = Subscription(account_sid=person.caller.account_sid, sim_sid=sim, bulk_sid=bulk, since=since)
     # Commands the page showed still on their way: followed too (the feed only shows this account's).
     watched = text(request.query_params.get("watch"), 40 * 20).split(",")
     subscription.commands.update(sid for sid in watched if sim is not None and is_sid(sid))

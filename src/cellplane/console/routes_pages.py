@@ -6,16 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from cellplane.console.charts import daily_bars
 from cellplane.console.web import Person, context, environment, now, page, render, text
+from cellplane.domain.caller import Caller
 from cellplane.domain.errors import InvalidParameter
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import PageSpec
 from cellplane.services import network_access_profiles, overview, webhook_deliveries
 from cellplane.services import sims as sims_service
+from cellplane.services import things as things_service
 from cellplane.services import wireless_sims as wireless_service
+from cellplane.store.models import Sim
 
 router = APIRouter()
 PAGE_SIZE = 50
@@ -48,7 +52,9 @@ async def sim_list(request: Request, person: Person) -> Response:
     )
     after, before = text(params.get("after"), 40) or None, text(params.get("before"), 40) or None
     for name, value in (("after", after), ("before", before)):
-        if value is not None and not (is_sid(value, Prefix.SUPER_SIM) or is_sid(value, Prefix.WIRELESS_SIM)):
+        if value is not None and not any(
+            is_sid(value, p) for p in (Prefix.SUPER_SIM, Prefix.WIRELESS_SIM, Prefix.THING)
+        ):
             raise InvalidParameter(name, f"{name} must be a SIM sid from a previous page")
     spec = PageSpec(size=PAGE_SIZE, after=after, before=before)
     async with context(request).sessions() as session:
@@ -68,13 +74,19 @@ async def sim_list(request: Request, person: Person) -> Response:
     return render(request, "sims.html", person, **values)
 
 
+async def fetch_sim(session: AsyncSession, caller: Caller, sid: str) -> Sim:
+    """A SIM of any product through its own service, which checks the caller may see it (404 otherwise)."""
+    if is_sid(sid, Prefix.WIRELESS_SIM):
+        return await wireless_service.fetch(session, caller, sid)
+    if is_sid(sid, Prefix.THING):
+        return await things_service.fetch(session, caller, sid)
+    return await sims_service.fetch(session, caller, sid)
+
+
 async def load_sim(request: Request, person: Person, sid: str) -> overview.SimDetail:
-    """A SIM of either product through its own service (which checks the caller may see it), in depth."""
+    """A SIM of any product, in depth."""
     async with context(request).sessions() as session:
-        if is_sid(sid, Prefix.WIRELESS_SIM):
-            sim = await wireless_service.fetch(session, person.caller, sid)
-        else:
-            sim = await sims_service.fetch(session, person.caller, sid)
+        sim = await fetch_sim(session, person.caller, sid)
         return await overview.sim_detail(session, sim, now(request))
 
 
@@ -104,7 +116,7 @@ async def fleets_page(request: Request, person: Person) -> Response:
 
 
 @router.get("/rate-plans")
-@page("rate_plans:read")
+@page("fleets:read")  # rate plans are guarded as fleets, as on the API
 async def rate_plans_page(request: Request, person: Person) -> Response:
     async with context(request).sessions() as session:
         plans = await overview.rate_plans(session, person.caller)

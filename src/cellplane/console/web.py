@@ -24,7 +24,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from cellplane.domain.caller import Caller
 from cellplane.domain.errors import CellplaneError, NotFound
 from cellplane.domain.permissions import allows
-from cellplane.services import console_sessions
+from cellplane.domain.permissions import permission as check_permission
+from cellplane.services import audit, console_sessions
 from cellplane.services.context import PlatformContext
 
 PREFIX = "/console"
@@ -158,8 +159,15 @@ def failed(request: Request, person: Person, error: CellplaneError) -> HTMLRespo
     return render(request, "error.html", person, http_status=status, title="Not done", message=f"{error}{parameter}")
 
 
+def _known(permission: str) -> str:
+    """A permission of the table, checked when the module is imported (a typo would refuse every person)."""
+    resource, _, verb = permission.partition(":")
+    return check_permission(resource, verb)
+
+
 def page(permission: str) -> Callable[[Handler], Handler]:
     """A GET page: signed in, allowed to read; domain errors shown as an HTML page."""
+    _known(permission)
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -186,6 +194,7 @@ def page(permission: str) -> Callable[[Handler], Handler]:
 
 def action(permission: str) -> Callable[[Handler], Handler]:
     """A POST that changes something: signed in, CSRF token matching the session's, role allowed."""
+    _known(permission)
 
     def wrap(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -207,14 +216,39 @@ def action(permission: str) -> Callable[[Handler], Handler]:
             if not person.can(permission):
                 return refused(request, person, permission)
             try:
-                return await handler(request, person, form=form, **kwargs)
+                response = await handler(request, person, form=form, **kwargs)
             except CellplaneError as error:
                 return failed(request, person, error)
+            if response.status_code < 400:
+                _audit(request, person, permission, response.status_code, kwargs)
+            return response
 
         _keep_signature(run, handler)
         return run
 
     return wrap
+
+
+def _audit(request: Request, person: Person, permission: str, status: int, params: dict[str, Any]) -> None:
+    """A change made from the console goes to the audit log like the same change made through the API (the edge
+    records only API callers): who, what, when, from where; never a form's values."""
+    writer = getattr(request.app.state.console, "audit", None)
+    if writer is None:
+        return
+    caller = person.caller
+    writer.add(
+        audit.event_row(
+            account_sid=caller.account_sid,
+            actor_kind=caller.actor_kind,
+            actor_sid=caller.actor_sid,
+            role=caller.role,
+            action=f"{request.method} {request.url.path}",
+            resource=permission.partition(":")[0],
+            resource_sid=str(list(params.values())[-1]) if params else None,
+            status=status,
+            source=request.client.host if request.client else None,
+        )
+    )
 
 
 def _keep_signature(run: Any, handler: Any) -> None:
@@ -241,6 +275,14 @@ async def read_form(request: Request) -> Form:
     for name, value in parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True):
         form.setdefault(name, value)
     return form
+
+
+async def form_values(request: Request, name: str, limit: int = 100) -> list[str]:
+    """Every value of a repeated form field (checkboxes), at most `limit`; the body was read and checked by
+    `action` already (Starlette keeps it)."""
+    body = await request.body()
+    found = [value for key, value in parse_qsl(body.decode("utf-8", errors="replace")) if key == name]
+    return found[:limit]
 
 
 def text(value: Any, limit: int = 256) -> str:

@@ -321,7 +321,9 @@ class Platform:
             from cellplane.runtime.console_lab import EmulatorLab
 
             lab = EmulatorLab(self.emulator, self.gateway)
-        self.console = install_console(app, self.ctx, lab, session_seconds=self.settings.console_session_seconds)
+        self.console = install_console(
+            app, self.ctx, lab, session_seconds=self.settings.console_session_seconds, audit=self.audit
+        )
         self.components.append(self.console)
         return app
 

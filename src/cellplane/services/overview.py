@@ -31,7 +31,7 @@ from cellplane.store.models import (
 )
 from cellplane.store.repositories import overview as repo
 
-PRODUCTS = ("supersim", "wireless")
+PRODUCTS = ("supersim", "wireless", "things")
 STATUSES = ("new", "ready", "active", "inactive", "scheduled", "suspended", "deactivated", "canceled")
 ATTACH_EVENTS = ("attach_accepted", "attach_rejected", "attach_failed")
 WINDOW = timedelta(hours=24)
@@ -137,7 +137,7 @@ async def search_sims(session: AsyncSession, caller: Caller, query: SimQuery, sp
 
 async def _text_search(session: AsyncSession, account: str, search: repo.SimSearch, text: str) -> repo.SimSearch:
     """What the text names: an ICCID (89...), an IP address, an IMEI, a sid, else a unique name."""
-    if is_sid(text, Prefix.SUPER_SIM) or is_sid(text, Prefix.WIRELESS_SIM):
+    if any(is_sid(text, prefix) for prefix in (Prefix.SUPER_SIM, Prefix.WIRELESS_SIM, Prefix.THING)):
         return _with(search, sim_sids=[text])
     if _ICCID.match(text) and len(text) >= 4:
         # A whole ICCID by the unique index; the start of one as a range of it.

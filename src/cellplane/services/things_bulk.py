@@ -11,6 +11,7 @@ row lock, and the second finds the items done.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -249,3 +250,12 @@ async def _announce(session: AsyncSession, bulk: BulkAction) -> None:
 async def counts(session: AsyncSession, sid: str) -> dict[str, int]:
     stmt = select(BulkItem.outcome, func.count()).where(BulkItem.bulk_sid == sid).group_by(BulkItem.outcome)
     return {outcome: int(n) for outcome, n in (await session.execute(stmt)).all()}
+
+
+async def progress(session: AsyncSession, sids: Collection[str]) -> dict[str, BulkAction]:
+    """The present state of the bulk actions open console pages follow (the console's live feed filters by
+    account before showing anything)."""
+    if not sids:
+        return {}
+    rows = (await session.execute(select(BulkAction).where(BulkAction.sid.in_(list(sids))))).scalars()
+    return {bulk.sid: bulk for bulk in rows}

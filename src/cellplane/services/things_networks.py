@@ -7,6 +7,8 @@ groups, so that the AAA's poller re-reads their policy within a second (services
 from __future__ import annotations
 
 import ipaddress
+import socket
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -155,13 +157,15 @@ class PoolUsage:
 
 
 async def pool_usage(session: AsyncSession, network_sid: str, pools: list[IpPool]) -> dict[str, PoolUsage]:
-    """Per pool: addresses it hands out, and those locked or leased to a live session now."""
-    locked, live = await repo.network_addresses(session, network_sid)
-    held = {ipaddress.IPv4Address(a) for a in (*locked, *live)}
+    """Per pool: addresses it hands out, and those locked or leased to a live session now (counted from the
+    addresses alone, sorted once: the console's network pages show it with tens of thousands of Things)."""
+    # inet_aton, not ipaddress: parsing thousands of stored (already checked) addresses cost 20-50 ms in Python.
+    held = sorted({int.from_bytes(socket.inet_aton(a), "big") for a in await repo.held_addresses(session, network_sid)})
     usage = {}
     for pool in pools:
         cidr = ipaddress.IPv4Network(pool.cidr)
-        usage[pool.sid] = PoolUsage(config.pool_size(cidr), sum(1 for a in held if config.in_pool(a, cidr)))
+        first, last = config.pool_hosts(cidr)
+        usage[pool.sid] = PoolUsage(config.pool_size(cidr), bisect_right(held, last) - bisect_left(held, first))
     return usage
 
 

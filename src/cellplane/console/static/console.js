@@ -27,4 +27,9 @@
     window.addEventListener("pagehide", function () { source.close(); });
   }
   document.addEventListener("DOMContentLoaded", connect);
+  // A change that went through clears the message of one that was refused before it.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var flash = document.getElementById("flash");
+    if (flash && event.detail.xhr && event.detail.xhr.status < 400) flash.innerHTML = "";
+  });
 })();

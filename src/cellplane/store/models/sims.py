@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, true
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cellplane.store.models.base import Base, Timestamps, UtcDateTime
@@ -17,6 +17,14 @@ class Sim(Timestamps, Base):
         Index("ix_sims_account_sid_sid", "account_sid", "sid"),
         # The console's dashboard counts SIMs by product and status from this index alone (migration 0013).
         Index("ix_sims_account_product_status", "account_sid", "product", "status"),
+        # Things holding a locked address, by group: what a pool's usage counts (migration 0020).
+        Index(
+            "ix_sims_things_group_locked_ip",
+            "things_group_sid",
+            "locked_ip",
+            postgresql_where=text("product = 'things' AND locked_ip IS NOT NULL"),
+            sqlite_where=text("product = 'things' AND locked_ip IS NOT NULL"),
+        ),
     )
 
     sid: Mapped[str] = mapped_column(String(34), primary_key=True)

@@ -172,3 +172,26 @@ async def nat_rules_to_group(session: AsyncSession, group_sid: str) -> str | Non
         .limit(1)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def held_addresses(session: AsyncSession, network_sid: str) -> list[str]:
+    """Every address the network's Things hold now, locked or leased to a live session (repeats possible): what a
+    pool's usage counts. Two queries that return only addresses (a network may hold tens of thousands of Things)."""
+    groups = select(ThingsGroup.sid).where(ThingsGroup.network_sid == network_sid)
+    locked = select(Sim.locked_ip).where(
+        Sim.things_group_sid.in_(groups), Sim.product == PRODUCT, Sim.locked_ip.is_not(None)
+    )
+    live = (
+        select(DataSession.ue_ip)
+        .join(Sim, Sim.sid == DataSession.sim_sid)
+        .where(
+            DataSession.status == OPEN,
+            DataSession.ue_ip.is_not(None),
+            Sim.things_group_sid.in_(groups),
+            Sim.product == PRODUCT,
+        )
+    )
+    connection = await session.connection()  # plain rows: no ORM bookkeeping for thousands of addresses
+    found = [address for (address,) in (await connection.execute(locked)).all() if address]
+    found += [address for (address,) in (await connection.execute(live)).all() if address]
+    return found
