@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class _Domain:
     loaded: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)  # tunnel id -> why charon refused it
     peers: set[str] = field(default_factory=set)
+    addresses: set[str] = field(default_factory=set)  # on the domain's lo: one of each local CIDR (kernel-libipsec)
     routes: set[str] = field(default_factory=set)
 
 
@@ -109,6 +111,13 @@ class ThingsVpn:
                 raise
             state = self.domains[domain.name] = _Domain(charon)
             await domain.forward_on_host(True)
+        addresses = {str(ipaddress.IPv4Network(c).network_address) for t in network.tunnels for c in t.local_cidrs}
+        for address in addresses - state.addresses:
+            await domain.set_local_address(address, True)
+            state.addresses.add(address)
+        for address in state.addresses - addresses:
+            await domain.set_local_address(address, False)
+            state.addresses.discard(address)
         wanted = {t.sid: t for t in network.tunnels}
         for sid in [s for s in state.loaded if s not in wanted or state.loaded[s] != wanted[s].key]:
             await state.charon.unload(sid)
@@ -189,6 +198,8 @@ class ThingsVpn:
         for destination in state.routes | state.peers:
             with contextlib.suppress(Exception):
                 await domain.delete_route(destination)
+        for address in state.addresses:
+            await domain.set_local_address(address, False)
         with contextlib.suppress(OSError):
             await domain.forward_on_host(False)
         await self.forget(domain.name)

@@ -85,8 +85,9 @@ async def create_tunnel(session: AsyncSession, caller: Caller, network_sid: str,
     if not local:
         raise InvalidParameter("localCidrs", "the network has no pool: give localCidrs")
     for cidr in local:
-        if not any(cidr.subnet_of(pool) for pool in pools):
-            raise InvalidParameter("localCidrs", f"localCidrs {cidr} is not inside one of the network's pools")
+        # Whole pools: the tunnel's end in the domain takes the pool's network address, which no Thing is given.
+        if cidr not in pools:
+            raise InvalidParameter("localCidrs", f"localCidrs {cidr} is not one of the network's pools")
     remote = _cidrs(request.remote_cidrs, "remoteCidrs")
     if not remote:
         raise InvalidParameter("remoteCidrs", "remoteCidrs must name at least one network at the site")

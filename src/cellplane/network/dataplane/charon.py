@@ -9,7 +9,10 @@
 
 This kernel has no ESP: the `kernel-libipsec` plugin does ESP in user space through a TUN device (`ipsec0` in the
 namespace), carried in UDP on port 4500 (connections say `encap = yes`). Charon installs no routes
-(`install_routes = no`): the platform routes what a Network's routes send through a tunnel into `ipsec0` itself.
+(`install_routes = no`, and kernel-libipsec's own routes go to a table nothing looks up): the platform routes what a
+Network's routes send through a tunnel into `ipsec0` itself. kernel-libipsec needs an address of each local traffic
+selector in the namespace (the source of its routes): the platform puts the pool's network address, which no Thing
+is ever given, on the domain's `lo`.
 charon's pid file is fixed at /var/run/charon.pid, so each charon runs in a mount namespace of its own with its state
 directory's `run/` mounted on /run; it is given SIGTERM if the platform dies (PR_SET_PDEATHSIG), and its state
 directory is `<tmp>/<namespace>-charon` (the namespace name is unique to the platform instance).
@@ -43,6 +46,10 @@ PLUGINS = (
     "kernel-libipsec kernel-netlink socket-default vici"
 )
 DEVICE = "ipsec0"
+# kernel-libipsec installs a route per CHILD_SA whatever `install_routes` says, into this table, which charon looks
+# up for every packet through a rule of its own. We delete that rule: a Network's own routes (target: the tunnel)
+# decide what enters the tunnel, not its traffic selectors alone.
+ROUTING_TABLE = 220
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 PR_SET_PDEATHSIG = 1
@@ -165,6 +172,7 @@ class Charon:
                 await self.stop()
                 raise CharonError(f"charon did not start in {self.namespace}: {self._log_tail()}")
             await asyncio.sleep(0.1)
+        await asyncio.to_thread(self._drop_rule)
         log.info("charon started in %s (pid %s)", self.namespace, self.process.pid)
 
     async def stop(self) -> None:
@@ -196,6 +204,12 @@ class Charon:
         except (OSError, vici.exception.SessionException):
             return False
 
+    def _drop_rule(self) -> None:
+        with NetNS(self.namespace) as ns:
+            for rule in ns.get_rules(family=socket.AF_INET):
+                if rule.get_attr("FRA_TABLE") == ROUTING_TABLE or rule.get("table") == ROUTING_TABLE:
+                    ns.rule("del", table=ROUTING_TABLE, priority=rule.get_attr("FRA_PRIORITY"))
+
     def _conf(self) -> str:
         t = self.timing
         return f"""# written by cellplane for routing domain {self.namespace}; secrets arrive over VICI only
@@ -203,6 +217,8 @@ charon {{
   load = {PLUGINS}
   install_routes = no
   install_virtual_ip = no
+  routing_table = {ROUTING_TABLE}
+  routing_table_prio = {ROUTING_TABLE}
   retransmit_timeout = {t.retransmit_timeout}
   retransmit_tries = {t.retransmit_tries}
   retransmit_base = 1.0
@@ -215,6 +231,7 @@ charon {{
     cellplane {{
       path = {self.log_path}
       append = no
+      flush_line = yes
       default = 1
       enc = 0
       net = 0

@@ -166,6 +166,17 @@ class RoutingDomain:
 
         await asyncio.to_thread(add)
 
+    async def set_local_address(self, address: str, present: bool) -> None:
+        """Add (or remove) `address`/32 on the domain's `lo`: an address of the domain itself."""
+
+        def change() -> None:
+            with NetNS(self.namespace) as ns:
+                lo = ns.link_lookup(ifname="lo")[0]
+                with contextlib.suppress(Exception):
+                    ns.addr("add" if present else "del", index=lo, address=address, prefixlen=32)
+
+        await asyncio.to_thread(change)
+
     async def forward_on_host(self, on: bool) -> None:
         """Whether the host forwards what arrives from this domain's uplink (IPv4 forwarding is decided per inbound
         link: only this domain's host end is changed, never the host's own setting). A VPN tunnel's IKE and ESP to
