@@ -125,7 +125,7 @@ def test_bad_tunnels_are_refused_naming_the_field_and_nothing_reaches_charon(ser
             ({"ikeProposal": "aes256gcm16-modp2048"}, "ikeProposal"),  # AEAD IKE without a PRF
             ({"espProposal": "aes256"}, "espProposal"),  # classic cipher, no integrity
             ({"espProposal": "aes256gcm16-sha256-aes128"}, "espProposal"),  # AEAD mixed with classic
-            ({"espProposal": "aes256gcm16-prfsha256"}, "espProposal"),  # a PRF in ESP
+            ({"espProposal": "blowfish999-sha1"}, "espProposal"),  # no such cipher
             ({"remoteCidrs": ["192.168.0.0/16", "192.168.50.0/24"]}, "remoteCidrs"),  # overlap each other
             ({"remoteCidrs": ["10.200.4.0/24"]}, "remoteCidrs"),  # overlaps the network's pool 10.200.0.0/20
             ({"remoteCidrs": []}, "remoteCidrs"),

@@ -20,6 +20,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -268,3 +269,21 @@ class Site:
         subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)
         self.claim.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def scratch_namespace() -> Iterator[str]:
+    """An empty namespace `cellplane-<claimed instance>-scratch` (claimed like the data plane's, so no platform's
+    sweep takes it), removed afterwards."""
+    instance = f"p{secrets.token_hex(3)}"
+    claim = Path("/run/cellplane") / f"{instance}.pid"
+    claim.parent.mkdir(parents=True, exist_ok=True)
+    claim.write_text(f"{os.getpid()}\n")
+    namespace = f"cellplane-{instance}-scratch"
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    try:
+        ns(namespace, "ip", "link", "set", "lo", "up")
+        yield namespace
+    finally:
+        subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
+        claim.unlink(missing_ok=True)

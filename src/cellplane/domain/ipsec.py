@@ -109,9 +109,7 @@ def _check_one(proposal: str, kind: str) -> None:
         elif word in INTEGRITY:
             integrity = True
         elif word in PRF:
-            if kind == "esp":
-                raise ProposalError(f"{proposal!r}: {word} is a PRF, which ESP proposals do not take")
-            prf = True
+            prf = True  # charon ignores a PRF in an ESP proposal
         elif word in KEY_EXCHANGE:
             key_exchange = True
         elif word in ESN:
@@ -124,6 +122,7 @@ def _check_one(proposal: str, kind: str) -> None:
     if classic and aead:
         raise ProposalError(f"{proposal!r} mixes AEAD ({aead[0]}) and classic ({classic[0]}) encryption")
     if classic and not integrity:
+        # charon would load an ESP proposal without integrity; RFC 8221 forbids it, and so do we.
         raise ProposalError(f"{proposal!r} has no integrity algorithm (required with {classic[0]})")
     if kind == "ike":
         if not key_exchange:
