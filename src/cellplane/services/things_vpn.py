@@ -23,6 +23,7 @@ from cellplane.domain.caller import Caller
 from cellplane.domain.errors import InvalidParameter, NotFound
 from cellplane.domain.ids import Prefix, new_sid
 from cellplane.domain.paging import Page, PageSpec
+from cellplane.domain.policy import EventType
 from cellplane.domain.things import check_if_match
 from cellplane.services import things_events
 from cellplane.services.things_networks import network, pools_of_network
@@ -35,7 +36,7 @@ DEFAULT_IKE = "aes256-sha256-modp2048"
 DEFAULT_ESP = "aes256gcm16"
 PSK_LENGTHS = range(8, 257)
 MAX_CIDRS = 16
-EVENT_UP, EVENT_DOWN = "vpn_tunnel_up", "vpn_tunnel_down"
+EVENT_UP, EVENT_DOWN = EventType.VPN_TUNNEL_UP.value, EventType.VPN_TUNNEL_DOWN.value
 
 
 @dataclass
