@@ -187,16 +187,19 @@ class ThingsDomains:
             with contextlib.suppress(Exception):
                 await domain.delete_route(route)
             applied.routes.discard(route)
-        if self.vpn is not None:
-            await self.vpn.apply(network, domain)
         rules = network.rules(self.live(network.sid), LAYOUT.device_interface, domain.link.inside)
         key = (rules.isolation, tuple(sorted(rules.devices.items())), tuple(rules.forwards), _profiles_key(rules))
-        if key == applied.key:
-            return
-        await nft.transaction(domain.namespace, domain_commands(rules, LAYOUT, applied.chains))
-        applied.key, applied.chains = key, profile_chains(rules)
-        domain.isolation = rules.isolation
-        self.applies += 1
+        if key != applied.key:
+            await nft.transaction(domain.namespace, domain_commands(rules, LAYOUT, applied.chains))
+            applied.key, applied.chains = key, profile_chains(rules)
+            domain.isolation = rules.isolation
+            self.applies += 1
+        if self.vpn is not None:
+            try:
+                await self.vpn.apply(network, domain)
+            except Exception:
+                # The Network's packet rules are in force whatever charon does; the VPN is tried again later.
+                log.exception("things domains: the VPN tunnels of network %s could not be applied", network.sid)
 
 
 def _profiles_key(rules: Any) -> tuple[Any, ...]:

@@ -30,6 +30,7 @@ from typing import Any
 
 from cellplane.network.dataplane import RoutingDomain
 from cellplane.network.dataplane.charon import DEVICE, Charon, CharonError, IkeSa, Timing
+from cellplane.network.dataplane.charon import sweep as charon_sweep
 from cellplane.services import things_vpn
 from cellplane.services.context import PlatformContext
 from cellplane.services.things_packets import NetworkPackets
@@ -77,6 +78,7 @@ class ThingsVpn:
         self._retry_at: dict[str, float] = {}
 
     async def start(self) -> None:
+        await asyncio.to_thread(charon_sweep)
         self._task = asyncio.create_task(self._poll_forever(), name="things-vpn")
 
     async def stop(self) -> None:

@@ -36,6 +36,7 @@ from typing import Any
 
 import vici  # type: ignore[import-untyped]
 
+from . import names
 from .netlink import NetNS
 
 log = logging.getLogger("cellplane.vpn")
@@ -342,6 +343,25 @@ charon {{
                     found[name] = f"{meaning} (charon: {message.strip()})"[:256]
                     break
         return found
+
+
+def sweep() -> list[str]:
+    """Remove what charons of dead platform instances left (state directories; a charon still running there, which
+    PR_SET_PDEATHSIG should have ended, is stopped); returns the directories removed."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"{names.PREFIX}*-charon"):
+        instance = names.instance_of(path.name)
+        if instance is None or names.owner_alive(instance):
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            pid = int((path / "run" / "charon.pid").read_text().strip())
+            if "charon" in Path(f"/proc/{pid}/comm").read_text():
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(str(path))
+    if removed:
+        log.warning("removed VPN leftovers of stopped platforms: %s", ", ".join(removed))
+    return removed
 
 
 def _drain(stream: Any) -> None:
