@@ -14,7 +14,7 @@ address out through its uplink, and each route whose target is a tunnel into `ip
 
 Every POLL_EVERY the poller asks each charon for its SAs (list-sas) and reads new failures from its log, and records
 each tunnel's state, bytes and establishment time (services/things_vpn.record: an up/down change becomes a
-connection event and a webhook).
+connection event and a webhook). A tunnel charon has given up on (no IKE SA at all for a while) is initiated again.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ log = logging.getLogger("cellplane.vpn")
 
 POLL_EVERY = 0.5
 RETRY_AFTER = 5.0  # a charon that would not start is tried again this much later
+REINITIATE_AFTER = 5.0  # a tunnel charon gave up on is initiated again after this (or the DPD interval, if longer)
 
 
 @dataclass
@@ -63,7 +64,18 @@ class _Seen:
     up_since: tuple[str, Any] | None = None  # (IKE SA unique id, establishment time)
     was_up: bool = False
     error: str | None = None
-    bytes: tuple[int, int] = (0, 0)
+    idle_since: float | None = None  # since when charon has had no IKE SA for it at all (monotonic)
+    base: tuple[int, int] = (0, 0)  # what the store held when this process loaded the tunnel
+    children: dict[str, tuple[int, int]] = field(default_factory=dict)  # every CHILD_SA seen: its last counts
+
+    @property
+    def bytes(self) -> tuple[int, int]:
+        """Bytes over the tunnel's life: across rekeys, reconnections and platform restarts (CHILD_SA counters
+        start at zero with each SA)."""
+        return (
+            self.base[0] + sum(c[0] for c in self.children.values()),
+            self.base[1] + sum(c[1] for c in self.children.values()),
+        )
 
 
 class ThingsVpn:
@@ -142,7 +154,7 @@ class ThingsVpn:
                 self.seen.setdefault(sid, _Seen()).error = f"charon refused the configuration: {error}"[:256]
                 continue
             state.loaded[sid] = tunnel.key
-            self.seen[sid] = _Seen()
+            self.seen[sid] = _Seen(base=(tunnel.bytes_in, tunnel.bytes_out))
         peers = {f"{t.peer_address}/32" for t in network.tunnels}
         for peer in peers - state.peers:
             await domain.add_route(peer, domain.link.host)
@@ -233,6 +245,8 @@ class ThingsVpn:
             errors = state.charon.errors()
             for sid in list(state.loaded) + list(state.refused):
                 observed[sid] = self._observe(sid, sas.get(sid), errors.get(sid))
+            for sid in state.loaded:
+                await self._kick(state.charon, sid, sid in sas)
         if not observed:
             return
         async with self.ctx.sessions() as session, session.begin():
@@ -241,14 +255,30 @@ class ThingsVpn:
                 if event is not None:
                     log.info("vpn tunnel %s: %s (%s)", sid, event, seen.last_error or "")
 
+    async def _kick(self, charon: Charon, sid: str, has_sa: bool) -> None:
+        """charon retries by itself after a dead peer or a lost exchange, but gives up after a definitive refusal
+        (NO_PROPOSAL_CHOSEN from a site whose configuration was not loaded yet, AUTHENTICATION_FAILED): a tunnel
+        with no IKE SA at all for REINITIATE_AFTER is initiated again, and again, until it stays up or goes."""
+        seen = self.seen.setdefault(sid, _Seen())
+        now = time.monotonic()
+        if has_sa:
+            seen.idle_since = None
+        elif seen.idle_since is None:
+            seen.idle_since = now
+        elif now - seen.idle_since >= max(REINITIATE_AFTER, self.timing.dpd):
+            seen.idle_since = now
+            log.info("vpn tunnel %s: no IKE SA; initiating again", sid)
+            await charon.initiate(sid)
+
     def _observe(self, sid: str, sa: IkeSa | None, error: str | None) -> Observed:
         seen = self.seen.setdefault(sid, _Seen())
         if sa is not None and sa.established and sa.installed:
             if seen.up_since is None or seen.up_since[0] != sa.unique_id:
                 seen.up_since = (sa.unique_id, (utcnow() - timedelta(seconds=sa.seconds_up)).replace(microsecond=0))
             seen.was_up, seen.error = True, None
-            seen.bytes = (sa.bytes_in, sa.bytes_out)
-            return Observed(UP, sa.bytes_in, sa.bytes_out, seen.up_since[1], None)
+            seen.children.update(sa.children)
+            total_in, total_out = seen.bytes
+            return Observed(UP, total_in, total_out, seen.up_since[1], None)
         seen.up_since = None
         if error is not None:
             seen.error = error

@@ -171,6 +171,8 @@ class TunnelSpec:
     esp_proposal: str
     local_cidrs: tuple[str, ...]
     remote_cidrs: tuple[str, ...]
+    bytes_in: int = 0  # what the store holds (not part of charon's configuration)
+    bytes_out: int = 0
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -198,6 +200,8 @@ async def specs(session: AsyncSession) -> dict[str, list[TunnelSpec]]:
                 t.esp_proposal,
                 tuple(t.local_cidrs),
                 tuple(t.remote_cidrs),
+                t.bytes_in,
+                t.bytes_out,
             )
         )
     return found

@@ -30,7 +30,7 @@ import shutil
 import signal
 import socket
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,8 @@ class IkeSa:
     seconds_up: int
     bytes_in: int
     bytes_out: int
+    # Every CHILD_SA of the connection (rekeyed ones too, while charon lists them): unique id -> (bytes in, out).
+    children: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 # charon's log lines (filelog with ike_name): "<name|uniqueid> message"; what a customer should read for each failure.
@@ -291,6 +293,15 @@ charon {{
 
         await asyncio.to_thread(call)
 
+    async def initiate(self, name: str) -> None:
+        """Start establishing connection `name` again, without waiting for the outcome (list-sas and the log say it)."""
+
+        def call() -> None:
+            with self._session() as session, contextlib.suppress(vici.exception.CommandException):
+                _drain(session.initiate({"child": name, "ike": name, "timeout": "-1"}))
+
+        await asyncio.to_thread(call)
+
     async def connections(self) -> list[str]:
         def call() -> list[str]:
             with self._session() as session:
@@ -306,6 +317,13 @@ charon {{
                     for name, sa in entry.items():
                         children = list((sa.get("child-sas") or {}).values())
                         installed = [c for c in children if _text(c.get("state")) == "INSTALLED"]
+                        counted = {
+                            _text(c.get("uniqueid")): (
+                                int(_text(c.get("bytes-in")) or 0),
+                                int(_text(c.get("bytes-out")) or 0),
+                            )
+                            for c in children
+                        }
                         ike = IkeSa(
                             unique_id=_text(sa.get("uniqueid")),
                             established=_text(sa.get("state")) == "ESTABLISHED",
@@ -313,10 +331,15 @@ charon {{
                             seconds_up=int(_text(sa.get("established")) or 0),
                             bytes_in=sum(int(_text(c.get("bytes-in")) or 0) for c in installed),
                             bytes_out=sum(int(_text(c.get("bytes-out")) or 0) for c in installed),
+                            children=counted,
                         )
                         best = found.get(_text(name))
+                        if best is not None:
+                            ike.children.update(best.children)  # an IKE SA being rekeyed: count both
                         if best is None or (ike.installed, ike.established) > (best.installed, best.established):
                             found[_text(name)] = ike
+                        else:
+                            best.children.update(ike.children)
             return found
 
         return await asyncio.to_thread(call)
