@@ -185,6 +185,7 @@ class Platform:
     def _things_domains(self, plane: DataPlane, gateway: Gateway) -> Component:
         """Every Things Network a routing domain of its own, its packet rules applied there (issue 17); a
         /things/v1 write wakes it (services.things_packets hook)."""
+        from cellplane.network.dataplane.charon import missing as charon_missing
         from cellplane.network.things_domains import ThingsDomains
         from cellplane.services.things_packets import HOOK
 
@@ -195,7 +196,10 @@ class Platform:
                 return {}
             return {session.ue_ip: session.imsi for session in list(port.sessions.values())}
 
-        self.things_domains = ThingsDomains(self.ctx, plane, live, self._vpn())
+        vpn = self._vpn()
+        self.things_domains = ThingsDomains(self.ctx, plane, live, vpn)
+        why_not = charon_missing() if vpn is None else None
+        self.ctx.vpn_unavailable = lambda: f"the data plane is off: {plane.reason}" if not plane.enabled else why_not
         self.ctx.hooks.setdefault(HOOK, []).append(self.things_domains.wake)
         gateway.create_session.missing_domain = self.things_domains.ensure
         return self.things_domains

@@ -63,9 +63,12 @@ async def tunnel(session: AsyncSession, caller: Caller, network_sid: str, sid: s
     return found
 
 
-async def create_tunnel(session: AsyncSession, caller: Caller, network_sid: str, request: TunnelRequest) -> VpnTunnel:
+async def create_tunnel(
+    session: AsyncSession, caller: Caller, network_sid: str, request: TunnelRequest, unavailable: str | None = None
+) -> VpnTunnel:
     """Check every field against the Network and its other tunnels, then store the tunnel `connecting`; the data
-    plane configures charon from the stored row."""
+    plane configures charon from the stored row. Where tunnels cannot run (`unavailable` says why) it is stored
+    `down` with that reason, not left `connecting` for ever."""
     found = await network(session, caller, network_sid)
     pools = [ipaddress.IPv4Network(p.cidr) for p in await pools_of_network(session, found.sid)]
     others = (await session.execute(select(VpnTunnel).where(VpnTunnel.network_sid == found.sid))).scalars().all()
@@ -112,7 +115,8 @@ async def create_tunnel(session: AsyncSession, caller: Caller, network_sid: str,
         esp_proposal=esp,
         local_cidrs=[str(c) for c in local],
         remote_cidrs=[str(c) for c in remote],
-        state=CONNECTING,
+        state=CONNECTING if unavailable is None else DOWN,
+        last_error=None if unavailable is None else f"VPN tunnels are off on this platform: {unavailable}"[:256],
         bytes_in=0,
         bytes_out=0,
     )

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from cellplane.api.things_v1.wire import body, caller, if_match, iso, page_body, page_spec, resource, times
-from cellplane.api.wire.db import reading, transaction
+from cellplane.api.wire.db import context, reading, transaction
 from cellplane.api.wire.guard import guarded
 from cellplane.services import things_networks as networks
 from cellplane.services import things_vpn as service
@@ -64,7 +64,8 @@ async def create_tunnel(request: Request, network_sid: str) -> Response:
     change = service.TunnelRequest(**{attribute: values.get(wire) for wire, attribute in _WIRE.items()})
     async with transaction(request) as session:
         network = await networks.network(session, who, network_sid)
-        tunnel = await service.create_tunnel(session, who, network_sid, change)
+        unavailable = context(request).vpn_unavailable()
+        tunnel = await service.create_tunnel(session, who, network_sid, change, unavailable)
         content = render(tunnel, network.public_address)
     return resource(content, tunnel.sid, tunnel.date_updated, status=202)
 
