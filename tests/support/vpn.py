@@ -132,6 +132,10 @@ class Site:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        deadline = time.monotonic() + 20
+        while "8080" not in ns(self.namespace, "ss", "-Hltn", "sport = :8080", check=False).stdout:
+            assert time.monotonic() < deadline, "the site's web server did not start"
+            time.sleep(0.1)
 
     # --- charon ----------------------------------------------------------------------------------------------------
 
