@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: up test install dev lint fmt bench bench-setup bench-api bench-commands bench-network bench-inventory bench-dataplane clean
+.PHONY: up test install dev lint fmt bench bench-setup bench-api bench-commands bench-network bench-inventory bench-dataplane bench-vpn clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,12 @@ bench-inventory: $(STAMP)
 bench-dataplane: $(STAMP)
 	bash bench/setup.sh
 	$(BIN)/python bench/dataplane.py $(BENCH_DATAPLANE_ARGS)
+
+## VPN tunnels (issue 20, root, strongSwan): a device shell to a customer site's server through the IPsec tunnel
+## and in plain IP, same run (~2 min); rewrites its part of bench/RESULTS.md.
+bench-vpn: $(STAMP)
+	bash bench/setup.sh
+	$(BIN)/python bench/vpn.py $(BENCH_VPN_ARGS)
 
 clean:
 	rm -rf $(VENV) .cellplane .pytest_cache .ruff_cache

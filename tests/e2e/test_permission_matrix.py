@@ -173,6 +173,7 @@ def owned_things(server: Server, auth: tuple[str, str]) -> dict[str, str]:
                 json={"protocol": "tcp", "publicPort": 8080, "privateIp": "10.91.0.5", "privatePort": 80},
             )
         )
+        tunnel = _ok(http.post(f"/networks/{network}/vpnTunnels", json=THINGS_BODIES["/vpnTunnels"]))["id"]
         profile = _ok(http.post("/ipProfiles", json={"name": "owned-profile"}))["id"]
         group = _ok(http.post("/thingsGroups", json={"name": "owned-group", "networkId": network}))["id"]
         bulk = _ok(
@@ -192,6 +193,7 @@ def owned_things(server: Server, auth: tuple[str, str]) -> dict[str, str]:
         "/things/v1/networks/{network_sid}/ipPools/{sid}": pool,
         "/things/v1/networks/{network_sid}/routes/{sid}": route["id"],
         "/things/v1/networks/{network_sid}/natRules/{sid}": nat["id"],
+        "/things/v1/networks/{network_sid}/vpnTunnels/{sid}": tunnel,
         "/things/v1/ipProfiles/{sid}": profile,
         "/things/v1/thingsGroups/{sid}": group,
         "/things/v1/bulkActions/{sid}": bulk,
@@ -226,6 +228,11 @@ THINGS_BODIES = {
     "/routes": {"destination": "198.51.100.0/24", "target": "uplink"},
     "/natRules": {"protocol": "tcp", "publicPort": 8081, "privateIp": "10.91.0.6", "privatePort": 80},
     "/sms": {"text": "hello"},
+    "/vpnTunnels": {
+        "peerAddress": "198.51.100.9",
+        "preSharedKey": "owned-tunnel-key",
+        "remoteCidrs": ["192.168.77.0/24"],
+    },
 }
 
 

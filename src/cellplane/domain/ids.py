@@ -44,6 +44,7 @@ class Prefix(StrEnum):
     AUDIT_EVENT = "AE"
     BULK_ACTION = "BA"
     IMEI_CHANGE = "IE"
+    VPN_TUNNEL = "PV"
 
 
 # Matched whole (fullmatch): `$` would also match before a trailing newline.

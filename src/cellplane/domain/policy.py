@@ -89,6 +89,9 @@ class EventType(StrEnum):
     SMS_REFUSED = "sms_refused"
     # The SIM attached from another device than before (any product); a first IMEI is stored, not announced.
     IMEI_CHANGED = "imei_changed"
+    # A Things Network's VPN tunnel came up, or went down (its reason: the tunnel's lastError); no SIM of its own.
+    VPN_TUNNEL_UP = "vpn_tunnel_up"
+    VPN_TUNNEL_DOWN = "vpn_tunnel_down"
 
 
 class ZoneUsage:

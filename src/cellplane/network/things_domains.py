@@ -9,7 +9,7 @@ starts), or as soon as its Network has a NAT rule or a route (they must be in fo
 by the Network's id, the value the AAA puts in `Cellplane-Routing-Domain`; it goes with its
 Network. Its pools are routed to it, its `uplink` routes go out through the uplink, and its Network's
 `publicAddress` becomes the uplink's namespace address (the host reaches it through the veth; NAT rules listen
-there).
+there). A Network with VPN tunnels has its domain made at once, and its charon run there (network/things_vpn.py).
 
 The rules (domain/nftables.py `domain_commands`) are rebuilt whole and applied as one nft transaction whenever what
 they depend on changes: the stored configuration (re-read on every wake and every second) or the addresses the
@@ -29,6 +29,7 @@ from typing import Any
 from cellplane.domain.nftables import DomainLayout, domain_commands, profile_chains
 from cellplane.network.dataplane import DataPlane, RoutingDomain, nft
 from cellplane.network.dataplane import domain as dataplane_domain
+from cellplane.network.things_vpn import ThingsVpn
 from cellplane.services import things_packets
 from cellplane.services.context import PlatformContext
 from cellplane.services.things_packets import NetworkPackets
@@ -57,10 +58,13 @@ class _Applied:
 class ThingsDomains:
     """A component: start/stop; wake() after a committed change."""
 
-    def __init__(self, ctx: PlatformContext, plane: DataPlane, live: LiveAddresses) -> None:
+    def __init__(
+        self, ctx: PlatformContext, plane: DataPlane, live: LiveAddresses, vpn: ThingsVpn | None = None
+    ) -> None:
         self.ctx = ctx
         self.plane = plane
         self.live = live
+        self.vpn = vpn  # None: VPN tunnels are not run here (no charon on this host)
         self.networks: dict[str, NetworkPackets] = {}
         self.applied: dict[str, _Applied] = {}
         self.applies = 0  # transactions applied (tests and the bench read it)
@@ -79,6 +83,8 @@ class ThingsDomains:
         await self._reload()
         await self._sync()
         self._task = asyncio.create_task(self._run(), name="things-domains")
+        if self.vpn is not None:
+            await self.vpn.start()
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -86,6 +92,8 @@ class ThingsDomains:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self.vpn is not None:
+            await self.vpn.stop()
 
     async def _run(self) -> None:
         while True:
@@ -131,6 +139,8 @@ class ThingsDomains:
         for name in [n for n in self.plane.domains if n.startswith(NETWORK_PREFIX) and n not in self.networks]:
             log.info("network %s is gone: removing its routing domain", name)
             self.applied.pop(name, None)
+            if self.vpn is not None:
+                await self.vpn.forget(name)
             await self.plane.remove_domain(name)
         now = time.monotonic()
         for sid, network in self.networks.items():
@@ -138,7 +148,7 @@ class ThingsDomains:
                 continue
             try:
                 domain = self.plane.domain(sid)
-                if domain is None and not (network.forwards or network.uplink_routes):
+                if domain is None and not (network.forwards or network.uplink_routes or network.tunnels):
                     continue  # made at its first attach (ensure): an unused Network costs no namespace
                 if domain is None:
                     domain = await self._create(network)
@@ -179,12 +189,17 @@ class ThingsDomains:
             applied.routes.discard(route)
         rules = network.rules(self.live(network.sid), LAYOUT.device_interface, domain.link.inside)
         key = (rules.isolation, tuple(sorted(rules.devices.items())), tuple(rules.forwards), _profiles_key(rules))
-        if key == applied.key:
-            return
-        await nft.transaction(domain.namespace, domain_commands(rules, LAYOUT, applied.chains))
-        applied.key, applied.chains = key, profile_chains(rules)
-        domain.isolation = rules.isolation
-        self.applies += 1
+        if key != applied.key:
+            await nft.transaction(domain.namespace, domain_commands(rules, LAYOUT, applied.chains))
+            applied.key, applied.chains = key, profile_chains(rules)
+            domain.isolation = rules.isolation
+            self.applies += 1
+        if self.vpn is not None:
+            try:
+                await self.vpn.apply(network, domain)
+            except Exception:
+                # The Network's packet rules are in force whatever charon does; the VPN is tried again later.
+                log.exception("things domains: the VPN tunnels of network %s could not be applied", network.sid)
 
 
 def _profiles_key(rules: Any) -> tuple[Any, ...]:

@@ -6,7 +6,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp
@@ -36,6 +36,9 @@ from cellplane.services.things_bulk import run_batch as run_bulk_batch
 from cellplane.store.db import make_engine, make_sessionmaker
 from cellplane.store.direct import direct_reader
 from cellplane.store.repositories import sims as sims_repository
+
+if TYPE_CHECKING:
+    from cellplane.network.things_vpn import ThingsVpn
 
 log = logging.getLogger("cellplane")
 
@@ -187,6 +190,7 @@ class Platform:
     def _things_domains(self, plane: DataPlane, gateway: Gateway) -> Component:
         """Every Things Network a routing domain of its own, its packet rules applied there (issue 17); a
         /things/v1 write wakes it (services.things_packets hook)."""
+        from cellplane.network.dataplane.charon import missing as charon_missing
         from cellplane.network.things_domains import ThingsDomains
         from cellplane.services.things_packets import HOOK
 
@@ -197,10 +201,24 @@ class Platform:
                 return {}
             return {session.ue_ip: session.imsi for session in list(port.sessions.values())}
 
-        self.things_domains = ThingsDomains(self.ctx, plane, live)
+        vpn = self._vpn()
+        self.things_domains = ThingsDomains(self.ctx, plane, live, vpn)
+        why_not = charon_missing() if vpn is None else None
+        self.ctx.vpn_unavailable = lambda: f"the data plane is off: {plane.reason}" if not plane.enabled else why_not
         self.ctx.hooks.setdefault(HOOK, []).append(self.things_domains.wake)
         gateway.create_session.missing_domain = self.things_domains.ensure
         return self.things_domains
+
+    def _vpn(self) -> ThingsVpn | None:
+        """VPN tunnels where strongSwan's charon with kernel-libipsec is installed (issue 20); said when not."""
+        from cellplane.network.dataplane import charon
+        from cellplane.network.things_vpn import ThingsVpn
+
+        why = charon.missing()
+        if why is not None:
+            log.warning("VPN tunnels off: %s", why)
+            return None
+        return ThingsVpn(self.ctx, charon.Timing.for_dpd(self.settings.vpn_dpd_seconds))
 
     def _data_plane(self) -> DataPlane:
         """Off, or on where this process may make namespaces (auto); DataPlaneUnavailable when `on` cannot be."""

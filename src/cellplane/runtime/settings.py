@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     data_plane_link_subnet: str | None = None
     # Devices reach beyond the host (its own default route, masqueraded); off: only the uplinks' host ends.
     data_plane_internet: bool = False
+    # VPN tunnels (strongSwan charon, one per routing domain with tunnels): dead-peer detection interval in seconds; a
+    # silent site is declared down after about 1.5 times it.
+    vpn_dpd_seconds: int = Field(default=30, ge=1, le=3600)
     emulator_enabled: bool = False
     emulator_gtpc_port: int = 0
     emulator_gtpu_port: int = 0

@@ -37,6 +37,8 @@ class PlatformContext:
     # must not swallow another's.
     wakers: list[asyncio.Event] = field(default_factory=list)
     hooks: dict[str, list[Callable[..., object]]] = field(default_factory=dict)
+    # Why VPN tunnels cannot run in this process (None: they can); the runtime sets it from the data plane and charon.
+    vpn_unavailable: Callable[[], str | None] = field(default=lambda: "the data plane is off")
 
     def wake_workers(self) -> None:
         """Tell in-process workers a job was committed (they also poll, so a miss only delays)."""

@@ -11,6 +11,7 @@ import socket
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +21,7 @@ from cellplane.domain.errors import InvalidParameter, NotFound
 from cellplane.domain.ids import Prefix, new_sid
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.domain.things import check_if_match
-from cellplane.store.models import IpPool, IpProfile, ThingsGroup, ThingsNetwork, ThingsRoute
+from cellplane.store.models import IpPool, IpProfile, ThingsGroup, ThingsNetwork, ThingsRoute, VpnTunnel
 from cellplane.store.repositories import things as repo
 
 DEFAULT_POOL = "10.200.0.0/20"
@@ -268,8 +269,7 @@ async def create_route(
     await network(session, caller, network_sid)
     parsed = config.parse_cidr(destination, "destination", prefixes=range(0, 33))
     if target != config.ROUTE_UPLINK:
-        # VPN tunnels (their own issue) will be valid targets once they exist.
-        raise InvalidParameter("target", f"target must be {config.ROUTE_UPLINK!r} (no VPN tunnel exists)")
+        await _check_tunnel_target(session, network_sid, target, parsed)
     clash = config.overlapping(parsed, [p.cidr for p in await pools(session, caller, network_sid)])
     if clash is not None:
         raise InvalidParameter("destination", f"destination {parsed} overlaps the network's own pool {clash}")
@@ -286,11 +286,27 @@ async def create_route(
         account_sid=caller.account_sid,
         network_sid=network_sid,
         destination=str(parsed),
-        target=config.ROUTE_UPLINK,
+        target=str(target),
     )
     session.add(created)
     await session.flush()
     return created
+
+
+async def _check_tunnel_target(
+    session: AsyncSession, network_sid: str, target: object, destination: ipaddress.IPv4Network
+) -> None:
+    """A route through a VPN tunnel of the same Network, to a destination its remote CIDRs cover (charon's traffic
+    selectors: anything else would be dropped at the tunnel's entry)."""
+    found = None
+    if isinstance(target, str):
+        stmt = select(VpnTunnel).where(VpnTunnel.network_sid == network_sid, VpnTunnel.sid == target)
+        found = (await session.execute(stmt)).scalar_one_or_none()
+    if found is None:
+        raise InvalidParameter("target", f"target must be {config.ROUTE_UPLINK!r} or the id of a tunnel of the network")
+    if not any(destination.subnet_of(ipaddress.IPv4Network(c)) for c in found.remote_cidrs):
+        covered = ", ".join(found.remote_cidrs)
+        raise InvalidParameter("destination", f"destination {destination} is outside the remoteCidrs {covered}")
 
 
 async def delete_route(session: AsyncSession, caller: Caller, network_sid: str, sid: str, if_match: str | None) -> None:

@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cellplane.domain import things_config as config
 from cellplane.domain.nftables import Forward, NetworkRules, Profile
 from cellplane.domain.things import PRODUCT
+from cellplane.services import things_vpn
 from cellplane.services.context import PlatformContext
 from cellplane.services.things_networks import PUBLIC_BASE, PUBLIC_SPAN
+from cellplane.services.things_vpn import TunnelSpec
 from cellplane.store.models import IpPool, IpProfile, NatRule, Sim, ThingsGroup, ThingsNetwork, ThingsRoute
 
 HOOK = "things_packets_changed"
@@ -46,6 +48,8 @@ class NetworkPackets:
     profile_of_imsi: Mapping[str, str] = field(default_factory=dict)  # IMSI -> its group's profile id
     locked: Mapping[str, str] = field(default_factory=dict)  # locked address -> its Thing's profile id
     forwards: tuple[tuple[str, int, str, int], ...] = ()  # (protocol, public port, private address, private port)
+    tunnels: tuple[TunnelSpec, ...] = ()  # its VPN tunnels (network/things_vpn.py runs them)
+    tunnel_routes: tuple[tuple[str, str], ...] = ()  # (destination, tunnel id): routes through a tunnel
 
     def rules(self, live: Mapping[str, str], device_interface: str, public_address: str) -> NetworkRules:
         """The Network's rules with `live` (session address -> IMSI) and locked addresses; NAT rules listen on
@@ -71,9 +75,13 @@ async def load(session: AsyncSession) -> dict[str, NetworkPackets]:
     for pool in (await session.execute(select(IpPool))).scalars():
         pools.setdefault(pool.network_sid, []).append(pool.cidr)
     routes: dict[str, list[str]] = {}
+    through: dict[str, list[tuple[str, str]]] = {}
     for route in (await session.execute(select(ThingsRoute))).scalars():
         if route.target == UPLINK_TARGET:
             routes.setdefault(route.network_sid, []).append(route.destination)
+        else:
+            through.setdefault(route.network_sid, []).append((route.destination, route.target))
+    tunnels = await things_vpn.specs(session)
     profiles = {
         p.sid: Profile(
             config.parse_rules(p.inbound, "inbound"), config.parse_rules(p.outbound, "outbound"), p.default_action
@@ -114,6 +122,8 @@ async def load(session: AsyncSession) -> dict[str, NetworkPackets]:
             profile_of_imsi=by_imsi.get(n.sid, {}),
             locked=locked.get(n.sid, {}),
             forwards=tuple(forwards.get(n.sid, ())),
+            tunnels=tuple(tunnels.get(n.sid, ())),
+            tunnel_routes=tuple(sorted(through.get(n.sid, ()))),
         )
         for n in networks
     }

@@ -18,6 +18,7 @@ from cellplane.api.things_v1 import (
     sms,
     things,
     things_groups,
+    vpn_tunnels,
 )
 from cellplane.api.things_v1.wire import PREFIX, SurfaceHeaders, error_response
 
@@ -34,6 +35,7 @@ def router() -> APIRouter:
         ip_pools,
         routes,
         nat_rules,
+        vpn_tunnels,
         ip_profiles,
         events,
         bulk_actions,

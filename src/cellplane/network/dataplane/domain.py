@@ -160,6 +160,38 @@ class RoutingDomain:
         """A route in the domain (a VPN's far side, say) through `via`, a neighbour of the uplink."""
         await asyncio.to_thread(self._route, "add", destination, via, False)
 
+    async def add_device_route(self, destination: str, device: str) -> None:
+        """A route in the domain into one of its own devices (a VPN tunnel's `ipsec0`, say)."""
+
+        def add() -> None:
+            with NetNS(self.namespace) as ns:
+                ns.route("replace", dst=destination, oif=ns.link_lookup(ifname=device)[0])
+
+        await asyncio.to_thread(add)
+
+    async def set_local_address(self, address: str, present: bool) -> None:
+        """Add (or remove) `address`/32 on the domain's `lo`: an address of the domain itself."""
+
+        def change() -> None:
+            with NetNS(self.namespace) as ns:
+                lo = ns.link_lookup(ifname="lo")[0]
+                with contextlib.suppress(Exception):
+                    ns.addr("add" if present else "del", index=lo, address=address, prefixlen=32)
+
+        await asyncio.to_thread(change)
+
+    async def forward_on_host(self, on: bool) -> None:
+        """Whether the host forwards what arrives from this domain's uplink (IPv4 forwarding is decided per inbound
+        link: only this domain's host end is changed, never the host's own setting). A VPN tunnel's IKE and ESP to
+        the customer's site need it when the site is reached through the host."""
+        path = f"/proc/sys/net/ipv4/conf/{self.host_link}/forwarding"
+
+        def write() -> None:
+            with open(path, "w") as flag:
+                flag.write("1" if on else "0")
+
+        await asyncio.to_thread(write)
+
     async def delete_route(self, destination: str) -> None:
         await asyncio.to_thread(self._route, "del", destination, None, False)
 
@@ -260,6 +292,14 @@ class RoutingDomain:
             add("input", nft.ct_state("established", "related"), accept),
             add("input", nft.match(nft.meta("iifname"), "lo"), accept),
             add("input", nft.match(nft.meta("l4proto"), "icmp"), accept),
+            # IKE and UDP-encapsulated ESP for the domain's VPN tunnels (charon, network/things_vpn.py): a site may
+            # initiate too (after it restarts, say). Nothing else listens on those ports in a domain.
+            add(
+                "input",
+                nft.match(nft.meta("iifname"), UPLINK),
+                nft.match(nft.payload("udp", "dport"), {"set": [500, 4500]}),
+                accept,
+            ),
             add("prerouting", {"jump": {"target": "forwards"}}),
             add("postrouting", nft.match(nft.meta("oifname"), UPLINK), {"masquerade": None}),
             *(add("isolation", *expr) for expr in self._isolation_rules(self.isolation)),

@@ -13,7 +13,15 @@ from cellplane.store.models.rate_plans import RatePlan
 from cellplane.store.models.rating import PricePlan, ReportDownload, ThingStateChange
 from cellplane.store.models.sessions import ConnectionEvent, DataSession, UsageBucket
 from cellplane.store.models.sims import Sim
-from cellplane.store.models.things import IpPool, IpProfile, NatRule, ThingsGroup, ThingsNetwork, ThingsRoute
+from cellplane.store.models.things import (
+    IpPool,
+    IpProfile,
+    NatRule,
+    ThingsGroup,
+    ThingsNetwork,
+    ThingsRoute,
+    VpnTunnel,
+)
 from cellplane.store.models.things_bulk import BulkAction, BulkItem, ImeiChange, ThingTag
 
 __all__ = [
@@ -53,6 +61,7 @@ __all__ = [
     "ThingsRoute",
     "UsageBucket",
     "User",
+    "VpnTunnel",
     "WebhookAttempt",
     "WebhookDelivery",
     "WirelessCommand",

@@ -17,7 +17,7 @@ class Sim(Timestamps, Base):
         Index("ix_sims_account_sid_sid", "account_sid", "sid"),
         # The console's dashboard counts SIMs by product and status from this index alone (migration 0013).
         Index("ix_sims_account_product_status", "account_sid", "product", "status"),
-        # Things holding a locked address, by group: what a pool's usage counts (migration 0020).
+        # Things holding a locked address, by group: what a pool's usage counts (migration 0018).
         Index(
             "ix_sims_things_group_locked_ip",
             "things_group_sid",

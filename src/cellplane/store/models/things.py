@@ -5,12 +5,13 @@ A Thing itself is a `sims` row of product "things" (its group, services and lock
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cellplane.store.models.base import Base, Timestamps
+from cellplane.store.models.base import Base, Timestamps, UtcDateTime
 
 
 class ThingsNetwork(Timestamps, Base):
@@ -91,3 +92,28 @@ class NatRule(Timestamps, Base):
     thing_sid: Mapped[str | None] = mapped_column(String(34), index=True)
     private_ip: Mapped[str | None] = mapped_column(String(15))
     private_port: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class VpnTunnel(Timestamps, Base):
+    """An IPsec tunnel from a Network's routing domain to the customer's site (issue 20). The first columns are
+    what the customer set; `state` and the rest are what charon reports (network/things_vpn.py writes them)."""
+
+    __tablename__ = "things_vpn_tunnels"
+
+    sid: Mapped[str] = mapped_column(String(34), primary_key=True)
+    account_sid: Mapped[str] = mapped_column(String(34), index=True, nullable=False)
+    network_sid: Mapped[str] = mapped_column(
+        ForeignKey("things_networks.sid", ondelete="CASCADE"), index=True, nullable=False
+    )
+    peer_address: Mapped[str] = mapped_column(String(15), nullable=False)
+    # Write-only on the wire; charon gets it over VICI, never in a file.
+    pre_shared_key: Mapped[str] = mapped_column(String(256), nullable=False)
+    ike_proposal: Mapped[str] = mapped_column(String(512), nullable=False)
+    esp_proposal: Mapped[str] = mapped_column(String(512), nullable=False)
+    local_cidrs: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    remote_cidrs: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    state: Mapped[str] = mapped_column(String(12), nullable=False, default="connecting")
+    bytes_in: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    established_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(256), nullable=True)

@@ -10,7 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.domain.things import PRODUCT
-from cellplane.store.models import DataSession, IpPool, NatRule, Sim, ThingsGroup, ThingsNetwork, ThingsRoute
+from cellplane.store.models import (
+    DataSession,
+    IpPool,
+    NatRule,
+    Sim,
+    ThingsGroup,
+    ThingsNetwork,
+    ThingsRoute,
+    VpnTunnel,
+)
 from cellplane.store.models.base import utcnow
 from cellplane.store.repositories.paging import keyset_page
 
@@ -158,7 +167,7 @@ async def thing_by_imsi(session: AsyncSession, imsi: str) -> Sim | None:
 
 
 async def delete_network_parts(session: AsyncSession, network_sid: str) -> None:
-    for model in (IpPool, ThingsRoute, NatRule):
+    for model in (IpPool, ThingsRoute, NatRule, VpnTunnel):
         stmt = delete(model).where(model.network_sid == network_sid)
         await session.execute(stmt.execution_options(synchronize_session=False))
 

@@ -5,7 +5,7 @@ addresses its network's Things hold. Found through the group index alone, every 
 keep the one in ten with a locked address (25 ms for 20,000 Things); this index holds only those, so the count
 reads them alone.
 
-Revision ID: 0020
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-06 13:10:00.000000
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020"
+revision: str = "0018"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
