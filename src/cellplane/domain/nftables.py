@@ -239,9 +239,9 @@ def domain_commands(
         commands += [{"add": {"set": _set()}}, {"flush": {"set": {**_owner(), "name": DEVICES}}}]
     # Profiles new or changed: their chains and sets (made before anything refers to them).
     for sid in sorted(profiles):
-        if old_profiles.get(sid) == profiles[sid]:
-            continue
         for direction in DIRECTIONS:
+            if sid in old_profiles and _side(old_profiles[sid], direction) == _side(profiles[sid], direction):
+                continue
             chain = _profile_chain(direction, sid)
             built = _profile(chain, profiles[sid], direction)
             had = sets.get(chain, 0) if sid in old_profiles else 0
@@ -371,6 +371,11 @@ def _device_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[Json
     if joined:
         commands.append({"add": {"element": {**_owner(), "name": DEVICES, "elem": joined}}})
     return commands
+
+
+def _side(profile: Profile, direction: str) -> tuple[Any, ...]:
+    """What one direction's chain of a profile is made of."""
+    return (profile.inbound if direction == "in" else profile.outbound), profile.default_action
 
 
 def _normal(profile: Profile) -> Profile:
