@@ -12,7 +12,7 @@ boxes under it, not by comparing every pair.
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +23,7 @@ PROTOCOL_NUMBERS = {"tcp": 6, "udp": 17, "icmp": 1}
 ANY_PROTOCOL = (0, 255)
 ANY_PORT = (0, 65535)  # ports of rules are 1-65535; 0 keeps packets without ports (ICMP) inside "every port"
 SET_TYPE = ["ipv4_addr", "inet_proto", "inet_service"]
+MASKS = tuple((0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF for length in range(33))
 
 Range = tuple[int, int]
 
@@ -38,7 +39,7 @@ class Box:
 
     def element(self) -> Any:
         """The nft JSON element (a concatenation of prefix, protocol and port, each a value or range)."""
-        address = str(ipaddress.IPv4Address(self.network))
+        address = socket.inet_ntoa(self.network.to_bytes(4, "big"))
         remote: Any = address if self.prefixlen == 32 else {"prefix": {"addr": address, "len": self.prefixlen}}
         return {"concat": [remote, _value(self.protocol), _value(self.ports)]}
 
@@ -52,13 +53,16 @@ class Block:
 
 
 def box(rule: Rule) -> Box:
-    network = ipaddress.IPv4Network(rule.remote_cidr, strict=False)
+    """The rule's box (its fields were checked when the profile was stored)."""
+    address, _, length = rule.remote_cidr.partition("/")
+    prefixlen = int(length or 32)
+    network = int.from_bytes(socket.inet_aton(address), "big") & MASKS[prefixlen]
     number = PROTOCOL_NUMBERS.get(rule.protocol)
     protocol = ANY_PROTOCOL if number is None else (number, number)
     ports = ANY_PORT
     if rule.remote_ports is not None and rule.protocol in ("tcp", "udp"):
         ports = parse_ports(rule.remote_ports, "remotePorts")
-    return Box(int(network.network_address), network.prefixlen, protocol, ports)
+    return Box(network, prefixlen, protocol, ports)
 
 
 def blocks(rules: Sequence[Rule]) -> list[Block]:
@@ -89,33 +93,33 @@ def _spread(boxes: list[Box]) -> tuple[tuple[Box, ...], ...]:
 @dataclass
 class _Set:
     boxes: list[Box] = field(default_factory=list)
-    exact: dict[tuple[int, int], list[Box]] = field(default_factory=dict)  # (network, prefixlen) -> boxes
-    under: dict[tuple[int, int], list[Box]] = field(default_factory=dict)  # a supernet -> the boxes inside it
+    # prefix length -> network -> the boxes of that CIDR (a profile has few lengths: /32s, a /24 or two, /0)
+    by_length: dict[int, dict[int, list[Box]]] = field(default_factory=dict)
 
     def add(self, item: Box) -> None:
         self.boxes.append(item)
-        self.exact.setdefault((item.network, item.prefixlen), []).append(item)
-        for length in range(item.prefixlen):
-            self.under.setdefault((_masked(item.network, length), length), []).append(item)
+        self.by_length.setdefault(item.prefixlen, {}).setdefault(item.network, []).append(item)
 
-    def _supernet_boxes(self, item: Box) -> list[Box]:
+    def _near(self, item: Box, *, subnets: bool) -> list[Box]:
+        """The boxes whose CIDR holds the item's (and with `subnets`, those inside it): the only ones it can meet."""
         found: list[Box] = []
-        for length in range(item.prefixlen + 1):
-            found += self.exact.get((_masked(item.network, length), length), ())
+        for length, networks in self.by_length.items():
+            if length <= item.prefixlen:
+                found += networks.get(item.network & MASKS[length], ())
+            elif subnets:
+                mask = MASKS[item.prefixlen]
+                for network, boxes in networks.items():
+                    if network & mask == item.network:
+                        found += boxes
         return found
 
     def overlaps(self, item: Box) -> bool:
-        near = self._supernet_boxes(item) + self.under.get((item.network, item.prefixlen), [])
+        near = self._near(item, subnets=True)
         return any(_meets(o.protocol, item.protocol) and _meets(o.ports, item.ports) for o in near)
 
     def covers(self, item: Box) -> bool:
-        return any(
-            _within(item.protocol, o.protocol) and _within(item.ports, o.ports) for o in self._supernet_boxes(item)
-        )
-
-
-def _masked(network: int, length: int) -> int:
-    return network & (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF if length else 0
+        near = self._near(item, subnets=False)
+        return any(_within(item.protocol, o.protocol) and _within(item.ports, o.ports) for o in near)
 
 
 def _meets(a: Range, b: Range) -> bool:
