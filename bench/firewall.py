@@ -41,6 +41,7 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import firewall_kernel  # noqa: E402
 from dataplane import CLI, Runner, machine, platform, tcp  # noqa: E402
 
 SECTION = "## Things firewall (bench/firewall.py)"
@@ -164,7 +165,9 @@ def main() -> None:
     parser.add_argument("--things", type=int, default=10_000)
     parser.add_argument("--rules", type=int, default=1_000)
     parser.add_argument("--seconds", type=int, default=10, help="iperf3 TCP duration")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of empty profile, then full profile")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of empty profile, then full profile")
+    parser.add_argument("--kernel-rounds", type=int, default=8, help="rounds of bench/firewall_kernel.py")
+    parser.add_argument("--before", default="main", help="git ref whose rule layout the kernel-only rounds compare")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -224,14 +227,23 @@ def main() -> None:
                 measure("full")
         finally:
             server.terminate()
-    block = report(args, results, answered, in_force, moved)
+    print("kernel only: the rule layouts before and now", flush=True)
+    kernel = firewall_kernel.report(
+        firewall_kernel.measure(args.before, args.rules, args.kernel_rounds, 1.0), args.rules, 1.0
+    )
+    block = report(args, results, answered, in_force, moved, kernel)
     print("\n" + block)
     if not args.no_record:
         record(block)
 
 
 def report(
-    args: Any, results: dict[str, list[dict[str, float]]], answered: list[float], in_force: list[float], moved: float
+    args: Any,
+    results: dict[str, list[dict[str, float]]],
+    answered: list[float],
+    in_force: list[float],
+    moved: float,
+    kernel: list[str],
 ) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     rows = []
@@ -240,8 +252,8 @@ def report(
         ("flows", "new UDP flows/s (hping3, 3 s)", 1, "flows/s"),
         ("cps", "new connections/s (curl, 5 s)", 1, "conn/s"),
     ):
-        empty = statistics.mean(r[key] for r in results["empty"])
-        full = statistics.mean(r[key] for r in results["full"])
+        empty = statistics.median(r[key] for r in results["empty"])
+        full = statistics.median(r[key] for r in results["full"])
         each = (
             ", ".join(f"{r[key] / scale:.0f}" for r in results["empty"])
             + " / "
@@ -255,7 +267,8 @@ def report(
             f"{args.things:,} Things in the Network's maps, a profile of {args.rules:,} rules, {args.rounds} rounds "
             "alternating the empty and the full profile.",
             "",
-            f"| measure | empty profile | {args.rules:,}-rule profile | ratio | each round (empty / full) |",
+            f"| measure (median of rounds) | empty profile | {args.rules:,}-rule profile | ratio "
+            "| each round (empty / full) |",
             "|---|---|---|---|---|",
             *rows,
             "",
@@ -264,6 +277,12 @@ def report(
             "namespace shows every rule of the profile, polled every 10 ms).",
             "",
             f"Moving the {args.things:,} Things into the group (one PATCH each, 8 at a time): {moved:.0f} s.",
+            "",
+            f"The same rules in the kernel alone (bench/firewall_kernel.py, same run: {args.kernel_rounds} rounds of "
+            f"1 s floods, the rule layout of `{args.before}` against this checkout's, {firewall_kernel.THINGS:,} "
+            "addresses in the maps):",
+            "",
+            *kernel,
         ]
     )
 
