@@ -231,6 +231,7 @@ def main() -> None:
     kernel = firewall_kernel.report(
         firewall_kernel.measure(args.before, args.rules, args.kernel_rounds, 1.0), args.rules, 1.0
     )
+    kernel = [*firewall_kernel.breakdown(args.before, args.rules), "", *kernel]
     block = report(args, results, answered, in_force, moved, kernel)
     print("\n" + block)
     if not args.no_record:
@@ -278,9 +279,10 @@ def report(
             "",
             f"Moving the {args.things:,} Things into the group (one PATCH each, 8 at a time): {moved:.0f} s.",
             "",
-            f"The same rules in the kernel alone (bench/firewall_kernel.py, same run: {args.kernel_rounds} rounds of "
-            f"1 s floods, the rule layout of `{args.before}` against this checkout's, {firewall_kernel.THINGS:,} "
-            "addresses in the maps):",
+            f"Where a PATCH's time goes, and the same rules in the kernel alone (bench/firewall_kernel.py, same run: "
+            f"the rule layout of `{args.before}` against this checkout's, {firewall_kernel.THINGS:,} addresses in the "
+            f"maps; the commands that take the profile from empty to {args.rules:,} rules, then {args.kernel_rounds} "
+            "rounds of 1 s floods of new flows):",
             "",
             *kernel,
         ]
