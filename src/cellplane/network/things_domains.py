@@ -28,7 +28,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain.nftables import DomainLayout, InForce, domain_commands
 from cellplane.network.dataplane import DataPlane, RoutingDomain, nft
@@ -117,6 +118,7 @@ class ThingsDomains:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self._everything = True  # what the failed pass was to re-read: all of it, next time
                 log.exception("things domains: could not read the Networks; retrying")
                 await asyncio.sleep(RETRY_AFTER)
 
@@ -153,7 +155,7 @@ class ThingsDomains:
                     else:
                         self.networks.pop(sid, None)
 
-    async def _refresh_thing(self, session: Any, key: str) -> set[str]:
+    async def _refresh_thing(self, session: AsyncSession, key: str) -> set[str]:
         """The Thing's entries move from the Network that held it to the one it is in now (map elements, not a
         reload); a Thing that NAT rules forward to has its Networks re-read whole (the rules follow its address)."""
         placed = await things_packets.thing(session, key)
