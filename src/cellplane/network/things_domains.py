@@ -16,9 +16,9 @@ that changed only, and as the differences from what is in force there (a Thing's
 a profile's chains and sets are refilled), whenever what they depend on changes: the stored configuration or the
 addresses the Network's Things hold (the gateway's sessions, looked at every 100 ms: a new session's address joins
 the maps within that). A write's wake says what it touched (services.things_packets `Touch`): a Thing's row, an IP
-Profile's or one Network's configuration is re-read, not every Network's; everything is re-read every second too
-(for changes made another way: the CLI, bulk actions), and a Network whose configuration and sessions are as
-applied costs nothing.
+Profile's or one Network's configuration is re-read, not every Network's. For changes made another way (the CLI,
+bulk actions) a one-query fingerprint of the store is looked at every second, and everything re-read when it moved
+(and every 30 s regardless); a Network whose configuration and sessions are as applied costs nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,7 +42,8 @@ from cellplane.services.things_packets import NetworkPackets, Touch
 log = logging.getLogger("cellplane.things_domains")
 
 LAYOUT = DomainLayout(device_interface=dataplane_domain.TUN, uplink=dataplane_domain.UPLINK)
-RELOAD_EVERY = 1.0
+RELOAD_EVERY = 1.0  # look whether anything changed (a fingerprint query) and re-read all if so
+FULL_RELOAD_EVERY = 30.0  # re-read all regardless (what a fingerprint cannot see)
 LOOK_EVERY = 0.1
 NETWORK_PREFIX = "PN"
 RETRY_AFTER = 5.0
@@ -76,6 +78,8 @@ class ThingsDomains:
         self._everything = False
         self._task: asyncio.Task[None] | None = None
         self._loaded_at = 0.0
+        self._full_at = 0.0
+        self._fingerprint: tuple[Any, ...] | None = None
         self._failed: dict[str, float] = {}
         self._lock = asyncio.Lock()
 
@@ -110,8 +114,11 @@ class ThingsDomains:
                 self._wake.clear()
                 touched, self._touched = self._touched, []
                 everything, self._everything = self._everything, False
-                if everything or time.monotonic() - self._loaded_at >= RELOAD_EVERY:
+                now = time.monotonic()
+                if everything or now - self._full_at >= FULL_RELOAD_EVERY:
                     await self._reload()
+                elif now - self._loaded_at >= RELOAD_EVERY:
+                    await self._reload(only_if_changed=True)
                 elif woken and touched:
                     await self._refresh(touched)
                 await self._sync()
@@ -122,11 +129,19 @@ class ThingsDomains:
                 log.exception("things domains: could not read the Networks; retrying")
                 await asyncio.sleep(RETRY_AFTER)
 
-    async def _reload(self) -> None:
-        """Every Network re-read; one found as it was keeps its object (its domain is then not looked at again)."""
+    async def _reload(self, only_if_changed: bool = False) -> None:
+        """Every Network re-read (with `only_if_changed`, only when the store's fingerprint moved since the last
+        re-read: an idle store costs one small query a second, not every Thing's row); one found as it was keeps
+        its object (its domain is then not looked at again)."""
         self._loaded_at = time.monotonic()
         async with self.ctx.sessions() as session:
+            fingerprint = await things_packets.fingerprint(session)  # before the rows: a later change moves it
+            if only_if_changed and fingerprint == self._fingerprint:
+                return
             loaded = await things_packets.load(session)
+        self._fingerprint = fingerprint
+        if not only_if_changed:
+            self._full_at = self._loaded_at
         self.networks = {sid: _same(self.networks.get(sid), network) for sid, network in loaded.items()}
 
     async def _refresh(self, touched: list[Touch]) -> None:
@@ -226,7 +241,7 @@ class ThingsDomains:
         if network.public_address != domain.link.inside:
             async with self.ctx.sessions() as session, session.begin():
                 await things_packets.assign_public_address(session, network.sid, domain.link.inside)
-            self._loaded_at = 0.0  # re-read: the Network's address changed
+            self._full_at = 0.0  # re-read all: the Network's address changed
         return domain
 
     async def _apply(self, network: NetworkPackets, domain: RoutingDomain) -> None:
