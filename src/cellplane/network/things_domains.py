@@ -117,10 +117,10 @@ class ThingsDomains:
                 now = time.monotonic()
                 if everything or now - self._full_at >= FULL_RELOAD_EVERY:
                     await self._reload()
+                elif woken and touched:
+                    await self._refresh(touched)  # first: a write's change is not held up by a re-read of all
                 elif now - self._loaded_at >= RELOAD_EVERY:
                     await self._reload(only_if_changed=True)
-                elif woken and touched:
-                    await self._refresh(touched)
                 await self._sync()
             except asyncio.CancelledError:
                 raise
