@@ -260,7 +260,7 @@ def report(
             + " / "
             + ", ".join(f"{r[key] / scale:.0f}" for r in results["full"])
         )
-        ratio = full / empty if empty else 0.0
+        ratio = firewall_kernel.paired_ratio([r[key] for r in results["empty"]], [r[key] for r in results["full"]])
         rows.append(f"| {label} ({unit}) | {empty / scale:.0f} | {full / scale:.0f} | **{ratio:.0%}** | {each} |")
     return "\n".join(
         [
@@ -268,7 +268,8 @@ def report(
             f"{args.things:,} Things in the Network's maps, a profile of {args.rules:,} rules, {args.rounds} rounds "
             "alternating the empty and the full profile.",
             "",
-            f"| measure (median of rounds) | empty profile | {args.rules:,}-rule profile | ratio "
+            f"| measure (median of rounds) | empty profile | {args.rules:,}-rule profile "
+            "| ratio (median of rounds' full/empty) "
             "| each round (empty / full) |",
             "|---|---|---|---|---|",
             *rows,
