@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="iperf3 TCP duration")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of empty profile, then full profile")
     parser.add_argument("--kernel-rounds", type=int, default=8, help="rounds of bench/firewall_kernel.py")
-    parser.add_argument("--before", default="main", help="git ref whose rule layout the kernel-only rounds compare")
+    parser.add_argument("--before", default="abcd2ae", help="git ref whose rule layout the kernel-only rounds compare")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     if os.geteuid() != 0:

@@ -10,7 +10,7 @@ the profile: an address not in the verdict maps meets the Network's only profile
 what the receiver's interface gets. The three namespaces are `cellplane-<instance>-*` of an instance claimed as the
 data plane claims its own, removed afterwards.
 
-    .venv/bin/python bench/firewall_kernel.py [--before main] [--rules 1000] [--rounds 3]   # as root
+    .venv/bin/python bench/firewall_kernel.py [--before abcd2ae] [--rules 1000] [--rounds 8]   # as root
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ def report(results: dict[str, dict[str, list[float]]], count: int, seconds: floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--before", default="main")
+    parser.add_argument("--before", default="abcd2ae", help="git ref before the set layout (issue 17 base)")
     parser.add_argument("--rules", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=1.0)
