@@ -16,7 +16,8 @@
    them (the elements of the profile chain's sets, or for the layout before issue 17's sets the rules of chain
    `out_0`), polled every 10 ms; the PATCH's own answer time beside it.
 
-    .venv/bin/python bench/firewall.py [--things 10000] [--rules 1000] [--seconds 10] [--rounds 2] [--no-record]
+    .venv/bin/python bench/firewall.py [--things 10000] [--rules 1000] [--seconds 10] [--rounds 3] [--no-record]
+    # as root, after bench/setup.sh (hping3, conntrack); also runs bench/firewall_kernel.py (--kernel-rounds 8)
 """
 
 from __future__ import annotations
