@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the benchmarks need beyond the venv: wrk (Debian) as the load generator, FreeRADIUS and radclient
 # (Debian) for the RADIUS benchmark, the Stoplight Prism mock (npm) as a reference server, and py-spy (PyPI, venv
-# only) for profiles; iperf3, nftables, iproute2 and curl (Debian) for the data plane benchmark.
+# only) for profiles; iperf3, nftables, iproute2 and curl (Debian) for the data plane benchmark, hping3 and conntrack
+# (Debian) for the firewall benchmark's new flows.
 # Idempotent: each tool is installed only when missing. Called by bench/api.py; safe to run by hand.
 set -euo pipefail
 
@@ -30,6 +31,13 @@ if ! command -v iperf3 >/dev/null 2>&1 || ! command -v nft >/dev/null 2>&1 || ! 
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq iperf3 nftables iproute2 curl >/dev/null
+fi
+
+if ! command -v hping3 >/dev/null 2>&1 || ! command -v conntrack >/dev/null 2>&1; then
+  echo "setup: installing hping3, conntrack (apt): new flows for the firewall benchmark"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq hping3 conntrack >/dev/null
 fi
 
 if [ ! -x "$WORK/node_modules/.bin/prism" ]; then

@@ -5,6 +5,7 @@ act there within a second of the API call, and a refused change leaves the domai
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -285,3 +286,38 @@ def _get(url: str) -> int:
         return httpx.get(url, timeout=0.5).status_code
     except httpx.HTTPError:
         return 0
+
+
+def test_a_profile_patch_rewrites_that_networks_profile_chain_only(server: Server) -> None:
+    """Per-Network application: a PATCH to one Network's IP Profile refills that profile's chain and sets in that
+    Network's domain; every other object there, and the other Network's whole ruleset, is as it was (handles too:
+    nothing was deleted and added again)."""
+    first, second = new_account(server, "per-network-a"), new_account(server, "per-network-b")
+    with http(first) as one, http(second) as two:
+        _, network_a, profile_a = defaults(one)
+        _, network_b, _ = defaults(two)
+        [thing_a] = active_things(first, one, 1)
+        [thing_b] = active_things(second, two, 1)
+        domain_a = domain_of(server, network_a["id"], thing_a["iccid"])
+        domain_b = domain_of(server, network_b["id"], thing_b["iccid"])
+        time.sleep(1.2)  # both domains as applied (a periodic re-read has passed)
+        before_a, before_b = ruleset(domain_a["namespace"]), ruleset(domain_b["namespace"])
+        deny = {"action": "deny", "protocol": "tcp", "remoteCidr": "192.0.2.0/24", "remotePorts": "8080"}
+        patched = one.patch(f"/ipProfiles/{profile_a['id']}", json={"outbound": [deny]})
+        assert patched.status_code == 200, patched.text
+        chain = f"out_{profile_a['id']}"
+        after_a = eventually(lambda: ruleset(domain_a["namespace"]), lambda listed: f'"{chain}_0"' in listed, timeout=5)
+        assert f'"{chain}_0"' in after_a, after_a
+        time.sleep(1.2)  # and a periodic re-read of every Network
+        assert ruleset(domain_b["namespace"]) == before_b
+        owned = lambda item: any(  # noqa: E731 (the profile's chain, its rules and its sets)
+            body.get("chain") == chain or str(body.get("name", "")).startswith(chain)
+            for body in item.values()
+            if isinstance(body, dict)
+        )
+        rest = lambda listed: [i for i in json.loads(listed)["nftables"] if "metainfo" not in i and not owned(i)]  # noqa: E731
+        assert rest(ruleset(domain_a["namespace"])) == rest(before_a)
+        elements = [
+            i["set"] for i in json.loads(after_a)["nftables"] if "set" in i and i["set"]["name"] == f"{chain}_0"
+        ]
+        assert elements[0]["elem"] == [{"concat": [{"prefix": {"addr": "192.0.2.0", "len": 24}}, "tcp", 8080]}]

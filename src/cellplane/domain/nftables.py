@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cellplane.domain import firewall_sets
 from cellplane.domain.things_config import Rule, parse_ports
 
 TABLE = "cellplane"
@@ -183,15 +184,23 @@ def _dnat(item: Forward) -> Json:
 # A routing domain's table `ip cellplane` is the data plane's: its base chains (forward: replies pass, then `jump
 # isolation`, `jump firewall`, devices out, DNAT in, the rest refused; prerouting: `jump forwards`) stay, and a
 # Network's rules fill the three chains it leaves for them. In there an allow is `return` (the base chain goes on:
-# a Thing-to-Thing packet meets the receiver's inbound rules after the sender's outbound ones) and a deny is
-# refused the way the domain refuses (TCP reset, else ICMP administratively prohibited), so a blocked client
-# learns at once instead of timing out.
+# a Thing-to-Thing packet meets the receiver's inbound rules after the sender's outbound ones) and a deny jumps to
+# `refuse`, which refuses the way the domain refuses (TCP reset, else ICMP administratively prohibited), so a blocked
+# client learns at once instead of timing out.
+#
+# Per-packet cost does not grow with a profile's rules: a profile's chain (`in_<profile id>`, `out_<profile id>`)
+# looks the packet's (remote, protocol, port) up in the interval sets of its rule blocks (domain/firewall_sets.py)
+# and falls to the profile's default. Changes are applied as differences (`domain_commands` with what is in force):
+# a Thing coming or going changes map elements, a profile's PATCH refills that profile's chains and sets, and the
+# three small chains are refilled only when their rules differ; still one transaction each time.
 
 ISOLATION_CHAIN = "isolation"
 FIREWALL_CHAIN = "firewall"
 FORWARDS_CHAIN = "forwards"
+REFUSE_CHAIN = "refuse"
 MAPS = ("inbound", "outbound")
 DEVICES = "devices"  # the set of the addresses in the maps
+DIRECTIONS = ("in", "out")
 
 
 @dataclass(frozen=True)
@@ -202,60 +211,128 @@ class DomainLayout:
     uplink: str
 
 
-def domain_commands(rules: NetworkRules, layout: DomainLayout, stale_chains: Sequence[str] = ()) -> list[Json]:
-    """The commands that replace one Network's rules in its domain's table, to be applied as ONE transaction:
-    the three chains flushed and filled, the address maps and profile chains made again; `stale_chains` (the
-    profile chains of the previous application) go. Everything is rebuilt, nothing patched: the result never
-    depends on what was there before."""
-    names = {profile: index for index, profile in enumerate(sorted(rules.profiles))}
-    commands: list[Json] = [{"flush": {"chain": {**_owner(), "name": c}}} for c in _chains_owned()]
-    # The maps reference the profile chains: both go (after the flush above dropped the rules using the maps).
-    for name in MAPS:
-        commands += [{"add": {"map": _map(name)}}, {"delete": {"map": {**_owner(), "name": name}}}]
-    commands += [{"add": {"set": _set()}}, {"delete": {"set": {**_owner(), "name": DEVICES}}}, {"add": {"set": _set()}}]
-    for chain in stale_chains:
-        commands += [
-            {"add": {"chain": {**_owner(), "name": chain}}},
-            {"delete": {"chain": {**_owner(), "name": chain}}},
-        ]
-    for profile_id, index in names.items():
-        profile = rules.profiles[profile_id]
-        for direction, chain_rules in (("in", profile.inbound), ("out", profile.outbound)):
-            chain = f"{direction}_{index}"
-            commands.append(_chain(chain))
-            commands.extend(_rule(chain, _domain_filter(rule, direction)) for rule in chain_rules)
-            commands.append(_rule(chain, _domain_verdict(profile.default_action)))
-    ordered = sorted(rules.devices.items(), key=lambda item: socket.inet_aton(item[0]))
-    for name, direction in (("inbound", "in"), ("outbound", "out")):
-        commands.append({"add": {"map": _map(name)}})
-        elements = [
-            [address, {"jump": {"target": f"{direction}_{names[profile]}"}}]
-            for address, profile in ordered
-            if profile in names
-        ]
-        if elements:
-            commands.append({"add": {"element": {**_owner(), "name": name, "elem": elements}}})
-    known = [address for address, profile in ordered if profile in names]
-    if known:
-        commands.append({"add": {"element": {**_owner(), "name": DEVICES, "elem": known}}})
+@dataclass(frozen=True)
+class InForce:
+    """What one application left in the domain: the next one applies only the differences from it."""
+
+    rules: NetworkRules
+    sets: Mapping[str, int] = field(default_factory=dict)  # profile chain -> how many rule sets it uses
+
+
+def domain_commands(
+    rules: NetworkRules, layout: DomainLayout, previous: InForce | None = None
+) -> tuple[list[Json], InForce]:
+    """The commands that take one Network's domain from `previous` (None: the data plane's fresh base table) to
+    `rules`, to be applied as ONE transaction, and what is in force once they are. Applied from `previous`, the
+    result is the ruleset a fresh application of `rules` makes (tests compare the two)."""
+    fresh = previous is None
+    old = previous.rules if previous is not None else NetworkRules(device_interface=rules.device_interface)
+    sets: dict[str, int] = dict(previous.sets) if previous is not None else {}
+    profiles = {sid: _normal(p) for sid, p in rules.profiles.items()}
+    old_profiles = {sid: _normal(p) for sid, p in old.profiles.items()}
+    commands: list[Json] = []
+    if fresh:
+        commands += [{"add": {"chain": {**_owner(), "name": REFUSE_CHAIN}}}, _flush(REFUSE_CHAIN)]
+        commands += [_rule(REFUSE_CHAIN, verdict) for verdict in _refusals()]
+        for name in MAPS:
+            commands += [{"add": {"map": _map(name)}}, {"flush": {"map": {**_owner(), "name": name}}}]
+        commands += [{"add": {"set": _set()}}, {"flush": {"set": {**_owner(), "name": DEVICES}}}]
+    # Profiles new or changed: their chains and sets (made before anything refers to them).
+    for sid in sorted(profiles):
+        for direction in DIRECTIONS:
+            if sid in old_profiles and _side(old_profiles[sid], direction) == _side(profiles[sid], direction):
+                continue
+            chain = _profile_chain(direction, sid)
+            built = _profile(chain, profiles[sid], direction)
+            had = sets.get(chain, 0) if sid in old_profiles else 0
+            commands += [_chain(chain), _flush(chain)] if sid in old_profiles else [_chain(chain)]
+            for index, elements in enumerate(built.elements):
+                name = _set_name(chain, index)
+                commands.append({"add": {"set": _rule_set(name)}} if index >= had else _flush_set(name))
+                commands.append({"add": {"element": {**_owner(), "name": name, "elem": elements}}})
+            commands += [
+                {"delete": {"set": {**_owner(), "name": _set_name(chain, i)}}} for i in range(len(built.elements), had)
+            ]
+            commands += built.rules
+            sets[chain] = len(built.elements)
+    # The three small chains: refilled when their rules differ.
+    for chain, build in ((ISOLATION_CHAIN, _isolation), (FIREWALL_CHAIN, _firewall), (FORWARDS_CHAIN, _forwards)):
+        wanted = build(rules, profiles, layout)
+        if fresh or wanted != build(old, old_profiles, layout):
+            commands += [_flush(chain), *wanted]
+    # The Things' addresses: only the elements that differ.
+    commands += _device_changes(_devices(old, old_profiles), _devices(rules, profiles))
+    # Profiles gone: emptied (nothing refers to them any more), then removed.
+    for sid in sorted(set(old_profiles) - set(profiles)):
+        for direction in DIRECTIONS:
+            chain = _profile_chain(direction, sid)
+            commands += [_flush(chain), {"delete": {"chain": {**_owner(), "name": chain}}}]
+            commands += [
+                {"delete": {"set": {**_owner(), "name": _set_name(chain, i)}}} for i in range(sets.pop(chain, 0))
+            ]
+    in_force = NetworkRules(
+        device_interface=rules.device_interface,
+        profiles=profiles,
+        devices=dict(rules.devices),
+        isolation=rules.isolation,
+        forwards=tuple(rules.forwards),
+    )
+    return commands, InForce(in_force, sets)
+
+
+def profile_chains(rules: NetworkRules) -> list[str]:
+    """The chains `domain_commands` makes for `rules`' profiles."""
+    return [_profile_chain(direction, sid) for sid in sorted(rules.profiles) for direction in DIRECTIONS]
+
+
+@dataclass(frozen=True)
+class _Built:
+    elements: list[list[Any]]  # one list of elements per set, the sets numbered in order
+    rules: list[Json]
+
+
+def _profile(chain: str, profile: Profile, direction: str) -> _Built:
+    """A profile's chain: one lookup per rule set, in block order, then the default."""
+    remote = "daddr" if direction == "out" else "saddr"
+    key = {"concat": [_payload("ip", remote), {"meta": {"key": "l4proto"}}, _payload("th", "dport")]}
+    elements: list[list[Any]] = []
+    commands: list[Json] = []
+    for block in firewall_sets.blocks(profile.inbound if direction == "in" else profile.outbound):
+        for boxes in block.sets:
+            name = _set_name(chain, len(elements))
+            elements.append([item.element() for item in boxes])
+            commands.append(_rule(chain, [_match(key, f"@{name}"), _domain_verdict(block.action)]))
+    commands.append(_rule(chain, [_domain_verdict(profile.default_action)]))
+    return _Built(elements, commands)
+
+
+def _isolation(rules: NetworkRules, profiles: Mapping[str, Profile], layout: DomainLayout) -> list[Json]:
+    if not rules.isolation:
+        return []
+    between = [_iface("iifname", layout.device_interface), _iface("oifname", layout.device_interface)]
+    return [_rule(ISOLATION_CHAIN, [*between, *verdict]) for verdict in _refusals()]
+
+
+def _firewall(rules: NetworkRules, profiles: Mapping[str, Profile], layout: DomainLayout) -> list[Json]:
     device = layout.device_interface
-    if rules.isolation:
-        between = [_iface("iifname", device), _iface("oifname", device)]
-        commands += [_rule(ISOLATION_CHAIN, [*between, *verdict]) for verdict in _refusals()]
-    commands += [
+    commands = [
         _rule(FIREWALL_CHAIN, [_iface("iifname", device), _vmap("saddr", "@outbound")]),
         _rule(FIREWALL_CHAIN, [_iface("oifname", device), _vmap("daddr", "@inbound")]),
     ]
     # An address not in the maps yet (a session a moment old, before the data plane has read it): with one profile
     # in the Network it is that one's; with several, refused until its Thing's is known (never unfiltered).
-    only = [f"_{names[p]}" for p in names] if len(names) == 1 else []
+    only = next(iter(profiles)) if len(profiles) == 1 else None
     for field_, key, direction in (("saddr", "iifname", "out"), ("daddr", "oifname", "in")):
         unknown = [_iface(key, device), _match(_payload("ip", field_), f"@{DEVICES}", "!=")]
-        if only:
-            commands.append(_rule(FIREWALL_CHAIN, [*unknown, {"jump": {"target": f"{direction}{only[0]}"}}]))
+        if only is not None:
+            commands.append(_rule(FIREWALL_CHAIN, [*unknown, {"jump": {"target": _profile_chain(direction, only)}}]))
         else:
-            commands += [_rule(FIREWALL_CHAIN, [*unknown, *verdict]) for verdict in _refusals()]
-    commands += [
+            commands.append(_rule(FIREWALL_CHAIN, [*unknown, {"jump": {"target": REFUSE_CHAIN}}]))
+    return commands
+
+
+def _forwards(rules: NetworkRules, profiles: Mapping[str, Profile], layout: DomainLayout) -> list[Json]:
+    return [
         _rule(
             FORWARDS_CHAIN,
             [
@@ -268,16 +345,62 @@ def domain_commands(rules: NetworkRules, layout: DomainLayout, stale_chains: Seq
         )
         for item in rules.forwards
     ]
+
+
+def _devices(rules: NetworkRules, profiles: Mapping[str, Profile]) -> dict[str, str]:
+    return {address: profile for address, profile in rules.devices.items() if profile in profiles}
+
+
+def _device_changes(old: Mapping[str, str], new: Mapping[str, str]) -> list[Json]:
+    """Map and set elements: addresses gone or moved to another profile leave, new or moved ones join."""
+    if old == new:
+        return []
+    ordered = lambda addresses: sorted(addresses, key=socket.inet_aton)  # noqa: E731 (stable documents)
+    gone = ordered(a for a in old if a not in new)
+    moved = ordered(a for a in new if a in old and old[a] != new[a])
+    joined = ordered(a for a in new if a not in old)
+    commands: list[Json] = []
+    for name, direction in (("inbound", "in"), ("outbound", "out")):
+        if gone or moved:
+            commands.append({"delete": {"element": {**_owner(), "name": name, "elem": [*gone, *moved]}}})
+        if moved or joined:
+            elements = [[a, {"jump": {"target": _profile_chain(direction, new[a])}}] for a in [*moved, *joined]]
+            commands.append({"add": {"element": {**_owner(), "name": name, "elem": elements}}})
+    if gone:
+        commands.append({"delete": {"element": {**_owner(), "name": DEVICES, "elem": gone}}})
+    if joined:
+        commands.append({"add": {"element": {**_owner(), "name": DEVICES, "elem": joined}}})
     return commands
 
 
-def profile_chains(rules: NetworkRules) -> list[str]:
-    """The profile chains `domain_commands` makes for `rules` (the next application's `stale_chains`)."""
-    return [f"{direction}_{index}" for index in range(len(rules.profiles)) for direction in ("in", "out")]
+def _side(profile: Profile, direction: str) -> tuple[Any, ...]:
+    """What one direction's chain of a profile is made of."""
+    return (profile.inbound if direction == "in" else profile.outbound), profile.default_action
 
 
-def _chains_owned() -> tuple[str, ...]:
-    return (ISOLATION_CHAIN, FIREWALL_CHAIN, FORWARDS_CHAIN)
+def _normal(profile: Profile) -> Profile:
+    """Rules as tuples, so two profiles with the same rules compare equal whatever sequences they came in."""
+    return Profile(tuple(profile.inbound), tuple(profile.outbound), profile.default_action)
+
+
+def _profile_chain(direction: str, profile_id: str) -> str:
+    return f"{direction}_{profile_id}"
+
+
+def _set_name(chain: str, index: int) -> str:
+    return f"{chain}_{index}"
+
+
+def _flush(chain: str) -> Json:
+    return {"flush": {"chain": {**_owner(), "name": chain}}}
+
+
+def _flush_set(name: str) -> Json:
+    return {"flush": {"set": {**_owner(), "name": name}}}
+
+
+def _rule_set(name: str) -> Json:
+    return {**_owner(), "name": name, "type": firewall_sets.SET_TYPE, "flags": ["interval"]}
 
 
 def _map(name: str) -> Json:
@@ -296,15 +419,5 @@ def _refusals() -> list[list[Json]]:
     ]
 
 
-def _domain_verdict(action: str) -> list[Json]:
-    return [{"return": None}] if action == "allow" else [{"reject": {"type": "icmp", "expr": "admin-prohibited"}}]
-
-
-def _domain_filter(rule: Rule, direction: str) -> list[Json]:
-    """`_filter`'s matches with the domain's verdicts: allow returns; deny resets TCP and refuses the rest."""
-    expr = _filter(rule, direction)[:-1]
-    if rule.action == "allow":
-        return [*expr, {"return": None}]
-    if rule.protocol == "tcp":
-        return [*expr, {"reject": {"type": "tcp reset"}}]
-    return [*expr, {"reject": {"type": "icmp", "expr": "admin-prohibited"}}]
+def _domain_verdict(action: str) -> Json:
+    return {"return": None} if action == "allow" else {"jump": {"target": REFUSE_CHAIN}}

@@ -2,7 +2,7 @@
 step with the store's Networks and applies each Network's packet rules in its domain.
 
     ThingsDomains(ctx, plane, live)   # live(domain) -> {session address: IMSI}, the gateway's sessions there
-    .wake()                           # a /things/v1 write committed (services.things_packets hook): apply now
+    .wake(touch)                      # a /things/v1 write committed (services.things_packets hook): apply now
 
 A domain is made at the first attach of one of its Network's Things (the gateway asks, `ensure`, before the session
 starts), or as soon as its Network has a NAT rule or a route (they must be in force without a session). It is named
@@ -11,10 +11,14 @@ Network. Its pools are routed to it, its `uplink` routes go out through the upli
 `publicAddress` becomes the uplink's namespace address (the host reaches it through the veth; NAT rules listen
 there). A Network with VPN tunnels has its domain made at once, and its charon run there (network/things_vpn.py).
 
-The rules (domain/nftables.py `domain_commands`) are rebuilt whole and applied as one nft transaction whenever what
-they depend on changes: the stored configuration (re-read on every wake and every second) or the addresses the
-Network's Things hold (the gateway's sessions, looked at every 100 ms: a new session's address joins the maps
-within that). Identical rules are not applied again.
+The rules (domain/nftables.py `domain_commands`) are applied as one nft transaction, in the domain of the Network
+that changed only, and as the differences from what is in force there (a Thing's address joins or leaves the maps,
+a profile's chains and sets are refilled), whenever what they depend on changes: the stored configuration or the
+addresses the Network's Things hold (the gateway's sessions, looked at every 100 ms: a new session's address joins
+the maps within that). A write's wake says what it touched (services.things_packets `Touch`): a Thing's row, an IP
+Profile's or one Network's configuration is re-read, not every Network's. For changes made another way (the CLI,
+bulk actions) a one-query fingerprint of the store is looked at every second, and everything re-read when it moved
+(and every 30 s regardless); a Network whose configuration and sessions are as applied costs nothing.
 """
 
 from __future__ import annotations
@@ -26,18 +30,21 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cellplane.domain.nftables import DomainLayout, domain_commands, profile_chains
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cellplane.domain.nftables import DomainLayout, InForce, domain_commands
 from cellplane.network.dataplane import DataPlane, RoutingDomain, nft
 from cellplane.network.dataplane import domain as dataplane_domain
 from cellplane.network.things_vpn import ThingsVpn
 from cellplane.services import things_packets
 from cellplane.services.context import PlatformContext
-from cellplane.services.things_packets import NetworkPackets
+from cellplane.services.things_packets import NetworkPackets, Touch
 
 log = logging.getLogger("cellplane.things_domains")
 
 LAYOUT = DomainLayout(device_interface=dataplane_domain.TUN, uplink=dataplane_domain.UPLINK)
-RELOAD_EVERY = 1.0
+RELOAD_EVERY = 1.0  # look whether anything changed (a fingerprint query) and re-read all if so
+FULL_RELOAD_EVERY = 30.0  # re-read all regardless (what a fingerprint cannot see)
 LOOK_EVERY = 0.1
 NETWORK_PREFIX = "PN"
 RETRY_AFTER = 5.0
@@ -46,11 +53,13 @@ LiveAddresses = Callable[[str], Mapping[str, str]]
 
 
 class _Applied:
-    """What is in force in one domain (so an unchanged ruleset is not applied again)."""
+    """What is in force in one domain: the next change applies the differences only, and none when the Network's
+    configuration (the same object) and its sessions are as they were."""
 
     def __init__(self) -> None:
-        self.key: Any = None
-        self.chains: list[str] = []
+        self.rules: InForce | None = None
+        self.source: NetworkPackets | None = None
+        self.live: Mapping[str, str] | None = None
         self.pools: set[str] = set()
         self.routes: set[str] = set()
 
@@ -69,12 +78,21 @@ class ThingsDomains:
         self.applied: dict[str, _Applied] = {}
         self.applies = 0  # transactions applied (tests and the bench read it)
         self._wake = asyncio.Event()
+        self._touched: list[Touch] = []
+        self._everything = False
         self._task: asyncio.Task[None] | None = None
         self._loaded_at = 0.0
+        self._full_at = 0.0
+        self._fingerprint: tuple[Any, ...] | None = None
         self._failed: dict[str, float] = {}
         self._lock = asyncio.Lock()
 
-    def wake(self) -> None:
+    def wake(self, touch: Touch | None = None) -> None:
+        """A write committed: re-read what it touched (None: anything may have changed) and apply it now."""
+        if touch is None:
+            self._everything = True
+        else:
+            self._touched.append(touch)
         self._wake.set()
 
     async def start(self) -> None:
@@ -100,20 +118,87 @@ class ThingsDomains:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), LOOK_EVERY)
             try:
-                if self._wake.is_set() or time.monotonic() - self._loaded_at >= RELOAD_EVERY:
-                    self._wake.clear()
+                woken = self._wake.is_set()
+                self._wake.clear()
+                touched, self._touched = self._touched, []
+                everything, self._everything = self._everything, False
+                now = time.monotonic()
+                if everything or now - self._full_at >= FULL_RELOAD_EVERY:
                     await self._reload()
+                elif woken and touched:
+                    await self._refresh(touched)  # first: a write's change is not held up by a re-read of all
+                elif now - self._loaded_at >= RELOAD_EVERY:
+                    await self._reload(only_if_changed=True)
                 await self._sync()
             except asyncio.CancelledError:
                 raise
             except Exception:
+                self._everything = True  # what the failed pass was to re-read: all of it, next time
                 log.exception("things domains: could not read the Networks; retrying")
                 await asyncio.sleep(RETRY_AFTER)
 
-    async def _reload(self) -> None:
+    async def _reload(self, only_if_changed: bool = False) -> None:
+        """Every Network re-read (with `only_if_changed`, only when the store's fingerprint moved since the last
+        re-read: an idle store costs one small query a second, not every Thing's row); one found as it was keeps
+        its object (its domain is then not looked at again)."""
         self._loaded_at = time.monotonic()
         async with self.ctx.sessions() as session:
-            self.networks = await things_packets.load(session)
+            fingerprint = await things_packets.fingerprint(session)  # before the rows: a later change moves it
+            if only_if_changed and fingerprint == self._fingerprint:
+                return
+            loaded = await things_packets.load(session)
+        self._fingerprint = fingerprint
+        if not only_if_changed:
+            self._full_at = self._loaded_at
+        self.networks = {sid: _same(self.networks.get(sid), network) for sid, network in loaded.items()}
+
+    async def _refresh(self, touched: list[Touch]) -> None:
+        """Re-read only what the writes touched: a Thing's row, an IP Profile's rules, or one Network whole."""
+        whole: set[str] = set()
+        async with self.ctx.sessions() as session:
+            for touch in touched:
+                if touch.kind == things_packets.THING:
+                    whole |= await self._refresh_thing(session, touch.key)
+                elif touch.kind == things_packets.PROFILE:
+                    profile = await things_packets.profile(session, touch.key)
+                    for sid, network in list(self.networks.items()):
+                        if touch.key in network.profiles and profile is not None:
+                            self.networks[sid] = network.with_profile(touch.key, profile)
+                elif touch.kind == things_packets.GROUP:
+                    whole |= {sid for sid, n in self.networks.items() if touch.key in n.groups}
+                    now = await things_packets.group_network(session, touch.key)
+                    whole |= {now} if now is not None else set()
+                elif touch.kind == things_packets.NETWORK:
+                    whole.add(touch.key)
+            if whole:
+                loaded = await things_packets.load(session, whole)
+                for sid in whole:
+                    if sid in loaded:
+                        self.networks[sid] = _same(self.networks.get(sid), loaded[sid])
+                    else:
+                        self.networks.pop(sid, None)
+
+    async def _refresh_thing(self, session: AsyncSession, key: str) -> set[str]:
+        """The Thing's entries move from the Network that held it to the one it is in now (map elements, not a
+        reload); a Thing that NAT rules forward to has its Networks re-read whole (the rules follow its address)."""
+        placed = await things_packets.thing(session, key)
+        if placed is None:
+            return set()
+        held = {sid for sid, n in self.networks.items() if placed.sid in n.things}
+        involved = held | ({placed.network_sid} if placed.network_sid else set())
+        if any(placed.sid in self.networks[sid].forwarded_things for sid in involved if sid in self.networks):
+            return involved
+        if placed.network_sid is not None and placed.network_sid not in self.networks:
+            return involved  # a Network not read yet (made since the last reload)
+        for sid in held - {placed.network_sid}:
+            self.networks[sid] = self.networks[sid].without_thing(placed.sid)
+        if placed.network_sid is not None:
+            network = self.networks[placed.network_sid]
+            if network.things.get(placed.sid) != (placed.imsi, placed.locked_ip) or (
+                network.profile_of_imsi.get(placed.imsi) != placed.profile_sid
+            ):
+                self.networks[placed.network_sid] = network.with_thing(placed)
+        return set()
 
     async def ensure(self, name: str) -> None:
         """The gateway's `missing_domain`: the AAA put a session in Network `name`, whose domain is not made yet;
@@ -166,7 +251,7 @@ class ThingsDomains:
         if network.public_address != domain.link.inside:
             async with self.ctx.sessions() as session, session.begin():
                 await things_packets.assign_public_address(session, network.sid, domain.link.inside)
-            self._loaded_at = 0.0  # re-read: the Network's address changed
+            self._full_at = 0.0  # re-read all: the Network's address changed
         return domain
 
     async def _apply(self, network: NetworkPackets, domain: RoutingDomain) -> None:
@@ -187,14 +272,17 @@ class ThingsDomains:
             with contextlib.suppress(Exception):
                 await domain.delete_route(route)
             applied.routes.discard(route)
-        rules = network.rules(self.live(network.sid), LAYOUT.device_interface, domain.link.inside)
-        key = (rules.isolation, tuple(sorted(rules.devices.items())), tuple(rules.forwards), _profiles_key(rules))
-        if key != applied.key:
-            await nft.transaction(domain.namespace, domain_commands(rules, LAYOUT, applied.chains))
-            applied.key, applied.chains = key, profile_chains(rules)
+        live = self.live(network.sid)
+        if applied.source is not network or applied.live != live:
+            rules = network.rules(live, LAYOUT.device_interface, domain.link.inside)
+            commands, in_force = domain_commands(rules, LAYOUT, applied.rules)
+            if commands:
+                await nft.transaction(domain.namespace, commands)
+                self.applies += 1
+            applied.rules, applied.source, applied.live = in_force, network, dict(live)
             domain.isolation = rules.isolation
-            self.applies += 1
         if self.vpn is not None:
+            # Every pass: reconciling charon is cheap when nothing changed, and it restarts a charon that died.
             try:
                 await self.vpn.apply(network, domain)
             except Exception:
@@ -202,7 +290,6 @@ class ThingsDomains:
                 log.exception("things domains: the VPN tunnels of network %s could not be applied", network.sid)
 
 
-def _profiles_key(rules: Any) -> tuple[Any, ...]:
-    return tuple(
-        (sid, tuple(p.inbound), tuple(p.outbound), p.default_action) for sid, p in sorted(rules.profiles.items())
-    )
+def _same(old: NetworkPackets | None, new: NetworkPackets) -> NetworkPackets:
+    """`old` when `new` says the same (so the Network counts as applied), else `new`."""
+    return old if old is not None and old == new else new

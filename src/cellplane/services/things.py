@@ -160,9 +160,8 @@ async def _check_lock(session: AsyncSession, thing: Sim, network_sid: str, locke
     pools = (await repo.pools_of(session, [network_sid]))[network_sid]
     if not address_in_pools(address, pools):
         raise InvalidParameter("lockedIp", f"lockedIp {address} is not an address of the group network's pools")
-    taken, live = await repo.network_addresses(session, network_sid)
-    for holder in (taken.get(address), live.get(address)):
-        if holder is not None and holder != thing.sid:
+    for holder in await repo.address_holders(session, network_sid, address):
+        if holder != thing.sid:
             raise InvalidParameter("lockedIp", f"lockedIp {address} belongs to Thing {holder}")
 
 

@@ -8,7 +8,7 @@ import binascii
 import uuid
 from collections.abc import Collection
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import Request
@@ -152,6 +152,31 @@ def page_body(page: Page[Any], items: list[dict[str, Any]]) -> Response:
     return json_response({"items": items, "nextPageToken": token})
 
 
+# Writes under these collections touch no packet rule (a bulk action's job changes Things later: the data plane's
+# periodic re-read applies them).
+NO_PACKETS = frozenset({"bulkActions", "eventsCallback", "pricePlan", "imeiChanges"})
+TOUCHES = {
+    "things": things_packets.THING,
+    "ipProfiles": things_packets.PROFILE,
+    "thingsGroups": things_packets.GROUP,
+    "networks": things_packets.NETWORK,
+}
+
+
+def packets_touched(path: str) -> things_packets.Touch | Literal[False] | None:
+    """What a committed write to `path` changed of the packet rules: a Touch, None (anything may have: re-read
+    all), or False (nothing)."""
+    parts = path.removeprefix(PREFIX).strip("/").split("/")
+    collection, rest = parts[0], parts[1:]
+    if collection in NO_PACKETS or (collection == "things" and rest[1:] == ["sms"]):
+        return False
+    if collection == "ipProfiles" and not rest:
+        return False  # a new profile is no group's yet
+    if collection in TOUCHES and rest and rest[0]:
+        return things_packets.Touch(TOUCHES[collection], rest[0])
+    return None
+
+
 class SurfaceHeaders:
     """Adds the seed's headers to every /things/v1 response (errors included) and answers CORS preflights.
 
@@ -179,8 +204,11 @@ class SurfaceHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 if scope["method"] not in SAFE_METHODS and message["status"] < 400:
-                    # A write committed (the response follows its transaction): packet rules follow it now.
-                    things_packets.changed(scope["app"].state.ctx)
+                    # A write committed (the response follows its transaction): packet rules follow it now, re-read
+                    # for what the write touched only.
+                    touched = packets_touched(str(scope.get("path", "")))
+                    if touched is not False:
+                        things_packets.changed(scope["app"].state.ctx, touched)
                 extra = self._headers(scope, origin if allowed else None, False)
                 message["headers"] = [
                     *message.get("headers", []),

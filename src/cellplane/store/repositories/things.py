@@ -92,6 +92,19 @@ async def pools_of(session: AsyncSession, network_sids: Collection[str]) -> dict
     return found
 
 
+async def address_holders(session: AsyncSession, network_sid: str, address: str) -> list[str]:
+    """The Things of the network that hold `address`, locked to it or in an open session with it: what
+    `network_addresses` says of one address, without reading every Thing of the network (a PATCH of one Thing's
+    locked address in a network of 10,000 asks this)."""
+    in_network = (ThingsGroup.network_sid == network_sid, Sim.product == PRODUCT)
+    locked = select(Sim.sid).join(ThingsGroup, ThingsGroup.sid == Sim.things_group_sid)
+    locked = locked.where(*in_network, Sim.locked_ip == address)
+    live = select(DataSession.sim_sid).join(Sim, Sim.sid == DataSession.sim_sid)
+    live = live.join(ThingsGroup, ThingsGroup.sid == Sim.things_group_sid)
+    live = live.where(*in_network, DataSession.status == OPEN, DataSession.ue_ip == address)
+    return [*(await session.execute(locked)).scalars(), *(await session.execute(live)).scalars()]
+
+
 async def network_addresses(session: AsyncSession, network_sid: str) -> tuple[dict[str, str], dict[str, str]]:
     """What the network's Things hold now: locked addresses (address -> Thing sid) and live sessions' addresses
     (address -> Thing sid)."""
