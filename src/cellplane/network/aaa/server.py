@@ -30,7 +30,7 @@ from .writer import AccountingWriter
 
 log = logging.getLogger("cellplane.aaa")
 
-HOOK = "sim_status_changed"
+HOOK = "sims_status_changed"  # services.sims.STATUS_CHANGED_MANY: a batch of SIMs at a time
 # services/things.update: a Thing's services, locked address or group changed (re-read it once committed).
 THING_HOOK = "thing_changed"
 RESET_HOOK = "sim_reset"  # services/wireless_sims.complete_reset: end the SIM's sessions, it re-attaches
@@ -91,7 +91,7 @@ class AaaServer:
         gc.freeze()
         self.writer.start()
         self.refresher.start(since=since)
-        self.ctx.hooks.setdefault(HOOK, []).append(self.core.on_sim_status_changed)
+        self.ctx.hooks.setdefault(HOOK, []).append(self.core.on_sims_status_changed)
         self.ctx.hooks.setdefault(RESET_HOOK, []).append(self.core.on_sim_reset)
         self.ctx.hooks.setdefault(THING_HOOK, []).append(self.core.on_thing_changed)
         loop = asyncio.get_running_loop()
@@ -119,7 +119,7 @@ class AaaServer:
 
     async def stop(self) -> None:
         for name, hook in (
-            (HOOK, self.core.on_sim_status_changed),
+            (HOOK, self.core.on_sims_status_changed),
             (RESET_HOOK, self.core.on_sim_reset),
             (THING_HOOK, self.core.on_thing_changed),
         ):

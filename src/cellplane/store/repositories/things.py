@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, func, or_, select, update
@@ -101,6 +101,48 @@ async def network_addresses(session: AsyncSession, network_sid: str) -> tuple[di
         )
         live = {address: sim_sid for address, sim_sid in (await session.execute(stmt)).all() if address}
     return locked, live
+
+
+async def nat_rule_counts(session: AsyncSession, thing_sids: Collection[str]) -> dict[str, int]:
+    """How many NAT rules forward to each of these Things (those with none are absent)."""
+    found: dict[str, int] = {}
+    for part in _parts(list(thing_sids)):
+        stmt = select(NatRule.thing_sid, func.count()).where(NatRule.thing_sid.in_(part)).group_by(NatRule.thing_sid)
+        found.update({sid: int(count) for sid, count in (await session.execute(stmt)).all()})
+    return found
+
+
+async def update_things(session: AsyncSession, thing_sids: Sequence[str], values: dict[str, Any]) -> None:
+    """Give these Things the same new values, a few statements for any number; the session's loaded Things are
+    updated in place (evaluated in Python, no read back)."""
+    for part in _parts(list(thing_sids)):
+        stmt = update(Sim).where(Sim.sid.in_(part)).values(**values)
+        await session.execute(stmt.execution_options(synchronize_session="evaluate"))
+
+
+async def things_for_update(session: AsyncSession, account_sid: str, thing_sids: Sequence[str]) -> dict[str, Sim]:
+    """The account's Things among these sids, loaded fresh and (on PostgreSQL) row-locked until the transaction
+    ends, so the rules decided on them still hold when the changes are written."""
+    found: dict[str, Sim] = {}
+    for part in _parts(list(thing_sids)):
+        stmt = things_query(account_sid).where(Sim.sid.in_(part)).with_for_update()
+        found.update({thing.sid: thing for thing in (await session.execute(stmt)).scalars()})
+    return found
+
+
+async def open_sessions(session: AsyncSession, sim_sids: Sequence[str]) -> dict[str, DataSession]:
+    """Each SIM's newest open data session (open_session for many)."""
+    found: dict[str, DataSession] = {}
+    for part in _parts(list(sim_sids)):
+        stmt = select(DataSession).where(DataSession.sim_sid.in_(part), DataSession.status == OPEN)
+        for row in (await session.execute(stmt.order_by(DataSession.sid))).scalars():
+            found[row.sim_sid] = row
+    return found
+
+
+def _parts(sids: list[str], size: int = 900) -> list[list[str]]:
+    """`IN` lists of at most `size` values (under SQLite's old bound-parameter limit)."""
+    return [sids[start : start + size] for start in range(0, len(sids), size)]
 
 
 async def nat_rules_to(session: AsyncSession, thing_sid: str) -> int:
