@@ -240,33 +240,35 @@ async def complete_update(session: AsyncSession, ctx: PlatformContext, sim_sid: 
 
 
 async def complete_updates(session: AsyncSession, ctx: PlatformContext, sim_sids: Sequence[str]) -> list[Sim]:
-    """The network confirmed: apply each SIM's pending status and fleet, and call its callback. One SELECT and a flush
-    for the lot (a bulk action's chunk is one job); a SIM no longer in flight is left alone, so a re-run is a no-op."""
-    loaded = (await session.execute(select(Sim).where(Sim.sid.in_(list(sim_sids))))).scalars()
-    done: list[Sim] = []
+    """The network confirmed: apply each SIM's pending status and fleet, and call its callback. Set-based for a batch
+    (a bulk action's chunk is one job): one write that also takes SQLite's write lock before anything is read (a read
+    first could not become a write once another writer committed), one SELECT, one UPDATE per distinct outcome, the
+    state history in one INSERT. A SIM no longer in flight is left alone, so a re-run is a no-op."""
     now = ctx.clock()
-    for sim in loaded:
-        if sim.status != "scheduled" or sim.pending_status is None:
-            continue
-        previous = sim.pending_status
+    await repo.touch_in_flight(session, sim_sids, now)
+    loaded = (await session.execute(select(Sim).where(Sim.sid.in_(list(sim_sids))))).scalars()
+    done = [sim for sim in loaded if sim.status == lifecycle.IN_FLIGHT and sim.pending_status is not None]
+    alike: dict[tuple[tuple[str, Any], ...], list[Sim]] = {}
+    for sim in done:
+        values: dict[str, Any] = {"status": sim.pending_status, "pending_status": None, "pending_fleet_set": False}
+        values.update(pending_fleet_sid=None, date_updated=now)
         if sim.pending_fleet_set:
-            sim.fleet_sid = sim.pending_fleet_sid
-        sim.status = previous
-        sim.pending_status = None
-        sim.pending_fleet_set = False
-        sim.pending_fleet_sid = None
-        if sim.status in lifecycle.CONNECTABLE and sim.date_activated is None:
-            sim.date_activated = now
-        sim.date_updated = now
-        # The Things' monthly fee needs every status a Thing had and when (issue 18): kept with the change.
-        things_billing.record_state_change(session, sim, now)
+            values["fleet_sid"] = sim.pending_fleet_sid
+        if sim.pending_status in lifecycle.CONNECTABLE and sim.date_activated is None:
+            values["date_activated"] = now
+        alike.setdefault(tuple(sorted(values.items())), []).append(sim)
+    for same, group in alike.items():
+        if not await repo.set_values(session, group, dict(same), lifecycle.IN_FLIGHT):
+            raise ConcurrentChange("A SIM changed while its update was being completed")  # rolled back; the job retries
+    # The Things' monthly fee needs every status a Thing had and when (issue 18): kept with the change.
+    await things_billing.record_state_changes(session, done, now)
+    for sim in done:
         if sim.product == PRODUCT:
             # Billing periods and the first settings update (Super SIM resources) follow the confirmed status.
             await billing.on_status_change(session, sim, now)
             await settings_updates.on_status_change(session, ctx, sim, now)
         _schedule_automatic(session, sim)
         notify(session, sim)
-        done.append(sim)
     if done:
         await announce_many(session, ctx, done)
     return done

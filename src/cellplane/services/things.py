@@ -19,7 +19,7 @@ from cellplane.domain import things as rules
 from cellplane.domain import things_bulk as bulk_rules
 from cellplane.domain import things_config as config
 from cellplane.domain.caller import Caller
-from cellplane.domain.errors import CellplaneError, InvalidParameter, NotFound
+from cellplane.domain.errors import CellplaneError, ConcurrentChange, InvalidParameter, NotFound
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue
@@ -28,6 +28,7 @@ from cellplane.services.things_networks import ensure_defaults
 from cellplane.services.things_profiles import address_in_pools
 from cellplane.store.models import DataSession, IpPool, Sim, ThingsGroup
 from cellplane.store.models.base import utcnow
+from cellplane.store.repositories import sims as sim_repo
 from cellplane.store.repositories import things as repo
 from cellplane.store.repositories import things_tags as tag_repo
 
@@ -145,6 +146,15 @@ class _Batch:
     pools: dict[str, list[IpPool]] = field(default_factory=dict)
     addresses: dict[str, tuple[dict[str, str], dict[str, str]]] = field(default_factory=dict)
     nat: dict[str, int] | None = None
+    # Strong references: the session's identity map is weak, so a group nobody holds is read again per Thing.
+    groups: dict[str, ThingsGroup | None] = field(default_factory=dict)
+
+    async def group(self, session: AsyncSession, caller: Caller, sid: str) -> ThingsGroup | None:
+        """The account's Things Group by sid (None when it is not the account's), read once a batch."""
+        if sid not in self.groups:
+            found = await session.get(ThingsGroup, sid)
+            self.groups[sid] = found if found is not None and found.account_sid == caller.account_sid else None
+        return self.groups[sid]
 
     async def default_group_sid(self, session: AsyncSession, caller: Caller) -> str:
         if self.default_group is None:
@@ -185,16 +195,16 @@ async def _decide(session: AsyncSession, caller: Caller, batch: _Batch, thing: S
     target = rules.check_transition(thing.status, thing.pending_status, change.state) if change.state else None
     group_sid = thing.things_group_sid
     if change.things_group_id is not None and change.things_group_id != group_sid:
-        group = await _group(session, caller, change.things_group_id)
+        group = await batch.group(session, caller, change.things_group_id)
         if group is None:
             raise InvalidParameter("thingsGroupId", f"Things Group {change.things_group_id} was not found")
         group_sid = group.sid
     if group_sid is None:
         group_sid = await batch.default_group_sid(session, caller)
-    group = await _group(session, caller, group_sid)
+    group = await batch.group(session, caller, group_sid)
     assert group is not None
     if group_sid != thing.things_group_sid and thing.things_group_sid is not None:
-        current = await _group(session, caller, thing.things_group_sid)
+        current = await batch.group(session, caller, thing.things_group_sid)
         moves = current is None or current.network_sid != group.network_sid
         if moves and await batch.nat_rules_to(session, thing.sid):
             raise InvalidParameter(
@@ -245,11 +255,13 @@ async def _apply(session: AsyncSession, ctx: PlatformContext, caller: Caller, pl
     if tag_changes:
         await tag_repo.replace_tags_many(session, caller.account_sid, tag_changes)
     now = utcnow()
-    alike: dict[tuple[tuple[str, object], ...], list[str]] = {}
+    alike: dict[tuple[str, tuple[tuple[str, object], ...]], list[Sim]] = {}
     for thing, plan in plans:
-        alike.setdefault(tuple(sorted(plan.values.items())), []).append(thing.sid)
-    for values, sids in alike.items():
-        await repo.update_things(session, sids, {**dict(values), "date_updated": now})
+        alike.setdefault((thing.status, tuple(sorted(plan.values.items()))), []).append(thing)
+    for (status, values), things in alike.items():
+        # Only where the status is still the one the rules were decided on (as the lifecycle's writes always are).
+        if not await sim_repo.set_values(session, things, {**dict(values), "date_updated": now}, status):
+            raise ConcurrentChange("The Thing changed while this change was being made; fetch it and retry")
     moving = [thing.sid for thing, plan in plans if plan.target is not None]
     if len(moving) == 1:
         enqueue(session, SIM_UPDATE_JOB, {"sim_sid": moving[0]}, delay=ctx.sim_update_delay)
@@ -259,13 +271,6 @@ async def _apply(session: AsyncSession, ctx: PlatformContext, caller: Caller, pl
     for thing, _ in plans:
         for hook in ctx.hooks.get("thing_changed", []):
             hook(thing)
-
-
-async def _group(session: AsyncSession, caller: Caller, sid: str) -> ThingsGroup | None:
-    """The account's Things Group by sid; from the session's identity map when loaded already (a bulk action's
-    batch asks for the same group for every item)."""
-    group = await session.get(ThingsGroup, sid)
-    return group if group is not None and group.account_sid == caller.account_sid else None
 
 
 async def _check_lock(session: AsyncSession, batch: _Batch, thing: Sim, network_sid: str, locked: object) -> str:

@@ -14,9 +14,10 @@ done. Between chunks the transaction ends, so the API and other jobs get the dat
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain import things_bulk as rules
@@ -218,20 +219,7 @@ async def run_batch(ctx: PlatformContext, payload: dict[str, Any]) -> None:
             )
         ).all()
         errors = await _run_chunk(session, ctx, caller, bulk, [thing_sid for _, thing_sid in pending])
-        if pending:
-            await session.execute(
-                update(BulkItem),
-                [
-                    {
-                        "bulk_sid": sid,
-                        "position": position,
-                        "outcome": rules.SUCCEEDED if error is None else rules.FAILED,
-                        "error": error,
-                        "date_updated": now,
-                    }
-                    for (position, _), error in zip(pending, errors, strict=True)
-                ],
-            )
+        await _record_outcomes(session, sid, [position for position, _ in pending], errors, now)
         failed = sum(error is not None for error in errors)
         await session.execute(
             update(BulkAction)
@@ -251,6 +239,33 @@ async def run_batch(ctx: PlatformContext, payload: dict[str, Any]) -> None:
             await session.refresh(bulk)
             await _announce(session, bulk)
     ctx.wake_workers()  # the next chunk (and the chunk's state changes) at once, not at the next poll
+
+
+async def _record_outcomes(
+    session: AsyncSession, sid: str, positions: list[int], errors: list[str | None], at: datetime
+) -> None:
+    """The chunk's item outcomes: the succeeded ones in one UPDATE, the failed ones (each with its reason) in one
+    executemany."""
+    done = [position for position, error in zip(positions, errors, strict=True) if error is None]
+    refused = [
+        {"at_position": position, "reason": error}
+        for position, error in zip(positions, errors, strict=True)
+        if error is not None
+    ]
+    items = BulkItem.__table__
+    if done:
+        await session.execute(
+            update(items)
+            .where(items.c.bulk_sid == sid, items.c.position.in_(done))
+            .values(outcome=rules.SUCCEEDED, error=None, date_updated=at)
+        )
+    if refused:
+        stmt = (
+            update(items)
+            .where(items.c.bulk_sid == sid, items.c.position == bindparam("at_position"))
+            .values(outcome=rules.FAILED, error=bindparam("reason"), date_updated=at)
+        )
+        await session.execute(stmt, refused)
 
 
 async def _announce(session: AsyncSession, bulk: BulkAction) -> None:

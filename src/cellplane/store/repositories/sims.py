@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -112,6 +112,32 @@ async def claim_unowned(session: AsyncSession, sim: Sim, account_sid: str, at: d
     return await write_if(
         session, sim, {"account_sid": None}, account_sid=account_sid, claimed_at=at, date_created=at, date_updated=at
     )
+
+
+async def set_values(session: AsyncSession, sims: Sequence[Sim], values: dict[str, Any], status: str) -> bool:
+    """write_if for many: give these loaded SIMs, all seen in `status`, the same new values, a statement per 900 rows,
+    only where the status is still that. True when every row matched; the loaded SIMs then show the new values
+    without being marked dirty."""
+    matched = 0
+    for start in range(0, len(sims), 900):
+        part = [sim.sid for sim in sims[start : start + 900]]
+        stmt = update(Sim).where(Sim.sid.in_(part), Sim.status == status).values(**values)
+        result = await session.execute(stmt.execution_options(synchronize_session=False))
+        matched += getattr(result, "rowcount", 0)
+    if matched != len(sims):
+        return False
+    for sim in sims:
+        for name, value in values.items():
+            set_committed_value(sim, name, value)
+    return True
+
+
+async def touch_in_flight(session: AsyncSession, sids: Sequence[str], at: datetime) -> None:
+    """Stamp those of these SIMs that have an update in flight (the first statement of completing them: a write)."""
+    for start in range(0, len(sids), 900):
+        part = list(sids[start : start + 900])
+        stmt = update(Sim).where(Sim.sid.in_(part), Sim.status == "scheduled").values(date_updated=at)
+        await session.execute(stmt.execution_options(synchronize_session=False))
 
 
 async def write_if(session: AsyncSession, sim: Sim, seen: dict[str, Any], **values: Any) -> bool:

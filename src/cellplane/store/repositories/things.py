@@ -112,14 +112,6 @@ async def nat_rule_counts(session: AsyncSession, thing_sids: Collection[str]) ->
     return found
 
 
-async def update_things(session: AsyncSession, thing_sids: Sequence[str], values: dict[str, Any]) -> None:
-    """Give these Things the same new values, a few statements for any number; the session's loaded Things are
-    updated in place (evaluated in Python, no read back)."""
-    for part in _parts(list(thing_sids)):
-        stmt = update(Sim).where(Sim.sid.in_(part)).values(**values)
-        await session.execute(stmt.execution_options(synchronize_session="evaluate"))
-
-
 async def things_for_update(session: AsyncSession, account_sid: str, thing_sids: Sequence[str]) -> dict[str, Sim]:
     """The account's Things among these sids, loaded fresh and (on PostgreSQL) row-locked until the transaction
     ends, so the rules decided on them still hold when the changes are written."""
