@@ -246,8 +246,11 @@ async def complete_updates(session: AsyncSession, ctx: PlatformContext, sim_sids
     state history in one INSERT. A SIM no longer in flight is left alone, so a re-run is a no-op."""
     now = ctx.clock()
     await repo.touch_in_flight(session, sim_sids, now)
-    loaded = (await session.execute(select(Sim).where(Sim.sid.in_(list(sim_sids))))).scalars()
-    done = [sim for sim in loaded if sim.status == lifecycle.IN_FLIGHT and sim.pending_status is not None]
+    done = [
+        sim
+        for sim in await repo.by_sids(session, sim_sids)
+        if sim.status == lifecycle.IN_FLIGHT and sim.pending_status is not None
+    ]
     alike: dict[tuple[tuple[str, Any], ...], list[Sim]] = {}
     for sim in done:
         values: dict[str, Any] = {"status": sim.pending_status, "pending_status": None, "pending_fleet_set": False}

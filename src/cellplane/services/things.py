@@ -9,6 +9,7 @@ RETIRED Thing's live sessions get a Disconnect-Request. `services` and `lockedIp
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from cellplane.store.repositories import things as repo
 from cellplane.store.repositories import things_tags as tag_repo
 
 _UNSET = object()
+_YIELD_EVERY = 100
 
 
 @dataclass
@@ -113,7 +115,9 @@ async def update_many(
     batch = _Batch([thing.sid for thing, _ in changes])
     outcomes: list[Outcome] = []
     plans: list[tuple[Sim, _Plan]] = []
-    for thing, change in changes:
+    for index, (thing, change) in enumerate(changes):
+        if index and index % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # a batch of hundreds: let the API's requests in between (they share the loop)
         try:
             plan = await _decide(session, caller, batch, thing, change)
         except CellplaneError as refused:

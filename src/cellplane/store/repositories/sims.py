@@ -114,6 +114,15 @@ async def claim_unowned(session: AsyncSession, sim: Sim, account_sid: str, at: d
     )
 
 
+async def by_sids(session: AsyncSession, sids: Sequence[str]) -> list[Sim]:
+    """These SIMs, read 100 at a time: building rows into objects holds the event loop, which the API shares."""
+    found: list[Sim] = []
+    for start in range(0, len(sids), 100):
+        part = list(sids[start : start + 100])
+        found.extend((await session.execute(select(Sim).where(Sim.sid.in_(part)))).scalars())
+    return found
+
+
 async def set_values(session: AsyncSession, sims: Sequence[Sim], values: dict[str, Any], status: str) -> bool:
     """write_if for many: give these loaded SIMs, all seen in `status`, the same new values, a statement per 900 rows,
     only where the status is still that. True when every row matched; the loaded SIMs then show the new values

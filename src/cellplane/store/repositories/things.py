@@ -114,9 +114,10 @@ async def nat_rule_counts(session: AsyncSession, thing_sids: Collection[str]) ->
 
 async def things_for_update(session: AsyncSession, account_sid: str, thing_sids: Sequence[str]) -> dict[str, Sim]:
     """The account's Things among these sids, loaded fresh and (on PostgreSQL) row-locked until the transaction
-    ends, so the rules decided on them still hold when the changes are written."""
+    ends, so the rules decided on them still hold when the changes are written. Read 100 at a time: building the
+    rows into objects holds the event loop, and the API shares it."""
     found: dict[str, Sim] = {}
-    for part in _parts(list(thing_sids)):
+    for part in _parts(list(thing_sids), 100):
         stmt = things_query(account_sid).where(Sim.sid.in_(part)).with_for_update()
         found.update({thing.sid: thing for thing in (await session.execute(stmt)).scalars()})
     return found
