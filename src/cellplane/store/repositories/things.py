@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.domain.things import PRODUCT
@@ -112,13 +113,32 @@ async def nat_rule_counts(session: AsyncSession, thing_sids: Collection[str]) ->
     return found
 
 
+# What the rules of a Thing change read (services.things.update_many) and the AAA's hook after it; any other column of
+# a Thing loaded for a bulk action raises rather than being read one Thing at a time.
+_RULE_COLUMNS = load_only(
+    Sim.sid,
+    Sim.account_sid,
+    Sim.product,
+    Sim.imsi,
+    Sim.status,
+    Sim.pending_status,
+    Sim.things_group_sid,
+    Sim.locked_ip,
+    Sim.imei_lock,
+    Sim.services_data,
+    Sim.services_sms,
+    Sim.date_updated,
+    raiseload=True,
+)
+
+
 async def things_for_update(session: AsyncSession, account_sid: str, thing_sids: Sequence[str]) -> dict[str, Sim]:
     """The account's Things among these sids, loaded fresh and (on PostgreSQL) row-locked until the transaction
     ends, so the rules decided on them still hold when the changes are written. Read 100 at a time: building the
     rows into objects holds the event loop, and the API shares it."""
     found: dict[str, Sim] = {}
     for part in _parts(list(thing_sids), 100):
-        stmt = things_query(account_sid).where(Sim.sid.in_(part)).with_for_update()
+        stmt = things_query(account_sid).where(Sim.sid.in_(part)).options(_RULE_COLUMNS).with_for_update()
         found.update({thing.sid: thing for thing in (await session.execute(stmt)).scalars()})
     return found
 
