@@ -138,8 +138,12 @@ async def things_for_update(session: AsyncSession, account_sid: str, thing_sids:
     rows into objects holds the event loop, and the API shares it."""
     found: dict[str, Sim] = {}
     for part in _parts(list(thing_sids), 100):
-        stmt = things_query(account_sid).where(Sim.sid.in_(part)).options(_RULE_COLUMNS).with_for_update()
-        found.update({thing.sid: thing for thing in (await session.execute(stmt)).scalars()})
+        # By primary key only, the account checked here: with the account in the WHERE, PostgreSQL on fresh
+        # statistics (a fleet just provisioned) took the account's index and walked all its SIMs for each part.
+        stmt = select(Sim).where(Sim.sid.in_(part)).options(_RULE_COLUMNS).with_for_update()
+        for thing in (await session.execute(stmt)).scalars():
+            if thing.account_sid == account_sid and thing.product == PRODUCT:
+                found[thing.sid] = thing
     return found
 
 
