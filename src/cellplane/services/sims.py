@@ -241,14 +241,12 @@ async def complete_update(session: AsyncSession, ctx: PlatformContext, sim_sid: 
 
 async def complete_updates(session: AsyncSession, ctx: PlatformContext, sim_sids: Sequence[str]) -> list[Sim]:
     """The network confirmed: apply each SIM's pending status and fleet, and call its callback. Set-based for a batch
-    (a bulk action's chunk is one job): one write that also takes SQLite's write lock before anything is read (a read
-    first could not become a write once another writer committed), one SELECT, one UPDATE per distinct outcome, the
-    state history in one INSERT. A SIM no longer in flight is left alone, so a re-run is a no-op."""
+    (a bulk action's chunk is one job): the SIMs locked and read in a few statements, one UPDATE per distinct outcome,
+    the state history in one INSERT. A SIM no longer in flight is left alone, so a re-run is a no-op."""
     now = ctx.clock()
-    await repo.touch_in_flight(session, sim_sids, now)
     done = [
         sim
-        for sim in await repo.by_sids(session, sim_sids)
+        for sim in await repo.lock_for_completion(session, sim_sids, now)
         if sim.status == lifecycle.IN_FLIGHT and sim.pending_status is not None
     ]
     alike: dict[tuple[tuple[str, Any], ...], list[Sim]] = {}

@@ -114,12 +114,20 @@ async def claim_unowned(session: AsyncSession, sim: Sim, account_sid: str, at: d
     )
 
 
-async def by_sids(session: AsyncSession, sids: Sequence[str]) -> list[Sim]:
-    """These SIMs, read 100 at a time: building rows into objects holds the event loop, which the API shares."""
+async def lock_for_completion(session: AsyncSession, sids: Sequence[str], at: datetime) -> list[Sim]:
+    """These SIMs, locked for the rest of the transaction and read 100 at a time (building rows into objects holds
+    the event loop, which the API shares). On SQLite the first statement is a write (those in flight are stamped):
+    it takes the database's write lock before anything is read, as a read first could not become a write once
+    another writer committed. On PostgreSQL the rows are read FOR UPDATE."""
+    if session.bind.dialect.name == "sqlite":
+        for start in range(0, len(sids), 900):
+            part = list(sids[start : start + 900])
+            stmt = update(Sim).where(Sim.sid.in_(part), Sim.status == "scheduled").values(date_updated=at)
+            await session.execute(stmt.execution_options(synchronize_session=False))
     found: list[Sim] = []
     for start in range(0, len(sids), 100):
         part = list(sids[start : start + 100])
-        found.extend((await session.execute(select(Sim).where(Sim.sid.in_(part)))).scalars())
+        found.extend((await session.execute(select(Sim).where(Sim.sid.in_(part)).with_for_update())).scalars())
     return found
 
 
@@ -139,14 +147,6 @@ async def set_values(session: AsyncSession, sims: Sequence[Sim], values: dict[st
         for name, value in values.items():
             set_committed_value(sim, name, value)
     return True
-
-
-async def touch_in_flight(session: AsyncSession, sids: Sequence[str], at: datetime) -> None:
-    """Stamp those of these SIMs that have an update in flight (the first statement of completing them: a write)."""
-    for start in range(0, len(sids), 900):
-        part = list(sids[start : start + 900])
-        stmt = update(Sim).where(Sim.sid.in_(part), Sim.status == "scheduled").values(date_updated=at)
-        await session.execute(stmt.execution_options(synchronize_session=False))
 
 
 async def write_if(session: AsyncSession, sim: Sim, seen: dict[str, Any], **values: Any) -> bool:
