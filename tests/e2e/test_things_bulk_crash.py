@@ -2,7 +2,7 @@
 stopped and every item is done exactly once. The test counts the state changes (each Thing in exactly one queued
 `sim_update` job: an item done twice would queue it again, or fail on the change in flight; and exactly one recorded
 state change per Thing once the jobs ran) and the webhooks (one at the end). Chunks of 25 Things (the default is
-500) make 40 transactions of the action, so the kill lands between or inside them."""
+200) make 40 transactions of the action, so the kill lands between or inside them."""
 
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     billing_report_download_ttl: float = 86_400.0
     # Bulk actions: Things per transaction (one chunk's rules, writes and progress commit together; between chunks
     # the API and other jobs get the database). Smaller keeps other requests' latency lower, larger is quicker.
-    bulk_chunk: int = 500
+    bulk_chunk: int = 200
     # The token endpoints, per source address and per client id (a token bucket each): slows secret guessing.
     token_rate_limit: float = 5.0
     token_rate_burst: float = 50.0

@@ -1,5 +1,5 @@
 """Bulk actions over Things (THINGS.md): the selection is frozen into items when the action is created, then the
-`things_bulk` job runs them a chunk at a time (`bulk_chunk` Things, 500 by default) through
+`things_bulk` job runs them a chunk at a time (`bulk_chunk` Things, 200 by default) through
 `services.things.update_many`, the same rule function the single-Thing PATCH calls with one Thing, so every rule
 holds per item and a refused item fails with its reason. A chunk is read once and written set-based (one UPDATE of
 the Things per distinct change, one executemany of the items' outcomes, one `sim_update` job for its state changes).
