@@ -6,7 +6,8 @@ the platform's job path and API); one account; N Things provisioned through /adm
 `POST /things/v1/bulkActions {"action": "activate", "selection": {"thingsGroupId": <default group>}}` and the clock
 runs until its `status` is `completed` (every item accepted through the single-Thing service code, its state change
 queued) and, separately, until every Thing is ACTIVE (the `sim_update` jobs done). Meanwhile one client asks
-`GET /things/v1/things/{id}` of random Things back to back; its p50/p99 are reported.
+`GET /things/v1/things/{id}` of random Things back to back; its p50/p99 are reported, and, as the reference of the
+same run, the same client's p50/p99 over 10 s just before the action (nothing else running on the platform).
 
     .venv/bin/python bench/bulk.py --count 100000 --backends sqlite postgres
 """
@@ -37,6 +38,7 @@ CLI = [sys.executable, "-m", "cellplane.cli.main"]
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
 ACTION = os.environ.get("BENCH_BULK_ACTION", "activate")
 PARAMETERS = {"addTags": {"tags": ["bench"]}}
+IDLE_S = 10.0
 
 
 def free_port() -> int:
@@ -60,7 +62,7 @@ async def _active(url: str) -> int:
     return int(count)
 
 
-def run(backend: str, count: int) -> dict[str, float]:
+def run(backend: str, count: int, chunk: int | None = None) -> dict[str, float]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"cellplane-bench-bulk-{backend}-"))
     port = free_port()
     token = uuid.uuid4().hex
@@ -74,6 +76,8 @@ def run(backend: str, count: int) -> dict[str, float]:
         CELLPLANE_GATEWAY_ENABLED="false",
         CELLPLANE_SMSC_ENABLED="false",
     )
+    if chunk is not None:
+        env["CELLPLANE_BULK_CHUNK"] = str(chunk)
     database = f"sqlite+aiosqlite:///{data_dir / 'cellplane.db'}"
     if backend == "postgres":
         name = f"bench_bulk_{uuid.uuid4().hex[:8]}"
@@ -126,6 +130,22 @@ def run(backend: str, count: int) -> dict[str, float]:
                     client.get(f"/things/{random.choice(sids)}").raise_for_status()
                     latencies.append(time.perf_counter() - started)
 
+        # The reference, measured in the same run: the same probe for IDLE_S seconds with no bulk action running.
+        idle_stop = threading.Event()
+        idle: list[float] = []
+
+        def idle_probe() -> None:
+            with httpx.Client(base_url=base + "/things/v1", auth=auth, timeout=60) as client:
+                while not idle_stop.is_set():
+                    started = time.perf_counter()
+                    client.get(f"/things/{random.choice(sids)}").raise_for_status()
+                    idle.append(time.perf_counter() - started)
+
+        idler = threading.Thread(target=idle_probe, daemon=True)
+        idler.start()
+        time.sleep(IDLE_S)
+        idle_stop.set()
+        idler.join()
         prober = threading.Thread(target=probe, daemon=True)
         started = time.monotonic()
         posted = things.post(
@@ -144,6 +164,7 @@ def run(backend: str, count: int) -> dict[str, float]:
         stop.set()
         prober.join()
         ordered = sorted(latencies)
+        quiet = sorted(idle)
         return {
             "count": count,
             "bulk_completed_s": round(bulk_done, 1),
@@ -152,6 +173,9 @@ def run(backend: str, count: int) -> dict[str, float]:
             "probes": len(ordered),
             "p50_ms": round(statistics.median(ordered) * 1000, 1),
             "p99_ms": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 1),
+            "idle_probes": len(quiet),
+            "idle_p50_ms": round(statistics.median(quiet) * 1000, 1),
+            "idle_p99_ms": round(quiet[int(len(quiet) * 0.99) - 1] * 1000, 1),
         }
     finally:
         server.terminate()
@@ -164,9 +188,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
+    parser.add_argument("--chunk", type=int, default=None, help="CELLPLANE_BULK_CHUNK (default: the platform's)")
     args = parser.parse_args()
     for backend in args.backends:
-        print(backend, run(backend, args.count), flush=True)
+        print(backend, run(backend, args.count, args.chunk), flush=True)
 
 
 if __name__ == "__main__":

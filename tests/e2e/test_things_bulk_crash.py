@@ -1,7 +1,8 @@
 """A bulk action over a tag selection of 1,000 Things survives kill -9 halfway: restarted, it resumes where it
-stopped and every item is done exactly once. The test counts the state changes (one `sim_update` job per Thing:
-an item done twice would queue a second one, or fail on the change in flight) and the webhooks (one at the end).
-Items run at about 40-80 a second here (each through the single-Thing service code): the test takes a minute or two."""
+stopped and every item is done exactly once. The test counts the state changes (each Thing in exactly one queued
+`sim_update` job: an item done twice would queue it again, or fail on the change in flight; and exactly one recorded
+state change per Thing once the jobs ran) and the webhooks (one at the end). Chunks of 25 Things (the default is
+200) make 40 transactions of the action, so the kill lands between or inside them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cellplane.store.models import Job, ThingTag
+from cellplane.store.models import Job, ThingStateChange, ThingTag
 from tests.conftest import Account
 from tests.e2e.test_ip_commands_durability import own_server
 from tests.e2e.test_things_api import http, things_of
@@ -28,7 +29,7 @@ COUNT = 1000
 @pytest.fixture
 def crashing_server(server: Server, tmp_path: Path) -> Iterator[Server]:
     # A short lease: the batch the crash interrupted is taken up again two seconds after the restart.
-    with own_server(server.backend, tmp_path, CELLPLANE_JOB_LEASE_SECONDS="2") as instance:
+    with own_server(server.backend, tmp_path, CELLPLANE_JOB_LEASE_SECONDS="2", CELLPLANE_BULK_CHUNK="25") as instance:
         yield instance
 
 
@@ -58,12 +59,22 @@ def test_kill_9_halfway_through_a_bulk_action_does_every_item_exactly_once(crash
             failed = client.get(f"{location}/items", params={"outcome": "failed"}).json()["items"]
             assert failed == []
 
-        async def state_changes(session: AsyncSession) -> list[str]:
-            jobs = (await session.execute(select(Job.payload).where(Job.kind == "sim_update"))).scalars()
-            return [str(payload["sim_sid"]) for payload in jobs]
+            deadline = time.monotonic() + 120
+            active = {"state": "ACTIVE", "pageSize": COUNT}
+            while len(client.get("/things", params=active).json()["items"]) < COUNT:
+                assert time.monotonic() < deadline, "the state changes did not all complete"
+                time.sleep(0.2)
 
-        changed = database.run(crashing_server, state_changes)
-        assert sorted(changed) == sorted(t["sid"] for t in things)  # each Thing's change queued exactly once
+        async def state_changes(session: AsyncSession) -> tuple[list[str], list[str]]:
+            jobs = (await session.execute(select(Job.payload).where(Job.kind == "sim_update"))).scalars()
+            queued = [str(sid) for payload in jobs for sid in payload.get("sim_sids", [payload.get("sim_sid")])]
+            recorded = (await session.execute(select(ThingStateChange.sim_sid))).scalars()
+            return queued, [str(sid) for sid in recorded]
+
+        queued, recorded = database.run(crashing_server, state_changes)
+        sids = sorted(t["sid"] for t in things)
+        assert sorted(queued) == sids  # each Thing's change queued exactly once
+        assert sorted(recorded) == sids  # and made exactly once
         hooks = receiver.wait_for(lambda got: len(got) >= 1)
         time.sleep(1.0)
         assert len(receiver.received) == 1 and hooks[0].params["succeeded"] == str(COUNT)

@@ -66,6 +66,7 @@ class Platform:
             sim_update_delay=settings.sim_update_delay,
             report_inline_lines=settings.billing_report_inline_lines,
             report_download_ttl=settings.billing_report_download_ttl,
+            bulk_chunk=settings.bulk_chunk,
         )
         self.callback_targets = callback_policy(settings)
         self.http = guarded_client(

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # Billing reports (issue 18): one with more lines than this is a 302 to a stored download, kept this many seconds.
     billing_report_inline_lines: int = 10_000
     billing_report_download_ttl: float = 86_400.0
+    # Bulk actions: Things per transaction (one chunk's rules, writes and progress commit together; between chunks
+    # the API and other jobs get the database). Smaller keeps other requests' latency lower, larger is quicker.
+    bulk_chunk: int = 200
     # The token endpoints, per source address and per client id (a token bucket each): slows secret guessing.
     token_rate_limit: float = 5.0
     token_rate_burst: float = 50.0

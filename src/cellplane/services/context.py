@@ -33,6 +33,8 @@ class PlatformContext:
     # Billing reports: more lines than this answer 302 to a stored download, which expires after the TTL (seconds).
     report_inline_lines: int = 10_000
     report_download_ttl: float = 86_400.0
+    # Things a bulk action changes per transaction (services/things_bulk.py).
+    bulk_chunk: int = 200
     # One event per job runner: a wake-up must reach every runner, and one runner clearing its event
     # must not swallow another's.
     wakers: list[asyncio.Event] = field(default_factory=list)

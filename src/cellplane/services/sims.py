@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,9 @@ SIM_UPDATE_JOB = "sim_update"
 # A sim_update job with this action applies a timed transition (lifecycle.AUTOMATIC) instead of an update.
 AUTOMATIC_ACTION = "automatic"
 PRODUCT = "supersim"
+# Hooks the network registers: one SIM at a time, or a batch of SIMs (services.sims.announce_many).
+STATUS_CHANGED = "sim_status_changed"
+STATUS_CHANGED_MANY = "sims_status_changed"
 _UNCHANGED = object()
 
 
@@ -230,42 +234,67 @@ def _check_fleet_in_flight(sim: Sim, fleet_sid: str | None) -> None:
 
 
 async def complete_update(session: AsyncSession, ctx: PlatformContext, sim_sid: str) -> Sim | None:
-    """The network confirmed: apply the pending status and fleet, and call the SIM's callback."""
-    sim = await session.get(Sim, sim_sid)
-    if sim is None or sim.status != "scheduled" or sim.pending_status is None:
-        return None
-    previous = sim.pending_status
-    if sim.pending_fleet_set:
-        sim.fleet_sid = sim.pending_fleet_sid
-    sim.status = previous
-    sim.pending_status = None
-    sim.pending_fleet_set = False
-    sim.pending_fleet_sid = None
+    """The network confirmed one SIM's update (see complete_updates)."""
+    done = await complete_updates(session, ctx, [sim_sid])
+    return done[0] if done else None
+
+
+async def complete_updates(session: AsyncSession, ctx: PlatformContext, sim_sids: Sequence[str]) -> list[Sim]:
+    """The network confirmed: apply each SIM's pending status and fleet, and call its callback. Set-based for a batch
+    (a bulk action's chunk is one job): the SIMs locked and read in a few statements, one UPDATE per distinct outcome,
+    the state history in one INSERT. A SIM no longer in flight is left alone, so a re-run is a no-op."""
     now = ctx.clock()
-    if sim.status in lifecycle.CONNECTABLE and sim.date_activated is None:
-        sim.date_activated = now
-    sim.date_updated = now
+    done = [
+        sim
+        for sim in await repo.lock_for_completion(session, sim_sids, now)
+        if sim.status == lifecycle.IN_FLIGHT and sim.pending_status is not None
+    ]
+    alike: dict[tuple[tuple[str, Any], ...], list[Sim]] = {}
+    for sim in done:
+        values: dict[str, Any] = {"status": sim.pending_status, "pending_status": None, "pending_fleet_set": False}
+        values.update(pending_fleet_sid=None, date_updated=now)
+        if sim.pending_fleet_set:
+            values["fleet_sid"] = sim.pending_fleet_sid
+        if sim.pending_status in lifecycle.CONNECTABLE and sim.date_activated is None:
+            values["date_activated"] = now
+        alike.setdefault(tuple(sorted(values.items())), []).append(sim)
+    for same, group in alike.items():
+        if not await repo.set_values(session, group, dict(same), lifecycle.IN_FLIGHT):
+            raise ConcurrentChange("A SIM changed while its update was being completed")  # rolled back; the job retries
     # The Things' monthly fee needs every status a Thing had and when (issue 18): kept with the change.
-    things_billing.record_state_change(session, sim, now)
-    if sim.product == PRODUCT:
-        # Billing periods and the first settings update (Super SIM resources) follow the confirmed status.
-        await billing.on_status_change(session, sim, now)
-        await settings_updates.on_status_change(session, ctx, sim, now)
-    _schedule_automatic(session, sim)
-    notify(session, sim)
-    await announce(session, ctx, sim)
-    return sim
+    await things_billing.record_state_changes(session, done, now)
+    for sim in done:
+        if sim.product == PRODUCT:
+            # Billing periods and the first settings update (Super SIM resources) follow the confirmed status.
+            await billing.on_status_change(session, sim, now)
+            await settings_updates.on_status_change(session, ctx, sim, now)
+        _schedule_automatic(session, sim)
+        notify(session, sim)
+    if done:
+        await announce_many(session, ctx, done)
+    return done
 
 
 async def announce(session: AsyncSession, ctx: PlatformContext, sim: Sim) -> None:
-    """Tell the network in this process of a SIM's new status before it commits (so before any API read shows it):
-    each `sim_status_changed` hook (the AAA registers its own at start-up) gets the SIM and this session, which holds
-    the change already, and an awaitable result is awaited. Other nodes learn it from their poll of the database."""
+    """Tell the network in this process of a SIM's new status before it commits (see announce_many)."""
+    await announce_many(session, ctx, [sim])
+
+
+async def announce_many(session: AsyncSession, ctx: PlatformContext, changed: Sequence[Sim]) -> None:
+    """Tell the network in this process of SIMs' new status before it commits (so before any API read shows it):
+    each `sims_status_changed` hook (the AAA registers its own at start-up) gets the SIMs and this session, which
+    holds the change already, once for the lot; each `sim_status_changed` hook gets one SIM at a time. An awaitable
+    result is awaited. Other nodes learn it from their poll of the database."""
     await session.flush()
-    for hook in ctx.hooks.get("sim_status_changed", []):
-        result = hook(sim, session)
+    for batch_hook in ctx.hooks.get(STATUS_CHANGED_MANY, []):
+        result = batch_hook(list(changed), session)
         if inspect.isawaitable(result):
             await result
+    for sim in changed:
+        for hook in ctx.hooks.get(STATUS_CHANGED, []):
+            result = hook(sim, session)
+            if inspect.isawaitable(result):
+                await result
 
 
 def notify(session: AsyncSession, sim: Sim) -> None:

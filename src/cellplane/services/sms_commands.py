@@ -115,17 +115,14 @@ async def create(session: AsyncSession, ctx: PlatformContext, caller: Caller, re
     if refusal is not None:
         raise InvalidParameter("Sim", refusal)
     now = ctx.clock()
-    command = SmsCommand(
-        sid=new_sid(Prefix.SMS_COMMAND),
-        account_sid=sim.account_sid or caller.account_sid,
-        sim_sid=sim.sid,
-        payload=request.payload,
-        status=rules.QUEUED,
-        direction=rules.TO_SIM,
-        callback_url=request.callback_url or None,
-        callback_method=(request.callback_method or "POST") if request.callback_url else None,
-        date_created=now,
-        date_updated=now,
+    command = new_command(
+        sim.account_sid or caller.account_sid,
+        sim.sid,
+        request.payload,
+        rules.TO_SIM,
+        now,
+        callback_url=request.callback_url,
+        callback_method=request.callback_method,
     )
     repo.add(session, command)
     enqueue(session, SMS_COMMAND_JOB, {"sid": command.sid}, delay=ctx.command_delay)
@@ -221,16 +218,7 @@ async def record_received(
     if fleet is None or not fleet.sms_commands_enabled:
         return Verdict.NOT_SUBSCRIBED, None
     assert sim.account_sid is not None  # sim_by_imsi returns claimed SIMs only
-    command = SmsCommand(
-        sid=new_sid(Prefix.SMS_COMMAND),
-        account_sid=sim.account_sid,
-        sim_sid=sim.sid,
-        payload=text,
-        status=rules.RECEIVED,
-        direction=rules.FROM_SIM,
-        date_created=at,
-        date_updated=at,
-    )
+    command = new_command(sim.account_sid, sim.sid, text, rules.FROM_SIM, at)
     repo.add(session, command)
     command_outcome("sms", rules.FROM_SIM, rules.RECEIVED)
     if fleet.sms_commands_url:
@@ -238,6 +226,32 @@ async def record_received(
     await count_sms(session, ctx, sim, to_sim=False, now=at)
     await session.flush()
     return Verdict.ACCEPTED, command
+
+
+def new_command(
+    account_sid: str,
+    sim_sid: str,
+    payload: str,
+    direction: str,
+    at: datetime,
+    *,
+    callback_url: str | None = None,
+    callback_method: str | None = None,
+) -> SmsCommand:
+    """An SMS Command as every surface stores it (Super SIM's and the Things' SMS share the table and the delivery
+    job): one to the SIM starts `queued`, one from it `received`; a callback's method defaults to POST."""
+    return SmsCommand(
+        sid=new_sid(Prefix.SMS_COMMAND),
+        account_sid=account_sid,
+        sim_sid=sim_sid,
+        payload=payload,
+        status=rules.QUEUED if direction == rules.TO_SIM else rules.RECEIVED,
+        direction=direction,
+        callback_url=callback_url or None,
+        callback_method=(callback_method or "POST") if callback_url else None,
+        date_created=at,
+        date_updated=at,
+    )
 
 
 def _advance(

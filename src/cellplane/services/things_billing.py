@@ -3,11 +3,12 @@
 A report's lines are one per Thing of the scope (the account, one Things Group, or one Thing), each rated on its
 own: its data and SMS of the account's usage in the cycle, and its monthly fee from its state history. A Things
 Group's report holds the Things in the group now (a Thing moved mid-cycle is billed where it is at report time).
-The state history is written by `record_state_change`, in the transaction that completes each change.
+The state history is written by `record_state_changes`, in the transaction that completes each change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -41,10 +42,10 @@ class Report:
         return rating.total(self.lines)
 
 
-def record_state_change(session: AsyncSession, sim: Sim, at: datetime) -> None:
-    """A Thing's status was set to `sim.status` at `at`: remember it for the monthly-fee rule."""
-    if sim.product == PRODUCT:
-        repo.record_change(session, sim, at)
+async def record_state_changes(session: AsyncSession, sims: Sequence[Sim], at: datetime) -> None:
+    """Things' statuses were set to their `status` at `at`: remember them for the monthly-fee rule (other products'
+    SIMs are skipped)."""
+    await repo.record_changes(session, [sim for sim in sims if sim.product == PRODUCT], at)
 
 
 def _plan(row: PricePlan | None) -> rating.PricePlan:

@@ -1,25 +1,29 @@
 """Bulk actions over Things (THINGS.md): the selection is frozen into items when the action is created, then the
-`things_bulk` job runs them a batch at a time, each item through `services.things.update` (the single-Thing PATCH),
-so every rule holds per item and a refused item fails with its reason.
+`things_bulk` job runs them a chunk at a time (`bulk_chunk` Things, 200 by default) through
+`services.things.update_many`, the same rule function the single-Thing PATCH calls with one Thing, so every rule
+holds per item and a refused item fails with its reason. A chunk is read once and written set-based (one UPDATE of
+the Things per distinct change, one executemany of the items' outcomes, one `sim_update` job for its state changes).
 
-Exactly once across crashes: a batch is one transaction that first takes the action's row (an UPDATE: the write lock
-on SQLite, the row lock on PostgreSQL), then applies each pending item's change and writes its outcome, then queues
-the next batch's job. A crash rolls the whole batch back; the job's lease lapses and the batch runs again from the
-first item still pending. Two runs of the same batch (a job taken again after its lease) are serialised by that
-row lock, and the second finds the items done.
+Exactly once across crashes: a chunk is one transaction that first takes the action's row (an UPDATE: the write lock
+on SQLite, the row lock on PostgreSQL, where the chunk's Things are also locked FOR UPDATE), then applies the pending
+items' changes and writes their outcomes and the action's counters, then queues the next chunk's job. A crash rolls
+the whole chunk back; the job's lease lapses and the chunk runs again from the first item still pending. Two runs of
+the same chunk (a job taken again after its lease) are serialised by that row lock, and the second finds the items
+done. Between chunks the transaction ends, so the API and other jobs get the database.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain import things_bulk as rules
 from cellplane.domain.caller import Caller
-from cellplane.domain.errors import CellplaneError, InvalidParameter, NotFound
+from cellplane.domain.errors import InvalidParameter, NotFound
 from cellplane.domain.ids import Prefix, new_sid
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.services import things as things_service
@@ -33,7 +37,6 @@ from cellplane.store.repositories import things_tags as tag_repo
 from cellplane.store.repositories.paging import keyset_page
 
 BULK_JOB = "things_bulk"
-BATCH = 100
 _INSERT_CHUNK = 5000
 
 
@@ -163,21 +166,37 @@ def _change(bulk: BulkAction) -> things_service.ThingChange:
     return things_service.ThingChange()  # lockIp: the address is the Thing's own, found per item
 
 
-async def _apply(session: AsyncSession, ctx: PlatformContext, caller: Caller, bulk: BulkAction, thing_sid: str) -> None:
-    change = _change(bulk)
-    if bulk.action == "lockIp":
-        thing = await things_service.fetch(session, caller, thing_sid)
-        live = await things_service.live_session(session, thing)
-        if live is None or not live.ue_ip:
-            if thing.locked_ip is not None:
-                return
-            raise InvalidParameter("lockedIp", "The Thing has no live session whose address could be locked")
-        change.locked_ip = live.ue_ip
-    await things_service.update(session, ctx, caller, thing_sid, change, None)
+async def _run_chunk(
+    session: AsyncSession, ctx: PlatformContext, caller: Caller, bulk: BulkAction, thing_sids: list[str]
+) -> list[str | None]:
+    """Each item's error (None: done) for a chunk of the action's Things, through `services.things.update_many`, the
+    rules of the single-Thing PATCH: one read of the chunk, a few set-based writes."""
+    things = await repo.things_for_update(session, caller.account_sid, thing_sids)
+    errors: dict[str, str | None] = {}
+    changes: list[tuple[Sim, things_service.ThingChange]] = []
+    live = await repo.open_sessions(session, list(things)) if bulk.action == "lockIp" else {}
+    for sid in thing_sids:
+        thing = things.get(sid)
+        if thing is None:
+            errors[sid] = NotFound("Thing", sid).message
+            continue
+        change = _change(bulk)
+        if bulk.action == "lockIp":  # the address is the Thing's own live one
+            address = live[sid].ue_ip if sid in live else None
+            if not address:
+                reason = "The Thing has no live session whose address could be locked"
+                errors[sid] = None if thing.locked_ip is not None else InvalidParameter("lockedIp", reason).message
+                continue
+            change.locked_ip = address
+        changes.append((thing, change))
+    outcomes = await things_service.update_many(session, ctx, caller, changes)
+    for (thing, _), outcome in zip(changes, outcomes, strict=True):
+        errors[thing.sid] = outcome.error.message if outcome.error is not None else None
+    return [errors[sid] for sid in thing_sids]
 
 
 async def run_batch(ctx: PlatformContext, payload: dict[str, Any]) -> None:
-    """Job handler: one batch of a bulk action in one transaction (see the module's docstring)."""
+    """Job handler: one chunk of a bulk action in one transaction (see the module's docstring)."""
     sid = str(payload["bulk_sid"])
     async with ctx.sessions() as session, session.begin():
         now = utcnow()
@@ -191,43 +210,63 @@ async def run_batch(ctx: PlatformContext, payload: dict[str, Any]) -> None:
         bulk = await session.get(BulkAction, sid)
         assert bulk is not None
         caller = Caller(bulk.account_sid, "bulk:" + bulk.sid, frozenset({bulk.account_sid}))
+        chunk = max(1, ctx.bulk_chunk)
         pending = (
             await session.execute(
                 select(BulkItem.position, BulkItem.thing_sid)
                 .where(BulkItem.bulk_sid == sid, BulkItem.outcome == rules.PENDING)
                 .order_by(BulkItem.position)
-                .limit(BATCH)
+                .limit(chunk)
             )
         ).all()
-        succeeded = failed = 0
-        for position, thing_sid in pending:
-            error: str | None = None
-            try:
-                async with session.begin_nested():
-                    await _apply(session, ctx, caller, bulk, thing_sid)
-            except CellplaneError as refused:
-                error = refused.message
-            outcome = rules.SUCCEEDED if error is None else rules.FAILED
-            succeeded += error is None
-            failed += error is not None
-            await session.execute(
-                update(BulkItem)
-                .where(BulkItem.bulk_sid == sid, BulkItem.position == position)
-                .values(outcome=outcome, error=error, date_updated=utcnow())
-            )
+        errors = await _run_chunk(session, ctx, caller, bulk, [thing_sid for _, thing_sid in pending])
+        await _record_outcomes(session, sid, [position for position, _ in pending], errors, now)
+        failed = sum(error is not None for error in errors)
         await session.execute(
             update(BulkAction)
             .where(BulkAction.sid == sid)
-            .values(succeeded=BulkAction.succeeded + succeeded, failed=BulkAction.failed + failed)
+            .values(succeeded=BulkAction.succeeded + len(errors) - failed, failed=BulkAction.failed + failed)
+            .execution_options(synchronize_session=False)
         )
-        if len(pending) == BATCH:
+        if len(pending) == chunk:
             enqueue(session, BULK_JOB, {"bulk_sid": sid})
-            return
+        else:
+            await session.execute(
+                update(BulkAction)
+                .where(BulkAction.sid == sid)
+                .values(status=rules.COMPLETED, completed_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            await session.refresh(bulk)
+            await _announce(session, bulk)
+    ctx.wake_workers()  # the next chunk (and the chunk's state changes) at once, not at the next poll
+
+
+async def _record_outcomes(
+    session: AsyncSession, sid: str, positions: list[int], errors: list[str | None], at: datetime
+) -> None:
+    """The chunk's item outcomes: the succeeded ones in one UPDATE, the failed ones (each with its reason) in one
+    executemany."""
+    done = [position for position, error in zip(positions, errors, strict=True) if error is None]
+    refused = [
+        {"at_position": position, "reason": error}
+        for position, error in zip(positions, errors, strict=True)
+        if error is not None
+    ]
+    items = BulkItem.__table__
+    if done:
         await session.execute(
-            update(BulkAction).where(BulkAction.sid == sid).values(status=rules.COMPLETED, completed_at=utcnow())
+            update(items)
+            .where(items.c.bulk_sid == sid, items.c.position.in_(done))
+            .values(outcome=rules.SUCCEEDED, error=None, date_updated=at)
         )
-        await session.refresh(bulk)
-        await _announce(session, bulk)
+    if refused:
+        stmt = (
+            update(items)
+            .where(items.c.bulk_sid == sid, items.c.position == bindparam("at_position"))
+            .values(outcome=rules.FAILED, error=bindparam("reason"), date_updated=at)
+        )
+        await session.execute(stmt, refused)
 
 
 async def _announce(session: AsyncSession, bulk: BulkAction) -> None:

@@ -18,7 +18,7 @@ from cellplane.domain.policy import EventType, RejectCode
 from cellplane.protocols.sms import ShortMessage, measure
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue
-from cellplane.services.sms_commands import SMS_COMMAND_JOB, Verdict
+from cellplane.services.sms_commands import SMS_COMMAND_JOB, Verdict, new_command
 from cellplane.services.sms_usage import count_sms
 from cellplane.services.things import fetch
 from cellplane.store.models import ConnectionEvent, Sim, SmsCommand
@@ -61,16 +61,7 @@ async def send(
     if things.state_of(thing.status, thing.pending_status) != things.ACTIVE:
         raise InvalidParameter("state", f"Thing {thing.sid} is not ACTIVE: only an ACTIVE Thing takes SMS")
     now = ctx.clock()
-    command = SmsCommand(
-        sid=new_sid(Prefix.SMS_COMMAND),
-        account_sid=caller.account_sid,
-        sim_sid=thing.sid,
-        payload=text,
-        status=rules.QUEUED,
-        direction=rules.TO_SIM,
-        date_created=now,
-        date_updated=now,
-    )
+    command = new_command(caller.account_sid, thing.sid, text, rules.TO_SIM, now)
     repo.add(session, command)
     enqueue(session, SMS_COMMAND_JOB, {"sid": command.sid}, delay=ctx.command_delay)
     await session.flush()
@@ -99,16 +90,7 @@ async def record_received(
         return Verdict.BARRED, None
     text = message if isinstance(message, str) else message.hex()
     assert thing.account_sid is not None
-    command = SmsCommand(
-        sid=new_sid(Prefix.SMS_COMMAND),
-        account_sid=thing.account_sid,
-        sim_sid=thing.sid,
-        payload=text,
-        status=rules.RECEIVED,
-        direction=rules.FROM_SIM,
-        date_created=at,
-        date_updated=at,
-    )
+    command = new_command(thing.account_sid, thing.sid, text, rules.FROM_SIM, at)
     repo.add(session, command)
     await count_sms(session, ctx, thing, to_sim=False, now=at)
     await session.flush()

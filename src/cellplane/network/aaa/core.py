@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -314,17 +314,23 @@ class AaaCore:
         here. Without a session, act on what is known. Either way the SIM is re-read once the change is committed
         (and if it never commits, that re-read puts the cache back)."""
         if session is not None:
-            fresh = await network_policy.load_imsis(session, [sim.imsi], self.clock())
-            for imsi, snapshot in fresh.items():
-                self.update_policy(imsi, snapshot)
-        else:
-            policy = self.policies.of_sim(sim.sid) or self.policies.get(sim.imsi)
-            if policy is not None:
-                known = replace(policy, status=sim.status)
-                if sim.fleet_sid != policy.fleet_sid:
-                    known = self._with_fleet(known, sim.fleet_sid)
-                self.update_policy(policy.imsi, known)
+            await self.on_sims_status_changed([sim], session)
+            return
+        policy = self.policies.of_sim(sim.sid) or self.policies.get(sim.imsi)
+        if policy is not None:
+            known = replace(policy, status=sim.status)
+            if sim.fleet_sid != policy.fleet_sid:
+                known = self._with_fleet(known, sim.fleet_sid)
+            self.update_policy(policy.imsi, known)
         self.reload_soon(sim.imsi)
+
+    async def on_sims_status_changed(self, sims: Sequence[Any], session: AsyncSession) -> None:
+        """services/sims.announce_many: as on_sim_status_changed, for a batch (a bulk action's chunk) in one read."""
+        fresh = await network_policy.load_imsis(session, [sim.imsi for sim in sims], self.clock())
+        for imsi, snapshot in fresh.items():
+            self.update_policy(imsi, snapshot)
+        for sim in sims:
+            self.reload_soon(sim.imsi)
 
     def on_thing_changed(self, sim: Any) -> None:
         """services/things.update changed a Thing's services, locked address or group: re-read it once committed

@@ -31,7 +31,7 @@ from .writer import AccountingWriter
 
 log = logging.getLogger("cellplane.aaa")
 
-HOOK = "sim_status_changed"
+HOOK = "sims_status_changed"  # services.sims.STATUS_CHANGED_MANY: a batch of SIMs at a time
 # services/things.update: a Thing's services, locked address or group changed (re-read it once committed).
 THING_HOOK = "thing_changed"
 RESET_HOOK = "sim_reset"  # services/wireless_sims.complete_reset: end the SIM's sessions, it re-attaches
@@ -98,7 +98,7 @@ class AaaServer:
         if dsn is not None:
             self.listener = ChangeListener(dsn, self.refresher.reload_named, self.refresher.poll, kinds=POLICY_KINDS)
             await self.listener.start()
-        self.ctx.hooks.setdefault(HOOK, []).append(self.core.on_sim_status_changed)
+        self.ctx.hooks.setdefault(HOOK, []).append(self.core.on_sims_status_changed)
         self.ctx.hooks.setdefault(RESET_HOOK, []).append(self.core.on_sim_reset)
         self.ctx.hooks.setdefault(THING_HOOK, []).append(self.core.on_thing_changed)
         loop = asyncio.get_running_loop()
@@ -126,7 +126,7 @@ class AaaServer:
 
     async def stop(self) -> None:
         for name, hook in (
-            (HOOK, self.core.on_sim_status_changed),
+            (HOOK, self.core.on_sims_status_changed),
             (RESET_HOOK, self.core.on_sim_reset),
             (THING_HOOK, self.core.on_thing_changed),
         ):

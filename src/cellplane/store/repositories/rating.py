@@ -6,10 +6,11 @@ usage in the cycle), never a query per Thing: a report of 100,000 Things is thre
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain.things import PRODUCT
@@ -20,8 +21,11 @@ async def price_plan(session: AsyncSession, account_sid: str) -> PricePlan | Non
     return await session.get(PricePlan, account_sid)
 
 
-def record_change(session: AsyncSession, sim: Sim, at: datetime) -> None:
-    session.add(ThingStateChange(account_sid=sim.account_sid, sim_sid=sim.sid, status=sim.status, at=at))
+async def record_changes(session: AsyncSession, sims: Sequence[Sim], at: datetime) -> None:
+    """One state-history row per SIM (its current status from `at`), in one INSERT."""
+    if sims:
+        rows = [{"account_sid": sim.account_sid, "sim_sid": sim.sid, "status": sim.status, "at": at} for sim in sims]
+        await session.execute(insert(ThingStateChange.__table__), rows)  # Core: no ORM bookkeeping per row
 
 
 def _things(account_sid: str, group_sid: str | None, thing_sid: str | None) -> Select[Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -112,6 +112,41 @@ async def claim_unowned(session: AsyncSession, sim: Sim, account_sid: str, at: d
     return await write_if(
         session, sim, {"account_sid": None}, account_sid=account_sid, claimed_at=at, date_created=at, date_updated=at
     )
+
+
+async def lock_for_completion(session: AsyncSession, sids: Sequence[str], at: datetime) -> list[Sim]:
+    """These SIMs, locked for the rest of the transaction and read 100 at a time (building rows into objects holds
+    the event loop, which the API shares). On SQLite the first statement is a write (those in flight are stamped):
+    it takes the database's write lock before anything is read, as a read first could not become a write once
+    another writer committed. On PostgreSQL the rows are read FOR UPDATE."""
+    if session.bind.dialect.name == "sqlite":
+        for start in range(0, len(sids), 900):
+            part = list(sids[start : start + 900])
+            stmt = update(Sim).where(Sim.sid.in_(part), Sim.status == "scheduled").values(date_updated=at)
+            await session.execute(stmt.execution_options(synchronize_session=False))
+    found: list[Sim] = []
+    for start in range(0, len(sids), 100):
+        part = list(sids[start : start + 100])
+        found.extend((await session.execute(select(Sim).where(Sim.sid.in_(part)).with_for_update())).scalars())
+    return found
+
+
+async def set_values(session: AsyncSession, sims: Sequence[Sim], values: dict[str, Any], status: str) -> bool:
+    """write_if for many: give these loaded SIMs, all seen in `status`, the same new values, a statement per 900 rows,
+    only where the status is still that. True when every row matched; the loaded SIMs then show the new values
+    without being marked dirty."""
+    matched = 0
+    for start in range(0, len(sims), 900):
+        part = [sim.sid for sim in sims[start : start + 900]]
+        stmt = update(Sim).where(Sim.sid.in_(part), Sim.status == status).values(**values)
+        result = await session.execute(stmt.execution_options(synchronize_session=False))
+        matched += getattr(result, "rowcount", 0)
+    if matched != len(sims):
+        return False
+    for sim in sims:
+        for name, value in values.items():
+            set_committed_value(sim, name, value)
+    return True
 
 
 async def write_if(session: AsyncSession, sim: Sim, seen: dict[str, Any], **values: Any) -> bool:

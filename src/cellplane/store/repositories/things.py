@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.domain.things import PRODUCT
@@ -123,6 +124,64 @@ async def network_addresses(session: AsyncSession, network_sid: str) -> tuple[di
         )
         live = {address: sim_sid for address, sim_sid in (await session.execute(stmt)).all() if address}
     return locked, live
+
+
+async def nat_rule_counts(session: AsyncSession, thing_sids: Collection[str]) -> dict[str, int]:
+    """How many NAT rules forward to each of these Things (those with none are absent)."""
+    found: dict[str, int] = {}
+    for part in _parts(list(thing_sids)):
+        stmt = select(NatRule.thing_sid, func.count()).where(NatRule.thing_sid.in_(part)).group_by(NatRule.thing_sid)
+        found.update({sid: int(count) for sid, count in (await session.execute(stmt)).all()})
+    return found
+
+
+# What the rules of a Thing change read (services.things.update_many) and the AAA's hook after it; any other column of
+# a Thing loaded for a bulk action raises rather than being read one Thing at a time.
+_RULE_COLUMNS = load_only(
+    Sim.sid,
+    Sim.account_sid,
+    Sim.product,
+    Sim.imsi,
+    Sim.status,
+    Sim.pending_status,
+    Sim.things_group_sid,
+    Sim.locked_ip,
+    Sim.imei_lock,
+    Sim.services_data,
+    Sim.services_sms,
+    Sim.date_updated,
+    raiseload=True,
+)
+
+
+async def things_for_update(session: AsyncSession, account_sid: str, thing_sids: Sequence[str]) -> dict[str, Sim]:
+    """The account's Things among these sids, loaded fresh and (on PostgreSQL) row-locked until the transaction
+    ends, so the rules decided on them still hold when the changes are written. Read 100 at a time: building the
+    rows into objects holds the event loop, and the API shares it."""
+    found: dict[str, Sim] = {}
+    for part in _parts(list(thing_sids), 100):
+        # By primary key only, the account checked here: with the account in the WHERE, PostgreSQL on fresh
+        # statistics (a fleet just provisioned) took the account's index and walked all its SIMs for each part.
+        stmt = select(Sim).where(Sim.sid.in_(part)).options(_RULE_COLUMNS).with_for_update()
+        for thing in (await session.execute(stmt)).scalars():
+            if thing.account_sid == account_sid and thing.product == PRODUCT:
+                found[thing.sid] = thing
+    return found
+
+
+async def open_sessions(session: AsyncSession, sim_sids: Sequence[str]) -> dict[str, DataSession]:
+    """Each SIM's newest open data session (open_session for many)."""
+    found: dict[str, DataSession] = {}
+    for part in _parts(list(sim_sids)):
+        stmt = select(DataSession).where(DataSession.sim_sid.in_(part), DataSession.status == OPEN)
+        for row in (await session.execute(stmt.order_by(DataSession.sid))).scalars():
+            found[row.sim_sid] = row
+    return found
+
+
+def _parts(sids: list[str], size: int = 900) -> list[list[str]]:
+    """`IN` lists of at most `size` values (under SQLite's old bound-parameter limit)."""
+    return [sids[start : start + size] for start in range(0, len(sids), size)]
 
 
 async def nat_rules_to(session: AsyncSession, thing_sid: str) -> int:

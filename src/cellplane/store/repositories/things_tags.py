@@ -20,15 +20,23 @@ async def tags_of(session: AsyncSession, thing_sids: Collection[str]) -> dict[st
     return found
 
 
-async def replace_tags(
-    session: AsyncSession, account_sid: str, thing_sid: str, current: Sequence[str], wanted: Sequence[str]
+async def replace_tags_many(
+    session: AsyncSession, account_sid: str, changes: Sequence[tuple[str, Sequence[str], Sequence[str]]]
 ) -> None:
-    gone = [tag for tag in current if tag not in wanted]
-    new = [tag for tag in wanted if tag not in current]
-    if gone:
-        await session.execute(delete(ThingTag).where(ThingTag.thing_sid == thing_sid, ThingTag.tag.in_(gone)))
-    if new:
-        rows = [{"thing_sid": thing_sid, "tag": tag, "account_sid": account_sid} for tag in new]
+    """replace_tags for many Things (thing sid, current tags, wanted tags): one DELETE per tag removed, one INSERT."""
+    gone: dict[str, list[str]] = {}
+    rows: list[dict[str, str]] = []
+    for thing_sid, current, wanted in changes:
+        for tag in current:
+            if tag not in wanted:
+                gone.setdefault(tag, []).append(thing_sid)
+        new = [tag for tag in wanted if tag not in current]
+        rows.extend({"thing_sid": thing_sid, "tag": tag, "account_sid": account_sid} for tag in new)
+    for tag, sids in gone.items():
+        for start in range(0, len(sids), 900):
+            part = sids[start : start + 900]
+            await session.execute(delete(ThingTag).where(ThingTag.tag == tag, ThingTag.thing_sid.in_(part)))
+    if rows:
         await session.execute(insert(ThingTag), rows)
 
 
