@@ -27,10 +27,13 @@ up: $(VENV)/.installed
 	$(BIN)/cellplane up --demo
 
 ## The full test suite: lint, layer contracts, unit, end-to-end (SQLite and PostgreSQL when it answers).
+## Two workers by default (pytest-xdist, a test file per worker at a time: most of the suite waits on servers,
+## sockets and timers); TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
