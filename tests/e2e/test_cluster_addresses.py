@@ -12,28 +12,18 @@ during the test, and the lease short (6 s).
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from pyrad import packet as pyrad_packet
 
-from tests.conftest import Account
-from tests.support.network import USA, make_fleet
-from tests.support.server import (
-    Server,
-    create_postgres_database,
-    drop_postgres_database,
-    free_port,
-    postgres_available,
-    server_env,
-)
+from tests.support.cluster import fetch, make_active_sims, shared_database, start_node
+from tests.support.server import Server
 from tests.unit.network.peers import USA as USA_PLMN
 from tests.unit.network.peers import Pgw, framed_ip
 
@@ -43,52 +33,19 @@ FIRST, LATER = 40, 20  # SIMs attached over both nodes, then at the survivor alo
 
 @pytest.fixture(scope="module")
 def database_url() -> Iterator[str]:
-    reason = postgres_available()
-    if reason:
-        pytest.skip(f"several AAA nodes share one PostgreSQL: {reason}")
-    url = create_postgres_database()
-    yield url
-    drop_postgres_database(url)
+    yield from shared_database("several AAA nodes share one PostgreSQL")
 
 
-def start_node(database_url: str, roles: str, data_dir: Path, token: str) -> Server:
-    data_dir.mkdir()
-    env = server_env(
-        data_dir,
+def pool_node(database_url: str, roles: str, data_dir: Path, token: str) -> Server:
+    return start_node(
         database_url,
-        CELLPLANE_ADMIN_TOKEN=token,
+        roles,
+        data_dir,
+        token,
         CELLPLANE_UE_IP_POOL=POOL,
         CELLPLANE_UE_IP_POOL_SLICE=SLICE,
         CELLPLANE_UE_IP_POOL_LEASE=LEASE,
     )
-    server = Server(backend="postgres", data_dir=data_dir, port=free_port(), env=env, extra_args=["--role", roles])
-    server.start()
-    return server
-
-
-def make_active_sims(api: Server, count: int) -> list[str]:
-    """`count` active SIMs in a fleet allowed in the USA, made through the API node; their IMSIs."""
-    created = api.admin("create-account", "--friendly-name", "addresses")
-    account = Account(created["account_sid"], created["auth_token"], api)
-    http = account.http()
-    fleet = make_fleet(account, [USA])
-    made = []
-    for item in account.inventory(count):
-        claimed = http.post(
-            "/supersim/v1/Sims", data={"Iccid": item["iccid"], "RegistrationCode": item["registration_code"]}
-        )
-        assert claimed.status_code == 201, claimed.text
-        sid = claimed.json()["sid"]
-        assert http.post(f"/supersim/v1/Sims/{sid}", data={"Fleet": fleet.sid, "Status": "active"}).status_code == 202
-        made.append((sid, item["imsi"]))
-    for sid, _ in made:
-        for _ in range(150):
-            if http.get(f"/supersim/v1/Sims/{sid}").json()["status"] == "active":
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError(f"{sid} was not activated (by the workers)")
-    return [imsi for _, imsi in made]
 
 
 def attach_and_start(node: Server, nas: str, imsi: str, within: float = 20.0) -> str:
@@ -111,25 +68,20 @@ def attach_and_start(node: Server, nas: str, imsi: str, within: float = 20.0) ->
 
 def open_addresses(database_url: str) -> list[tuple[str, str]]:
     """(ue_ip, imsi) of every open data session in the database."""
-
-    async def read() -> list[tuple[str, str]]:
-        connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg", "postgresql"))
-        try:
-            rows = await connection.fetch("SELECT ue_ip, imsi FROM data_sessions WHERE status = 'open'")
-        finally:
-            await connection.close()
-        return [(row["ue_ip"], row["imsi"]) for row in rows]
-
-    return asyncio.run(read())
+    return [
+        (r["ue_ip"], r["imsi"])
+        for r in fetch(database_url, "SELECT ue_ip, imsi FROM data_sessions WHERE status = 'open'")
+    ]
 
 
 def test_two_aaa_nodes_never_hand_out_one_address_twice(database_url: str, tmp_path: Path) -> None:
     token = os.urandom(16).hex()
-    api = start_node(database_url, "api,workers", tmp_path / "api", token)
+    api = pool_node(database_url, "api,workers", tmp_path / "api", token)
     nodes: list[Server] = []
     try:
-        imsis = make_active_sims(api, FIRST + LATER)
-        nodes = [start_node(database_url, "aaa", tmp_path / name, token) for name in ("aaa-a", "aaa-b")]
+        _, sims = make_active_sims(api, FIRST + LATER)
+        imsis = [imsi for _, _, imsi in sims]
+        nodes = [pool_node(database_url, "aaa", tmp_path / name, token) for name in ("aaa-a", "aaa-b")]
         a, b = nodes
         # Both nodes at once, many SIMs each, from concurrent PGW threads.
         jobs = [(a if i % 2 else b, "pgw-a" if i % 2 else "pgw-b", imsi) for i, imsi in enumerate(imsis[:FIRST])]

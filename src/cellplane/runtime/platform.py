@@ -141,6 +141,17 @@ class Platform:
         # --- gateway (network/gateway) ---
         self.gateway: Gateway | None = None
         if self.settings.gateway_enabled:
+            from cellplane.runtime.gateway_lease import GatewayLease
+
+            # Held while the gateway runs: started before it, stopped (given back) after its Accounting-Stops.
+            components.append(
+                GatewayLease(
+                    self.ctx,
+                    self.settings.resolved_nas_identifier(),
+                    self.settings.resolved_node_id(),
+                    self.settings.gateway_lease,
+                )
+            )
             self.gateway = Gateway(
                 GatewayConfig(
                     host=self.settings.gateway_host,
@@ -154,6 +165,7 @@ class Platform:
                     dae_clients=(self.settings.aaa_host,),
                     interim_interval=self.settings.gateway_interim_interval,
                     ue_ip_pool=self.settings.ue_ip_pool,
+                    nas_identifier=self.settings.resolved_nas_identifier(),
                     seed=self.settings.seed,
                 )
             )
@@ -277,7 +289,10 @@ class Platform:
         # The inbound queue's writer runs before the gateway starts and stops after it (components stop reversed).
         self.components.insert(0, self.inbound_commands)
         if self.settings.has_role("workers"):
+            from cellplane.jobs.gateway_sweep import GatewaySweep
+
             self.components += [RunnerComponent(self.webhook_runner), RetentionSchedule(self.ctx), JobWakeups(self.ctx)]
+            self.components.append(GatewaySweep(self.ctx, self.settings.gateway_sweep_interval))
         # After the gateway and emulator (its start-up sweep sends through them), stopped before them.
         self.components.append(self.ip_command_outbox)
 

@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     # slices (none smaller than a /28). The lease of a slice, renewed every third of it, on the database's clock.
     ue_ip_pool_slice: int | None = None
     ue_ip_pool_lease: float = 30.0
+    # A gateway node's lease (renewed every third of it; a lapsed one has its sessions closed by a workers node's
+    # sweep, run every gateway_sweep_interval seconds) and its NAS-Identifier (default: from the node id).
+    gateway_lease: float = 30.0
+    gateway_sweep_interval: float = 5.0
+    gateway_nas_identifier: str | None = None
     # This node's name in the leases it holds; default the host name and data directory (stable across restarts).
     node_id: str | None = None
     # The data plane (docs/NETWORK.md): routing domains behind the gateway. auto: on with CAP_NET_ADMIN.
@@ -140,6 +145,10 @@ class Settings(BaseSettings):
             raise ValueError(f"ue_ip_pool_slice: /{self.ue_ip_pool_slice} is not a slice of {pool}")
         if self.ue_ip_pool_lease < 3:
             raise ValueError("ue_ip_pool_lease: at least 3 seconds")
+        if self.gateway_lease < 3:
+            raise ValueError("gateway_lease: at least 3 seconds")
+        if self.gateway_sweep_interval <= 0:
+            raise ValueError("gateway_sweep_interval: more than 0 seconds")
         return self
 
     @model_validator(mode="after")
@@ -197,6 +206,12 @@ class Settings(BaseSettings):
             return self.node_id[:128]
         where = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
         return f"{socket.gethostname()[:100]}:{where}"
+
+    def resolved_nas_identifier(self) -> str:
+        """Each gateway node's own NAS-Identifier: sessions are owned by it, and swept by it when it dies."""
+        if self.gateway_nas_identifier:
+            return self.gateway_nas_identifier[:64]
+        return f"cellplane-gateway-{hashlib.sha256(self.resolved_node_id().encode()).hexdigest()[:12]}"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -3,7 +3,7 @@ it, give it back. Every time is the database's (store/db_clock.py)."""
 
 from __future__ import annotations
 
-from sqlalchemy import false, or_, update
+from sqlalchemy import false, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -57,3 +57,19 @@ async def give_back(session: AsyncSession, name: str, epoch: int) -> None:
         .values(holder=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
+
+
+async def lapsed(session: AsyncSession, prefix: str) -> list[tuple[str, int]]:
+    """(name, epoch) of the leases named `prefix...` whose holder let them lapse (held, not given back), locked
+    until the caller's transaction ends (a holder coming back to take its own waits for it); ones another
+    transaction has locked are skipped."""
+    rows = await session.execute(
+        select(SingletonLease.name, SingletonLease.epoch)
+        .where(
+            SingletonLease.name.like(f"{prefix}%"),
+            SingletonLease.holder.is_not(None),
+            SingletonLease.lease_until < db_utcnow(),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    return [(name, int(epoch)) for name, epoch in rows]
