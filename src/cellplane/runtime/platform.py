@@ -270,7 +270,11 @@ class Platform:
         transport = GatewayTransport(self.gateway) if self.gateway is not None else None
         # Super SIM IP Commands: no job per command; the queued rows are the outbox, written and sent by one task
         # (app.state.ip_command_outbox for POST /IpCommands).
-        self.ip_command_outbox = IpCommandOutbox(self.ctx, transport)
+        # Several nodes on PostgreSQL: commands reach the gateway node holding the SIM's session through the database.
+        routed = self.ctx.engine is not None and self.ctx.engine.dialect.name == "postgresql"
+        self.ip_command_outbox = IpCommandOutbox(
+            self.ctx, transport, route=routed, nas_id=self.settings.resolved_nas_identifier()
+        )
         # Wireless Commands (issue 5) over IP: the same job and transport, the Wireless service's deliver.
         self.runner.handlers[wireless_commands.IP_JOB] = IpCommandDelivery(transport, wireless_commands.deliver_ip)
         self.runner.handlers[RETENTION_JOB] = RetentionPurge(self.settings.retention_interval)
