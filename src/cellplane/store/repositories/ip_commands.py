@@ -9,7 +9,7 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, exists, insert, literal, select, text, update
+from sqlalchemy import Boolean, Select, bindparam, exists, insert, literal, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -116,7 +116,6 @@ _DUE = (
     .order_by(_COMMANDS.c.dispatch_at)
     .limit(bindparam("limit"))
 )
-_DUE_LOCKED = _DUE.with_for_update(skip_locked=True, of=_COMMANDS)
 
 
 def _held_elsewhere(imsi: Any) -> Any:
@@ -132,10 +131,11 @@ def _held_elsewhere(imsi: Any) -> Any:
     )
 
 
-# A gateway node's sweep: due commands, except those to SIMs whose session another live gateway holds (that one
-# claims them). Commands to SIMs attached nowhere are claimed by any gateway, which fails them (83400).
-_DUE_HERE = _DUE.where(~_held_elsewhere(Sim.imsi))
-_DUE_HERE_LOCKED = _DUE_HERE.with_for_update(skip_locked=True, of=_COMMANDS)
+# A sweep: due commands; a gateway node's (`anyone` false) leaves out those to SIMs whose session another live
+# gateway holds (that one claims them). Commands to SIMs attached nowhere are claimed by any gateway, which fails
+# them (83400). One statement either way (one SKIP LOCKED shape, tests/unit/test_citus_readiness.py).
+_DUE_FOR = _DUE.where(or_(bindparam("anyone", type_=Boolean()), ~_held_elsewhere(Sim.imsi)))
+_DUE_LOCKED = _DUE_FOR.with_for_update(skip_locked=True, of=_COMMANDS)
 _HELD_ELSEWHERE = select(_held_elsewhere(bindparam("imsi")))
 _RELEASE = (
     update(_COMMANDS)
@@ -249,11 +249,9 @@ async def claim_due(
     """Queued commands to SIMs whose dispatch_at has passed (columns + the SIM's imsi and unique name), claimed
     until `until` so that another node's sweep leaves them alone; `skip` names commands this process holds.
     `nas_id`: this node's gateway, which leaves alone commands to SIMs another live gateway holds a session of."""
-    postgres = connection.dialect.name == "postgresql"
-    statements = (_DUE_LOCKED, _DUE) if nas_id is None else (_DUE_HERE_LOCKED, _DUE_HERE)
-    stmt = statements[0] if postgres else statements[1]
+    stmt = _DUE_LOCKED if connection.dialect.name == "postgresql" else _DUE_FOR
     held = set(skip)
-    found = await connection.execute(stmt, {"now": now, "limit": limit, "nas": nas_id or ""})
+    found = await connection.execute(stmt, {"now": now, "limit": limit, "nas": nas_id or "", "anyone": nas_id is None})
     rows = [row for row in found if row.sid not in held]
     if rows:
         await connection.execute(_CLAIM, [{"b_sid": row.sid, "b_until": until} for row in rows])

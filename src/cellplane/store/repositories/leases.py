@@ -61,8 +61,8 @@ async def give_back(session: AsyncSession, name: str, epoch: int) -> None:
 
 async def lapsed(session: AsyncSession, prefix: str) -> list[tuple[str, int]]:
     """(name, epoch) of the leases named `prefix...` whose holder let them lapse (held, not given back), locked
-    until the caller's transaction ends (a holder coming back to take its own waits for it); ones another
-    transaction has locked are skipped."""
+    until the caller's transaction ends (a holder coming back to take its own waits for it). No SKIP LOCKED: the
+    caller is a singleton (jobs/gateway_sweep.py), nobody else sweeps."""
     rows = await session.execute(
         select(SingletonLease.name, SingletonLease.epoch)
         .where(
@@ -70,6 +70,6 @@ async def lapsed(session: AsyncSession, prefix: str) -> list[tuple[str, int]]:
             SingletonLease.holder.is_not(None),
             SingletonLease.lease_until < db_utcnow(),
         )
-        .with_for_update(skip_locked=True)
+        .with_for_update()
     )
     return [(name, int(epoch)) for name, epoch in rows]
