@@ -40,6 +40,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.server import Server, free_port, server_env
 
+from cellplane.domain.networks import network_sid
 from cellplane.protocols.radius import Code
 from cellplane.protocols.radius.codec import build_request
 
@@ -84,6 +85,11 @@ async def load_sims(dsn: str, account: str, sims: int) -> None:
             account,
         )
         await connection.execute(
+            "INSERT INTO network_access_profile_networks (network_access_profile_sid, network_sid, date_created)"
+            " VALUES ('HA' || md5('bench-nap'), $1, now() - interval '1 hour')",
+            network_sid("310", "260"),
+        )
+        await connection.execute(
             """
             INSERT INTO fleets (sid, account_sid, unique_name, data_enabled, data_limit, data_metering,
                 sms_commands_enabled, sms_commands_method, ip_commands_method, network_access_profile_sid,
@@ -96,10 +102,24 @@ async def load_sims(dsn: str, account: str, sims: int) -> None:
         await connection.execute(
             """
             INSERT INTO sims (sid, product, account_sid, iccid, imsi, registration_code, unique_name, status,
-                fleet_sid, pending_fleet_set, ready_bytes, ready_sms, date_created, date_updated)
+                fleet_sid, pending_fleet_set, ready_bytes, ready_sms, claimed_at, date_activated, date_created,
+                date_updated)
             SELECT 'HS' || lpad(to_hex(n), 32, '0'), 'supersim', $1, '8988307' || lpad(n::text, 13, '0'),
                 '00101' || lpad(n::text, 10, '0'), 'RC' || n, 'sim-' || n, 'active',
-                'HF' || md5('bench-fleet'), false, 0, 0, now() - interval '1 hour', now() - interval '1 hour'
+                'HF' || md5('bench-fleet'), false, 0, 0, now() - interval '1 day', now() - interval '1 day',
+                now() - interval '1 hour', now() - interval '1 hour'
+            FROM generate_series(1, $2) AS n
+            """,
+            account,
+            sims,
+        )
+        # Each SIM's current billing period (as an activation makes it): accounting adds to it.
+        await connection.execute(
+            """
+            INSERT INTO billing_periods (sid, account_sid, sim_sid, start_time, end_time, period_type, date_created,
+                date_updated)
+            SELECT 'HB' || lpad(to_hex(n), 32, '0'), $1, 'HS' || lpad(to_hex(n), 32, '0'), now() - interval '1 day',
+                now() + interval '29 days', 'active', now() - interval '1 hour', now() - interval '1 hour'
             FROM generate_series(1, $2) AS n
             """,
             account,
@@ -261,6 +281,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--keep", help="keep the nodes' data directories and logs here")
     args = parser.parse_args()
     where = machine()
     token = os.urandom(16).hex()
@@ -271,7 +292,8 @@ def main() -> None:
         for target in (url, empty_url):
             subprocess.run([*CLI, "db", "upgrade"], env={**os.environ, "CELLPLANE_DATABASE_URL": target}, check=True)
         with tempfile.TemporaryDirectory(prefix="cellplane-bench-cluster-") as tmp:
-            root = Path(tmp)
+            root = Path(args.keep) if args.keep else Path(tmp)
+            root.mkdir(parents=True, exist_ok=True)
             env = server_env(root, url, CELLPLANE_ADMIN_TOKEN=token)
             created = subprocess.run(
                 [*CLI, "admin", "create-account", "--friendly-name", "bench", "--json"],
