@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: up test install dev lint fmt bench bench-setup bench-api bench-commands bench-network bench-inventory bench-dataplane bench-vpn clean
+.PHONY: up test install dev lint fmt bench bench-setup bench-api bench-commands bench-network bench-inventory bench-dataplane bench-vpn bench-cluster clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -87,6 +87,12 @@ bench-dataplane: $(STAMP)
 bench-vpn: $(STAMP)
 	bash bench/setup.sh
 	$(BIN)/python bench/vpn.py $(BENCH_VPN_ARGS)
+
+## Cluster (issue 21, PostgreSQL): AAA cold start and memory per SIM at 1,000,000 SIMs, accounting records/s and CPU
+## per record with one and two AAA nodes, same run (~6 min); its part of bench/RESULTS.md. E.g. BENCH_CLUSTER_ARGS="--sims 100000".
+BENCH_CLUSTER_ARGS ?=
+bench-cluster: $(STAMP)
+	$(BIN)/python bench/cluster.py $(BENCH_CLUSTER_ARGS)
 
 clean:
 	rm -rf $(VENV) .cellplane .pytest_cache .ruff_cache

@@ -125,6 +125,9 @@ class Platform:
                     acct_port=self.settings.aaa_acct_port,
                     clients=parse_clients(self.settings.radius_clients, self.settings.radius_secret),
                     ue_ip_pool=self.settings.ue_ip_pool,
+                    ue_ip_pool_slice=self.settings.ue_ip_pool_slice,
+                    ue_ip_pool_lease=self.settings.ue_ip_pool_lease,
+                    node_id=self.settings.resolved_node_id(),
                     dae_port=self.settings.gateway_dae_port,
                     dae_targets=parse_dae_targets(self.settings.radius_dae_targets),
                     throttle_rate=max(0, self.settings.throttle_rate),
@@ -139,6 +142,17 @@ class Platform:
         # --- gateway (network/gateway) ---
         self.gateway: Gateway | None = None
         if self.settings.gateway_enabled:
+            from cellplane.runtime.gateway_lease import GatewayLease
+
+            # Held while the gateway runs: started before it, stopped (given back) after its Accounting-Stops.
+            components.append(
+                GatewayLease(
+                    self.ctx,
+                    self.settings.resolved_nas_identifier(),
+                    self.settings.resolved_node_id(),
+                    self.settings.gateway_lease,
+                )
+            )
             self.gateway = Gateway(
                 GatewayConfig(
                     host=self.settings.gateway_host,
@@ -152,6 +166,7 @@ class Platform:
                     dae_clients=(self.settings.aaa_host,),
                     interim_interval=self.settings.gateway_interim_interval,
                     ue_ip_pool=self.settings.ue_ip_pool,
+                    nas_identifier=self.settings.resolved_nas_identifier(),
                     seed=self.settings.seed,
                 )
             )
@@ -256,7 +271,11 @@ class Platform:
         transport = GatewayTransport(self.gateway) if self.gateway is not None else None
         # Super SIM IP Commands: no job per command; the queued rows are the outbox, written and sent by one task
         # (app.state.ip_command_outbox for POST /IpCommands).
-        self.ip_command_outbox = IpCommandOutbox(self.ctx, transport)
+        # Several nodes on PostgreSQL: commands reach the gateway node holding the SIM's session through the database.
+        routed = self.ctx.engine is not None and self.ctx.engine.dialect.name == "postgresql"
+        self.ip_command_outbox = IpCommandOutbox(
+            self.ctx, transport, route=routed, nas_id=self.settings.resolved_nas_identifier()
+        )
         # Wireless Commands (issue 5) over IP: the same job and transport, the Wireless service's deliver.
         self.runner.handlers[wireless_commands.IP_JOB] = IpCommandDelivery(transport, wireless_commands.deliver_ip)
         self.runner.handlers[RETENTION_JOB] = RetentionPurge(self.settings.retention_interval)
@@ -275,7 +294,10 @@ class Platform:
         # The inbound queue's writer runs before the gateway starts and stops after it (components stop reversed).
         self.components.insert(0, self.inbound_commands)
         if self.settings.has_role("workers"):
+            from cellplane.jobs.gateway_sweep import GatewaySweep
+
             self.components += [RunnerComponent(self.webhook_runner), RetentionSchedule(self.ctx), JobWakeups(self.ctx)]
+            self.components.append(GatewaySweep(self.ctx, self.settings.gateway_sweep_interval))
         # After the gateway and emulator (its start-up sweep sends through them), stopped before them.
         self.components.append(self.ip_command_outbox)
 

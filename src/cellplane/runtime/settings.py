@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import json
 import secrets
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -94,6 +97,17 @@ class Settings(BaseSettings):
     # bit/s each way of a Wireless session throttled at its rate plan's limit (DataLimitStrategy throttle); 0: none.
     throttle_rate: int = 64_000
     ue_ip_pool: str = "10.64.0.0/10"
+    # AAA nodes sharing the pool take leased slices of it of this prefix length (docs/DEPLOY.md); default: 256
+    # slices (none smaller than a /28). The lease of a slice, renewed every third of it, on the database's clock.
+    ue_ip_pool_slice: int | None = None
+    ue_ip_pool_lease: float = 30.0
+    # A gateway node's lease (renewed every third of it; a lapsed one has its sessions closed by a workers node's
+    # sweep, run every gateway_sweep_interval seconds) and its NAS-Identifier (default: from the node id).
+    gateway_lease: float = 30.0
+    gateway_sweep_interval: float = 5.0
+    gateway_nas_identifier: str | None = None
+    # This node's name in the leases it holds; default the host name and data directory (stable across restarts).
+    node_id: str | None = None
     # The data plane (docs/NETWORK.md): routing domains behind the gateway. auto: on with CAP_NET_ADMIN.
     data_plane: Literal["off", "auto", "on"] = "auto"
     # Short name of this instance in everything it makes (cellplane-<instance>-...); default random.
@@ -123,6 +137,22 @@ class Settings(BaseSettings):
         if unknown or not named:
             raise ValueError(f"roles must be some of {', '.join(ROLES)}, comma-separated (got {value!r})")
         return ",".join(role for role in ROLES if role in named)
+
+    @model_validator(mode="after")
+    def _ue_pool_slices_fit(self) -> Settings:
+        try:
+            pool = ipaddress.IPv4Network(self.ue_ip_pool, strict=False)
+        except ValueError as error:
+            raise ValueError(f"ue_ip_pool: {error}") from None
+        if self.ue_ip_pool_slice is not None and not pool.prefixlen <= self.ue_ip_pool_slice <= 32:
+            raise ValueError(f"ue_ip_pool_slice: /{self.ue_ip_pool_slice} is not a slice of {pool}")
+        if self.ue_ip_pool_lease < 3:
+            raise ValueError("ue_ip_pool_lease: at least 3 seconds")
+        if self.gateway_lease < 3:
+            raise ValueError("gateway_lease: at least 3 seconds")
+        if self.gateway_sweep_interval <= 0:
+            raise ValueError("gateway_sweep_interval: more than 0 seconds")
+        return self
 
     @model_validator(mode="after")
     def _roles_select_elements(self) -> Settings:
@@ -173,6 +203,18 @@ class Settings(BaseSettings):
             if network.prefixlen > 30:
                 raise ValueError("data_plane_link_subnet must hold at least one /30")
         return self
+
+    def resolved_node_id(self) -> str:
+        if self.node_id:
+            return self.node_id[:128]
+        where = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:12]
+        return f"{socket.gethostname()[:100]}:{where}"
+
+    def resolved_nas_identifier(self) -> str:
+        """Each gateway node's own NAS-Identifier: sessions are owned by it, and swept by it when it dies."""
+        if self.gateway_nas_identifier:
+            return self.gateway_nas_identifier[:64]
+        return f"cellplane-gateway-{hashlib.sha256(self.resolved_node_id().encode()).hexdigest()[:12]}"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

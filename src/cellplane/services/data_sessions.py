@@ -468,8 +468,9 @@ async def _close_nas(
     effects: BatchEffects,
     event_rows: list[tuple[Any, ...]],
 ) -> None:
-    for closed in await repo.close_sessions_at(session, record.nas_id, now, NAS_RESTART_CAUSE):
+    cause = record.terminate_cause or NAS_RESTART_CAUSE  # a sweep of a dead gateway says Lost-Service
+    for closed in await repo.close_sessions_at(session, record.nas_id, now, cause):
         row = dict(closed._mapping)
         row.update(status=CLOSED)
         effects.sessions.append(live(row))
-        event_rows.append(session_event(EventType.SESSION_ENDED, row, None, now, NAS_RESTART_CAUSE))
+        event_rows.append(session_event(EventType.SESSION_ENDED, row, None, now, cause))

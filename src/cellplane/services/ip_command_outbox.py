@@ -23,6 +23,13 @@ commands table, no job row per command), and one task does all the writing:
   `sweep_interval`, claims queued commands past it and sends them the same way, so a kill -9 between the 201 and
   `sent` loses nothing.
 
+Several nodes (issue 21, `route`): a command reaches the gateway that holds its SIM's session through the database,
+never over HTTP between nodes. A node with no gateway leaves what it accepts queued and due at once, and a
+NOTIFY (kind `ip_command`) wakes the gateway nodes' sweeps; each gateway node claims only commands to SIMs that no
+other live gateway holds a session of (sessions carry their gateway's NAS-Identifier; a live gateway holds its
+lease). A gateway node that finds the SIM attached elsewhere releases the command the same way instead of
+failing it; one attached nowhere is failed (83400) by whichever gateway node claims it.
+
 At least once, like the job it replaces: a crash between handing a datagram to the tunnel and the commit of its
 outcome sends it again after the restart.
 """
@@ -45,6 +52,7 @@ from cellplane.services.context import PlatformContext
 from cellplane.services.ip_commands import NewIpCommand, Outgoing, callback_values, command_for, settle, sims_for
 from cellplane.services.transport import CommandTransport, DeliveryOutcome, IpDelivery
 from cellplane.store.driver_sql import discard
+from cellplane.store.notify import IP_COMMAND, ChangeListener, listen_dsn
 from cellplane.store.repositories import ip_commands as repo
 from cellplane.store.repositories.ip_commands import CommandSim
 
@@ -74,8 +82,15 @@ class IpCommandOutbox:
         batch_max: int = 1000,
         sweep_batch: int = 500,
         settle_linger: float = 0.02,
+        route: bool = False,
+        nas_id: str | None = None,
     ) -> None:
         self.ctx = ctx
+        # Several nodes: commands go to the gateway holding the SIM's session (the module's docstring); `nas_id`
+        # is this node's gateway.
+        self.route = route
+        self.nas_id = nas_id if transport is not None else None
+        self.listener: ChangeListener | None = None
         self.transport = transport  # None: no gateway in this process, commands fail with 83400
         self.lease = lease
         self.sweep_interval = sweep_interval
@@ -125,9 +140,24 @@ class IpCommandOutbox:
         self._stopping = False
         self._next_sweep = 0.0  # sweep at once: commands a previous process left queued
         self._task = asyncio.create_task(self._run(), name="ip-command-outbox")
+        dsn = listen_dsn(self.ctx.engine) if self.route and self.transport is not None else None
+        if dsn is not None:
+            self.listener = ChangeListener(dsn, self._released, self._released_missed, kinds=frozenset({IP_COMMAND}))
+            await self.listener.start()
+
+    async def _released(self, _keys: set[tuple[str, str]]) -> None:
+        """Another node released commands (store/repositories/ip_commands.release): sweep now."""
+        self._next_sweep = 0.0
+        self._wake.set()
+
+    async def _released_missed(self) -> None:
+        await self._released(set())
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Write and send what was accepted, record the outcomes, then stop (bounded wait)."""
+        if self.listener is not None:
+            await self.listener.stop()
+            self.listener = None
         if self._task is None:
             return
         self._stopping = True
@@ -238,7 +268,7 @@ class IpCommandOutbox:
             self._held.discard(command.sid)
         if hooks:
             self.ctx.wake_workers()  # the callbacks' jobs
-        if self.ctx.command_delay <= 0:
+        if self.ctx.command_delay <= 0 and not self._hands_off:
             self._send_later([outcome for outcome in accepted if isinstance(outcome, Outgoing)])
         return True
 
@@ -249,6 +279,8 @@ class IpCommandOutbox:
         hooks = [callback_values(command, now) for command in settled if command.callback_url]
         delay = self.ctx.command_delay
         dispatch_at = now + timedelta(seconds=delay if delay > 0 else self.lease)
+        if self._hands_off:
+            dispatch_at = now  # for a gateway node's sweep, at once
         # Callbacks go with their outcomes atomically: a transaction. Without any, PostgreSQL writes the batch in
         # one self-committing statement (repo.write_commands), after a SIM lookup only for SIMs not cached.
         async with self._transaction(atomic=bool(hooks)) as connection:
@@ -264,7 +296,14 @@ class IpCommandOutbox:
                     await self._decide_again(connection, new, keys, accepted, written, now, dispatch_at)
             if hooks:
                 await repo.insert_webhooks(connection, [d for d, _ in hooks], [j for _, j in hooks])
+            if self._hands_off and commands:
+                await repo.release(connection, [], now)  # only the wake-up: they are due already
         return accepted, len(hooks)
+
+    @property
+    def _hands_off(self) -> bool:
+        """No gateway here, several nodes: what this node accepts is sent by the gateway nodes."""
+        return self.route and self.transport is None
 
     async def _decide_again(
         self,
@@ -361,6 +400,9 @@ class IpCommandOutbox:
                 await asyncio.sleep(0)
             try:
                 delivery = await self._send(command)
+                if delivery.outcome == DeliveryOutcome.NOT_ATTACHED and await self._release_if_elsewhere(command):
+                    self._held.discard(command.sid)
+                    continue
             except Exception:
                 log.exception("sending IP Command %s failed; the recovery sweep tries it again", command.sid)
                 self._held.discard(command.sid)
@@ -371,6 +413,17 @@ class IpCommandOutbox:
                 self._wake.set()  # the loop may be waiting for the sweep only: let it take the new deadline
             self._settled.append(command)
 
+    async def _release_if_elsewhere(self, command: Outgoing) -> bool:
+        """Not attached here: if another live gateway holds the SIM's session, leave the command to it."""
+        if not self.route or self.nas_id is None:
+            return False
+        async with self._transaction() as connection:
+            if not await repo.held_elsewhere(connection, command.imsi, self.nas_id):
+                return False
+            await repo.release(connection, [command.sid], self.ctx.clock())
+        log.debug("IP Command %s: the SIM is attached at another gateway; released to it", command.sid)
+        return True
+
     async def _send(self, command: Outgoing) -> IpDelivery:
         if self.transport is None:
             return IpDelivery(DeliveryOutcome.NO_USER_PLANE)
@@ -379,11 +432,18 @@ class IpCommandOutbox:
 
     async def _sweep(self) -> None:
         """Claim queued commands past their dispatch_at (left by a dead process, or paced) and send them."""
+        if self._hands_off:
+            return  # nothing to send them through: the gateway nodes' sweeps claim them
         now = self.ctx.clock()
         try:
             async with self._transaction() as connection:
                 rows = await repo.claim_due(
-                    connection, now, now + timedelta(seconds=self.lease), self.sweep_batch, self._held
+                    connection,
+                    now,
+                    now + timedelta(seconds=self.lease),
+                    self.sweep_batch,
+                    self._held,
+                    self.nas_id if self.route else None,
                 )
         except Exception:
             log.exception("the IP Command recovery sweep failed; it runs again in %.1f s", self.sweep_interval)

@@ -64,7 +64,9 @@ WATCHED: dict[str, tuple[str, Column[Any]]] = {
 POLICY_KINDS = frozenset(kind for kind, _ in WATCHED.values())
 # A job added (its kind as the key): runners on other nodes claim it at once instead of at their next poll.
 JOB = "job"
-KINDS = POLICY_KINDS | {JOB}
+# IP Commands made due for the gateway holding their SIM's session (store/repositories/ip_commands.release).
+IP_COMMAND = "ip_command"
+KINDS = POLICY_KINDS | {JOB, IP_COMMAND}
 
 Key = tuple[str, str]
 

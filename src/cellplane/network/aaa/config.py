@@ -24,6 +24,11 @@ class AaaConfig:
     acct_port: int = 1813
     clients: Mapping[str, bytes] = field(default_factory=lambda: {"127.0.0.1": b"cellplane"})
     ue_ip_pool: str = "10.64.0.0/10"
+    # Slices of the pool leased to this node (network/aaa/slices.py): prefix length (None: the default, 256 slices),
+    # lease seconds, and the name this node holds them under.
+    ue_ip_pool_slice: int | None = None
+    ue_ip_pool_lease: float = 30.0
+    node_id: str = "cellplane"
     dae_port: int = 3799
     dae_targets: Mapping[str, Address] = field(default_factory=dict)
     # FreeRADIUS's require_message_authenticator per client: Access-Requests without one are dropped

@@ -86,6 +86,8 @@ class AaaCore:
         self._reloads: set[str] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
         self.reload_imsis: Callable[[set[str]], Any] | None = None
+        # Called after each address handed out from the UE pool (the pool's slices ask for more when low).
+        self.allocated: Callable[[], None] = lambda: None
 
     # --- Access -------------------------------------------------------------------------------------------------
 
@@ -102,7 +104,11 @@ class AaaCore:
             decision = self._watch_imei(policy, attach, decision)
         address = None
         if decision.accepted and imsi and policy is not None:
-            address = self.private.allocate(policy, imsi, now) if policy.thing else self.pool.allocate(imsi, now)
+            if policy.thing:
+                address = self.private.allocate(policy, imsi, now)
+            else:
+                address = self.pool.allocate(imsi, now)
+                self.allocated()
         if address is not None and imsi:
             if decision.throttled:
                 self._accepted_throttled[imsi] = now

@@ -5,6 +5,10 @@ An address is leased to a SIM (by IMSI) at Access-Accept and held by every open 
 accounting; a SIM that attaches again while it holds one gets the same address back. When the last session
 ends, or an Access-Accept is never followed by an accounting Start, the lease lingers `lease_ttl` seconds
 (a quick re-attach keeps its address) and then returns to the free list, which is reused oldest-first.
+
+Several AAA nodes on one database share the prefix by slices (`restrict`): the pool then hands out addresses only
+from the slices this node holds a lease on (network/aaa/slices.py), each until the moment its lease is known to
+hold. Addresses outside them are still tracked (`hold`) so that an address another node gave is never given again.
 """
 
 from __future__ import annotations
@@ -32,10 +36,75 @@ class AddressPool:
         # Owners holding an address with no open session, oldest first: since when (an OrderedDict: expiry pops
         # from its front, which a plain dict makes slower and slower as entries leave it).
         self._idle: OrderedDict[str, float] = OrderedDict()
+        # Sliced: slice index -> (first, last, monotonic time until which we may allocate from it); None: unsliced.
+        self.slice_bits: int | None = None
+        self._slices: dict[int, tuple[int, int, float]] = {}
+        self._cursors: dict[int, int] = {}
+        self._first, self._base = first, int(network.network_address)
 
     def __len__(self) -> int:
         """Addresses leased now."""
         return len(self._address_of)
+
+    # --- slices (several AAA nodes on one pool) --------------------------------------------------------------------
+
+    def restrict(self, slice_prefix: int) -> int:
+        """Hand out addresses only from slices granted by `grant` (prefixes of length `slice_prefix` inside the
+        pool); how many slices the pool has."""
+        if not self.network.prefixlen <= slice_prefix <= 32:
+            raise ValueError(f"UE pool slice /{slice_prefix} does not fit in {self.network}")
+        self.slice_bits = 32 - slice_prefix
+        self._slices.clear()
+        self._cursors.clear()
+        return 1 << (slice_prefix - self.network.prefixlen)
+
+    def slice_range(self, index: int) -> tuple[int, int]:
+        """First and last address (as integers) of slice `index` that the pool hands out."""
+        assert self.slice_bits is not None
+        first = self._base + (index << self.slice_bits)
+        last = first + (1 << self.slice_bits) - 1
+        return max(first, self._first), min(last, self._last)
+
+    def grant(self, index: int, until: float) -> None:
+        """Slice `index` is ours until `until` (monotonic): a new grant starts from its first address, a renewal
+        only moves the time."""
+        first, last = self.slice_range(index)
+        if index not in self._slices:
+            self._cursors[index] = first
+        self._slices[index] = (first, last, until)
+
+    def revoke(self, index: int) -> None:
+        """Slice `index` is no longer ours: nothing more is handed out of it. Addresses of it held by open sessions
+        stay held (the database has them: the slice's next owner loads them); idle leases of it are forgotten, or
+        a SIM attaching again would get back an address its new owner may have given to another."""
+        self._slices.pop(index, None)
+        self._cursors.pop(index, None)
+        first, last = self.slice_range(index)
+        for owner in [owner for owner in self._idle if first <= self._address_of[owner][0] <= last]:
+            self._idle.pop(owner, None)
+            found = self._address_of.pop(owner)
+            self._owner_of.pop(found[0], None)
+
+    def slices(self) -> list[int]:
+        return sorted(self._slices)
+
+    def available(self, now: float) -> int:
+        """About how many addresses this node may still hand out without a new slice (cheap: called on every
+        allocation; the free list is counted whole, though some of it may belong to slices no longer ours)."""
+        if self.slice_bits is None:
+            return self._last - self._next + 1 + len(self._free)
+        fresh = sum(last - self._cursors[index] + 1 for index, (_, last, until) in self._slices.items() if until > now)
+        return fresh + len(self._free)
+
+    def _slice_of(self, value: int) -> int:
+        assert self.slice_bits is not None
+        return (value - self._base) >> self.slice_bits
+
+    def _usable(self, value: int, now: float) -> bool:
+        if self.slice_bits is None:
+            return True
+        held = self._slices.get(self._slice_of(value))
+        return held is not None and held[2] > now
 
     def address_of(self, owner: str) -> str | None:
         found = self._address_of.get(owner)
@@ -45,7 +114,7 @@ class AddressPool:
         """The owner's address (the one it holds, else a free one), or None when the pool is exhausted."""
         found = self._address_of.get(owner)
         if found is None:
-            value = self._take()
+            value = self._take(now)
             if value is None:
                 return None
             found = self._assign(owner, value)
@@ -98,7 +167,9 @@ class AddressPool:
         self._idle[owner] = now
         self._idle.move_to_end(owner)
 
-    def _take(self) -> int | None:
+    def _take(self, now: float) -> int | None:
+        if self.slice_bits is not None:
+            return self._take_sliced(now)
         while self._free:
             value = self._free.popleft()
             if value not in self._owner_of:
@@ -108,6 +179,25 @@ class AddressPool:
             self._next += 1
             if value not in self._owner_of:
                 return value
+        return None
+
+    def _take_sliced(self, now: float) -> int | None:
+        # The free list first, for the slices still ours (a freed address of a slice we lost is another node's now).
+        while self._free:
+            value = self._free.popleft()
+            if value not in self._owner_of and self._usable(value, now):
+                return value
+        for index, (_, last, until) in self._slices.items():
+            if until <= now:
+                continue
+            cursor = self._cursors[index]
+            while cursor <= last:
+                value = cursor
+                cursor += 1
+                if value not in self._owner_of:
+                    self._cursors[index] = cursor
+                    return value
+            self._cursors[index] = cursor
         return None
 
     def _assign(self, owner: str, value: int) -> tuple[int, str]:

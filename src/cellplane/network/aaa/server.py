@@ -27,6 +27,7 @@ from .disconnect import Disconnector
 from .dispatcher import Address, RadiusEndpoint
 from .handlers import abandon, acct_table, acknowledge, auth_table
 from .refresher import PolicyRefresher
+from .slices import PoolSlices, default_slice
 from .writer import AccountingWriter
 
 log = logging.getLogger("cellplane.aaa")
@@ -68,6 +69,14 @@ class AaaServer:
         self.acct: RadiusEndpoint | None = None
         self._transports: list[asyncio.BaseTransport] = []
         self.listener: ChangeListener | None = None
+        self.slices = PoolSlices(
+            self.core.pool,
+            ctx.sessions,
+            node_id=config.node_id,
+            slice_prefix=config.ue_ip_pool_slice or default_slice(config.ue_ip_pool),
+            lease_seconds=config.ue_ip_pool_lease,
+        )
+        self.core.allocated = self.slices.low
 
     @property
     def auth_address(self) -> Address:
@@ -87,6 +96,8 @@ class AaaServer:
             policies = await network_policy.load_all(session, now, self.refresher.versions, recent)
             live = await data_sessions.load_open_sessions(session)
         self.core.load(policies, live)
+        # Our slice of the UE pool, after the open sessions are held (theirs stay taken in it).
+        await self.slices.start()
         # The cache is long-lived and large (a snapshot per SIM): move everything alive now out of the cyclic
         # collector's reach, so full collections stop walking it over and over under load (they cost the Access
         # path ~20 us a request in bench/network.py before). Objects made later are collected as usual.
@@ -142,6 +153,7 @@ class AaaServer:
         await self.refresher.stop()
         await self.disconnector.close()
         await self.writer.stop()
+        await self.slices.stop()  # after the last accounting: its sessions hold their addresses in the database
         for transport in self._transports:
             transport.close()
         self._transports.clear()

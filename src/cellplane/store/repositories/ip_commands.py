@@ -9,12 +9,13 @@ from functools import lru_cache
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, insert, select, update
+from sqlalchemy import Boolean, Select, bindparam, exists, insert, literal, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
+from cellplane.store.db_clock import db_utcnow
 from cellplane.store.driver_sql import (
     Timestamps,
     autocommit_driver,
@@ -24,7 +25,7 @@ from cellplane.store.driver_sql import (
     json_rows,
     jsonb_rows,
 )
-from cellplane.store.models import Fleet, IpCommand, Job, Sim, WebhookDelivery
+from cellplane.store.models import DataSession, Fleet, IpCommand, Job, Sim, SingletonLease, WebhookDelivery
 from cellplane.store.models.base import UtcDateTime
 from cellplane.store.repositories.paging import keyset_page
 
@@ -115,7 +116,32 @@ _DUE = (
     .order_by(_COMMANDS.c.dispatch_at)
     .limit(bindparam("limit"))
 )
-_DUE_LOCKED = _DUE.with_for_update(skip_locked=True, of=_COMMANDS)
+
+
+def _held_elsewhere(imsi: Any) -> Any:
+    """Whether another gateway, alive (its lease unlapsed), holds an open session of `imsi` (issue 21: a gateway's
+    sessions carry its NAS-Identifier, its lease is the row `gateway:<NAS-Identifier>`)."""
+    return exists().where(
+        DataSession.imsi == imsi,
+        DataSession.status == "open",
+        DataSession.nas_id != bindparam("nas"),
+        SingletonLease.name == literal("gateway:") + DataSession.nas_id,
+        SingletonLease.holder.is_not(None),
+        SingletonLease.lease_until > db_utcnow(),
+    )
+
+
+# A sweep: due commands; a gateway node's (`anyone` false) leaves out those to SIMs whose session another live
+# gateway holds (that one claims them). Commands to SIMs attached nowhere are claimed by any gateway, which fails
+# them (83400). One statement either way (one SKIP LOCKED shape, tests/unit/test_citus_readiness.py).
+_DUE_FOR = _DUE.where(or_(bindparam("anyone", type_=Boolean()), ~_held_elsewhere(Sim.imsi)))
+_DUE_LOCKED = _DUE_FOR.with_for_update(skip_locked=True, of=_COMMANDS)
+_HELD_ELSEWHERE = select(_held_elsewhere(bindparam("imsi")))
+_RELEASE = (
+    update(_COMMANDS)
+    .where(_COMMANDS.c.sid == bindparam("b_sid"), _COMMANDS.c.status == "queued")
+    .values(dispatch_at=bindparam("b_now", type_=_COMMANDS.c.dispatch_at.type))
+)
 _CLAIM = (
     update(_COMMANDS)
     .where(_COMMANDS.c.sid == bindparam("b_sid"), _COMMANDS.c.status == "queued")
@@ -213,13 +239,20 @@ async def insert_webhooks(
 
 
 async def claim_due(
-    connection: AsyncConnection, now: datetime, until: datetime, limit: int, skip: Iterable[str] = ()
+    connection: AsyncConnection,
+    now: datetime,
+    until: datetime,
+    limit: int,
+    skip: Iterable[str] = (),
+    nas_id: str | None = None,
 ) -> list[Row[Any]]:
     """Queued commands to SIMs whose dispatch_at has passed (columns + the SIM's imsi and unique name), claimed
-    until `until` so that another node's sweep leaves them alone; `skip` names commands this process holds."""
-    stmt = _DUE_LOCKED if connection.dialect.name == "postgresql" else _DUE
+    until `until` so that another node's sweep leaves them alone; `skip` names commands this process holds.
+    `nas_id`: this node's gateway, which leaves alone commands to SIMs another live gateway holds a session of."""
+    stmt = _DUE_LOCKED if connection.dialect.name == "postgresql" else _DUE_FOR
     held = set(skip)
-    rows = [row for row in (await connection.execute(stmt, {"now": now, "limit": limit})) if row.sid not in held]
+    found = await connection.execute(stmt, {"now": now, "limit": limit, "nas": nas_id or "", "anyone": nas_id is None})
+    rows = [row for row in found if row.sid not in held]
     if rows:
         await connection.execute(_CLAIM, [{"b_sid": row.sid, "b_until": until} for row in rows])
     return rows
@@ -281,3 +314,20 @@ async def sims_for_commands(
             sim = CommandSim(*row)
             found[(sim.account_sid, sim.unique_name)] = sim  # type: ignore[index]
     return found
+
+
+async def held_elsewhere(connection: AsyncConnection, imsi: str, nas_id: str) -> bool:
+    """Whether a gateway other than `nas_id`, alive, holds an open session of the SIM."""
+    return bool((await connection.execute(_HELD_ELSEWHERE, {"imsi": imsi, "nas": nas_id})).scalar())
+
+
+async def release(connection: AsyncConnection, sids: list[str], now: datetime) -> None:
+    """Make queued commands due at once, for the gateway that holds their SIM's session to claim (woken by a
+    NOTIFY on PostgreSQL: store/notify.py, kind `ip_command`)."""
+    if not sids:
+        return
+    await connection.execute(_RELEASE, [{"b_sid": sid, "b_now": now} for sid in sids])
+    if connection.dialect.name == "postgresql":
+        await connection.execute(
+            text("SELECT pg_notify(:channel, :payload)"), {"channel": "cellplane_changes", "payload": "ip_command:*"}
+        )

@@ -3,7 +3,7 @@ it, give it back. Every time is the database's (store/db_clock.py)."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, update
+from sqlalchemy import false, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,8 +11,9 @@ from cellplane.store.db_clock import db_utcnow
 from cellplane.store.models import SingletonLease
 
 
-async def take(session: AsyncSession, name: str, holder: str, seconds: float) -> int | None:
-    """The new epoch if the lease was free or lapsed (now ours for `seconds`), else None: another holds it."""
+async def take(session: AsyncSession, name: str, holder: str, seconds: float, *, reclaim: bool = False) -> int | None:
+    """The new epoch if the lease was free or lapsed (now ours for `seconds`), else None: another holds it.
+    `reclaim`: also when `holder` holds it already (a node restarted under the same id takes its own back)."""
     dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
     # The row is made once, by whichever node gets there first; the others' insert does nothing.
     await session.execute(
@@ -22,7 +23,11 @@ async def take(session: AsyncSession, name: str, holder: str, seconds: float) ->
         update(SingletonLease)
         .where(
             SingletonLease.name == name,
-            or_(SingletonLease.lease_until.is_(None), SingletonLease.lease_until < db_utcnow()),
+            or_(
+                SingletonLease.lease_until.is_(None),
+                SingletonLease.lease_until < db_utcnow(),
+                SingletonLease.holder == holder if reclaim else false(),
+            ),
         )
         .values(epoch=SingletonLease.epoch + 1, holder=holder, lease_until=db_utcnow(seconds))
         .returning(SingletonLease.epoch)
@@ -52,3 +57,19 @@ async def give_back(session: AsyncSession, name: str, epoch: int) -> None:
         .values(holder=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )
+
+
+async def lapsed(session: AsyncSession, prefix: str) -> list[tuple[str, int]]:
+    """(name, epoch) of the leases named `prefix...` whose holder let them lapse (held, not given back), locked
+    until the caller's transaction ends (a holder coming back to take its own waits for it). No SKIP LOCKED: the
+    caller is a singleton (jobs/gateway_sweep.py), nobody else sweeps."""
+    rows = await session.execute(
+        select(SingletonLease.name, SingletonLease.epoch)
+        .where(
+            SingletonLease.name.like(f"{prefix}%"),
+            SingletonLease.holder.is_not(None),
+            SingletonLease.lease_until < db_utcnow(),
+        )
+        .with_for_update()
+    )
+    return [(name, int(epoch)) for name, epoch in rows]

@@ -1,0 +1,362 @@
+"""Cluster benchmark (issue 21): AAA nodes on one PostgreSQL with `--sims` SIMs (default 1,000,000).
+
+Method. A fresh PostgreSQL database (127.0.0.1:5432) migrated with `cellplane db upgrade`, one account, one
+network access profile and fleet, and `--sims` active Super SIMs in it written by one `INSERT ... SELECT
+generate_series` (as bench/console.py), then VACUUM ANALYZE. A second, empty database in the same run is the
+reference for memory.
+
+- Cold start: `cellplane up --role aaa` started on each database; the time from the process's start to its
+  /healthz answering (the AAA loads every SIM's policy before the node answers), and the resident memory (VmRSS)
+  once up. Memory per SIM = (RSS with the SIMs - RSS of the same node on the empty database) / SIMs.
+- Accounting: `--sessions` sessions opened with Accounting Starts, then Interim-Updates with growing counters for
+  `--seconds`, sent by this script (asyncio, RADIUS built with cellplane.protocols.radius, 128 requests in flight
+  a node, retransmitted after 1 s); answered records/s, and the CPU seconds per record of the AAA process(es) and
+  of PostgreSQL (every `postgres` process's utime+stime from /proc, before and after). First one AAA node, then
+  two AAA nodes at once in the same run (the sessions split between them).
+
+On a 2-core machine the loader, the AAA nodes and PostgreSQL share two cores: two nodes cannot be twice as fast
+here. What the run gives is cost: CPU per record in the AAA and in PostgreSQL, from which a larger machine's
+rate is predicted (RESULTS.md says how).
+
+    .venv/bin/python bench/cluster.py --sims 1000000      # make bench-cluster; --no-record leaves RESULTS.md alone
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.server import Server, free_port, server_env
+
+from cellplane.domain.networks import network_sid
+from cellplane.protocols.radius import Code
+from cellplane.protocols.radius.codec import build_request
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+CLI = [sys.executable, "-m", "cellplane.cli.main"]
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+BEGIN, END = "<!-- bench/cluster.py: generated results start -->", "<!-- bench/cluster.py: generated results end -->"
+SECRET = b"cellplane"
+WINDOW = 128
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+async def admin_sql(statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_ADMIN)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def new_database() -> tuple[str, str]:
+    name = f"cellplane_bench_{uuid.uuid4().hex[:10]}"
+    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_database(dsn: str) -> None:
+    asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)'))
+
+
+async def load_sims(dsn: str, account: str, sims: int) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(
+            "INSERT INTO network_access_profiles (sid, account_sid, unique_name, date_created, date_updated)"
+            " VALUES ('HA' || md5('bench-nap'), $1, 'bench-nap', now() - interval '1 hour', now() - interval '1 hour')",
+            account,
+        )
+        await connection.execute(
+            "INSERT INTO network_access_profile_networks (network_access_profile_sid, network_sid, date_created)"
+            " VALUES ('HA' || md5('bench-nap'), $1, now() - interval '1 hour')",
+            network_sid("310", "260"),
+        )
+        await connection.execute(
+            """
+            INSERT INTO fleets (sid, account_sid, unique_name, data_enabled, data_limit, data_metering,
+                sms_commands_enabled, sms_commands_method, ip_commands_method, network_access_profile_sid,
+                date_created, date_updated)
+            VALUES ('HF' || md5('bench-fleet'), $1, 'bench-fleet', true, 1000000, 'payg', true, 'POST', 'POST',
+                'HA' || md5('bench-nap'), now() - interval '1 hour', now() - interval '1 hour')
+            """,
+            account,
+        )
+        await connection.execute(
+            """
+            INSERT INTO sims (sid, product, account_sid, iccid, imsi, registration_code, unique_name, status,
+                fleet_sid, pending_fleet_set, ready_bytes, ready_sms, claimed_at, date_activated, date_created,
+                date_updated)
+            SELECT 'HS' || lpad(to_hex(n), 32, '0'), 'supersim', $1, '8988307' || lpad(n::text, 13, '0'),
+                '00101' || lpad(n::text, 10, '0'), 'RC' || n, 'sim-' || n, 'active',
+                'HF' || md5('bench-fleet'), false, 0, 0, now() - interval '1 day', now() - interval '1 day',
+                now() - interval '1 hour', now() - interval '1 hour'
+            FROM generate_series(1, $2) AS n
+            """,
+            account,
+            sims,
+        )
+        # Each SIM's current billing period (as an activation makes it): accounting adds to it.
+        await connection.execute(
+            """
+            INSERT INTO billing_periods (sid, account_sid, sim_sid, start_time, end_time, period_type, date_created,
+                date_updated)
+            SELECT 'HB' || lpad(to_hex(n), 32, '0'), $1, 'HS' || lpad(to_hex(n), 32, '0'), now() - interval '1 day',
+                now() + interval '29 days', 'active', now() - interval '1 hour', now() - interval '1 hour'
+            FROM generate_series(1, $2) AS n
+            """,
+            account,
+            sims,
+        )
+        await connection.execute("VACUUM ANALYZE")
+    finally:
+        await connection.close()
+
+
+def imsi_of(n: int) -> str:
+    return "00101" + str(n).rjust(10, "0")
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def postgres_cpu() -> float:
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() == "postgres":
+                total += cpu_seconds(int(entry.name))
+        except OSError:
+            continue
+    return total
+
+
+def start_aaa(url: str, root: Path, name: str, token: str) -> tuple[Server, float]:
+    data_dir = root / name
+    data_dir.mkdir()
+    env = server_env(data_dir, url, CELLPLANE_ADMIN_TOKEN=token, CELLPLANE_TEST_START_TIMEOUT="600")
+    server = Server(backend="postgres", data_dir=data_dir, port=free_port(), env=env, extra_args=["--role", "aaa"])
+    started = time.monotonic()
+    server.start(timeout=600)
+    return server, time.monotonic() - started
+
+
+class Loader(asyncio.DatagramProtocol):
+    """Accounting-Requests to one AAA node: each session's Start, then Interim-Updates, WINDOW in flight."""
+
+    def __init__(self, port: int, nas: str, first: int, count: int) -> None:
+        self.port, self.nas, self.first, self.count = port, nas, first, count
+        self.transport: asyncio.DatagramTransport | None = None
+        self.flying: dict[int, tuple[bytes, float]] = {}
+        self.free = list(range(256))
+        self.answered = 0
+        self.turn = 0  # records sent: session = turn % count, its report number = turn // count
+        self.ready = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def next_packet(self, identifier: int) -> bytes:
+        session, report = self.turn % self.count, self.turn // self.count
+        self.turn += 1
+        imsi = imsi_of(self.first + session)
+        attributes = [
+            ("User-Name", imsi),
+            ("3GPP-IMSI", imsi),
+            ("NAS-IP-Address", "127.0.0.1"),
+            ("NAS-Identifier", self.nas),
+            ("Acct-Status-Type", 1 if report == 0 else 3),
+            ("Acct-Session-Id", f"{self.nas}-{session}"),
+            ("Framed-IP-Address", f"10.{100 + session // 65536 % 100}.{session // 256 % 256}.{session % 256}"),
+            ("3GPP-SGSN-MCC-MNC", "310260"),
+            ("Acct-Input-Octets", report * 1000),
+            ("Acct-Output-Octets", report * 4000),
+        ]
+        return build_request(int(Code.ACCOUNTING_REQUEST), identifier, attributes, SECRET)
+
+    def send_more(self) -> None:
+        assert self.transport is not None
+        now = time.monotonic()
+        while self.free and len(self.flying) < WINDOW:
+            identifier = self.free.pop()
+            raw = self.next_packet(identifier)
+            self.flying[identifier] = (raw, now)
+            self.transport.sendto(raw, ("127.0.0.1", self.port))
+
+    def starts_done(self) -> bool:
+        return self.answered >= self.count
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if len(data) < 20 or data[0] != Code.ACCOUNTING_RESPONSE or data[1] not in self.flying:
+            return
+        del self.flying[data[1]]
+        self.free.append(data[1])
+        self.answered += 1
+        self.send_more()
+
+    def retransmit(self) -> None:
+        assert self.transport is not None
+        now = time.monotonic()
+        for identifier, (raw, sent) in list(self.flying.items()):
+            if now - sent > 1.0:
+                self.flying[identifier] = (raw, now)
+                self.transport.sendto(raw, ("127.0.0.1", self.port))
+
+
+async def run_load(nodes: list[Server], sessions: int, seconds: float) -> tuple[float, float, float]:
+    """(records/s answered over `seconds` of Interim-Updates, AAA CPU s per record, PostgreSQL CPU s per record)."""
+    loop = asyncio.get_running_loop()
+    loaders = []
+    share = sessions // len(nodes)
+    for index, node in enumerate(nodes):
+        loader = Loader(
+            int(node.env["CELLPLANE_AAA_ACCT_PORT"]), f"bench-{index}-{uuid.uuid4().hex[:6]}", 1 + index * share, share
+        )
+        await loop.create_datagram_endpoint(lambda loader=loader: loader, local_addr=("127.0.0.1", 0))
+        loaders.append(loader)
+        loader.send_more()
+    while not all(loader.starts_done() for loader in loaders):  # the sessions are open
+        await asyncio.sleep(0.2)
+        for loader in loaders:
+            loader.retransmit()
+    pids = [node.process.pid for node in nodes if node.process is not None]
+    aaa_before, pg_before = sum(cpu_seconds(pid) for pid in pids), postgres_cpu()
+    answered_before = sum(loader.answered for loader in loaders)
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        await asyncio.sleep(0.2)
+        for loader in loaders:
+            loader.retransmit()
+    elapsed = time.monotonic() - started
+    records = sum(loader.answered for loader in loaders) - answered_before
+    aaa_cpu, pg_cpu = sum(cpu_seconds(pid) for pid in pids) - aaa_before, postgres_cpu() - pg_before
+    for loader in loaders:
+        loader.free.clear()  # send nothing more
+        if loader.transport is not None:
+            loader.transport.close()
+    return records / elapsed, aaa_cpu / max(records, 1), pg_cpu / max(records, 1)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}, Python {platform.python_version()}; load {load}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sims", type=int, default=1_000_000)
+    parser.add_argument("--sessions", type=int, default=2000)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--keep", help="keep the nodes' data directories and logs here")
+    args = parser.parse_args()
+    where = machine()
+    token = os.urandom(16).hex()
+    url, dsn = new_database()
+    empty_url, empty_dsn = new_database()
+    nodes: list[Server] = []
+    try:
+        for target in (url, empty_url):
+            subprocess.run([*CLI, "db", "upgrade"], env={**os.environ, "CELLPLANE_DATABASE_URL": target}, check=True)
+        with tempfile.TemporaryDirectory(prefix="cellplane-bench-cluster-") as tmp:
+            root = Path(args.keep) if args.keep else Path(tmp)
+            root.mkdir(parents=True, exist_ok=True)
+            env = server_env(root, url, CELLPLANE_ADMIN_TOKEN=token)
+            created = subprocess.run(
+                [*CLI, "admin", "create-account", "--friendly-name", "bench", "--json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            import json
+
+            account = json.loads(created.stdout)["account_sid"]
+            started = time.monotonic()
+            asyncio.run(load_sims(dsn, account, args.sims))
+            print(f"{args.sims:,} SIMs loaded in {time.monotonic() - started:.1f} s", flush=True)
+
+            empty, empty_start = start_aaa(empty_url, root, "empty", token)
+            empty_rss = rss_kib(empty.process.pid) if empty.process else 0
+            empty.stop()
+            a, start_a = start_aaa(url, root, "aaa-a", token)
+            nodes.append(a)
+            rss_a = rss_kib(a.process.pid) if a.process else 0
+            per_sim = (rss_a - empty_rss) * 1024 / args.sims
+            print(f"cold start {start_a:.1f} s (empty database: {empty_start:.1f} s); RSS {rss_a / 1024:.0f} MiB,"
+                  f" {per_sim:.0f} B a SIM", flush=True)  # fmt: skip
+            one = asyncio.run(run_load([a], args.sessions, args.seconds))
+            print(f"one AAA node: {one[0]:,.0f} records/s, AAA {one[1] * 1e6:.0f} us, PostgreSQL {one[2] * 1e6:.0f} us"
+                  " CPU a record", flush=True)  # fmt: skip
+            b, start_b = start_aaa(url, root, "aaa-b", token)
+            nodes.append(b)
+            two = asyncio.run(run_load([a, b], args.sessions, args.seconds))
+            print(f"two AAA nodes: {two[0]:,.0f} records/s, AAA {two[1] * 1e6:.0f} us, PostgreSQL {two[2] * 1e6:.0f}"
+                  " us CPU a record", flush=True)  # fmt: skip
+            assert httpx.get(f"{a.base_url}/healthz").status_code == 200
+    finally:
+        for node in nodes:
+            node.stop()
+        drop_database(dsn)
+        drop_database(empty_dsn)
+    if args.no_record:
+        return
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    block = (
+        f"{BEGIN}\nMeasured {when} on {where}. PostgreSQL 127.0.0.1, {args.sims:,} active SIMs; {args.sessions:,}"
+        f" sessions, Interim-Updates for {args.seconds:.0f} s per configuration, {WINDOW} requests in flight"
+        " a node.\n\n"
+        f"| measure | value |\n|---|---|\n"
+        f"| AAA cold start, {args.sims:,} SIMs (process start to /healthz) | {start_a:.1f} s"
+        f" (second node: {start_b:.1f} s;"
+        f" empty database: {empty_start:.1f} s) |\n"
+        f"| AAA resident memory, {args.sims:,} SIMs | {rss_a / 1024:.0f} MiB ({empty_rss / 1024:.0f} MiB empty):"
+        f" {per_sim:.0f} bytes a SIM |\n"
+        f"| accounting, one AAA node | {one[0]:,.0f} records/s; CPU a record: AAA {one[1] * 1e6:.0f} us,"
+        f" PostgreSQL {one[2] * 1e6:.0f} us |\n"
+        f"| accounting, two AAA nodes at once | {two[0]:,.0f} records/s; CPU a record: AAA {two[1] * 1e6:.0f} us"
+        f" (both), PostgreSQL {two[2] * 1e6:.0f} us |\n{END}"
+    )
+    text = RESULTS.read_text()
+    if BEGIN in text:
+        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
+    else:
+        text += f"\n## Cluster: AAA nodes on one PostgreSQL (issue 21, bench/cluster.py)\n\n{block}\n"
+    RESULTS.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
