@@ -14,6 +14,11 @@ request to the last byte of the answer over loopback (an upper bound of the serv
 then the first load: the sign-in page's HTML and every asset it references, as sent with and without gzip.
 
     .venv/bin/python bench/console.py --sims 1000000            # ~3 min; --no-record to leave RESULTS.md alone
+    .venv/bin/python bench/console.py --reuse cellplane_bench_console_1m   # load once, keep, measure again
+
+With `--reuse NAME` the database NAME is kept after the run; a later run with the same name migrates it (`cellplane
+db upgrade`, so a new migration is applied to the loaded data too) and measures without loading again. The bench's
+account and its credentials are kept in the database's comment.
 """
 
 from __future__ import annotations
@@ -59,6 +64,26 @@ async def _admin_sql(statement: str) -> None:
         await connection.execute(statement)
     finally:
         await connection.close()
+
+
+async def _kept(name: str) -> dict[str, Any] | None:
+    """What a kept database holds (its comment: the account, its credentials and the SIM count), or None when there
+    is no such database or it was not loaded to the end."""
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_ADMIN)
+    try:
+        comment = await connection.fetchval(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1", name
+        )
+        exists = await connection.fetchval("SELECT count(*) FROM pg_database WHERE datname = $1", name)
+    finally:
+        await connection.close()
+    if comment:
+        return dict(json.loads(comment))
+    if exists:
+        await _admin_sql(f'DROP DATABASE "{name}" WITH (FORCE)')  # a load that did not finish
+    return None
 
 
 async def _load(dsn: str, account: str, sims: int) -> None:
@@ -275,6 +300,11 @@ def pages(client: httpx.Client, sims: int, things: dict[str, str]) -> dict[str, 
         "search by ICCID": f"/console/sims?q=8988307{middle:013d}",
         "search by ICCID prefix": f"/console/sims?q=8988307{middle // 1000:010d}",
         "search by name": f"/console/sims?q=sim-{middle}",
+        # Prefixes whose matches lie together in sid order (ICCIDs and names come in batches), away from the start.
+        "search by ICCID prefix, 10,000 together": f"/console/sims?q=8988307{middle // 10000:09d}",
+        "search by ICCID prefix, 100,000 together": f"/console/sims?q=8988307{middle // 100000:08d}",
+        f"search by ICCID prefix, the {THINGS:,} Things": "/console/sims?q=8931080",
+        "search by the start of every name": "/console/sims?q=sim-",
         "search by IP address": "/console/sims?q=10.64.0.9",
         "search by IMEI": "/console/sims?q=356938035643809",
         "one SIM": "/console/sims/HS" + format(7, "x").rjust(32, "0"),
@@ -318,7 +348,7 @@ def _md5(text: str) -> str:
 
 
 def measure(
-    base_url: str, account: dict[str, str], sims: int, requests: int, things: dict[str, str]
+    base_url: str, account: dict[str, str], sims: int, requests: int, things: dict[str, str], only: str | None = None
 ) -> dict[str, tuple[float, float, float, float]]:
     results: dict[str, tuple[float, float, float, float]] = {}
     with httpx.Client(base_url=base_url, timeout=30) as client:
@@ -327,6 +357,8 @@ def measure(
         )
         assert signed.status_code == 303, signed.text
         for name, path in pages(client, sims, things).items():
+            if only is not None and only not in name:
+                continue
             for _ in range(10):
                 warm = client.get(path)
                 assert warm.status_code == 200, (path, warm.status_code, warm.text[:500])
@@ -410,9 +442,13 @@ def main() -> None:
     parser.add_argument("--sims", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--reuse", metavar="NAME", help="keep the loaded database NAME and measure it again later")
+    parser.add_argument("--only", metavar="TEXT", help="measure only the pages whose name contains TEXT")
     args = parser.parse_args()
-    name = f"cellplane_bench_console_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
+    name = args.reuse or f"cellplane_bench_console_{uuid.uuid4().hex[:8]}"
+    kept = asyncio.run(_kept(name)) if args.reuse else None
+    if kept is None:
+        asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
     url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     data_dir = Path(tempfile.mkdtemp(prefix="cellplane-bench-console-"))
     env = server_env(data_dir, url)
@@ -421,19 +457,28 @@ def main() -> None:
         server = Server(backend="postgres", data_dir=data_dir, port=free_port(), env=env)
         server.start(timeout=180)  # the machine is shared: a start may wait for CPU
         try:
-            account = server.cli_admin("create-account", "--friendly-name", "bench-console")
-            print(f"loading {args.sims:,} SIMs ...", flush=True)
-            asyncio.run(_load(url.replace("+asyncpg", ""), account["account_sid"], args.sims))
+            if kept is None:
+                account = server.cli_admin("create-account", "--friendly-name", "bench-console")
+                print(f"loading {args.sims:,} SIMs ...", flush=True)
+                asyncio.run(_load(url.replace("+asyncpg", ""), account["account_sid"], args.sims))
+                if args.reuse:
+                    kept = {"account": account, "sims": args.sims}
+                    comment = json.dumps(kept).replace("'", "''")
+                    asyncio.run(_admin_sql(f"COMMENT ON DATABASE \"{name}\" IS '{comment}'"))
+            else:
+                account, args.sims = kept["account"], kept["sims"]
+                print(f"reusing {name}: {args.sims:,} SIMs", flush=True)
             where = machine()
-            results = measure(server.base_url, account, args.sims, args.requests, _things_sids(url, account))
+            results = measure(server.base_url, account, args.sims, args.requests, _things_sids(url, account), args.only)
             load = first_load(server.base_url)
             print(f"  first load: {load[0]:,} bytes gzip, {load[1]:,} bytes uncompressed")
         finally:
             server.stop()
-        if not args.no_record:
+        if not args.no_record and not args.only:
             record(args.sims, args.requests, results, load, where)
     finally:
-        asyncio.run(_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not args.reuse:
+            asyncio.run(_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

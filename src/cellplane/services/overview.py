@@ -30,6 +30,7 @@ from cellplane.store.models import (
     WirelessCommand,
 )
 from cellplane.store.repositories import overview as repo
+from cellplane.store.repositories import sim_search
 
 PRODUCTS = ("supersim", "wireless", "things")
 STATUSES = ("new", "ready", "active", "inactive", "scheduled", "suspended", "deactivated", "canceled")
@@ -113,7 +114,7 @@ async def search_sims(session: AsyncSession, caller: Caller, query: SimQuery, sp
     for name, value, prefix in (("fleet", query.fleet, Prefix.FLEET), ("rate_plan", query.rate_plan, Prefix.RATE_PLAN)):
         if value is not None and not is_sid(value, prefix):
             raise InvalidParameter(name, f"{name} must be a {prefix} sid")
-    search = repo.SimSearch(
+    search = sim_search.SimSearch(
         product=query.product, status=query.status, fleet_sid=query.fleet, rate_plan_sid=query.rate_plan
     )
     text = query.text.strip()
@@ -122,7 +123,7 @@ async def search_sims(session: AsyncSession, caller: Caller, query: SimQuery, sp
     if search.name is not None:
         page = await _name_search(session, caller.account_sid, search, spec)
     else:
-        page = await repo.search_sims(session, caller.account_sid, search, spec)
+        page = await sim_search.search_sims(session, caller.account_sid, search, spec)
     fleets = await repo.names(session, Fleet, {s.fleet_sid for s in page.items if s.fleet_sid})
     plans = await repo.names(session, RatePlan, {s.rate_plan_sid for s in page.items if s.rate_plan_sid})
     rows = [SimRow(sim, fleets.get(sim.fleet_sid or "") or plans.get(sim.rate_plan_sid or "")) for sim in page.items]
@@ -135,7 +136,9 @@ async def search_sims(session: AsyncSession, caller: Caller, query: SimQuery, sp
     )
 
 
-async def _text_search(session: AsyncSession, account: str, search: repo.SimSearch, text: str) -> repo.SimSearch:
+async def _text_search(
+    session: AsyncSession, account: str, search: sim_search.SimSearch, text: str
+) -> sim_search.SimSearch:
     """What the text names: an ICCID (89...), an IP address, an IMEI, a sid, else a unique name."""
     if any(is_sid(text, prefix) for prefix in (Prefix.SUPER_SIM, Prefix.WIRELESS_SIM, Prefix.THING)):
         return _with(search, sim_sids=[text])
@@ -151,15 +154,15 @@ async def _text_search(session: AsyncSession, account: str, search: repo.SimSear
     return _with(search, name=text)
 
 
-async def _name_search(session: AsyncSession, account: str, search: repo.SimSearch, spec: PageSpec) -> Page[Sim]:
+async def _name_search(session: AsyncSession, account: str, search: sim_search.SimSearch, spec: PageSpec) -> Page[Sim]:
     """A unique name exactly (one index probe); when none has it, the names that start with it."""
-    exact = await repo.search_sims(session, account, search, spec)
+    exact = await sim_search.search_sims(session, account, search, spec)
     if exact.items:
         return exact  # one SIM at most: no page follows, so a later page is always the prefix search's
-    return await repo.search_sims(session, account, _with(search, name=None, name_prefix=search.name), spec)
+    return await sim_search.search_sims(session, account, _with(search, name=None, name_prefix=search.name), spec)
 
 
-def _with(search: repo.SimSearch, **changes: Any) -> repo.SimSearch:
+def _with(search: sim_search.SimSearch, **changes: Any) -> sim_search.SimSearch:
     return replace(search, **changes)
 
 

@@ -8,14 +8,12 @@ domain/ids.py), lists are keyset pages or LIMITed.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, distinct, func, select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cellplane.domain.paging import Page, PageSpec
 from cellplane.store.models import (
     ConnectionEvent,
     DataSession,
@@ -28,7 +26,7 @@ from cellplane.store.models import (
     WebhookDelivery,
     WirelessCommand,
 )
-from cellplane.store.repositories.paging import keyset_page
+from cellplane.store.repositories.sim_search import prefix_range
 
 
 async def sims_by_product_status(session: AsyncSession, account_sid: str) -> list[tuple[str, str, int]]:
@@ -74,54 +72,6 @@ async def failing_webhooks(session: AsyncSession, account_sid: str, limit: int =
     return list((await session.execute(stmt)).scalars())
 
 
-@dataclass(frozen=True)
-class SimSearch:
-    """The SIM list's filters: `iccid` and `name` match exactly, `iccid_prefix` and `name_prefix` match a start,
-    `sim_sids` restricts to SIMs found elsewhere (empty: nothing matches)."""
-
-    product: str | None = None
-    status: str | None = None
-    fleet_sid: str | None = None
-    rate_plan_sid: str | None = None
-    iccid: str | None = None
-    iccid_prefix: str | None = None
-    name: str | None = None
-    name_prefix: str | None = None
-    sim_sids: Collection[str] | None = None
-
-
-def _prefix_range(column: Any, prefix: str) -> Any:
-    """`column` starts with `prefix`, as a range an ordinary B-tree index serves (LIKE may not, by collation): from
-    the prefix to the prefix with its last character's successor ("8988" -> ["8988", "8989"))."""
-    return (column >= prefix) & (column < prefix[:-1] + chr(ord(prefix[-1]) + 1))
-
-
-async def search_sims(session: AsyncSession, account_sid: str, search: SimSearch, spec: PageSpec) -> Page[Sim]:
-    stmt: Select[Any] = select(Sim).where(Sim.account_sid == account_sid)
-    if search.product is not None:
-        stmt = stmt.where(Sim.product == search.product)
-    if search.status is not None:
-        stmt = stmt.where(Sim.status == search.status)
-    if search.fleet_sid is not None:
-        stmt = stmt.where(Sim.fleet_sid == search.fleet_sid)
-    if search.rate_plan_sid is not None:
-        stmt = stmt.where(Sim.rate_plan_sid == search.rate_plan_sid)
-    if search.iccid is not None:
-        stmt = stmt.where(Sim.iccid == search.iccid)
-    if search.iccid_prefix is not None:
-        stmt = stmt.where(_prefix_range(Sim.iccid, search.iccid_prefix))
-    if search.name is not None:
-        stmt = stmt.where(Sim.unique_name == search.name)
-    if search.name_prefix is not None:
-        stmt = stmt.where(_prefix_range(Sim.unique_name, search.name_prefix))
-    if search.sim_sids is not None:
-        if not search.sim_sids:
-            # Nothing to look for: no query (an empty IN is not folded by every planner: it scanned the account).
-            return Page(items=[], has_next=False, has_previous=False)
-        stmt = stmt.where(Sim.sid.in_(list(search.sim_sids)))
-    return await keyset_page(session, stmt, Sim.sid, spec)
-
-
 async def sims_with_ip(session: AsyncSession, account_sid: str, address: str) -> list[str]:
     """SIMs holding `address` in an open data session."""
     stmt = (
@@ -136,7 +86,7 @@ async def sims_with_imei(session: AsyncSession, account_sid: str, imei: str) -> 
     """SIMs seen in a device of this IMEI (or IMEISV prefix)."""
     stmt = (
         select(distinct(DataSession.sim_sid))
-        .where(DataSession.account_sid == account_sid, _prefix_range(DataSession.imei, imei))
+        .where(DataSession.account_sid == account_sid, prefix_range(DataSession.imei, imei))
         .limit(100)
     )
     return list((await session.execute(stmt)).scalars())
