@@ -17,7 +17,7 @@ class Sim(Timestamps, Base):
         Index("ix_sims_account_sid_sid", "account_sid", "sid"),
         # The console's dashboard counts SIMs by product and status from this index alone (migration 0013).
         Index("ix_sims_account_product_status", "account_sid", "product", "status"),
-        # The console's ICCID and name prefix searches read their matches' sids from these alone (migration 0021).
+        # The console's ICCID and name prefix searches read their matches' sids from these alone (migration 0020).
         Index("ix_sims_account_iccid_sid", "account_sid", "iccid", "sid"),
         Index("ix_sims_account_name_sid", "account_sid", "unique_name", "sid"),
         # Things holding a locked address, by group: what a pool's usage counts (migration 0018).

@@ -5,7 +5,7 @@ search by the start of an ICCID or a name, ordered by sid, made PostgreSQL walk 
 ms when the matches lie together far from the first sid. The search now counts its matches (up to 10,000) and
 sorts their sids from one of these indexes, reading no row (an index-only scan), then the page's rows by key.
 
-Revision ID: 0021
+Revision ID: 0020
 Revises: 0019
 Create Date: 2026-12-06 14:05:00.000000
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0021"
+revision: str = "0020"
 down_revision: str | None = "0019"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
