@@ -96,3 +96,18 @@ def test_a_session_loaded_at_its_limit_counts_as_throttled_already() -> None:
     core, calls = core_with(replace(POLICY, zone_usage=ZoneUsage(PERIOD, {NATIONAL_ROAMING: MB})))
     grow(core, 1000)
     assert calls == [] and len(core.throttled) == 1
+
+
+def test_a_snapshot_read_before_an_interim_does_not_take_the_periods_usage_back() -> None:
+    # A change notification's re-read can start before an accounting batch commits and land after its effects: the
+    # cached usage of the period (which only grows) must survive it, or the next attach would pass the data limit.
+    core, _ = core_with(replace(POLICY, period_data_used=0))
+    core.apply_effects(BatchEffects(period_usage={POLICY.sim_sid: (PERIOD, 10 * MB)}))
+    limit = core.policies.get(POLICY.imsi).data_limit_bytes  # type: ignore[union-attr]
+    cached = core.policies.get(POLICY.imsi).period_data_used  # type: ignore[union-attr]
+    assert cached == 10 * MB >= limit  # the batch crossed the limit: the cache holds the count
+    core.update_policy(POLICY.imsi, replace(POLICY, period_data_used=0))  # the stale snapshot
+    assert core.policies.get(POLICY.imsi).period_data_used == cached  # type: ignore[union-attr]
+    # A new period starts from its own count.
+    core.update_policy(POLICY.imsi, replace(POLICY, period_sid="HB" + "4" * 32, period_data_used=0))
+    assert core.policies.get(POLICY.imsi).period_data_used == 0  # type: ignore[union-attr]

@@ -271,6 +271,16 @@ class AaaCore:
             # The cache is ahead of the database on IMEIs (it learns first; the writer stores them after): a snapshot
             # read meanwhile must not take the last IMEI back, or the next attach would look like a change again.
             policy = replace(policy, last_imei=old.last_imei)
+        if (
+            policy is not None
+            and old is not None
+            and old.period_sid is not None
+            and policy.period_sid == old.period_sid
+            and old.period_data_used > policy.period_data_used
+        ):
+            # A period's usage only grows, and the cache learns it first (accounting effects): a snapshot read before
+            # the batch committed (a change notification's re-read racing an interim) must not take it back.
+            policy = replace(policy, period_data_used=old.period_data_used)
         self.policies.put(imsi, policy)
         if (policy is not None and policy.thing) or (old is not None and old.thing):
             self.private.configure(policy if policy is not None and policy.thing else None, imsi)
