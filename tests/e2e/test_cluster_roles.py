@@ -21,36 +21,16 @@ import pytest
 from pyrad import packet as pyrad_packet
 
 from tests.conftest import Account
+from tests.support.cluster import make_active_sims, shared_database, start_node
 from tests.support.network import USA, make_fleet, make_sim
-from tests.support.server import (
-    Server,
-    create_postgres_database,
-    drop_postgres_database,
-    free_port,
-    postgres_available,
-    server_env,
-)
+from tests.support.server import Server
 from tests.unit.network.peers import USA as USA_PLMN
 from tests.unit.network.peers import Pgw
 
 
 @pytest.fixture(scope="module")
 def database_url() -> Iterator[str]:
-    reason = postgres_available()
-    if reason:
-        pytest.skip(f"several nodes share one PostgreSQL: {reason}")
-    url = create_postgres_database()
-    yield url
-    drop_postgres_database(url)
-
-
-def start_node(database_url: str, roles: str, data_dir: Path, token: str) -> Server:
-    """One `cellplane up --role roles` process on the shared database (its own ports and data directory)."""
-    data_dir.mkdir()
-    env = server_env(data_dir, database_url, CELLPLANE_ADMIN_TOKEN=token)
-    server = Server(backend="postgres", data_dir=data_dir, port=free_port(), env=env, extra_args=["--role", roles])
-    server.start()
-    return server
+    yield from shared_database("several nodes share one PostgreSQL")
 
 
 @pytest.fixture(scope="module")
@@ -145,25 +125,9 @@ def test_a_suspension_reaches_another_nodes_aaa_within_half_a_second(
     api_and_network: tuple[Server, Server], other_aaa: Server
 ) -> None:
     api, _ = api_and_network
-    created = api.admin("create-account", "--friendly-name", "notify")
-    account = Account(created["account_sid"], created["auth_token"], api)
+    account, made = make_active_sims(api, SIMS)
     http = account.http()
-    fleet = make_fleet(account, [USA])
-    sids = []
-    for item in account.inventory(SIMS):
-        claimed = http.post(
-            "/supersim/v1/Sims", data={"Iccid": item["iccid"], "RegistrationCode": item["registration_code"]}
-        )
-        assert claimed.status_code == 201, claimed.text
-        sids.append((claimed.json()["sid"], item["imsi"]))
-        assert (
-            http.post(f"/supersim/v1/Sims/{sids[-1][0]}", data={"Fleet": fleet.sid, "Status": "active"}).status_code
-            == 202
-        )
-    deadline = time.monotonic() + 30
-    while any(http.get(f"/supersim/v1/Sims/{sid}").json()["status"] != "active" for sid, _ in sids):
-        assert time.monotonic() < deadline, "the SIMs were not activated (by the workers node)"
-        time.sleep(0.2)
+    sids = [(sid, imsi) for sid, _, imsi in made]
     pgw = Pgw(int(other_aaa.env["CELLPLANE_AAA_AUTH_PORT"]), int(other_aaa.env["CELLPLANE_AAA_ACCT_PORT"]))
     pgw.timeout, pgw.retries = 1.0, 1
     deadline = time.monotonic() + 10
