@@ -209,7 +209,9 @@ def test_a_block_limit_stops_a_tcp_download(dp_account: Account, host_url: str, 
     sizes = [int(line) for line in done.stdout.splitlines() if line.strip().isdigit()]
     assert done.returncode != 0 and sizes, done.stdout + done.stderr
     got = sizes[-1]
-    assert 1_000_000 <= got < 2_000_000, got  # the limit, plus at most a few seconds of 400 kB/s
+    # The limit, plus what flows until the Disconnect: an Interim-Update a second, the AAA's batch, the Disconnect
+    # (seconds of 400 kB/s on a loaded machine, 3.5 s seen with the suite's two workers); far short of the 5 MB asked.
+    assert 1_000_000 <= got < 3_000_000, got
     assert "no data session" in done.stdout  # the device saw the network end its session
 
     def sessions() -> list[dict[str, Any]]:
