@@ -44,6 +44,7 @@ from cellplane.network.dataplane import names as dp_names  # noqa: E402
 from cellplane.network.dataplane.device_ns import DeviceNamespace  # noqa: E402
 from cellplane.network.dataplane.domain import Link  # noqa: E402
 from cellplane.network.dataplane.netlink import IPRoute, NetNS, netns  # noqa: E402
+from results_file import replace_generated  # noqa: E402
 
 CLI = [sys.executable, "-m", "cellplane.cli.main"]
 Runner = Callable[[list[str]], subprocess.CompletedProcess[str]]
@@ -392,16 +393,8 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
 
 
 def record(block: str) -> None:
-    path = HERE / "RESULTS.md"
-    begin, end = "<!-- dataplane:begin -->", "<!-- dataplane:end -->"
-    text = path.read_text()
-    generated = f"{begin}\n{block}\n{end}"
-    if begin in text and end in text:
-        head, _, rest = text.partition(begin)
-        text = head + generated + rest.partition(end)[2]
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{generated}\n"
-    path.write_text(text)
+    """Replace (or add) the generated part of its section of bench/RESULTS.md; prose around it stays."""
+    replace_generated("<!-- dataplane:begin -->", "<!-- dataplane:end -->", block, SECTION)
 
 
 def main() -> None:

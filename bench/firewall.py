@@ -44,6 +44,7 @@ sys.path.insert(0, str(HERE))
 
 import firewall_kernel  # noqa: E402
 from dataplane import CLI, Runner, machine, platform, tcp  # noqa: E402
+from results_file import replace_generated  # noqa: E402
 
 SECTION = "## Things firewall (bench/firewall.py)"
 POOL = "10.40.0.0/16"
@@ -292,16 +293,8 @@ def report(
 
 
 def record(block: str) -> None:
-    path = HERE / "RESULTS.md"
-    begin, end = "<!-- firewall:begin -->", "<!-- firewall:end -->"
-    text = path.read_text()
-    generated = f"{begin}\n{block}\n{end}"
-    if begin in text and end in text:
-        head, _, rest = text.partition(begin)
-        text = head + generated + rest.partition(end)[2]
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{METHOD}\n\n{generated}\n"
-    path.write_text(text)
+    """Replace (or add) the generated part of its section of bench/RESULTS.md; prose around it stays."""
+    replace_generated("<!-- firewall:begin -->", "<!-- firewall:end -->", block, SECTION, METHOD)
 
 
 METHOD = (

@@ -46,6 +46,7 @@ from network_radius import (
     start_freeradius,
     wait_udp_answer,
 )
+from results_file import replace_generated
 
 SECTION = "## Network: RADIUS (bench/network.py)"
 
@@ -135,17 +136,8 @@ def report(runs: list[Run], args: argparse.Namespace, backend: str, spots: dict[
 
 
 def record(block: str) -> None:
-    """Replace (or add) the generated part of the RADIUS section of bench/RESULTS.md; prose around it stays."""
-    path = HERE / "RESULTS.md"
-    begin, end = "<!-- radius:begin -->", "<!-- radius:end -->"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    generated = f"{begin}\n{block}\n{end}"
-    if begin in text and end in text:
-        head, _, rest = text.partition(begin)
-        text = head + generated + rest.partition(end)[2]
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{generated}\n"
-    path.write_text(text)
+    """Replace (or add) the generated part of its section of bench/RESULTS.md; prose around it stays."""
+    replace_generated("<!-- radius:begin -->", "<!-- radius:end -->", block, SECTION)
 
 
 # --- main ---------------------------------------------------------------------------------------------------------

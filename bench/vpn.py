@@ -43,6 +43,7 @@ from tests.support.vpn import SERVER_ADDRESS, SERVER_NET, Site, vpn_unavailable 
 
 from dataplane import machine, platform  # noqa: E402
 from firewall import device_shell  # noqa: E402
+from results_file import replace_generated  # noqa: E402
 
 SECTION = "## VPN tunnels (bench/vpn.py)"
 PSK = "bench pre-shared key"
@@ -183,16 +184,8 @@ def charon_version() -> str:
 
 
 def record(block: str) -> None:
-    path = HERE / "RESULTS.md"
-    begin, end = "<!-- vpn:begin -->", "<!-- vpn:end -->"
-    text = path.read_text()
-    generated = f"{begin}\n{block}\n{end}"
-    if begin in text and end in text:
-        head, _, rest = text.partition(begin)
-        text = head + generated + rest.partition(end)[2]
-    else:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{METHOD}\n\n{generated}\n"
-    path.write_text(text)
+    """Replace (or add) the generated part of its section of bench/RESULTS.md; prose around it stays."""
+    replace_generated("<!-- vpn:begin -->", "<!-- vpn:end -->", block, SECTION, METHOD)
 
 
 METHOD = (
