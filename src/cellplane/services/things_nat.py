@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain import things_config as config
 from cellplane.domain.caller import Caller
-from cellplane.domain.errors import InvalidParameter, NotFound
+from cellplane.domain.errors import InvalidParameter
 from cellplane.domain.ids import Prefix, new_sid
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.domain.things import check_if_match
-from cellplane.services.things_networks import network
+from cellplane.services.things_networks import network, network_child, network_children
 from cellplane.services.things_profiles import address_in_pools
 from cellplane.store.models import NatRule, Sim, ThingsGroup
 from cellplane.store.repositories import things as repo
@@ -34,17 +34,11 @@ class NatChange:
 
 
 async def rules(session: AsyncSession, caller: Caller, network_sid: str, spec: PageSpec) -> Page[NatRule]:
-    await network(session, caller, network_sid)
-    stmt = repo.listing(NatRule, caller.account_sid, network_sid=network_sid)
-    return await repo.page(session, stmt, NatRule.sid, spec)
+    return await network_children(session, caller, network_sid, NatRule, spec)
 
 
 async def rule(session: AsyncSession, caller: Caller, network_sid: str, sid: str) -> NatRule:
-    await network(session, caller, network_sid)
-    found = await repo.owned(session, NatRule, caller.account_sid, sid, network_sid=network_sid)
-    if found is None:
-        raise NotFound("NatRule", sid)
-    return found
+    return await network_child(session, caller, network_sid, NatRule, sid, "NatRule")
 
 
 async def create_rule(session: AsyncSession, caller: Caller, network_sid: str, change: NatChange) -> NatRule:

@@ -10,6 +10,7 @@ import ipaddress
 import socket
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +27,7 @@ from cellplane.store.repositories import things as repo
 
 DEFAULT_POOL = "10.200.0.0/20"
 SHARED_APN = "things.cellplane"
+Child = TypeVar("Child")  # a resource that hangs off a Network: a pool, a route, a NAT rule, a VPN tunnel
 # NAT rules of network n listen on 127.100.x.y on the host (loopback: reachable from the host only, as tests need).
 PUBLIC_BASE = int(ipaddress.IPv4Address("127.100.0.1"))
 PUBLIC_SPAN = 65_000
@@ -100,6 +102,27 @@ async def network(session: AsyncSession, caller: Caller, sid: str) -> ThingsNetw
     found = await repo.owned(session, ThingsNetwork, caller.account_sid, sid)
     if found is None:
         raise NotFound("Network", sid)
+    return found
+
+
+async def network_children(
+    session: AsyncSession, caller: Caller, network_sid: str, model: type[Child], spec: PageSpec
+) -> Page[Child]:
+    """A page of one kind of a Network's own resources (routes, NAT rules, VPN tunnels); 404 for a Network that is
+    not the caller's."""
+    await network(session, caller, network_sid)
+    stmt = repo.listing(model, caller.account_sid, network_sid=network_sid)
+    return await repo.page(session, stmt, model.sid, spec)  # type: ignore[attr-defined]
+
+
+async def network_child(
+    session: AsyncSession, caller: Caller, network_sid: str, model: type[Child], sid: str, kind: str
+) -> Child:
+    """One of a Network's own resources by sid; 404 naming `kind` when the Network or it is not the caller's."""
+    await network(session, caller, network_sid)
+    found = await repo.owned(session, model, caller.account_sid, sid, network_sid=network_sid)
+    if found is None:
+        raise NotFound(kind, sid)
     return found
 
 
@@ -180,11 +203,7 @@ async def pools(session: AsyncSession, caller: Caller, network_sid: str) -> list
 
 
 async def pool(session: AsyncSession, caller: Caller, network_sid: str, sid: str) -> IpPool:
-    await network(session, caller, network_sid)
-    found = await repo.owned(session, IpPool, caller.account_sid, sid, network_sid=network_sid)
-    if found is None:
-        raise NotFound("IpPool", sid)
-    return found
+    return await network_child(session, caller, network_sid, IpPool, sid, "IpPool")
 
 
 async def create_pool(session: AsyncSession, caller: Caller, network_sid: str, cidr: object) -> IpPool:
@@ -250,17 +269,11 @@ async def _check_nothing_outside(
 
 
 async def routes(session: AsyncSession, caller: Caller, network_sid: str, spec: PageSpec) -> Page[ThingsRoute]:
-    await network(session, caller, network_sid)
-    stmt = repo.listing(ThingsRoute, caller.account_sid, network_sid=network_sid)
-    return await repo.page(session, stmt, ThingsRoute.sid, spec)
+    return await network_children(session, caller, network_sid, ThingsRoute, spec)
 
 
 async def route(session: AsyncSession, caller: Caller, network_sid: str, sid: str) -> ThingsRoute:
-    await network(session, caller, network_sid)
-    found = await repo.owned(session, ThingsRoute, caller.account_sid, sid, network_sid=network_sid)
-    if found is None:
-        raise NotFound("Route", sid)
-    return found
+    return await network_child(session, caller, network_sid, ThingsRoute, sid, "Route")
 
 
 async def create_route(

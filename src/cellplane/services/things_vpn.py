@@ -20,16 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cellplane.domain import ipsec
 from cellplane.domain import things_config as config
 from cellplane.domain.caller import Caller
-from cellplane.domain.errors import InvalidParameter, NotFound
+from cellplane.domain.errors import InvalidParameter
 from cellplane.domain.ids import Prefix, new_sid
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.domain.policy import EventType
 from cellplane.domain.things import check_if_match
 from cellplane.services import things_events
-from cellplane.services.things_networks import network, pools_of_network
+from cellplane.services.things_networks import network, network_child, network_children, pools_of_network
 from cellplane.store.models import ConnectionEvent, ThingsRoute, VpnTunnel
 from cellplane.store.models.base import utcnow
-from cellplane.store.repositories import things as repo
 
 CONNECTING, UP, DOWN = "connecting", "up", "down"
 DEFAULT_IKE = "aes256-sha256-modp2048"
@@ -50,17 +49,11 @@ class TunnelRequest:
 
 
 async def tunnels(session: AsyncSession, caller: Caller, network_sid: str, spec: PageSpec) -> Page[VpnTunnel]:
-    await network(session, caller, network_sid)
-    stmt = repo.listing(VpnTunnel, caller.account_sid, network_sid=network_sid)
-    return await repo.page(session, stmt, VpnTunnel.sid, spec)
+    return await network_children(session, caller, network_sid, VpnTunnel, spec)
 
 
 async def tunnel(session: AsyncSession, caller: Caller, network_sid: str, sid: str) -> VpnTunnel:
-    await network(session, caller, network_sid)
-    found = await repo.owned(session, VpnTunnel, caller.account_sid, sid, network_sid=network_sid)
-    if found is None:
-        raise NotFound("VpnTunnel", sid)
-    return found
+    return await network_child(session, caller, network_sid, VpnTunnel, sid, "VpnTunnel")
 
 
 async def create_tunnel(
