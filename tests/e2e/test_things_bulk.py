@@ -83,6 +83,10 @@ def test_bulk_activate_by_tag_fails_a_retired_thing_with_its_reason_and_announce
             client.patch(f"/things/{thing['sid']}", json={"tags": ["fleet-1"]})
         retired = things[0]["sid"]
         assert client.patch(f"/things/{retired}", json={"state": "RETIRED"}).status_code == 202
+        deadline = time.monotonic() + 30  # the retirement completes first (in flight, a Thing is refused for that)
+        while client.get(f"/things/{retired}").json()["state"] != "RETIRED":
+            assert time.monotonic() < deadline, "the Thing was not retired"
+            time.sleep(0.1)
         posted = client.post("/bulkActions", json={"action": "activate", "selection": {"tag": "fleet-1"}})
         assert posted.status_code == 202, posted.text
         location = posted.headers["Location"]
