@@ -13,6 +13,7 @@ reference for memory.
   a node, retransmitted after 1 s); answered records/s, and the CPU seconds per record of the AAA process(es) and
   of PostgreSQL (every `postgres` process's utime+stime from /proc, before and after). First one AAA node, then
   two AAA nodes at once in the same run (the sessions split between them).
+- API: GET one SIM and a list page through one API node, then two at once (bench/cluster_api.py says how).
 
 On a 2-core machine the loader, the AAA nodes and PostgreSQL share two cores: two nodes cannot be twice as fast
 here. What the run gives is cost: CPU per record in the AAA and in PostgreSQL, from which a larger machine's
@@ -40,6 +41,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.server import Server, free_port, server_env
 
+import cluster_api
 from cellplane.domain.networks import network_sid
 from cellplane.protocols.radius import Code
 from cellplane.protocols.radius.codec import build_request
@@ -280,6 +282,7 @@ def main() -> None:
     parser.add_argument("--sims", type=int, default=1_000_000)
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--api-seconds", type=float, default=10.0, help="per API configuration")
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--keep", help="keep the nodes' data directories and logs here")
     args = parser.parse_args()
@@ -305,6 +308,7 @@ def main() -> None:
             import json
 
             account = json.loads(created.stdout)["account_sid"]
+            auth = (account, json.loads(created.stdout)["auth_token"])
             started = time.monotonic()
             asyncio.run(load_sims(dsn, account, args.sims))
             print(f"{args.sims:,} SIMs loaded in {time.monotonic() - started:.1f} s", flush=True)
@@ -327,6 +331,11 @@ def main() -> None:
             print(f"two AAA nodes: {two[0]:,.0f} records/s, AAA {two[1] * 1e6:.0f} us, PostgreSQL {two[2] * 1e6:.0f}"
                   " us CPU a record", flush=True)  # fmt: skip
             assert httpx.get(f"{a.base_url}/healthz").status_code == 200
+            for node in nodes:
+                node.stop()
+            nodes.clear()
+            sids = ["HS" + format(n, "x").rjust(32, "0") for n in range(1, args.sims + 1)]
+            api_loads = cluster_api.run(url, root, token, auth, sids, args.api_seconds, cpu_seconds, postgres_cpu)
     finally:
         for node in nodes:
             node.stop()
@@ -348,7 +357,13 @@ def main() -> None:
         f"| accounting, one AAA node | {one[0]:,.0f} records/s; CPU a record: AAA {one[1] * 1e6:.0f} us,"
         f" PostgreSQL {one[2] * 1e6:.0f} us |\n"
         f"| accounting, two AAA nodes at once | {two[0]:,.0f} records/s; CPU a record: AAA {two[1] * 1e6:.0f} us"
-        f" (both), PostgreSQL {two[2] * 1e6:.0f} us |\n{END}"
+        f" (both), PostgreSQL {two[2] * 1e6:.0f} us |\n"
+        + "".join(
+            f"| API, {'one node' if load.nodes == 1 else 'two nodes at once'}, {cluster_api.LABELS[load.what]}"
+            f" ({cluster_api.IN_FLIGHT} in flight a node) | {load.row()} |\n"
+            for load in api_loads
+        )
+        + END
     )
     text = RESULTS.read_text()
     if BEGIN in text:
