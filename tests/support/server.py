@@ -112,10 +112,13 @@ class Server:
     started_once: bool = False
     # The process's descriptor limit (RLIMIT_NOFILE, as `ulimit -n`), for tests of what a server does at its limit.
     max_open_files: int | None = None
+    # Where its API answers, and what runs the command (e.g. `ip netns exec NAME` for a node in a namespace).
+    host: str = "127.0.0.1"
+    command_prefix: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float | None = None) -> None:
         """Start and wait for /healthz (90 s, or CELLPLANE_TEST_START_TIMEOUT on a machine too loaded for that).
@@ -139,7 +142,7 @@ class Server:
         self.log_path = self.data_dir / f"server-{self.port}.log"
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [*CLI, "up", "--port", str(self.port), "--log-level", "warning", *self.extra_args],
+            [*self.command_prefix, *CLI, "up", "--port", str(self.port), "--log-level", "warning", *self.extra_args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -127,6 +127,7 @@ class Platform:
                     ue_ip_pool=self.settings.ue_ip_pool,
                     ue_ip_pool_slice=self.settings.ue_ip_pool_slice,
                     ue_ip_pool_lease=self.settings.ue_ip_pool_lease,
+                    lease_ttl=self.settings.ue_ip_lease_ttl,
                     node_id=self.settings.resolved_node_id(),
                     dae_port=self.settings.gateway_dae_port,
                     dae_targets=parse_dae_targets(self.settings.radius_dae_targets),

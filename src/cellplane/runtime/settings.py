@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     # slices (none smaller than a /28). The lease of a slice, renewed every third of it, on the database's clock.
     ue_ip_pool_slice: int | None = None
     ue_ip_pool_lease: float = 30.0
+    # How long a UE address stays its SIM's once no session holds it (a quick re-attach gets it back), then free.
+    ue_ip_lease_ttl: float = Field(default=300.0, gt=0)
     # A gateway node's lease (renewed every third of it; a lapsed one has its sessions closed by a workers node's
     # sweep, run every gateway_sweep_interval seconds) and its NAS-Identifier (default: from the node id).
     gateway_lease: float = 30.0

@@ -11,7 +11,7 @@ Services flush, never commit: the caller (the AAA's group commit) owns the trans
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -130,6 +130,12 @@ class _State:
 async def load_open_sessions(session: AsyncSession) -> list[LiveSession]:
     """Every open session, for the AAA's registry and address pool at start."""
     return [live(dict(row._mapping)) for row in await repo.open_sessions(session)]
+
+
+async def still_open(session: AsyncSession, keys: Collection[SessionKey]) -> set[SessionKey]:
+    """Which of these sessions the database has open (the AAA lets go of addresses held by the others: sessions
+    closed by another node, e.g. the gateway sweep or a Stop that reached another AAA node)."""
+    return await repo.open_keys(session, keys)
 
 
 async def apply_batch(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -387,6 +387,19 @@ class AaaCore:
                 terminate_cause="Admin-Reset",
             )
         )
+
+    def closed_elsewhere(self, gone: Sequence[tuple[str, Hashable]]) -> None:
+        """Sessions holding UE addresses here that the database has closed (another node did: the gateway sweep, a
+        Stop that reached another AAA node; slices.py found them): forgotten as their Stop would have them."""
+        now = time.monotonic()
+        keys = {key for _, key in gone}
+        for session in self.sessions:  # every open session, but only when some were closed elsewhere
+            key = LiveSessions.key(session)
+            if key in keys:
+                self.sessions.apply(replace(session, open=False))
+                self.throttled.discard(key)
+        for owner, key in gone:
+            self.pool.drop(owner, key, now)
 
     def housekeeping(self) -> None:
         now = time.monotonic()

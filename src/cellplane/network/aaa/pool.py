@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections import OrderedDict, deque
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable
 
 
 class AddressPool:
@@ -87,6 +87,20 @@ class AddressPool:
 
     def slices(self) -> list[int]:
         return sorted(self._slices)
+
+    def held_in(self, indices: Collection[int]) -> list[tuple[str, Hashable]]:
+        """(owner, session key) of every open session known here to hold an address of the slices `indices`. A
+        session closed by another node (the gateway sweep; a Stop that reached another AAA node) is still among
+        them, the database has to say which (slices.py releases those)."""
+        if self.slice_bits is None or not indices:
+            return []
+        wanted = set(indices)
+        found = []
+        for owner, keys in self._holders.items():
+            address = self._address_of.get(owner)
+            if address is not None and self._slice_of(address[0]) in wanted:
+                found.extend((owner, key) for key in keys)
+        return found
 
     def available(self, now: float) -> int:
         """About how many addresses this node may still hand out without a new slice (cheap: called on every

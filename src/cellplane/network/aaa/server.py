@@ -77,6 +77,7 @@ class AaaServer:
             lease_seconds=config.ue_ip_pool_lease,
         )
         self.core.allocated = self.slices.low
+        self.slices.closed = self.core.closed_elsewhere
 
     @property
     def auth_address(self) -> Address:

@@ -11,7 +11,12 @@ at once, so no address is given twice:
 - a renewal that finds the epoch gone (the lease lapsed while the node was paused, and maybe was taken) revokes the
   slice at once;
 - a node taking a slice first loads the open sessions holding addresses of it (the previous holder's live ones),
-  and those addresses stay taken.
+  and those addresses stay taken;
+- once a lease, a node asks the database which of the sessions holding addresses of its slices are still open, and
+  lets go of the others (`release_closed`): sessions closed where it could not see, such as a dead node's that the
+  gateway sweep closed after the slice was taken over, or a Stop that reached another AAA node. Their addresses
+  then linger as after any Stop (the pool's lease_ttl) and are handed out again; an address an open session holds
+  is never let go, since only sessions the database has closed are.
 
 A node claims one slice at start and another whenever fewer than a quarter of a slice's addresses are left; it
 gives its slices back when it stops. A node restarted with the same id (CELLPLANE_NODE_ID, by default the host
@@ -25,8 +30,8 @@ import contextlib
 import ipaddress
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +41,7 @@ from cellplane.store.models import SingletonLease
 from cellplane.store.repositories import leases
 
 from .pool import AddressPool
-from .state import LiveSessions
+from .state import LiveSessions, SessionKey
 
 log = logging.getLogger("cellplane.aaa")
 
@@ -71,6 +76,10 @@ class PoolSlices:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.low_water = max(1, (1 << (32 - slice_prefix)) // 4)
+        # Told of the (owner, session key) pairs found closed in the database (release_closed); by default their
+        # holds are dropped from the pool, the AAA also forgets the sessions (AaaCore.closed_elsewhere).
+        self.closed: Callable[[Sequence[tuple[str, Hashable]]], None] = self._drop
+        self._checked = time.monotonic()
 
     def name(self, index: int) -> str:
         return f"{self.prefix}{index}"
@@ -148,6 +157,26 @@ class PoolSlices:
             log.warning("UE pool %s: slice %d lapsed (epoch %d); no longer ours", self.pool.network, index, epoch)
             self.pool.revoke(index)
 
+    async def release_closed(self) -> int:
+        """Let go of the addresses of our slices held by sessions the database has closed; how many sessions."""
+        held = self.pool.held_in(list(self.epochs))
+        if not held:
+            return 0
+        async with self.sessions() as session:
+            still = await data_sessions.still_open(session, {cast(SessionKey, key) for _, key in held})
+        gone = [(owner, key) for owner, key in held if key not in still]
+        if gone:
+            log.info(
+                "UE pool %s: %d sessions closed by other nodes release their addresses", self.pool.network, len(gone)
+            )
+            self.closed(gone)
+        return len(gone)
+
+    def _drop(self, gone: Sequence[tuple[str, Hashable]]) -> None:
+        now = time.monotonic()
+        for owner, key in gone:
+            self.pool.drop(owner, key, now)
+
     async def _run(self) -> None:
         interval = self.lease_seconds / 3
         while True:
@@ -156,6 +185,9 @@ class PoolSlices:
             self._wake.clear()
             try:
                 await self.renew()
+                if time.monotonic() - self._checked >= self.lease_seconds:
+                    self._checked = time.monotonic()
+                    await self.release_closed()
                 if self.pool.available(time.monotonic()) < self.low_water and await self.claim() is None:
                     log.warning("UE pool %s: running low and no slice is free", self.pool.network)
                     await asyncio.sleep(1.0)  # every attach asks while short: try again in a second, not at once

@@ -10,7 +10,12 @@ The sessions a batch leaves open are remembered (data_sessions.KnownSessions): t
 needs no read. A batch that fails is retried once (a lock or serialization conflict, or a remembered session that
 another node changed meanwhile: the retry reads every session from the database), then split in halves to isolate a
 record the database refuses; such a record is not answered and the NAS's retransmission tries it again.
-When the database itself is unreachable nothing is answered and the events wait for the next attempt.
+When the database itself is unreachable nothing is answered: the requests and events stay queued and the batch is
+tried again every `retry_pause` (the NAS's retransmissions of them meanwhile are dropped as duplicates pending), so
+that they are answered as soon as the database is back rather than at each NAS's next retransmission. On
+PostgreSQL the writer's own connection notices a lost database within about a second (store/db.py,
+`watched_engine`: connect timeout, TCP_USER_TIMEOUT and keepalives, idle transactions ended by the server): a
+partition or a dead primary never leaves it waiting on TCP's retransmission backoff.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from cellplane.domain.policy import SimPolicy
 from cellplane.services import data_sessions
 from cellplane.services.accounting_records import AccountingRecord, BatchEffects, NetworkEvent
+from cellplane.store.db import watched_engine
 from cellplane.store.driver_sql import discard
 
 from . import metrics
@@ -37,6 +43,9 @@ log = logging.getLogger("cellplane.aaa.writer")
 # (record or None for a request we only acknowledge, the request to answer or None for an internal record)
 Item = tuple[AccountingRecord | None, Any]
 _MAX_QUEUED_EVENTS = 200_000
+# Requests held while the database is unreachable; past this the oldest are let go (a retransmission is processed
+# afresh), so that a long outage costs bounded memory.
+_MAX_HELD = 200_000
 
 
 class AccountingWriter:
@@ -53,6 +62,7 @@ class AccountingWriter:
         linger: float = 0.002,
         batch_max: int = 2000,
         event_interval: float = 0.25,
+        retry_pause: float = 0.1,
     ) -> None:
         self._sessions = sessions
         self._policies = policies
@@ -70,6 +80,9 @@ class AccountingWriter:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._connection: AsyncConnection | None = None
+        self._engine: AsyncEngine | None = None  # the writer's own (store/db.py watched_engine)
+        self.retry_pause = retry_pause
+        self._down = False  # the last batch found the database unreachable: pause before the next try
         self.known = data_sessions.KnownSessions()
         self.batches = 0
 
@@ -103,6 +116,9 @@ class AccountingWriter:
                 await self._task
             self._task = None
         await self._release()
+        if self._engine is not None and self._engine is not self._sessions.kw.get("bind"):
+            await self._engine.dispose()
+        self._engine = None
 
     async def _run(self) -> None:
         while True:
@@ -110,6 +126,8 @@ class AccountingWriter:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.event_interval)
             self._wake.clear()
+            if self._down and not self._stopping:
+                await asyncio.sleep(self.retry_pause)
             if self._items and self.linger > 0 and len(self._items) < self.batch_max and not self._stopping:
                 await asyncio.sleep(self.linger)
             if self._items or self._events:
@@ -142,8 +160,14 @@ class AccountingWriter:
         except Exception as error:
             await self._release()
             self.known.clear()  # the retry reads every session from the database
-            if _unreachable(error) or self._stopping:
-                log.warning("accounting batch of %d not applied, the database is unreachable: %s", len(items), error)
+            if _unreachable(error) and not self._stopping:
+                if not self._down:
+                    log.warning("accounting batch of %d held, the database is unreachable: %r", len(items), error)
+                self._down = True
+                self._requeue_events(events)
+                self._hold(items)
+                return False
+            if self._stopping:
                 self._requeue_events(events)
                 self._abandon([request for _, request in items if request is not None])
                 return False
@@ -163,6 +187,9 @@ class AccountingWriter:
             second = await self._commit(items[half:], [], retry=False)
             return first and second
         self.batches += 1
+        if self._down:
+            log.warning("accounting batches written again")
+            self._down = False
         self.known.commit(effects.session_rows.items())
         try:
             self._on_effects(effects)
@@ -178,7 +205,9 @@ class AccountingWriter:
         if not isinstance(engine, AsyncEngine):
             return self._sessions()
         if self._connection is None:
-            connection = await engine.connect()
+            if self._engine is None:
+                self._engine = watched_engine(engine)
+            connection = await self._engine.connect()
             try:
                 await data_sessions.prepare_writer_connection(connection)
             except BaseException:
@@ -193,6 +222,14 @@ class AccountingWriter:
         connection, self._connection = self._connection, None
         if connection is not None:
             await discard(connection)
+
+    def _hold(self, items: list[Item]) -> None:
+        """Put a batch the database did not take back at the front of the queue, to be tried again."""
+        self._items[:0] = items
+        if len(self._items) > _MAX_HELD:
+            let_go = self._items[: len(self._items) - _MAX_HELD]
+            del self._items[: len(let_go)]
+            self._abandon([request for _, request in let_go if request is not None])
 
     def _requeue_events(self, events: list[NetworkEvent]) -> None:
         room = _MAX_QUEUED_EVENTS - len(self._events)

@@ -156,6 +156,26 @@ async def open_sessions(session: AsyncSession) -> Sequence[Any]:
     return (await session.execute(_OPEN)).all()
 
 
+async def open_keys(session: AsyncSession, keys: Collection[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (nas_id, acct_session_id) sessions are open: index probes, a NAS and up to 900 ids a query
+    (under SQLite's old bound-parameter limit)."""
+    by_nas: dict[str, list[str]] = {}
+    for nas_id, acct_session_id in keys:
+        by_nas.setdefault(nas_id, []).append(acct_session_id)
+    found: set[tuple[str, str]] = set()
+    for nas_id, ids in sorted(by_nas.items()):
+        for start in range(0, len(ids), 900):
+            rows = await session.execute(
+                select(_sessions.c.acct_session_id).where(
+                    _sessions.c.nas_id == nas_id,
+                    _sessions.c.acct_session_id.in_(ids[start : start + 900]),
+                    _sessions.c.status == OPEN,
+                )
+            )
+            found.update((nas_id, acct_session_id) for (acct_session_id,) in rows)
+    return found
+
+
 async def insert_sessions(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     """Tuples in SESSION_INSERT order; the times (SESSION_TIMES) as aware datetimes."""
     write = timestamp_writer(session)
