@@ -19,12 +19,17 @@ here. What the run gives is cost: CPU per record in the AAA and in PostgreSQL, f
 rate is predicted (RESULTS.md says how).
 
     .venv/bin/python bench/cluster.py --sims 1000000      # make bench-cluster; --no-record leaves RESULTS.md alone
+
+Loading a million SIMs takes minutes: `--prepare` loads a database, prints its name and keeps it; `--database NAME`
+runs the measurements on it (and keeps it; drop it with `dropdb` when done), so a change can be measured again
+without loading again.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import subprocess
@@ -64,10 +69,24 @@ async def admin_sql(statement: str) -> None:
         await connection.close()
 
 
+def database_urls(name: str) -> tuple[str, str]:
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
 def new_database() -> tuple[str, str]:
     name = f"cellplane_bench_{uuid.uuid4().hex[:10]}"
     asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}", f"postgresql://postgres@127.0.0.1:5432/{name}"
+    return database_urls(name)
+
+
+async def count_sims(dsn: str) -> int:
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn)
+    try:
+        return int(await connection.fetchval("SELECT count(*) FROM sims"))
+    finally:
+        await connection.close()
 
 
 def drop_database(dsn: str) -> None:
@@ -275,6 +294,27 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}, Python {platform.python_version()}; load {load}"
 
 
+def prepare(sims: int, token: str, root: Path) -> tuple[str, str]:
+    """A new database, migrated, with one account and `sims` active SIMs; its (SQLAlchemy URL, asyncpg DSN)."""
+    url, dsn = new_database()
+    try:
+        subprocess.run([*CLI, "db", "upgrade"], env={**os.environ, "CELLPLANE_DATABASE_URL": url}, check=True)
+        created = subprocess.run(
+            [*CLI, "admin", "create-account", "--friendly-name", "bench", "--json"],
+            env=server_env(root, url, CELLPLANE_ADMIN_TOKEN=token),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        started = time.monotonic()
+        asyncio.run(load_sims(dsn, json.loads(created.stdout)["account_sid"], sims))
+    except BaseException:
+        drop_database(dsn)
+        raise
+    print(f"{sims:,} SIMs loaded in {time.monotonic() - started:.1f} s", flush=True)
+    return url, dsn
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sims", type=int, default=1_000_000)
@@ -282,32 +322,29 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--keep", help="keep the nodes' data directories and logs here")
+    parser.add_argument("--prepare", action="store_true", help="only load a database with --sims SIMs; print its name")
+    parser.add_argument("--database", help="measure on this database (made by --prepare) instead of a new one")
     args = parser.parse_args()
     where = machine()
     token = os.urandom(16).hex()
-    url, dsn = new_database()
+    if args.prepare:
+        with tempfile.TemporaryDirectory(prefix="cellplane-bench-cluster-") as tmp:
+            url, _ = prepare(args.sims, token, Path(tmp))
+        print(f"database: {url.rsplit('/', 1)[1]}")
+        return
     empty_url, empty_dsn = new_database()
     nodes: list[Server] = []
+    dsn = ""
     try:
-        for target in (url, empty_url):
-            subprocess.run([*CLI, "db", "upgrade"], env={**os.environ, "CELLPLANE_DATABASE_URL": target}, check=True)
+        subprocess.run([*CLI, "db", "upgrade"], env={**os.environ, "CELLPLANE_DATABASE_URL": empty_url}, check=True)
         with tempfile.TemporaryDirectory(prefix="cellplane-bench-cluster-") as tmp:
             root = Path(args.keep) if args.keep else Path(tmp)
             root.mkdir(parents=True, exist_ok=True)
-            env = server_env(root, url, CELLPLANE_ADMIN_TOKEN=token)
-            created = subprocess.run(
-                [*CLI, "admin", "create-account", "--friendly-name", "bench", "--json"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            import json
-
-            account = json.loads(created.stdout)["account_sid"]
-            started = time.monotonic()
-            asyncio.run(load_sims(dsn, account, args.sims))
-            print(f"{args.sims:,} SIMs loaded in {time.monotonic() - started:.1f} s", flush=True)
+            if args.database:
+                url, dsn = database_urls(args.database)
+                args.sims = asyncio.run(count_sims(dsn))
+            else:
+                url, dsn = prepare(args.sims, token, root)
 
             empty, empty_start = start_aaa(empty_url, root, "empty", token)
             empty_rss = rss_kib(empty.process.pid) if empty.process else 0
@@ -330,7 +367,8 @@ def main() -> None:
     finally:
         for node in nodes:
             node.stop()
-        drop_database(dsn)
+        if dsn and not args.database:
+            drop_database(dsn)
         drop_database(empty_dsn)
     if args.no_record:
         return

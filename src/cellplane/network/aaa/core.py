@@ -41,6 +41,7 @@ from . import metrics
 from .attributes import Attach, imei_of
 from .config import AaaConfig
 from .duplicates import RecentRequests
+from .on_demand import OnDemandLoader
 from .pool import AddressPool
 from .private_pools import PrivateAddresses
 from .state import LiveSessions, PolicyCache, SessionKey
@@ -63,8 +64,10 @@ class AaaCore:
     def __init__(self, config: AaaConfig, clock: Callable[[], datetime]) -> None:
         self.config = config
         self.clock = clock
-        self.policies = PolicyCache()
         self.sessions = LiveSessions()
+        self.policies = PolicyCache(config.cache_sims, keep=self._keep)
+        # Set by the server: loads what the bounded cache does not hold when a request needs it.
+        self.on_demand: OnDemandLoader | None = None
         self.pool = AddressPool(config.ue_ip_pool, config.lease_ttl)
         # Things take their addresses from their own network's pools (THINGS.md), not from the UE pool.
         self.private = PrivateAddresses(config.lease_ttl)
@@ -89,12 +92,53 @@ class AaaCore:
         # Called after each address handed out from the UE pool (the pool's slices ask for more when low).
         self.allocated: Callable[[], None] = lambda: None
 
+    # --- the bounded cache ----------------------------------------------------------------------------------------
+
+    def _keep(self, policy: SimPolicy) -> bool:
+        """Snapshots the cache keeps whatever its bound: a SIM with an open session (enforcement, its address) and
+        a Thing (its network's pool must know its locked address)."""
+        return policy.thing or self.sessions.has_sim(policy.sim_sid)
+
+    def cached(self, imsi: str | None) -> bool:
+        return self.on_demand is None or self.policies.holds(imsi)
+
+    def fetch(self, imsi: str) -> asyncio.Future[bool]:
+        """Load a SIM the cache does not hold (True once it is there; False if the database could not be read)."""
+        assert self.on_demand is not None
+        return self.on_demand.fetch(imsi)
+
+    def loaded(self, imsi: str, policy: SimPolicy | None) -> None:
+        """A snapshot loaded on demand: stored, unless a fresher one reached the cache while it was read."""
+        if self.policies.holds(imsi):
+            return
+        if policy is None:
+            self.policies.put_unknown(imsi)
+        else:
+            self.update_policy(imsi, policy)
+
+    def wants(self, imsi: str) -> bool:
+        """Whether a changed SIM's fresh snapshot concerns this cache: it holds the IMSI or is loading it (a bounded
+        cache leaves the others to be loaded when they are next used)."""
+        if not self.policies.bounded or imsi in self.policies.by_imsi or imsi in self.policies.unknown:
+            return True
+        return self.on_demand is not None and self.on_demand.loading(imsi)
+
+    def refresh(self, imsi: str, policy: SimPolicy | None) -> None:
+        """A changed SIM's fresh snapshot (poller, change notification, hook): applied if the cache wants it."""
+        if not self.wants(imsi):
+            return
+        if policy is None and self.policies.bounded:
+            self.update_policy(imsi, None)
+            self.policies.put_unknown(imsi)  # a load in flight (read before the change) must not bring it back
+            return
+        self.update_policy(imsi, policy)
+
     # --- Access -------------------------------------------------------------------------------------------------
 
     def attach(self, attach: Attach) -> tuple[Decision, SimPolicy | None, str | None]:
         """Decide an Access-Request; an accepted one gets the SIM's address (None if the pool is exhausted)."""
         imsi = attach.imsi
-        policy = self.policies.by_imsi.get(imsi) if imsi else None
+        policy = self.policies.touch(imsi) if imsi else None
         now = time.monotonic()
         count = self.limiter.hit(imsi, now) if policy is not None and imsi else 0
         decision = decide_attach(
@@ -338,20 +382,23 @@ class AaaCore:
             if sim.fleet_sid != policy.fleet_sid:
                 known = self._with_fleet(known, sim.fleet_sid)
             self.update_policy(policy.imsi, known)
-        self.reload_soon(sim.imsi)
+        if self.wants(sim.imsi):
+            self.reload_soon(sim.imsi)
 
     async def on_sims_status_changed(self, sims: Sequence[Any], session: AsyncSession) -> None:
         """services/sims.announce_many: as on_sim_status_changed, for a batch (a bulk action's chunk) in one read."""
-        fresh = await network_policy.load_imsis(session, [sim.imsi for sim in sims], self.clock())
+        wanted = [sim.imsi for sim in sims if self.wants(sim.imsi)]
+        fresh = await network_policy.load_imsis(session, wanted, self.clock()) if wanted else {}
         for imsi, snapshot in fresh.items():
-            self.update_policy(imsi, snapshot)
-        for sim in sims:
-            self.reload_soon(sim.imsi)
+            self.refresh(imsi, snapshot)
+        for imsi in wanted:
+            self.reload_soon(imsi)
 
     def on_thing_changed(self, sim: Any) -> None:
         """services/things.update changed a Thing's services, locked address or group: re-read it once committed
         (the poller would within a second; this makes the common case quicker)."""
-        self.reload_soon(sim.imsi)
+        if self.wants(sim.imsi):
+            self.reload_soon(sim.imsi)
 
     def on_sim_reset(self, sim: Any) -> None:
         """services/wireless_sims.complete_reset: a connectivity reset ends each live session of the SIM with a
