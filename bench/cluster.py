@@ -6,13 +6,21 @@ generate_series` (as bench/console.py), then VACUUM ANALYZE. A second, empty dat
 reference for memory.
 
 - Cold start: `cellplane up --role aaa` started on each database; the time from the process's start to its
-  /healthz answering (the AAA loads every SIM's policy before the node answers), and the resident memory (VmRSS)
-  once up. Memory per SIM = (RSS with the SIMs - RSS of the same node on the empty database) / SIMs.
+  /healthz answering, and the resident memory (VmRSS) once up. The AAA's policy cache is bounded
+  (CELLPLANE_AAA_CACHE_SIMS, default 200,000) and loaded on demand: at start it reads only the SIMs with an open
+  session and the Things. The reference in the same run is the same node with CELLPLANE_AAA_CACHE_SIMS=0 (no bound:
+  every SIM's policy read before the node answers, as before the bound); memory per SIM = (its RSS - RSS of the
+  node on the empty database) / SIMs. `--no-reference` leaves it out.
+- Loading on demand (after the one-node accounting, so that its database is in the same state as the reference's):
+  Access-Requests for `--attaches` distinct SIMs none of which is cached (128 in flight): the attaches answered per
+  second, and the RSS once they are all cached: memory a cached SIM = (RSS - RSS on the
+  empty database) / SIMs cached (this includes each attach's lease in the UE address pool).
 - Accounting: `--sessions` sessions opened with Accounting Starts, then Interim-Updates with growing counters for
   `--seconds`, sent by this script (asyncio, RADIUS built with cellplane.protocols.radius, 128 requests in flight
   a node, retransmitted after 1 s); answered records/s, and the CPU seconds per record of the AAA process(es) and
   of PostgreSQL (every `postgres` process's utime+stime from /proc, before and after). First one AAA node, then
-  two AAA nodes at once in the same run (the sessions split between them).
+  two AAA nodes at once in the same run (the sessions split between them). The sessions' SIMs are loaded on demand
+  by their Starts, before the measured window; the reference node (no bound) is measured the same way, alone.
 
 On a 2-core machine the loader, the AAA nodes and PostgreSQL share two cores: two nodes cannot be twice as fast
 here. What the run gives is cost: CPU per record in the AAA and in PostgreSQL, from which a larger machine's
@@ -178,10 +186,10 @@ def postgres_cpu() -> float:
     return total
 
 
-def start_aaa(url: str, root: Path, name: str, token: str) -> tuple[Server, float]:
+def start_aaa(url: str, root: Path, name: str, token: str, **extra: str) -> tuple[Server, float]:
     data_dir = root / name
     data_dir.mkdir()
-    env = server_env(data_dir, url, CELLPLANE_ADMIN_TOKEN=token, CELLPLANE_TEST_START_TIMEOUT="600")
+    env = server_env(data_dir, url, CELLPLANE_ADMIN_TOKEN=token, CELLPLANE_TEST_START_TIMEOUT="600", **extra)
     server = Server(backend="postgres", data_dir=data_dir, port=free_port(), env=env, extra_args=["--role", "aaa"])
     started = time.monotonic()
     server.start(timeout=600)
@@ -250,15 +258,76 @@ class Loader(asyncio.DatagramProtocol):
                 self.transport.sendto(raw, ("127.0.0.1", self.port))
 
 
-async def run_load(nodes: list[Server], sessions: int, seconds: float) -> tuple[float, float, float]:
+class Attacher(asyncio.DatagramProtocol):
+    """Access-Requests for `count` distinct SIMs from `first` on, WINDOW in flight, each retransmitted after 1 s."""
+
+    def __init__(self, port: int, first: int, count: int) -> None:
+        self.port, self.first, self.count = port, first, count
+        self.transport: asyncio.DatagramTransport | None = None
+        self.flying: dict[int, tuple[bytes, float]] = {}
+        self.free = list(range(256))
+        self.sent = 0
+        self.accepted = 0
+        self.answered = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def send_more(self) -> None:
+        assert self.transport is not None
+        now = time.monotonic()
+        while self.free and len(self.flying) < WINDOW and self.sent < self.count:
+            identifier = self.free.pop()
+            imsi = imsi_of(self.first + self.sent)
+            self.sent += 1
+            attributes = [("User-Name", imsi), ("3GPP-IMSI", imsi), ("NAS-IP-Address", "127.0.0.1"),
+                          ("3GPP-SGSN-MCC-MNC", "310260")]  # fmt: skip
+            raw = build_request(int(Code.ACCESS_REQUEST), identifier, attributes, SECRET)
+            self.flying[identifier] = (raw, now)
+            self.transport.sendto(raw, ("127.0.0.1", self.port))
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if len(data) < 20 or data[1] not in self.flying:
+            return
+        del self.flying[data[1]]
+        self.free.append(data[1])
+        self.answered += 1
+        self.accepted += data[0] == Code.ACCESS_ACCEPT
+        self.send_more()
+
+    def retransmit(self) -> None:
+        assert self.transport is not None
+        now = time.monotonic()
+        for identifier, (raw, sent) in list(self.flying.items()):
+            if now - sent > 1.0:
+                self.flying[identifier] = (raw, now)
+                self.transport.sendto(raw, ("127.0.0.1", self.port))
+
+
+async def run_attaches(node: Server, first: int, count: int) -> tuple[float, int]:
+    """(attaches answered per second, how many were accepted) for `count` SIMs not cached."""
+    loop = asyncio.get_running_loop()
+    attacher = Attacher(int(node.env["CELLPLANE_AAA_AUTH_PORT"]), first, count)
+    await loop.create_datagram_endpoint(lambda: attacher, local_addr=("127.0.0.1", 0))
+    started = time.monotonic()
+    attacher.send_more()
+    while attacher.answered < count:
+        await asyncio.sleep(0.2)
+        attacher.retransmit()
+    elapsed = time.monotonic() - started
+    if attacher.transport is not None:
+        attacher.transport.close()
+    return count / elapsed, attacher.accepted
+
+
+async def run_load(nodes: list[Server], sessions: int, seconds: float, base: int = 1) -> tuple[float, float, float]:
     """(records/s answered over `seconds` of Interim-Updates, AAA CPU s per record, PostgreSQL CPU s per record)."""
     loop = asyncio.get_running_loop()
     loaders = []
     share = sessions // len(nodes)
     for index, node in enumerate(nodes):
-        loader = Loader(
-            int(node.env["CELLPLANE_AAA_ACCT_PORT"]), f"bench-{index}-{uuid.uuid4().hex[:6]}", 1 + index * share, share
-        )
+        nas = f"bench-{index}-{uuid.uuid4().hex[:6]}"
+        loader = Loader(int(node.env["CELLPLANE_AAA_ACCT_PORT"]), nas, base + index * share, share)
         await loop.create_datagram_endpoint(lambda loader=loader: loader, local_addr=("127.0.0.1", 0))
         loaders.append(loader)
         loader.send_more()
@@ -321,6 +390,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--cache-sims", type=int, default=200_000, help="the AAA nodes' CELLPLANE_AAA_CACHE_SIMS")
+    parser.add_argument("--attaches", type=int, default=200_000, help="distinct SIMs attached on demand")
+    parser.add_argument("--no-reference", action="store_true", help="no reference node without a bound")
     parser.add_argument("--keep", help="keep the nodes' data directories and logs here")
     parser.add_argument("--prepare", action="store_true", help="only load a database with --sims SIMs; print its name")
     parser.add_argument("--database", help="measure on this database (made by --prepare) instead of a new one")
@@ -346,21 +418,42 @@ def main() -> None:
             else:
                 url, dsn = prepare(args.sims, token, root)
 
-            empty, empty_start = start_aaa(empty_url, root, "empty", token)
+            bound = {"CELLPLANE_AAA_CACHE_SIMS": str(args.cache_sims)}
+            empty, empty_start = start_aaa(empty_url, root, "empty", token, **bound)
             empty_rss = rss_kib(empty.process.pid) if empty.process else 0
             empty.stop()
-            a, start_a = start_aaa(url, root, "aaa-a", token)
+            reference = None
+            if not args.no_reference:
+                full, full_start = start_aaa(url, root, "full", token, CELLPLANE_AAA_CACHE_SIMS="0")
+                nodes.append(full)
+                full_rss = rss_kib(full.process.pid) if full.process else 0
+                print(f"reference (every SIM loaded at start): cold start {full_start:.1f} s; RSS"
+                      f" {full_rss / 1024:.0f} MiB", flush=True)  # fmt: skip
+                full_load = asyncio.run(run_load([full], args.sessions, args.seconds, base=1))
+                print(f"reference, one AAA node: {full_load[0]:,.0f} records/s, AAA {full_load[1] * 1e6:.0f} us,"
+                      f" PostgreSQL {full_load[2] * 1e6:.0f} us CPU a record", flush=True)  # fmt: skip
+                full.stop()
+                nodes.remove(full)
+                reference = (full_start, full_rss, full_load)
+            a, start_a = start_aaa(url, root, "aaa-a", token, **bound)
             nodes.append(a)
             rss_a = rss_kib(a.process.pid) if a.process else 0
-            per_sim = (rss_a - empty_rss) * 1024 / args.sims
-            print(f"cold start {start_a:.1f} s (empty database: {empty_start:.1f} s); RSS {rss_a / 1024:.0f} MiB,"
-                  f" {per_sim:.0f} B a SIM", flush=True)  # fmt: skip
-            one = asyncio.run(run_load([a], args.sessions, args.seconds))
+            print(f"cold start {start_a:.1f} s (empty database: {empty_start:.1f} s); RSS {rss_a / 1024:.0f} MiB",
+                  flush=True)  # fmt: skip
+            one = asyncio.run(run_load([a], args.sessions, args.seconds, base=1 + args.sessions))
             print(f"one AAA node: {one[0]:,.0f} records/s, AAA {one[1] * 1e6:.0f} us, PostgreSQL {one[2] * 1e6:.0f} us"
                   " CPU a record", flush=True)  # fmt: skip
-            b, start_b = start_aaa(url, root, "aaa-b", token)
+            attaches = min(args.attaches, max(args.sims - 2 * args.sessions - 1, 0))
+            attach_rate, accepted = asyncio.run(run_attaches(a, 1 + 2 * args.sessions, attaches))
+            rss_full = rss_kib(a.process.pid) if a.process else 0
+            cached = min(attaches, args.cache_sims) if args.cache_sims else attaches
+            per_cached = (rss_full - empty_rss) * 1024 / max(cached, 1)
+            print(f"{attaches:,} attaches of SIMs not cached: {attach_rate:,.0f}/s ({accepted:,} accepted); RSS"
+                  f" {rss_full / 1024:.0f} MiB with {cached:,} cached: {per_cached:.0f} B a cached SIM",
+                  flush=True)  # fmt: skip
+            b, start_b = start_aaa(url, root, "aaa-b", token, **bound)
             nodes.append(b)
-            two = asyncio.run(run_load([a, b], args.sessions, args.seconds))
+            two = asyncio.run(run_load([a, b], args.sessions, args.seconds, base=1 + args.sessions))
             print(f"two AAA nodes: {two[0]:,.0f} records/s, AAA {two[1] * 1e6:.0f} us, PostgreSQL {two[2] * 1e6:.0f}"
                   " us CPU a record", flush=True)  # fmt: skip
             assert httpx.get(f"{a.base_url}/healthz").status_code == 200
@@ -373,20 +466,34 @@ def main() -> None:
     if args.no_record:
         return
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    rows = [
+        f"| AAA cold start, {args.sims:,} SIMs (process start to /healthz), cache bounded to {args.cache_sims:,}"
+        f" | {start_a:.1f} s (second node: {start_b:.1f} s; empty database: {empty_start:.1f} s) |",
+        f"| AAA resident memory once up | {rss_a / 1024:.0f} MiB ({empty_rss / 1024:.0f} MiB on the empty database) |",
+        f"| {attaches:,} attaches of SIMs not cached (loaded on demand, {WINDOW} in flight) | {attach_rate:,.0f}"
+        f" attaches/s ({accepted:,} accepted) |",
+        f"| AAA resident memory with {cached:,} SIMs cached | {rss_full / 1024:.0f} MiB: {per_cached:.0f} bytes a"
+        " cached SIM |",
+        f"| accounting, one AAA node | {one[0]:,.0f} records/s; CPU a record: AAA {one[1] * 1e6:.0f} us,"
+        f" PostgreSQL {one[2] * 1e6:.0f} us |",
+        f"| accounting, two AAA nodes at once | {two[0]:,.0f} records/s; CPU a record: AAA {two[1] * 1e6:.0f} us"
+        f" (both), PostgreSQL {two[2] * 1e6:.0f} us |",
+    ]
+    if reference is not None:
+        full_start, full_rss, full_load = reference
+        per_sim = (full_rss - empty_rss) * 1024 / args.sims
+        rows += [
+            f"| reference, no bound (CELLPLANE_AAA_CACHE_SIMS=0: every SIM loaded at start): cold start | "
+            f"{full_start:.1f} s ({full_start / start_a:.1f}x the bounded cache's) |",
+            f"| reference, no bound: resident memory | {full_rss / 1024:.0f} MiB: {per_sim:.0f} bytes a SIM |",
+            f"| reference, no bound: accounting, one AAA node | {full_load[0]:,.0f} records/s; CPU a record: AAA"
+            f" {full_load[1] * 1e6:.0f} us, PostgreSQL {full_load[2] * 1e6:.0f} us (bounded:"
+            f" {one[0] / full_load[0]:.2f}x the records/s) |",
+        ]
     block = (
         f"{BEGIN}\nMeasured {when} on {where}. PostgreSQL 127.0.0.1, {args.sims:,} active SIMs; {args.sessions:,}"
         f" sessions, Interim-Updates for {args.seconds:.0f} s per configuration, {WINDOW} requests in flight"
-        " a node.\n\n"
-        f"| measure | value |\n|---|---|\n"
-        f"| AAA cold start, {args.sims:,} SIMs (process start to /healthz) | {start_a:.1f} s"
-        f" (second node: {start_b:.1f} s;"
-        f" empty database: {empty_start:.1f} s) |\n"
-        f"| AAA resident memory, {args.sims:,} SIMs | {rss_a / 1024:.0f} MiB ({empty_rss / 1024:.0f} MiB empty):"
-        f" {per_sim:.0f} bytes a SIM |\n"
-        f"| accounting, one AAA node | {one[0]:,.0f} records/s; CPU a record: AAA {one[1] * 1e6:.0f} us,"
-        f" PostgreSQL {one[2] * 1e6:.0f} us |\n"
-        f"| accounting, two AAA nodes at once | {two[0]:,.0f} records/s; CPU a record: AAA {two[1] * 1e6:.0f} us"
-        f" (both), PostgreSQL {two[2] * 1e6:.0f} us |\n{END}"
+        " a node.\n\n| measure | value |\n|---|---|\n" + "\n".join(rows) + f"\n{END}"
     )
     text = RESULTS.read_text()
     if BEGIN in text:
