@@ -243,7 +243,8 @@ class AaaCore:
     # --- what changed -------------------------------------------------------------------------------------------
 
     def load(self, policies: dict[str, SimPolicy], sessions: list[LiveSession]) -> None:
-        """Fill memory at start: every claimed SIM's snapshot, every open session (and the addresses they hold)."""
+        """Fill memory at start: the snapshots read (every claimed SIM's without a bound; with one, the open sessions'
+        SIMs and the Things), every open session (and the addresses they hold)."""
         self.policies.replace_all(policies)
         for imsi, snapshot in policies.items():
             if snapshot.thing:
