@@ -24,6 +24,9 @@ from cellplane.store.repositories import network_policy as repo
 
 # Which IMSIs a caller wants snapshots of (a bounded cache: those it holds); the rest are not built.
 Wanted = Callable[[str], bool]
+# The IMSIs a caller holds in these fleets and rate plans: a change to a fleet, profile or plan then reads those
+# SIMs by IMSI instead of every SIM of the fleet (a million rows for a large fleet, a few cached).
+Members = Callable[[Collection[str], Collection[str]], Collection[str]]
 # ("sim" | "fleet" | "profile" | "period", sid) -> the date_updated of that row the caller has already acted on.
 Versions = MutableMapping[tuple[str, str], datetime]
 
@@ -84,7 +87,11 @@ async def load_sims(session: AsyncSession, sim_sids: Collection[str], now: datet
 
 
 async def load_named(
-    session: AsyncSession, now: datetime, keys: Collection[tuple[str, str]], wanted: Wanted | None = None
+    session: AsyncSession,
+    now: datetime,
+    keys: Collection[tuple[str, str]],
+    wanted: Wanted | None = None,
+    members: Members | None = None,
 ) -> dict[str, SimPolicy | None]:
     """Snapshots of the SIMs a change notification names (store/notify.py): ("sim", sid), ("fleet", sid),
     ("profile", sid: its fleets' SIMs), ("rate_plan", sid), ("group", sid)."""
@@ -94,14 +101,28 @@ async def load_named(
     fleets = named.get("fleet", set())
     if named.get("profile"):
         fleets = fleets | await repo.fleets_using(session, named["profile"])
-    rows = await repo.sims_by(
-        session,
-        sids=named.get("sim", ()),
-        fleet_sids=fleets,
-        rate_plan_sids=named.get("rate_plan", ()),
-        group_sids=named.get("group", ()),
+    rows = await _sims_in(
+        session, named.get("sim", ()), fleets, named.get("rate_plan", ()), named.get("group", ()), members
     )
     return await _load(session, now, rows, wanted)
+
+
+async def _sims_in(
+    session: AsyncSession,
+    sim_sids: Collection[str],
+    fleet_sids: Collection[str],
+    plan_sids: Collection[str],
+    group_sids: Collection[str],
+    members: Members | None,
+) -> list[Row[Any]]:
+    """The rows of these SIMs and of the SIMs in these fleets, rate plans and Things groups (with `members`, only
+    the ones the caller holds of the fleets and plans)."""
+    if members is not None and (fleet_sids or plan_sids):
+        held = members(fleet_sids, plan_sids)
+        return await repo.sims_by(session, sids=sim_sids, imsis=held, group_sids=group_sids)
+    return await repo.sims_by(
+        session, sids=sim_sids, fleet_sids=fleet_sids, rate_plan_sids=plan_sids, group_sids=group_sids
+    )
 
 
 async def load_changes(
@@ -111,6 +132,7 @@ async def load_changes(
     versions: Versions,
     own_period_stamps: Collection[datetime] = (),
     wanted: Wanted | None = None,
+    members: Members | None = None,
 ) -> PolicyChanges:
     """SIMs whose row, fleet, fleet's profile, rate plan or billing period changed after `since`, reloaded.
 
@@ -130,7 +152,7 @@ async def load_changes(
     plan_sids = _unseen(versions, "plan", changes.rate_plans)
     if not sim_sids and not fleet_sids and not plan_sids:
         return result
-    rows = await repo.sims_by(session, sids=sim_sids, fleet_sids=fleet_sids, rate_plan_sids=plan_sids)
+    rows = await _sims_in(session, sim_sids, fleet_sids, plan_sids, (), members)
     result.policies = await _load(session, now, rows, wanted)
     return result
 

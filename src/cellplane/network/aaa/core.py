@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -122,6 +122,19 @@ class AaaCore:
         if not self.policies.bounded or imsi in self.policies.by_imsi or imsi in self.policies.unknown:
             return True
         return self.on_demand is not None and self.on_demand.loading(imsi)
+
+    def members(self, fleet_sids: Collection[str], plan_sids: Collection[str]) -> list[str]:
+        """The cached SIMs in these fleets or rate plans, and those being loaded: what a change to them concerns
+        (with a bounded cache; services/network_policy reads these by IMSI instead of every SIM of the fleet)."""
+        fleets, plans = set(fleet_sids), set(plan_sids)
+        found = [
+            imsi
+            for imsi, policy in self.policies.by_imsi.items()
+            if policy.fleet_sid in fleets or policy.rate_plan_sid in plans
+        ]
+        if self.on_demand is not None:
+            found.extend(self.on_demand.pending())
+        return found
 
     def refresh(self, imsi: str, policy: SimPolicy | None) -> None:
         """A changed SIM's fresh snapshot (poller, change notification, hook): applied if the cache wants it."""

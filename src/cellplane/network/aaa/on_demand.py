@@ -36,6 +36,10 @@ class OnDemandLoader:
         """Whether a load of this IMSI is queued or in the database (a change to it must not be lost meanwhile)."""
         return imsi in self._waiting
 
+    def pending(self) -> list[str]:
+        """The IMSIs queued or being loaded."""
+        return list(self._waiting)
+
     def fetch(self, imsi: str) -> asyncio.Future[bool]:
         """A future that becomes True once the IMSI's snapshot (or its absence) is in the cache, False if the load
         failed."""

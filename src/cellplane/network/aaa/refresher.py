@@ -68,7 +68,7 @@ class PolicyRefresher:
         since = self._since - overlap
         async with self._sessions() as session:
             changes = await network_policy.load_changes(
-                session, since, now, self.versions, list(self.core.period_stamps), self.core.wants
+                session, since, now, self.versions, list(self.core.period_stamps), self.core.wants, self._members()
             )
         # Everything stamped before this poll began has been read, but for transactions that commit later (or
         # clocks of other nodes a little behind): the overlap looks back over those next time.
@@ -86,10 +86,14 @@ class PolicyRefresher:
             await self.poll()
             return
         async with self._sessions() as session:
-            fresh = await network_policy.load_named(session, self._clock(), keys, self.core.wants)
+            fresh = await network_policy.load_named(session, self._clock(), keys, self.core.wants, self._members())
         for imsi, policy in fresh.items():
             self.core.refresh(imsi, policy)
         self.notified += 1
+
+    def _members(self) -> network_policy.Members | None:
+        """With a bounded cache, a fleet's or plan's change reads only the SIMs held of it (core.members)."""
+        return self.core.members if self.core.policies.bounded else None
 
     async def reload(self, imsis: Collection[str]) -> None:
         """Re-read these SIMs now (after a hook, once the change has committed)."""
