@@ -169,7 +169,12 @@ def _unseen(versions: Versions, kind: str, changed: dict[str, datetime]) -> set[
 async def _load(
     session: AsyncSession, now: datetime, rows: Sequence[Row[Any]], wanted: Wanted | None = None
 ) -> dict[str, SimPolicy | None]:
-    unique = [row for row in {row.sid: row for row in rows}.values() if wanted is None or wanted(row.imsi)]
+    # Things are always built: the AAA keeps every one (its network's pool must know each locked address).
+    unique = [
+        row
+        for row in {row.sid: row for row in rows}.values()
+        if wanted is None or row.product == THINGS or wanted(row.imsi)
+    ]
     claimed = [row.sid for row in unique if row.account_sid is not None]
     profiles = {row.network_access_profile_sid for row in unique if row.network_access_profile_sid}
     networks = await repo.profile_networks(session, profiles) if profiles else {}

@@ -34,6 +34,7 @@ from cellplane.domain.policy import (
     check_session,
     decide_attach,
 )
+from cellplane.domain.things import PRODUCT as THINGS
 from cellplane.services import network_policy
 from cellplane.services.accounting_records import AccountingRecord, BatchEffects, LiveSession, NetworkEvent, RecordKind
 
@@ -137,8 +138,9 @@ class AaaCore:
         return found
 
     def refresh(self, imsi: str, policy: SimPolicy | None) -> None:
-        """A changed SIM's fresh snapshot (poller, change notification, hook): applied if the cache wants it."""
-        if not self.wants(imsi):
+        """A changed SIM's fresh snapshot (poller, change notification, hook): applied if the cache wants it, and
+        always for a Thing (every Thing is kept)."""
+        if not self.wants(imsi) and (policy is None or not policy.thing):
             return
         if policy is None and self.policies.bounded:
             self.update_policy(imsi, None)
@@ -396,12 +398,12 @@ class AaaCore:
             if sim.fleet_sid != policy.fleet_sid:
                 known = self._with_fleet(known, sim.fleet_sid)
             self.update_policy(policy.imsi, known)
-        if self.wants(sim.imsi):
+        if sim.product == THINGS or self.wants(sim.imsi):
             self.reload_soon(sim.imsi)
 
     async def on_sims_status_changed(self, sims: Sequence[Any], session: AsyncSession) -> None:
         """services/sims.announce_many: as on_sim_status_changed, for a batch (a bulk action's chunk) in one read."""
-        wanted = [sim.imsi for sim in sims if self.wants(sim.imsi)]
+        wanted = [sim.imsi for sim in sims if sim.product == THINGS or self.wants(sim.imsi)]
         fresh = await network_policy.load_imsis(session, wanted, self.clock()) if wanted else {}
         for imsi, snapshot in fresh.items():
             self.refresh(imsi, snapshot)
@@ -411,8 +413,7 @@ class AaaCore:
     def on_thing_changed(self, sim: Any) -> None:
         """services/things.update changed a Thing's services, locked address or group: re-read it once committed
         (the poller would within a second; this makes the common case quicker)."""
-        if self.wants(sim.imsi):
-            self.reload_soon(sim.imsi)
+        self.reload_soon(sim.imsi)
 
     def on_sim_reset(self, sim: Any) -> None:
         """services/wireless_sims.complete_reset: a connectivity reset ends each live session of the SIM with a

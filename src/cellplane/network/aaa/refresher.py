@@ -97,9 +97,6 @@ class PolicyRefresher:
 
     async def reload(self, imsis: Collection[str]) -> None:
         """Re-read these SIMs now (after a hook, once the change has committed)."""
-        imsis = [imsi for imsi in imsis if self.core.wants(imsi)]
-        if not imsis:
-            return
         try:
             fresh = await self.load_imsis(imsis)
         except Exception:
