@@ -13,14 +13,16 @@ reference for memory.
   node on the empty database) / SIMs. `--no-reference` leaves it out.
 - Loading on demand (after the one-node accounting, so that its database is in the same state as the reference's):
   Access-Requests for `--attaches` distinct SIMs none of which is cached (128 in flight): the attaches answered per
-  second, and the RSS once they are all cached: memory a cached SIM = (RSS - RSS on the
-  empty database) / SIMs cached (this includes each attach's lease in the UE address pool).
+  second and the AAA's CPU an attach, then the same SIMs again (cached now) as the reference; and the RSS once they
+  are all cached: memory a cached SIM = (RSS - RSS on the empty database) / SIMs cached (this includes each attach's
+  lease in the UE address pool).
 - Accounting: `--sessions` sessions opened with Accounting Starts, then Interim-Updates with growing counters for
   `--seconds`, sent by this script (asyncio, RADIUS built with cellplane.protocols.radius, 128 requests in flight
   a node, retransmitted after 1 s); answered records/s, and the CPU seconds per record of the AAA process(es) and
   of PostgreSQL (every `postgres` process's utime+stime from /proc, before and after). First one AAA node, then
   two AAA nodes at once in the same run (the sessions split between them). The sessions' SIMs are loaded on demand
   by their Starts, before the measured window; the reference node (no bound) is measured the same way, alone.
+- API: GET one SIM and a list page through one API node, then two at once (bench/cluster_api.py says how).
 
 On a 2-core machine the loader, the AAA nodes and PostgreSQL share two cores: two nodes cannot be twice as fast
 here. What the run gives is cost: CPU per record in the AAA and in PostgreSQL, from which a larger machine's
@@ -53,6 +55,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.support.server import Server, free_port, server_env
 
+import cluster_api
 from cellplane.domain.networks import network_sid
 from cellplane.protocols.radius import Code
 from cellplane.protocols.radius.codec import build_request
@@ -363,8 +366,9 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}, Python {platform.python_version()}; load {load}"
 
 
-def prepare(sims: int, token: str, root: Path) -> tuple[str, str]:
-    """A new database, migrated, with one account and `sims` active SIMs; its (SQLAlchemy URL, asyncpg DSN)."""
+def prepare(sims: int, token: str, root: Path) -> tuple[str, str, tuple[str, str]]:
+    """A new database, migrated, with one account and `sims` active SIMs; its (SQLAlchemy URL, asyncpg DSN) and the
+    account's (sid, auth token)."""
     url, dsn = new_database()
     try:
         subprocess.run([*CLI, "db", "upgrade"], env={**os.environ, "CELLPLANE_DATABASE_URL": url}, check=True)
@@ -375,13 +379,14 @@ def prepare(sims: int, token: str, root: Path) -> tuple[str, str]:
             text=True,
             check=True,
         )
+        account = json.loads(created.stdout)
         started = time.monotonic()
-        asyncio.run(load_sims(dsn, json.loads(created.stdout)["account_sid"], sims))
+        asyncio.run(load_sims(dsn, account["account_sid"], sims))
     except BaseException:
         drop_database(dsn)
         raise
     print(f"{sims:,} SIMs loaded in {time.monotonic() - started:.1f} s", flush=True)
-    return url, dsn
+    return url, dsn, (account["account_sid"], account["auth_token"])
 
 
 def main() -> None:
@@ -389,6 +394,7 @@ def main() -> None:
     parser.add_argument("--sims", type=int, default=1_000_000)
     parser.add_argument("--sessions", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--api-seconds", type=float, default=10.0, help="per API configuration")
     parser.add_argument("--no-record", action="store_true")
     parser.add_argument("--cache-sims", type=int, default=200_000, help="the AAA nodes' CELLPLANE_AAA_CACHE_SIMS")
     parser.add_argument("--attaches", type=int, default=200_000, help="distinct SIMs attached on demand")
@@ -396,13 +402,14 @@ def main() -> None:
     parser.add_argument("--keep", help="keep the nodes' data directories and logs here")
     parser.add_argument("--prepare", action="store_true", help="only load a database with --sims SIMs; print its name")
     parser.add_argument("--database", help="measure on this database (made by --prepare) instead of a new one")
+    parser.add_argument("--auth", help="with --database: its account's SID:TOKEN (as --prepare prints) for the API")
     args = parser.parse_args()
     where = machine()
     token = os.urandom(16).hex()
     if args.prepare:
         with tempfile.TemporaryDirectory(prefix="cellplane-bench-cluster-") as tmp:
-            url, _ = prepare(args.sims, token, Path(tmp))
-        print(f"database: {url.rsplit('/', 1)[1]}")
+            url, _, (account, auth_token) = prepare(args.sims, token, Path(tmp))
+        print(f"database: {url.rsplit('/', 1)[1]}\nauth: {account}:{auth_token}")
         return
     empty_url, empty_dsn = new_database()
     nodes: list[Server] = []
@@ -412,11 +419,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="cellplane-bench-cluster-") as tmp:
             root = Path(args.keep) if args.keep else Path(tmp)
             root.mkdir(parents=True, exist_ok=True)
+            auth: tuple[str, str] | None = None
             if args.database:
                 url, dsn = database_urls(args.database)
                 args.sims = asyncio.run(count_sims(dsn))
+                if args.auth:
+                    sid, _, secret = args.auth.partition(":")
+                    auth = (sid, secret)
             else:
-                url, dsn = prepare(args.sims, token, root)
+                url, dsn, auth = prepare(args.sims, token, root)
 
             bound = {"CELLPLANE_AAA_CACHE_SIMS": str(args.cache_sims)}
             empty, empty_start = start_aaa(empty_url, root, "empty", token, **bound)
@@ -465,6 +476,14 @@ def main() -> None:
             print(f"two AAA nodes: {two[0]:,.0f} records/s, AAA {two[1] * 1e6:.0f} us, PostgreSQL {two[2] * 1e6:.0f}"
                   " us CPU a record", flush=True)  # fmt: skip
             assert httpx.get(f"{a.base_url}/healthz").status_code == 200
+            for node in nodes:
+                node.stop()
+            nodes.clear()
+            sids = ["HS" + format(n, "x").rjust(32, "0") for n in range(1, args.sims + 1)]
+            # Without the account's token (--database without --auth): no API measures.
+            api_loads: list[cluster_api.ApiLoad] = []
+            if auth is not None:
+                api_loads = cluster_api.run(url, root, token, auth, sids, args.api_seconds, cpu_seconds, postgres_cpu)
     finally:
         for node in nodes:
             node.stop()
@@ -503,7 +522,15 @@ def main() -> None:
     block = (
         f"{BEGIN}\nMeasured {when} on {where}. PostgreSQL 127.0.0.1, {args.sims:,} active SIMs; {args.sessions:,}"
         f" sessions, Interim-Updates for {args.seconds:.0f} s per configuration, {WINDOW} requests in flight"
-        " a node.\n\n| measure | value |\n|---|---|\n" + "\n".join(rows) + f"\n{END}"
+        " a node.\n\n| measure | value |\n|---|---|\n"
+        + "\n".join(rows)
+        + "\n"
+        + "".join(
+            f"| API, {'one node' if load.nodes == 1 else 'two nodes at once'}, {cluster_api.LABELS[load.what]}"
+            f" ({cluster_api.IN_FLIGHT} in flight a node) | {load.row()} |\n"
+            for load in api_loads
+        )
+        + END
     )
     text = RESULTS.read_text()
     if BEGIN in text:

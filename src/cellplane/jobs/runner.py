@@ -41,6 +41,15 @@ class RetryLater(Exception):
     """Raised by a handler that wants another attempt (e.g. a webhook receiver answered 503)."""
 
 
+class NotYet(Exception):
+    """Raised by a handler whose job must wait for other work first (a webhook behind an earlier one of the same
+    resource): run again after `delay` seconds, and this claim does not count as one of the job's attempts."""
+
+    def __init__(self, reason: str, delay: float = 0.2) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
 def backoff_seconds(attempt: int, base: float = 1.0, cap: float = 300.0) -> float:
     """Exponential backoff with jitter: ~1 s, 2 s, 4 s ... capped at five minutes."""
     return min(cap, base * 2 ** max(0, attempt - 1)) * (0.5 + random.random() / 2)
@@ -185,6 +194,9 @@ class JobRunner:
 
     async def _failed(self, job: Job, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"[:2000]
+        if isinstance(exc, NotYet):
+            await self._write(job, "pending", error=error, run_at=db_utcnow(exc.delay), attempts=Job.attempts - 1)
+            return
         if not isinstance(exc, RetryLater):
             log.warning("job %s (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, error)
         if job.attempts >= job.max_attempts:

@@ -4,6 +4,11 @@ At least once: the delivery row is marked delivered only after a 2xx; anything e
 status, a timeout, a refused connection) records the attempt and asks the runner to retry later.
 Receivers dedupe with `kore-idempotency-token`, which is the same on every attempt.
 
+In order per resource: a delivery whose resource (an eSIM profile, a command, a SIM) has an older delivery still
+waiting for its first attempt waits for it, so that `reserving` never arrives after `failed` because two jobs ran
+at once. Once the older one has failed an attempt, the newer no longer waits: a receiver that is down for a while
+must not hold back every later event behind retries that can last minutes.
+
 A target the callback policy refuses (domain/callback_targets.py: by its URL, or by what its name resolves to when
 the client connects, jobs/webhook_transport.py) fails the delivery at once with the neutral error REFUSED and no
 timing, so that the recorded outcome of a callback never tells what answers inside the platform's network.
@@ -14,23 +19,28 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain.callback_targets import RefusedTarget, TargetPolicy
 from cellplane.domain.callbacks import carries_body
 from cellplane.domain.signatures import kore_signature, twilio_signature
-from cellplane.jobs.runner import RetryLater
+from cellplane.jobs.runner import NotYet, RetryLater
 from cellplane.services.context import PlatformContext
 from cellplane.services.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_ATTEMPTS_PER_DELIVERY, WEBHOOK_DELIVERIES
 from cellplane.store.models import WebhookAttempt, WebhookDelivery
+from cellplane.store.models.base import utcnow
 from cellplane.store.repositories.accounts import auth_token_of
 
 log = logging.getLogger("cellplane.webhooks")
 FailureHook = Callable[[AsyncSession, WebhookDelivery], Awaitable[None]]
+# How long a delivery waits for an older one of its resource (a lost older job must not hold it forever).
+ORDER_WAIT = timedelta(seconds=30)
 REFUSED = "refused target: the callback URL's host is not an allowed callback target"
 
 
@@ -54,6 +64,9 @@ class WebhookSender:
             delivery = await session.get(WebhookDelivery, str(payload["delivery_sid"]))
             if delivery is None or delivery.status == "delivered":
                 return
+            waited = utcnow() - delivery.date_created
+            if delivery.attempts == 0 and waited < ORDER_WAIT and await _older_first_attempt_waiting(session, delivery):
+                raise NotYet(f"an older delivery for {delivery.resource_sid} goes first")
             token = await auth_token_of(session, delivery.account_sid) or ""
         started = time.monotonic()
         status_code: int | None = None
@@ -99,6 +112,24 @@ class WebhookSender:
         _count_attempt(status_code, final, attempts)
         if error is not None and not refused and delivery.attempts + 1 < self.max_attempts:
             raise RetryLater(error)
+
+
+async def _older_first_attempt_waiting(session: AsyncSession, delivery: WebhookDelivery) -> bool:
+    """Whether an older delivery to the same resource and URL has not had its first attempt yet."""
+    if delivery.resource_sid is None:
+        return False
+    older = await session.scalar(
+        select(WebhookDelivery.sid)
+        .where(
+            WebhookDelivery.resource_sid == delivery.resource_sid,
+            WebhookDelivery.url == delivery.url,
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.attempts == 0,
+            WebhookDelivery.date_created < delivery.date_created,
+        )
+        .limit(1)
+    )
+    return older is not None
 
 
 def _count_attempt(status_code: int | None, final: str, attempts: int) -> None:
