@@ -30,9 +30,9 @@ rate is predicted (RESULTS.md says how).
 
     .venv/bin/python bench/cluster.py --sims 1000000      # make bench-cluster; --no-record leaves RESULTS.md alone
 
-Loading a million SIMs takes minutes: `--prepare` loads a database, prints its name and keeps it; `--database NAME`
-runs the measurements on it (and keeps it; drop it with `dropdb` when done), so a change can be measured again
-without loading again.
+Loading a million SIMs takes minutes: `--prepare` loads a database, prints its name and its account's SID:TOKEN and
+keeps it; `--database NAME --auth SID:TOKEN` runs the measurements on it (and keeps it; drop it with `dropdb` when
+done), so a change can be measured again without loading again (without `--auth`, the API measures are left out).
 """
 
 from __future__ import annotations
