@@ -132,6 +132,7 @@ class Platform:
                     dae_port=self.settings.gateway_dae_port,
                     dae_targets=parse_dae_targets(self.settings.radius_dae_targets),
                     throttle_rate=max(0, self.settings.throttle_rate),
+                    cache_sims=self.settings.aaa_cache_sims,
                 ),
             )
             components.append(self.aaa)

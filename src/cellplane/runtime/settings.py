@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     aaa_host: str = "127.0.0.1"
     aaa_auth_port: int = 1812
     aaa_acct_port: int = 1813
+    # SIM policy snapshots an AAA node keeps in memory (least recently used leave first; the others are loaded from
+    # the database when they attach); 0: no bound, every SIM loaded at start.
+    aaa_cache_sims: int = Field(default=200_000, ge=0)
     radius_secret: str = "cellplane"
     radius_clients: str = "127.0.0.1"
     # Where each NAS takes Disconnect-Requests, "nas_ip=host:port,..."; default (nas_ip, gateway_dae_port).

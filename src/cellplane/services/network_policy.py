@@ -1,14 +1,15 @@
 """Policy snapshots for the network side: every claimed SIM as a `SimPolicy`, one SIM by IMSI, and what changed.
 
-The AAA loads them all at start into memory and decides Access-Requests from there, never from the database;
-`load_changes` is what its poller reads every second so that changes made through the API, by a job, or by
-another node reach the cache. One query set each (SIMs with their fleet, the profiles' networks, the periods
-in force), the same on SQLite and PostgreSQL.
+The AAA keeps them in a bounded cache (network/aaa/state.py), loading a SIM by IMSI when it is first used (or every
+SIM at start when the cache is not bounded) and deciding Access-Requests from memory; `load_changes` is what its
+poller reads every second so that changes made through the API, by a job, or by another node reach the cache
+(`wanted` leaves out the SIMs the cache does not hold: only theirs are built). One query set each (SIMs with their
+fleet, the profiles' networks, the periods in force), the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, MutableMapping
+from collections.abc import Callable, Collection, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,11 @@ from cellplane.domain.things import PRODUCT as THINGS
 from cellplane.domain.wireless import ZONES, zone
 from cellplane.store.repositories import network_policy as repo
 
+# Which IMSIs a caller wants snapshots of (a bounded cache: those it holds); the rest are not built.
+Wanted = Callable[[str], bool]
+# The IMSIs a caller holds in these fleets and rate plans: a change to a fleet, profile or plan then reads those
+# SIMs by IMSI instead of every SIM of the fleet (a million rows for a large fleet, a few cached).
+Members = Callable[[Collection[str], Collection[str]], Collection[str]]
 # ("sim" | "fleet" | "profile" | "period", sid) -> the date_updated of that row the caller has already acted on.
 Versions = MutableMapping[tuple[str, str], datetime]
 
@@ -63,6 +69,12 @@ async def load_all(
     return {imsi: policy for imsi, policy in built.items() if policy is not None}
 
 
+async def load_things(session: AsyncSession, now: datetime) -> dict[str, SimPolicy]:
+    """Every claimed Thing's snapshot, by IMSI: the AAA keeps them all (their networks' locked addresses)."""
+    built = await _load(session, now, await repo.claimed_things(session))
+    return {imsi: policy for imsi, policy in built.items() if policy is not None}
+
+
 async def load_imsis(session: AsyncSession, imsis: Collection[str], now: datetime) -> dict[str, SimPolicy | None]:
     """Snapshots of the given IMSIs; an IMSI with no claimed SIM maps to None."""
     found = await _load(session, now, await repo.sims_by(session, imsis=imsis))
@@ -75,7 +87,11 @@ async def load_sims(session: AsyncSession, sim_sids: Collection[str], now: datet
 
 
 async def load_named(
-    session: AsyncSession, now: datetime, keys: Collection[tuple[str, str]]
+    session: AsyncSession,
+    now: datetime,
+    keys: Collection[tuple[str, str]],
+    wanted: Wanted | None = None,
+    members: Members | None = None,
 ) -> dict[str, SimPolicy | None]:
     """Snapshots of the SIMs a change notification names (store/notify.py): ("sim", sid), ("fleet", sid),
     ("profile", sid: its fleets' SIMs), ("rate_plan", sid), ("group", sid)."""
@@ -85,14 +101,28 @@ async def load_named(
     fleets = named.get("fleet", set())
     if named.get("profile"):
         fleets = fleets | await repo.fleets_using(session, named["profile"])
-    rows = await repo.sims_by(
-        session,
-        sids=named.get("sim", ()),
-        fleet_sids=fleets,
-        rate_plan_sids=named.get("rate_plan", ()),
-        group_sids=named.get("group", ()),
+    rows = await _sims_in(
+        session, named.get("sim", ()), fleets, named.get("rate_plan", ()), named.get("group", ()), members
     )
-    return await _load(session, now, rows)
+    return await _load(session, now, rows, wanted)
+
+
+async def _sims_in(
+    session: AsyncSession,
+    sim_sids: Collection[str],
+    fleet_sids: Collection[str],
+    plan_sids: Collection[str],
+    group_sids: Collection[str],
+    members: Members | None,
+) -> list[Row[Any]]:
+    """The rows of these SIMs and of the SIMs in these fleets, rate plans and Things groups (with `members`, only
+    the ones the caller holds of the fleets and plans)."""
+    if members is not None and (fleet_sids or plan_sids):
+        held = members(fleet_sids, plan_sids)
+        return await repo.sims_by(session, sids=sim_sids, imsis=held, group_sids=group_sids)
+    return await repo.sims_by(
+        session, sids=sim_sids, fleet_sids=fleet_sids, rate_plan_sids=plan_sids, group_sids=group_sids
+    )
 
 
 async def load_changes(
@@ -101,6 +131,8 @@ async def load_changes(
     now: datetime,
     versions: Versions,
     own_period_stamps: Collection[datetime] = (),
+    wanted: Wanted | None = None,
+    members: Members | None = None,
 ) -> PolicyChanges:
     """SIMs whose row, fleet, fleet's profile, rate plan or billing period changed after `since`, reloaded.
 
@@ -120,8 +152,8 @@ async def load_changes(
     plan_sids = _unseen(versions, "plan", changes.rate_plans)
     if not sim_sids and not fleet_sids and not plan_sids:
         return result
-    rows = await repo.sims_by(session, sids=sim_sids, fleet_sids=fleet_sids, rate_plan_sids=plan_sids)
-    result.policies = await _load(session, now, rows)
+    rows = await _sims_in(session, sim_sids, fleet_sids, plan_sids, (), members)
+    result.policies = await _load(session, now, rows, wanted)
     return result
 
 
@@ -134,8 +166,15 @@ def _unseen(versions: Versions, kind: str, changed: dict[str, datetime]) -> set[
     return fresh
 
 
-async def _load(session: AsyncSession, now: datetime, rows: list[Row[Any]]) -> dict[str, SimPolicy | None]:
-    unique = list({row.sid: row for row in rows}.values())
+async def _load(
+    session: AsyncSession, now: datetime, rows: Sequence[Row[Any]], wanted: Wanted | None = None
+) -> dict[str, SimPolicy | None]:
+    # Things are always built: the AAA keeps every one (its network's pool must know each locked address).
+    unique = [
+        row
+        for row in {row.sid: row for row in rows}.values()
+        if wanted is None or row.product == THINGS or wanted(row.imsi)
+    ]
     claimed = [row.sid for row in unique if row.account_sid is not None]
     profiles = {row.network_access_profile_sid for row in unique if row.network_access_profile_sid}
     networks = await repo.profile_networks(session, profiles) if profiles else {}

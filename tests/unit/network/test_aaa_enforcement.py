@@ -193,7 +193,9 @@ async def test_usage_counted_by_another_node_reaches_the_limit_here(
 
 
 async def test_a_sim_claimed_after_start_is_served_within_a_poll(world: World, start_aaa: StartAaa) -> None:
-    aaa = await start_aaa()
+    """The unbounded cache (every SIM loaded at start) learns of a new SIM from the poller; the bounded one loads it
+    when it attaches (test_aaa_bounded_cache.py)."""
+    aaa = await start_aaa(cache_sims=0)
     sim = await world.sim("active")
 
     async def accepted() -> bool:

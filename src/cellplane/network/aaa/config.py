@@ -39,6 +39,9 @@ class AaaConfig:
     batch_max: int = 2000
     # Attach events and disconnect outcomes with no accounting to ride along are flushed at this pace.
     event_flush_interval: float = 0.25
+    # SIM policy snapshots the cache holds (state.PolicyCache; least recently used leave first, a SIM with an open
+    # session or a Thing stays); the others are loaded when used. 0: no bound, every SIM loaded at start.
+    cache_sims: int = 200_000
     # The policy cache re-reads rows changed since the newest change seen, minus an overlap that covers
     # transactions which committed late and clocks of other nodes a little behind.
     poll_interval: float = 1.0

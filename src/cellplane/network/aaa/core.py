@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,7 @@ from cellplane.domain.policy import (
     check_session,
     decide_attach,
 )
+from cellplane.domain.things import PRODUCT as THINGS
 from cellplane.services import network_policy
 from cellplane.services.accounting_records import AccountingRecord, BatchEffects, LiveSession, NetworkEvent, RecordKind
 
@@ -41,6 +42,7 @@ from . import metrics
 from .attributes import Attach, imei_of
 from .config import AaaConfig
 from .duplicates import RecentRequests
+from .on_demand import OnDemandLoader
 from .pool import AddressPool
 from .private_pools import PrivateAddresses
 from .state import LiveSessions, PolicyCache, SessionKey
@@ -63,8 +65,10 @@ class AaaCore:
     def __init__(self, config: AaaConfig, clock: Callable[[], datetime]) -> None:
         self.config = config
         self.clock = clock
-        self.policies = PolicyCache()
         self.sessions = LiveSessions()
+        self.policies = PolicyCache(config.cache_sims, keep=self._keep)
+        # Set by the server: loads what the bounded cache does not hold when a request needs it.
+        self.on_demand: OnDemandLoader | None = None
         self.pool = AddressPool(config.ue_ip_pool, config.lease_ttl)
         # Things take their addresses from their own network's pools (THINGS.md), not from the UE pool.
         self.private = PrivateAddresses(config.lease_ttl)
@@ -89,12 +93,67 @@ class AaaCore:
         # Called after each address handed out from the UE pool (the pool's slices ask for more when low).
         self.allocated: Callable[[], None] = lambda: None
 
+    # --- the bounded cache ----------------------------------------------------------------------------------------
+
+    def _keep(self, policy: SimPolicy) -> bool:
+        """Snapshots the cache keeps whatever its bound: a SIM with an open session (enforcement, its address) and
+        a Thing (its network's pool must know its locked address)."""
+        return policy.thing or self.sessions.has_sim(policy.sim_sid)
+
+    def cached(self, imsi: str | None) -> bool:
+        return self.on_demand is None or self.policies.holds(imsi)
+
+    def fetch(self, imsi: str) -> asyncio.Future[bool]:
+        """Load a SIM the cache does not hold (True once it is there; False if the database could not be read)."""
+        assert self.on_demand is not None
+        return self.on_demand.fetch(imsi)
+
+    def loaded(self, imsi: str, policy: SimPolicy | None) -> None:
+        """A snapshot loaded on demand: stored, unless a fresher one reached the cache while it was read."""
+        if self.policies.holds(imsi):
+            return
+        if policy is None:
+            self.policies.put_unknown(imsi)
+        else:
+            self.update_policy(imsi, policy)
+
+    def wants(self, imsi: str) -> bool:
+        """Whether a changed SIM's fresh snapshot concerns this cache: it holds the IMSI or is loading it (a bounded
+        cache leaves the others to be loaded when they are next used)."""
+        if not self.policies.bounded or imsi in self.policies.by_imsi or imsi in self.policies.unknown:
+            return True
+        return self.on_demand is not None and self.on_demand.loading(imsi)
+
+    def members(self, fleet_sids: Collection[str], plan_sids: Collection[str]) -> list[str]:
+        """The cached SIMs in these fleets or rate plans, and those being loaded: what a change to them concerns
+        (with a bounded cache; services/network_policy reads these by IMSI instead of every SIM of the fleet)."""
+        fleets, plans = set(fleet_sids), set(plan_sids)
+        found = [
+            imsi
+            for imsi, policy in self.policies.by_imsi.items()
+            if policy.fleet_sid in fleets or policy.rate_plan_sid in plans
+        ]
+        if self.on_demand is not None:
+            found.extend(self.on_demand.pending())
+        return found
+
+    def refresh(self, imsi: str, policy: SimPolicy | None) -> None:
+        """A changed SIM's fresh snapshot (poller, change notification, hook): applied if the cache wants it, and
+        always for a Thing (every Thing is kept)."""
+        if not self.wants(imsi) and (policy is None or not policy.thing):
+            return
+        if policy is None and self.policies.bounded:
+            self.update_policy(imsi, None)
+            self.policies.put_unknown(imsi)  # a load in flight (read before the change) must not bring it back
+            return
+        self.update_policy(imsi, policy)
+
     # --- Access -------------------------------------------------------------------------------------------------
 
     def attach(self, attach: Attach) -> tuple[Decision, SimPolicy | None, str | None]:
         """Decide an Access-Request; an accepted one gets the SIM's address (None if the pool is exhausted)."""
         imsi = attach.imsi
-        policy = self.policies.by_imsi.get(imsi) if imsi else None
+        policy = self.policies.touch(imsi) if imsi else None
         now = time.monotonic()
         count = self.limiter.hit(imsi, now) if policy is not None and imsi else 0
         decision = decide_attach(
@@ -199,7 +258,8 @@ class AaaCore:
     # --- what changed -------------------------------------------------------------------------------------------
 
     def load(self, policies: dict[str, SimPolicy], sessions: list[LiveSession]) -> None:
-        """Fill memory at start: every claimed SIM's snapshot, every open session (and the addresses they hold)."""
+        """Fill memory at start: the snapshots read (every claimed SIM's without a bound; with one, the open sessions'
+        SIMs and the Things), every open session (and the addresses they hold)."""
         self.policies.replace_all(policies)
         for imsi, snapshot in policies.items():
             if snapshot.thing:
@@ -338,15 +398,17 @@ class AaaCore:
             if sim.fleet_sid != policy.fleet_sid:
                 known = self._with_fleet(known, sim.fleet_sid)
             self.update_policy(policy.imsi, known)
-        self.reload_soon(sim.imsi)
+        if sim.product == THINGS or self.wants(sim.imsi):
+            self.reload_soon(sim.imsi)
 
     async def on_sims_status_changed(self, sims: Sequence[Any], session: AsyncSession) -> None:
         """services/sims.announce_many: as on_sim_status_changed, for a batch (a bulk action's chunk) in one read."""
-        fresh = await network_policy.load_imsis(session, [sim.imsi for sim in sims], self.clock())
+        wanted = [sim.imsi for sim in sims if sim.product == THINGS or self.wants(sim.imsi)]
+        fresh = await network_policy.load_imsis(session, wanted, self.clock()) if wanted else {}
         for imsi, snapshot in fresh.items():
-            self.update_policy(imsi, snapshot)
-        for sim in sims:
-            self.reload_soon(sim.imsi)
+            self.refresh(imsi, snapshot)
+        for imsi in wanted:
+            self.reload_soon(imsi)
 
     def on_thing_changed(self, sim: Any) -> None:
         """services/things.update changed a Thing's services, locked address or group: re-read it once committed

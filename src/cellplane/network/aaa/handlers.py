@@ -3,21 +3,29 @@
 - Access-Request (RFC 2865 §4.1, TS 29.061 §16.4.1) -> Access-Accept with the SIM's Framed-IP-Address, or
   Access-Reject with Reply-Message "<code> <reason>" (docs/NETWORK.md), decided from memory.
 - Accounting-Request (RFC 2866 §4.1) -> queued for the group commit; answered once durable.
+
+A request for a SIM the bounded policy cache does not hold waits for its snapshot (on_demand.py), marked pending
+meanwhile so that a retransmission is not processed twice; if the load fails it is forgotten and not answered.
 - Status-Server (RFC 5997 §3) -> Access-Accept on the authentication port, Accounting-Response on the
   accounting port: "I am alive" to a NAS's watchdog.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 
 from cellplane.protocols.radius import Code, Value, build_response
+from cellplane.services.accounting_records import AccountingRecord
 
 from . import metrics
-from .attributes import accounting_of, attach_of
+from .attributes import Attach, accounting_of, attach_of
 from .core import AaaCore, failure_reason
 from .dispatcher import Handler, Request
 from .writer import AccountingWriter
+
+log = logging.getLogger("cellplane.aaa")
 
 # A NAS that outruns the database this far gets no new accounting accepted (it retransmits later).
 MAX_BACKLOG = 100_000
@@ -27,9 +35,30 @@ class AccessRequestHandler:
     def __init__(self, core: AaaCore) -> None:
         self.core = core
 
-    def __call__(self, request: Request) -> bytes:
+    def __call__(self, request: Request) -> bytes | None:
+        attach = attach_of(request.packet.attributes)
+        if self.core.cached(attach.imsi):
+            return self.decide(request, attach)
+        assert attach.imsi is not None
+        self.core.recent.pending(request.key, time.monotonic())
+        self.core.fetch(attach.imsi).add_done_callback(lambda loaded: self._loaded(request, attach, loaded))
+        return None
+
+    def _loaded(self, request: Request, attach: Attach, loaded: asyncio.Future[bool]) -> None:
+        if not loaded.result():
+            request.endpoint.recent.forget(request.key)
+            return
+        try:
+            response = self.decide(request, attach)
+        except Exception:
+            log.exception("Access-Request after a policy load failed; packet dropped")
+            metrics.DROP_ERROR.inc()
+            request.endpoint.recent.forget(request.key)
+            return
+        request.reply(response)
+
+    def decide(self, request: Request, attach: Attach) -> bytes:
         packet = request.packet
-        attach = attach_of(packet.attributes)
         decision, policy, address = self.core.attach(attach)
         failed = decision.accepted and address is None
         if decision.accepted and address is not None and policy is not None:
@@ -68,7 +97,18 @@ class AccountingRequestHandler:
             return
         metrics.accounting(record.kind if record is not None else "other")
         self.core.recent.pending(request.key, time.monotonic())
-        self.writer.submit(record, request)
+        if record is None or not record.imsi or self.core.cached(record.imsi):
+            self.writer.submit(record, request)
+            return
+        self.core.fetch(record.imsi).add_done_callback(lambda loaded: self._loaded(record, request, loaded))
+
+    def _loaded(self, record: AccountingRecord, request: Request, loaded: asyncio.Future[bool]) -> None:
+        """The SIM's snapshot is cached: queue the record (one of a SIM's records that waited together keep their
+        order). The load failed: forget the request, the NAS retransmits it."""
+        if loaded.result():
+            self.writer.submit(record, request)
+        else:
+            request.endpoint.recent.forget(request.key)
 
 
 def acknowledge(requests: list[Request]) -> None:

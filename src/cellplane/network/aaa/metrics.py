@@ -68,6 +68,9 @@ BATCH_FAILURES = Counter("cellplane_aaa_batch_failures_total", "Accounting batch
 _DISCONNECTS = Counter("cellplane_aaa_disconnects_total", "Disconnect-Requests sent, by outcome", ["outcome"])
 _COAS = Counter("cellplane_aaa_coa_total", "CoA-Requests sent (a session's rate changed), by outcome", ["outcome"])
 POLICY_RELOADS = Counter("cellplane_aaa_policy_reloads_total", "SIM policy snapshots reloaded into the cache")
+POLICY_MISSES = Counter(
+    "cellplane_aaa_policy_misses_total", "SIMs loaded from the database on demand (not in the bounded policy cache)"
+)
 
 RECEIVED_AUTH = _RECEIVED.labels(port="auth")
 RECEIVED_ACCT = _RECEIVED.labels(port="acct")

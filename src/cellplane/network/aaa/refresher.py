@@ -4,7 +4,8 @@ transactions that committed late and clocks of other nodes a little behind), so 
 API, by jobs, or by another node reach the AAA within about a second. A row version already acted on is not
 loaded twice, and the billing-period stamps of our own accounting batches are left out by the database.
 Hooks (core.on_sim_status_changed) make the common case immediate in this process, PostgreSQL change notifications
-(store/notify.py, `reload_named`) for writes made by other nodes; this makes it sure.
+(store/notify.py, `reload_named`) for writes made by other nodes; this makes it sure. A bounded cache only cares
+about the SIMs it holds (or is loading): the others are read fresh when next used (core.wants, core.refresh).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cellplane.domain.policy import SimPolicy
 from cellplane.services import network_policy
 
 from .core import AaaCore
@@ -66,7 +68,7 @@ class PolicyRefresher:
         since = self._since - overlap
         async with self._sessions() as session:
             changes = await network_policy.load_changes(
-                session, since, now, self.versions, list(self.core.period_stamps)
+                session, since, now, self.versions, list(self.core.period_stamps), self.core.wants, self._members()
             )
         # Everything stamped before this poll began has been read, but for transactions that commit later (or
         # clocks of other nodes a little behind): the overlap looks back over those next time.
@@ -74,7 +76,7 @@ class PolicyRefresher:
         for key in [key for key, moment in self.versions.items() if moment < since]:
             del self.versions[key]
         for imsi, policy in changes.policies.items():
-            self.core.update_policy(imsi, policy)
+            self.core.refresh(imsi, policy)
         self.polls += 1
 
     async def reload_named(self, keys: set[tuple[str, str]]) -> None:
@@ -84,18 +86,26 @@ class PolicyRefresher:
             await self.poll()
             return
         async with self._sessions() as session:
-            fresh = await network_policy.load_named(session, self._clock(), keys)
+            fresh = await network_policy.load_named(session, self._clock(), keys, self.core.wants, self._members())
         for imsi, policy in fresh.items():
-            self.core.update_policy(imsi, policy)
+            self.core.refresh(imsi, policy)
         self.notified += 1
+
+    def _members(self) -> network_policy.Members | None:
+        """With a bounded cache, a fleet's or plan's change reads only the SIMs held of it (core.members)."""
+        return self.core.members if self.core.policies.bounded else None
 
     async def reload(self, imsis: Collection[str]) -> None:
         """Re-read these SIMs now (after a hook, once the change has committed)."""
         try:
-            async with self._sessions() as session:
-                fresh = await network_policy.load_imsis(session, imsis, self._clock())
+            fresh = await self.load_imsis(imsis)
         except Exception:
             log.exception("reloading %d SIM policies failed; the poller will catch up", len(imsis))
             return
         for imsi, policy in fresh.items():
-            self.core.update_policy(imsi, policy)
+            self.core.refresh(imsi, policy)
+
+    async def load_imsis(self, imsis: Collection[str]) -> dict[str, SimPolicy | None]:
+        """These SIMs' snapshots as the database has them now (also what the cache loads on demand)."""
+        async with self._sessions() as session:
+            return await network_policy.load_imsis(session, imsis, self._clock())

@@ -1,8 +1,8 @@
 """The AAA component: RADIUS authentication and accounting servers over the policy cache, the group-commit
 writer, the disconnector and the poller, started and stopped together by the platform.
 
-Start order matters: the cache and the live sessions are loaded before the ports open, so the first
-Access-Request is already decided from memory.
+Start order matters: the live sessions and their SIMs' snapshots (with a bounded cache; every SIM's without one)
+are loaded before the ports open; a SIM not loaded at start is loaded when it is first used (on_demand.py).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .core import AaaCore
 from .disconnect import Disconnector
 from .dispatcher import Address, RadiusEndpoint
 from .handlers import abandon, acct_table, acknowledge, auth_table
+from .on_demand import OnDemandLoader
 from .refresher import PolicyRefresher
 from .slices import PoolSlices, default_slice
 from .writer import AccountingWriter
@@ -65,6 +66,8 @@ class AaaServer:
         self.core.reset_session = self.disconnector.reset
         self.core.change_rate = self.disconnector.change_rate
         self.core.reload_imsis = self.refresher.reload
+        if config.cache_sims > 0:
+            self.core.on_demand = OnDemandLoader(self.refresher.load_imsis, self.core.loaded, config.batch_max)
         self.auth: RadiusEndpoint | None = None
         self.acct: RadiusEndpoint | None = None
         self._transports: list[asyncio.BaseTransport] = []
@@ -94,8 +97,14 @@ class AaaServer:
         since = now - timedelta(seconds=self.config.poll_interval)
         recent = since - timedelta(seconds=self.config.poll_overlap)
         async with self.ctx.sessions() as session:
-            policies = await network_policy.load_all(session, now, self.refresher.versions, recent)
             live = await data_sessions.load_open_sessions(session)
+            if self.core.on_demand is None:
+                policies = await network_policy.load_all(session, now, self.refresher.versions, recent)
+            else:
+                # Only what must be known before the first request: the SIMs with an open session, and the Things.
+                policies = await network_policy.load_things(session, now)
+                found = await network_policy.load_imsis(session, {s.imsi for s in live if s.imsi}, now)
+                policies.update({imsi: policy for imsi, policy in found.items() if policy is not None})
         self.core.load(policies, live)
         # Our slice of the UE pool, after the open sessions are held (theirs stay taken in it).
         await self.slices.start()
@@ -152,6 +161,8 @@ class AaaServer:
         if self.listener is not None:
             await self.listener.stop()
         await self.refresher.stop()
+        if self.core.on_demand is not None:
+            await self.core.on_demand.stop()
         await self.disconnector.close()
         await self.writer.stop()
         await self.slices.stop()  # after the last accounting: its sessions hold their addresses in the database

@@ -68,6 +68,7 @@ _SIMS = (
     .outerjoin(ThingsGroup, ThingsGroup.sid == Sim.things_group_sid)
 )
 _CLAIMED = _SIMS.where(Sim.account_sid.is_not(None))
+_CLAIMED_THINGS = _CLAIMED.where(Sim.product == "things")
 _BY_IMSI = _SIMS.where(Sim.imsi.in_(bindparam("keys", expanding=True)))
 _BY_SID = _SIMS.where(Sim.sid.in_(bindparam("keys", expanding=True)))
 _BY_FLEET = _SIMS.where(Sim.fleet_sid.in_(bindparam("keys", expanding=True)))
@@ -104,6 +105,11 @@ def _chunks(keys: Collection[str]) -> list[list[str]]:
 async def claimed_sims(session: AsyncSession) -> Sequence[Any]:
     """Every claimed SIM with its fleet's data settings (fleet columns None without a fleet)."""
     return (await session.execute(_CLAIMED)).all()
+
+
+async def claimed_things(session: AsyncSession) -> Sequence[Any]:
+    """Every claimed Thing (SIMs of product `things`) with the same columns."""
+    return (await session.execute(_CLAIMED_THINGS)).all()
 
 
 async def sims_by(
