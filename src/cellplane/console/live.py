@@ -159,7 +159,7 @@ class LiveFeed:
     @staticmethod
     def _failures_to_read(subs: list[Subscription], progress: dict[str, BulkAction]) -> set[str]:
         """The bulk actions whose failed-items list some open page shows short of what failed since it was sent."""
-        wanted = set()
+        wanted: set[str] = set()
         for sub in subs:
             bulk = progress.get(sub.bulk_sid or "")
             if bulk is None or bulk.account_sid != sub.account_sid or sub.failed_full:
