@@ -455,7 +455,7 @@ def main() -> None:
     try:
         subprocess.run([*CLI, "db", "upgrade"], env=env, cwd=data_dir, check=True, capture_output=True)
         server = Server(backend="postgres", data_dir=data_dir, port=free_port(), env=env)
-        server.start(timeout=180)  # the machine is shared: a start may wait for CPU
+        server.start(timeout=600)  # the machine is shared: a start (the AAA loads every SIM) may wait for CPU
         try:
             if kept is None:
                 account = server.cli_admin("create-account", "--friendly-name", "bench-console")

@@ -5,16 +5,27 @@ refused; every page passes axe-core and is screenshotted into tests/.artifacts/c
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
 from tests.support.browser import ARTIFACTS, LAUNCH_ARGS, axe_source, chromium_path
-from tests.support.server import Server, free_port, server_env
+from tests.support.server import (
+    Server,
+    create_postgres_database,
+    drop_postgres_database,
+    free_port,
+    postgres_available,
+    server_env,
+)
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -22,6 +33,7 @@ SIM_COUNT = 10_000
 THING_COUNT = 250  # three batches of the bulk job: the progress page sees it run
 TIMEOUT_MS = 15_000  # a shared machine: a page or a live update may wait for CPU
 playwright_api.expect.set_options(timeout=TIMEOUT_MS)
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +255,35 @@ def test_operator_edits_the_firewall_runs_a_bulk_action_and_manages_access(
     page.get_by_label("Destination (CIDR)").fill("172.30.0.0/16")
     page.locator("[data-action=add-route]").click()
     playwright_api.expect(page.locator("#routes")).to_contain_text("172.30.0.0/16")
+    # An address pool added, resized and removed through the same service as /things/v1; what the service refuses
+    # is said on the form, naming the field, and nothing changes.
+    pools = page.locator("#pools")
+    page.get_by_label("New pool (CIDR, /16 to /30)").fill("10.210.0.0/24")
+    page.locator("[data-action=add-pool]").click()
+    playwright_api.expect(pools.locator(".saved")).to_have_text("Pool 10.210.0.0/24 added.")
+    added = pools.locator("tr[data-pool='10.210.0.0/24']")
+    playwright_api.expect(added.locator("meter")).to_have_attribute("max", "254")
+    listed = things_api.get(f"/networks/{world['network']}/ipPools").json()["items"]
+    pool_sid = next(p["id"] for p in listed if p["cidr"] == "10.210.0.0/24")
+    page.get_by_label("New CIDR of the pool 10.210.0.0/24").fill("10.210.0.0/23")
+    page.locator("tr[data-pool='10.210.0.0/24'] [data-action=resize-pool]").click()
+    playwright_api.expect(pools.locator(".saved")).to_have_text("Pool resized to 10.210.0.0/23.")
+    assert things_api.get(f"/networks/{world['network']}/ipPools/{pool_sid}").json()["cidr"] == "10.210.0.0/23"
+    first = things_api.get(f"/networks/{world['network']}/ipPools").json()["items"][0]["cidr"]
+    page.get_by_label("New pool (CIDR, /16 to /30)").fill(first)
+    page.locator("[data-action=add-pool]").click()
+    playwright_api.expect(page.locator("#pool-problem")).to_contain_text(f"overlaps the network's pool {first} (cidr)")
+    playwright_api.expect(page.get_by_label("New pool (CIDR, /16 to /30)")).to_have_attribute("aria-invalid", "true")
+    page.get_by_label("New CIDR of the pool 10.210.0.0/23").fill("10.210.0.1/23")
+    page.locator("tr[data-pool='10.210.0.0/23'] [data-action=resize-pool]").click()
+    playwright_api.expect(page.locator("#pool-problem")).to_contain_text("(cidr)")
+    playwright_api.expect(page.get_by_label("New CIDR of the pool 10.210.0.0/23")).to_have_value("10.210.0.1/23")
+    assert things_api.get(f"/networks/{world['network']}/ipPools/{pool_sid}").json()["cidr"] == "10.210.0.0/23"
+    check_page(page, axe, "network-pool-refused")
+    page.get_by_role("button", name="Remove the pool 10.210.0.0/23").click()
+    playwright_api.expect(pools.locator(".saved")).to_have_text("Pool 10.210.0.0/23 removed.")
+    playwright_api.expect(pools.locator("tr[data-pool='10.210.0.0/23']")).to_have_count(0)
+    assert things_api.get(f"/networks/{world['network']}/ipPools/{pool_sid}").status_code == 404
     check_page(page, axe, "network")
 
     # A bulk action over every Thing, watched to completion on its page without a reload.
@@ -315,6 +356,7 @@ def test_viewer_sees_no_changing_buttons_and_a_forced_post_is_refused(
             assert api.patch(f"/ipProfiles/{world['profile']}", json={"inbound": [rule]}).status_code == 200
         rules_before = api.get(f"/ipProfiles/{world['profile']}").json()["inbound"]
         isolation_before = api.get(f"/networks/{world['network']}").json()["deviceIsolation"]
+        pools_before = api.get(f"/networks/{world['network']}/ipPools").json()["items"]
     page = sign_in(browser, console_server, world["account"], read_only=True)
     assert page.locator("[data-role=viewer]").is_visible()
     for path in (
@@ -356,6 +398,13 @@ def test_viewer_sees_no_changing_buttons_and_a_forced_post_is_refused(
         ),
         ("/console/bulk-actions", {"action": "retire", "selection": "tag", "tag": "console"}, "bulk:write"),
         (f"/console/networks/{world['network']}/isolation", {"device_isolation": "on"}, "networks:write"),
+        (f"/console/networks/{world['network']}/pools", {"cidr": "10.220.0.0/24"}, "networks:write"),
+        (
+            f"/console/networks/{world['network']}/pools/{pools_before[0]['id']}",
+            {"cidr": "10.0.0.0/16"},
+            "networks:write",
+        ),
+        (f"/console/networks/{world['network']}/pools/{pools_before[0]['id']}/delete", {}, "networks:write"),
         ("/console/users", {"email": "x@example.com", "role": "admin", "password": "0123456789ab"}, "users:write"),
     ):
         forced = page.request.post(f"{console_server.base_url}{path}", form={**form, "csrf_token": token})
@@ -369,7 +418,100 @@ def test_viewer_sees_no_changing_buttons_and_a_forced_post_is_refused(
     with httpx.Client(base_url=f"{console_server.base_url}/things/v1", auth=auth(world)) as api:
         assert api.get(f"/ipProfiles/{world['profile']}").json()["inbound"] == rules_before  # nothing changed
         assert api.get(f"/networks/{world['network']}").json()["deviceIsolation"] is isolation_before
+        pools_after = api.get(f"/networks/{world['network']}/ipPools").json()["items"]
+        assert [(p["id"], p["cidr"]) for p in pools_after] == [(p["id"], p["cidr"]) for p in pools_before]
         assert all(bulk["action"] != "retire" for bulk in api.get("/bulkActions").json()["items"])
+
+
+def off_the_loop(function: Callable[..., T], *args: Any) -> T:
+    """`function` in a thread of its own: it runs asyncio, and Playwright's sync API holds this thread's loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(function, *args).result()
+
+
+class RowLock:
+    """A Thing's row held FOR UPDATE by a transaction of the test's own (asyncpg, in a thread of its own): a bulk
+    chunk that reaches the Thing waits for it, so a test decides when the chunk's outcomes happen."""
+
+    def __init__(self, database_url: str, sid: str) -> None:
+        self.dsn, self.sid = database_url.replace("+asyncpg", ""), sid
+        self.held, self.release = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._hold()), daemon=True)
+
+    async def _hold(self) -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(self.dsn)
+        try:
+            async with connection.transaction():
+                await connection.execute("SELECT sid FROM sims WHERE sid = $1 FOR UPDATE", self.sid)
+                self.held.set()
+                await asyncio.get_running_loop().run_in_executor(None, self.release.wait, 120)
+        finally:
+            await connection.close()
+
+    def __enter__(self) -> RowLock:
+        self.thread.start()
+        assert self.held.wait(30), "the row lock was not taken"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release.set()
+        self.thread.join(30)
+
+
+def test_a_bulk_actions_failed_items_arrive_live(
+    tmp_path_factory: pytest.TempPathFactory, browser: Any, axe: str
+) -> None:
+    """On PostgreSQL, chunks of 10: the third chunk waits for a Thing's row the test holds, so the page is open
+    before its Thing fails; that failure joins the failed-items list without a reload."""
+    if reason := postgres_available():
+        pytest.skip(reason)
+    database_url = off_the_loop(create_postgres_database)
+    data_dir = tmp_path_factory.mktemp("cellplane-console-bulk")
+    env = server_env(data_dir, database_url, CELLPLANE_BULK_CHUNK="10")
+    server = Server(backend="postgres", data_dir=data_dir, port=free_port(), env=env)
+    server.start(timeout=120)
+    try:
+        account = server.admin("create-account", "--friendly-name", "console-bulk")
+        things = server.admin(
+            "provision-sims", "--count", "30", "--product", "things", "--account", account["account_sid"]
+        )
+        with httpx.Client(
+            base_url=f"{server.base_url}/things/v1", auth=(account["account_sid"], account["auth_token"])
+        ) as api:
+            for retired in (things[3], things[25]):  # one in the first chunk, one in the third
+                assert api.patch(f"/things/{retired['sid']}", json={"state": "RETIRED"}).status_code == 202
+            deadline = time.monotonic() + 30  # the retirements complete first (in flight, a Thing is refused for that)
+            while any(api.get(f"/things/{t['sid']}").json()["state"] != "RETIRED" for t in (things[3], things[25])):
+                assert time.monotonic() < deadline, "the Things were not retired"
+                time.sleep(0.1)
+            page = sign_in(browser, server, account)
+            with RowLock(database_url, things[20]["sid"]) as lock:
+                posted = api.post(
+                    "/bulkActions",
+                    json={"action": "activate", "selection": {"thingIds": [t["sid"] for t in things]}},
+                )
+                assert posted.status_code == 202, posted.text
+                sid = posted.json()["id"]
+                page.goto(f"{server.base_url}/console/bulk-actions/{sid}")
+                progress, failed = page.locator(f"#progress-{sid}"), page.locator(f"#failed-{sid}")
+                # Two chunks done, the third waiting for the held row: the first chunk's failure is listed.
+                playwright_api.expect(progress).to_have_attribute("data-done", "20")
+                playwright_api.expect(failed.locator("tr[data-position='3']")).to_contain_text("RETIRED")
+                assert failed.locator("tr[data-position='25']").count() == 0
+                page.evaluate("window.__sameDocument = true")
+                lock.release.set()
+            playwright_api.expect(progress).to_have_attribute("data-status", "completed")
+            playwright_api.expect(failed.locator("tr[data-position='25']")).to_contain_text(things[25]["sid"])
+            playwright_api.expect(failed).to_have_attribute("data-failed", "2")
+            assert page.evaluate("window.__sameDocument") is True  # no reload
+            check_page(page, axe, "bulk-action-failed")
+            items = api.get(f"/bulkActions/{sid}/items", params={"outcome": "failed"}).json()["items"]
+            assert [item["thingId"] for item in items] == [things[3]["sid"], things[25]["sid"]]
+    finally:
+        server.stop()
+        off_the_loop(drop_postgres_database, database_url)
 
 
 def test_console_refuses_a_post_without_the_session_csrf_token(console_server: Server, world: dict[str, Any]) -> None:

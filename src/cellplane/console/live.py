@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 
 from cellplane.services import overview, things_bulk
 from cellplane.services.context import PlatformContext
-from cellplane.store.models import BulkAction, ConnectionEvent
+from cellplane.store.models import BulkAction, BulkItem, ConnectionEvent
 
 log = logging.getLogger("cellplane.console")
+FAILED_SHOWN = 100  # failed items a bulk action's page lists (the first by position; the API pages through all)
 KEEPALIVE = 15.0  # seconds between comments that keep proxies from closing an idle stream
 CLOSE = ""  # put on a subscription's queue when the platform stops: its stream ends
 
@@ -41,6 +42,8 @@ class Subscription:
     sim_state: tuple[str, str | None] | None = None
     command_states: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     bulk_state: tuple[str, int, int, int] | None = None
+    failed_shown: int | None = None  # the failures the page's list holds, as last sent (None: as rendered)
+    failed_full: bool = False  # the list holds FAILED_SHOWN and says more failed: later ones do not change it
 
     def push(self, message: dict[str, object]) -> None:
         with contextlib.suppress(asyncio.QueueFull):  # a stalled browser misses updates, never blocks the feed
@@ -136,6 +139,10 @@ class LiveFeed:
                 self._cursor = await overview.event_cursor(session)
             found = await overview.changes(session, self._cursor, sims, commands)
             progress = await things_bulk.progress(session, bulks)
+            failures = {
+                sid: await things_bulk.failures(session, sid, FAILED_SHOWN)
+                for sid in self._failures_to_read(subs, progress)
+            }
             for sub in subs:
                 if sub.since is not None:
                     missed = await overview.catch_up(session, sub.account_sid, sub.sim_sid, sub.since)
@@ -147,10 +154,23 @@ class LiveFeed:
         for sub in subs:
             self._deliver(sub, found)
             if sub.bulk_sid is not None and sub.bulk_sid in progress:
-                self._deliver_bulk(sub, progress[sub.bulk_sid])
+                self._deliver_bulk(sub, progress[sub.bulk_sid], failures.get(sub.bulk_sid))
 
-    def _deliver_bulk(self, sub: Subscription, bulk: BulkAction) -> None:
-        """A bulk action's counts and status, each time they change (its own account's only)."""
+    @staticmethod
+    def _failures_to_read(subs: list[Subscription], progress: dict[str, BulkAction]) -> set[str]:
+        """The bulk actions whose failed-items list some open page shows short of what failed since it was sent."""
+        wanted: set[str] = set()
+        for sub in subs:
+            bulk = progress.get(sub.bulk_sid or "")
+            if bulk is None or bulk.account_sid != sub.account_sid or sub.failed_full:
+                continue
+            # A page's first look re-reads the list: failures may have come between its render and its stream.
+            if bulk.failed > 0 and bulk.failed != sub.failed_shown:
+                wanted.add(bulk.sid)
+        return wanted
+
+    def _deliver_bulk(self, sub: Subscription, bulk: BulkAction, failed: tuple[list[BulkItem], bool] | None) -> None:
+        """A bulk action's counts and status, and its failed items, each time they change (its own account's only)."""
         if bulk.account_sid != sub.account_sid:
             return
         state = (bulk.status, bulk.total, bulk.succeeded, bulk.failed)
@@ -158,6 +178,11 @@ class LiveFeed:
             sub.bulk_state = state
             html = self.render("fragments/bulk_progress.html", {"bulk": bulk})
             sub.push({"target": f"progress-{sub.bulk_sid}", "mode": "replace", "html": html})
+        if failed is not None:
+            items, more = failed
+            sub.failed_shown, sub.failed_full = bulk.failed, more
+            html = self.render("fragments/bulk_failed.html", {"bulk": bulk, "failed": items, "more_failed": more})
+            sub.push({"target": f"failed-{sub.bulk_sid}", "mode": "replace", "html": html})
 
     def _deliver(self, sub: Subscription, found: overview.Changes) -> None:
         for event in found.events:

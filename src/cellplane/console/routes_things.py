@@ -4,11 +4,14 @@ service as /things/v1, with the person's caller; the role is checked on the serv
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from cellplane.console.live import FAILED_SHOWN
 from cellplane.console.web import Form, Person, context, page, render, text
 from cellplane.console.web import action as act
 from cellplane.domain import things_bulk as bulk_rules
@@ -22,10 +25,10 @@ from cellplane.store.models import IpProfile
 
 router = APIRouter()
 PAGE_SIZE = 50
-ITEMS_SHOWN = 100
 DIRECTIONS = ("inbound", "outbound")
 # What the start form offers (every action of THINGS.md) and which parameter each needs.
 BULK_ACTIONS = bulk_rules.ACTIONS
+Change = Callable[[AsyncSession], Awaitable[str]]  # a change in a transaction, saying what it did
 
 
 # --- bulk actions ---------------------------------------------------------------------------------------------
@@ -91,7 +94,7 @@ async def start_bulk(request: Request, person: Person, form: Form) -> Response:
 async def bulk_page(request: Request, person: Person, sid: str) -> Response:
     async with context(request).sessions() as session:
         bulk = await things_bulk.fetch(session, person.caller, sid)
-        failed, more = await things_bulk.items(session, person.caller, sid, ITEMS_SHOWN, None, bulk_rules.FAILED)
+        failed, more = await things_bulk.items(session, person.caller, sid, FAILED_SHOWN, None, bulk_rules.FAILED)
     return render(request, "bulk_action.html", person, bulk=bulk, failed=failed, more_failed=more)
 
 
@@ -126,7 +129,15 @@ async def _network_values(request: Request, person: Person, sid: str) -> dict[st
         usage = await things_networks.pool_usage(session, sid, pools)
         routes = (await things_networks.routes(session, person.caller, sid, PageSpec(size=200))).items
         nat = (await things_nat.rules(session, person.caller, sid, PageSpec(size=200))).items
-    return {"network": network, "pools": pools, "usage": usage, "routes": routes, "nat_rules": nat}
+    versions = {p.sid: etag(p.sid, p.date_updated) for p in pools}  # a pool's form refuses a stale edit
+    return {
+        "network": network,
+        "pools": pools,
+        "usage": usage,
+        "versions": versions,
+        "routes": routes,
+        "nat_rules": nat,
+    }
 
 
 @router.get("/networks/{sid}")
@@ -136,11 +147,21 @@ async def network_page(request: Request, person: Person, sid: str) -> Response:
     return render(request, "network.html", person, protocols=config.NAT_PROTOCOLS, **values)
 
 
-async def _network_answer(request: Request, person: Person, sid: str, part: str) -> Response:
-    """After a change: the changed part of the network's page, re-read as it was committed."""
+async def _network_answer(
+    request: Request, person: Person, sid: str, part: str, http_status: int = 200, **extra: Any
+) -> Response:
+    """After a change (or a refused one): the part of the network's page, re-read as it was committed."""
     context(request).wake_workers()
     values = await _network_values(request, person, sid)
-    return render(request, f"fragments/network_{part}.html", person, protocols=config.NAT_PROTOCOLS, **values)
+    return render(
+        request,
+        f"fragments/network_{part}.html",
+        person,
+        http_status=http_status,
+        protocols=config.NAT_PROTOCOLS,
+        **values,
+        **extra,
+    )
 
 
 @router.post("/networks/{sid}/isolation")
@@ -171,6 +192,56 @@ async def delete_route(request: Request, person: Person, form: Form, sid: str, r
     async with context(request).sessions() as session, session.begin():
         await things_networks.delete_route(session, person.caller, sid, route_sid, None)
     return await _network_answer(request, person, sid, "routes")
+
+
+async def _pool_change(request: Request, person: Person, sid: str, typed: dict[str, str], change: Change) -> Response:
+    """A pool added, resized or removed through the same service functions as /things/v1/networks/{id}/ipPools (the
+    same checks: CIDR form and size, overlap, no locked or leased address left outside). A refused change comes back
+    as the pools' card with the service's message, naming the field, beside what was typed (400)."""
+    try:
+        async with context(request).sessions() as session, session.begin():
+            said = await change(session)
+    except InvalidParameter as error:
+        problem = f"{error.message} ({error.parameter})"
+        return await _network_answer(request, person, sid, "pools", 400, problem=problem, typed=typed)
+    return await _network_answer(request, person, sid, "pools", said=said)
+
+
+@router.post("/networks/{sid}/pools")
+@act("networks:write")
+async def add_pool(request: Request, person: Person, form: Form, sid: str) -> Response:
+    cidr = text(form.get("cidr"), 20)
+
+    async def change(session: AsyncSession) -> str:
+        created = await things_networks.create_pool(session, person.caller, sid, cidr)
+        return f"Pool {created.cidr} added"
+
+    return await _pool_change(request, person, sid, {"new": cidr}, change)
+
+
+@router.post("/networks/{sid}/pools/{pool_sid}")
+@act("networks:write")
+async def resize_pool(request: Request, person: Person, form: Form, sid: str, pool_sid: str) -> Response:
+    cidr = text(form.get("cidr"), 20)
+
+    async def change(session: AsyncSession) -> str:
+        version = text(form.get("version"), 64) or None
+        resized = await things_networks.resize_pool(session, person.caller, sid, pool_sid, cidr, version)
+        return f"Pool resized to {resized.cidr}"
+
+    return await _pool_change(request, person, sid, {pool_sid: cidr}, change)
+
+
+@router.post("/networks/{sid}/pools/{pool_sid}/delete")
+@act("networks:write")
+async def delete_pool(request: Request, person: Person, form: Form, sid: str, pool_sid: str) -> Response:
+    async def change(session: AsyncSession) -> str:
+        pool = await things_networks.pool(session, person.caller, sid, pool_sid)
+        cidr = pool.cidr
+        await things_networks.delete_pool(session, person.caller, sid, pool_sid, text(form.get("version"), 64) or None)
+        return f"Pool {cidr} removed"
+
+    return await _pool_change(request, person, sid, {}, change)
 
 
 def _port(form: Form, name: str) -> Any:

@@ -113,7 +113,19 @@ async def items(
 ) -> tuple[list[BulkItem], bool]:
     """A keyset page of the action's items by position: the items and whether more follow."""
     bulk = await fetch(session, caller, sid)
-    stmt = select(BulkItem).where(BulkItem.bulk_sid == bulk.sid)
+    return await _items(session, bulk.sid, size, after, outcome)
+
+
+async def failures(session: AsyncSession, sid: str, size: int) -> tuple[list[BulkItem], bool]:
+    """The first `size` failed items of an action the console's live feed follows (it checked the account when the
+    page subscribed): the items and whether more failed."""
+    return await _items(session, sid, size, None, rules.FAILED)
+
+
+async def _items(
+    session: AsyncSession, sid: str, size: int, after: int | None, outcome: str | None
+) -> tuple[list[BulkItem], bool]:
+    stmt = select(BulkItem).where(BulkItem.bulk_sid == sid)
     if outcome is not None:
         allowed = (rules.PENDING, rules.SUCCEEDED, rules.FAILED, rules.SKIPPED)
         if outcome not in allowed:

@@ -1,6 +1,6 @@
-"""The SIM list's prefix searches (store/repositories/sim_search.py) on real SQLite and PostgreSQL: a few matches
-sorted from their index give the same keyset pages, forwards and backwards, as the walk in sid order that many
-matches take; the other filters still apply."""
+"""The SIM list's prefix searches (store/repositories/sim_search.py) on real SQLite and PostgreSQL: keyset pages in
+the order of the key searched (ICCID or name), the same forwards and backwards, each page's cursor a sid; the other
+filters still apply; a cursor that is no SIM of the account is refused by name."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cellplane.domain.errors import InvalidParameter
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.store.db import make_engine, make_sessionmaker
 from cellplane.store.models import Account, Sim
@@ -23,6 +24,14 @@ SIZE = 7
 def _sid(n: int) -> str:
     # Sids not in ICCID order: the ICCIDs of one batch lie apart in sid order, as after a re-import.
     return "HS" + format((n * 7919) % 1000, "x").rjust(32, "0")
+
+
+def _iccid(n: int) -> str:
+    return f"89883070{n // 100}{n:011d}"
+
+
+def _name(n: int) -> str:
+    return f"dev-{n // 100}-{n}"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -39,10 +48,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
                     Sim(
                         sid=_sid(n),
                         account_sid=OTHER if n % 10 == 9 else ACCOUNT,
-                        iccid=f"89883070{n // 100}{n:011d}",
+                        iccid=_iccid(n),
                         imsi=f"00101{n:010d}",
                         registration_code="X",
-                        unique_name=f"dev-{n // 100}-{n}",
+                        unique_name=_name(n),
                         status="active" if n % 3 else "inactive",
                     )
                 )
@@ -85,20 +94,13 @@ async def _all_pages(session: AsyncSession, search: sim_search.SimSearch) -> tup
     ],
     ids=["iccid-100", "iccid-10", "name-100", "name-status"],
 )
-# Each way a page is found: matches sorted whole; the walk in sid order fills the page; the walk (too short to fill
-# a page) gives way to the sort.
-@pytest.mark.parametrize(("cap", "walk"), [(1_000, 1_000), (5, 1_000), (5, 20)], ids=["sorted", "walked", "walk-short"])
-async def test_prefix_search_pages_are_the_same_sorted_or_walked(
-    database_url: str,
-    monkeypatch: pytest.MonkeyPatch,
-    search: sim_search.SimSearch,
-    wanted: object,
-    cap: int,
-    walk: int,
+async def test_prefix_search_pages_in_the_order_of_the_key(
+    database_url: str, search: sim_search.SimSearch, wanted: object
 ) -> None:
-    monkeypatch.setattr(sim_search, "RANGE_SORT_CAP", cap)
-    monkeypatch.setattr(sim_search, "RANGE_WALK", walk)
-    expected = sorted(_sid(n) for n in range(300) if n % 10 != 9 and wanted(n))  # type: ignore[operator]
+    # The pages follow the key searched (names as text: "dev-0-12" before "dev-0-3"), not the sid.
+    key = _iccid if search.iccid_prefix else _name
+    expected = [_sid(n) for n in sorted(range(300), key=key) if n % 10 != 9 and wanted(n)]  # type: ignore[operator]
+    assert expected != sorted(expected)
     engine = make_engine(database_url)
     try:
         async with make_sessionmaker(engine)() as session:
@@ -107,6 +109,30 @@ async def test_prefix_search_pages_are_the_same_sorted_or_walked(
         await engine.dispose()
     assert forwards == expected
     assert backwards == expected
+
+
+async def test_filters_alone_page_in_sid_order(database_url: str) -> None:
+    expected = sorted(_sid(n) for n in range(300) if n % 10 != 9 and n % 3 == 0)
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            forwards, backwards = await _all_pages(session, sim_search.SimSearch(status="inactive"))
+    finally:
+        await engine.dispose()
+    assert forwards == backwards == expected
+
+
+async def test_a_cursor_of_another_account_is_refused_by_name(database_url: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            with pytest.raises(InvalidParameter) as refused:
+                await sim_search.search_sims(
+                    session, ACCOUNT, sim_search.SimSearch(iccid_prefix="8988"), PageSpec(size=SIZE, after=_sid(9))
+                )
+    finally:
+        await engine.dispose()
+    assert refused.value.parameter == "after"
 
 
 async def test_a_prefix_nothing_starts_with_finds_nothing(database_url: str) -> None:
