@@ -116,13 +116,15 @@ def platform(work: Path) -> Iterator[tuple[str, dict[str, str], str]]:
 
 
 def active_sim(base: str, env: dict[str, str]) -> str:
-    """A Super SIM claimed, in a fleet allowing 310-260, active; its ICCID."""
+    """A Super SIM claimed, in a fleet allowing 310-260, active; its ICCID. The fleet's data limit is the highest
+    there is: a full run moves more than the default 1,000 MB (TCP alone, 10 s at 850 Mbit/s), and at the limit the
+    AAA blocks the SIM, so that every later phase's device shell gets no data session."""
     admin = ("admin", env["CELLPLANE_ADMIN_TOKEN"])
     account = httpx.post(f"{base}/admin/v1/Accounts", data={"FriendlyName": "bench"}, auth=admin).json()
     [item] = httpx.post(f"{base}/admin/v1/Sims", data={"Count": "1"}, auth=admin, timeout=60).json()["sims"]
     with httpx.Client(base_url=f"{base}/supersim/v1", auth=(account["account_sid"], account["auth_token"])) as api:
         profile = api.post("/NetworkAccessProfiles", data={"Networks": "310-260"}).json()
-        fleet = api.post("/Fleets", data={"NetworkAccessProfile": profile["sid"]}).json()
+        fleet = api.post("/Fleets", data={"NetworkAccessProfile": profile["sid"], "DataLimit": "2000000"}).json()
         sim = api.post("/Sims", data={"Iccid": item["iccid"], "RegistrationCode": item["registration_code"]}).json()
         api.post(f"/Sims/{sim['sid']}", data={"Fleet": fleet["sid"], "Status": "active"})
         for _ in range(100):
@@ -211,8 +213,11 @@ def device_shell(base: str, env: dict[str, str], iccid: str) -> Runner:
             capture_output=True,
             text=True,
         )
-        # The shell's own line first ("device ... attached ..."), then COMMAND's output.
-        done.stdout = done.stdout.split("\n", 1)[1] if done.stdout.startswith("device ") else done.stdout
+        # The shell's own line first ("device ... attached ..."), then COMMAND's output. Any other line of the
+        # shell's (no data session, ...) stays: it is the error to report.
+        first, _, rest = done.stdout.partition("\n")
+        if first.startswith("device ") and " attached on " in first:
+            done.stdout = rest
         return done
 
     return run
@@ -228,7 +233,11 @@ def iperf(run: Runner, server: str, *args: str) -> dict[str, Any]:
         time.sleep(0.3)
         done = run(["iperf3", "-c", server, "-p", str(port), "-J", *args])
         start = done.stdout.find("{")
-        result: dict[str, Any] = json.loads(done.stdout[start:]) if start >= 0 else {"error": done.stderr}
+        result: dict[str, Any] = (
+            json.loads(done.stdout[start:])
+            if start >= 0
+            else {"error": f"exit status {done.returncode}, output {done.stdout.strip()!r}"}
+        )
         if "error" in result:
             raise RuntimeError(f"iperf3 {args}: {result['error']} {done.stderr}")
         return result
