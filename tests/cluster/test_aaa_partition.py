@@ -199,6 +199,9 @@ def test_partition_between_aaa_and_postgres(
             CELLPLANE_HOST=namespace.ns_ip,
             CELLPLANE_AAA_HOST=namespace.ns_ip,
             CELLPLANE_RADIUS_CLIENTS=namespace.host_ip,
+            # Every SIM in memory before the first request: this test is about the accounting writer, and its
+            # attaches before the partition must not wait on loads (a bounded cache loads SIMs on demand).
+            CELLPLANE_AAA_CACHE_SIMS="0",
         ),
         extra_args=["--role", "aaa"],
         host=namespace.ns_ip,
