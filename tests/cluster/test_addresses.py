@@ -97,8 +97,10 @@ async def watch_database(dsn: str, stop: asyncio.Event, found: list[list[dict[st
     try:
         while not stop.is_set():
             rows = await connection.fetch(
+                # One SIM may show two open sessions with its address for a moment (it attached again at the same
+                # AAA node, which gives a SIM its address back, before its last Stop was committed): not two holders.
                 "SELECT ue_ip, array_agg(imsi) AS imsis FROM data_sessions WHERE status = 'open' AND ue_ip IS NOT NULL"
-                " GROUP BY ue_ip HAVING count(*) > 1"
+                " GROUP BY ue_ip HAVING count(DISTINCT imsi) > 1"
             )
             looks += 1
             if rows:
