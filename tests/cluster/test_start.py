@@ -4,10 +4,13 @@ node running only its roles (an API node opens no RADIUS or GTP port; the others
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.support.cluster import NODES, Cluster
 
 START_BUDGET = 30.0  # seconds, from the issue
+# The fixture starts in this test's setup: on a loaded machine that alone can pass pyproject's 300 s.
+pytestmark = pytest.mark.timeout(900)
 
 
 def test_the_cluster_starts_within_thirty_seconds(cluster: Cluster) -> None:
