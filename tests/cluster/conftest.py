@@ -32,7 +32,7 @@ def cluster() -> Iterator[Cluster]:
     try:
         instance.start()
         phases = ", ".join(f"{name} at {at:.1f} s" for name, at in instance.phases.items())
-        print(f"\ncluster started in {instance.started_in:.1f} s ({phases})")
+        print(f"\ncluster started in {instance.started_in:.1f} s ({phases}); {instance.start_cpu:.0f} CPU s")
         yield instance
     finally:
         instance.stop()

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from cellplane.emulator import Emulator, EmulatorConfig
-from tests.support.cluster import Cluster, bulk_active_sims, scaled
+from tests.support.cluster import Cluster, bulk_active_sims, cpu_seconds, scaled
 
 # Minutes at the scale on a 2-core machine (pyproject's 300 s is for the rest of the suite).
 pytestmark = pytest.mark.timeout(1200)
@@ -129,10 +129,12 @@ def test_ten_thousand_ip_commands_each_reach_the_gateway_holding_the_session(clu
                     await emulator.stop()
             transport.close()
 
+    cpu = cpu_seconds()
     inbox, made, posted, delivered = asyncio.run(main())
+    cpu = cpu_seconds() - cpu
     print(
         f"\n{COMMANDS:,} IP Commands to {DEVICES} devices at 2 gateways through 2 API nodes: posted in {posted:.1f} s"
-        f" ({COMMANDS / posted:.0f}/s), all delivered {delivered:.1f} s after the first POST"
+        f" ({COMMANDS / posted:.0f}/s), all delivered {delivered:.1f} s after the first POST; {cpu:.0f} CPU s in all"
     )
     missing = [payload for _, payload in made if payload not in inbox.received]
     assert not missing, f"{len(missing)} commands never reached their device: {missing[:5]}"

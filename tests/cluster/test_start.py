@@ -15,7 +15,7 @@ pytestmark = pytest.mark.timeout(900)
 
 def test_the_cluster_starts_within_thirty_seconds(cluster: Cluster) -> None:
     phases = ", ".join(f"{name} at {at:.1f} s" for name, at in cluster.phases.items())
-    print(f"\ncluster start: {cluster.started_in:.1f} s ({phases})")
+    print(f"\ncluster start: {cluster.started_in:.1f} s ({phases}); {cluster.start_cpu:.0f} CPU s")
     assert cluster.started_in <= START_BUDGET, f"the cluster took {cluster.started_in:.1f} s to start"
     assert cluster.database.sync_standby() is not None
     assert set(cluster.nodes) == set(NODES)
