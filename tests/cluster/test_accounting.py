@@ -33,8 +33,8 @@ from tests.support.cluster import Cluster, bulk_active_sims, cpu_seconds, scaled
 # Minutes at the scale on a 2-core machine (pyproject's 300 s is for the rest of the suite).
 pytestmark = pytest.mark.timeout(1800)
 
-SESSIONS = scaled(10_000)
-KILLS = scaled(20, least=2)
+SESSIONS = scaled(10_000, test="accounting")
+KILLS = scaled(20, least=2, test="accounting")
 INTERIM_SPACING = 8.0  # seconds between two Interim-Updates of one session: ~1,250 records/s over 10,000 sessions
 MIN_INTERIMS = 2
 SECRET = b"cellplane"

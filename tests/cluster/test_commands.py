@@ -21,8 +21,8 @@ from tests.support.cluster import Cluster, bulk_active_sims, cpu_seconds, scaled
 # Minutes at the scale on a 2-core machine (pyproject's 300 s is for the rest of the suite).
 pytestmark = pytest.mark.timeout(1200)
 
-DEVICES = scaled(200, least=10)  # half at each gateway
-COMMANDS = scaled(10_000, least=100)
+DEVICES = scaled(200, least=10, test="commands")  # half at each gateway
+COMMANDS = scaled(10_000, least=100, test="commands")
 IN_FLIGHT = 32  # POSTs at once, over both API nodes
 DEVICE_PORT = 4242
 

@@ -265,9 +265,11 @@ def bulk_active_sims(dsn: str, account_sid: str, count: int, tag: str) -> list[t
     return [(row["sid"], row["imsi"]) for row in rows]
 
 
-def scaled(count: int, least: int = 1) -> int:
-    """The issue's `count`, times CELLPLANE_CLUSTER_SCALE (default 1: the issue's scale; e.g. 0.1 for a quick look)."""
-    return max(least, round(count * float(os.environ.get("CELLPLANE_CLUSTER_SCALE", "1"))))
+def scaled(count: int, least: int = 1, test: str = "") -> int:
+    """The issue's `count`, times CELLPLANE_CLUSTER_SCALE (default 1: the issue's scale; e.g. 0.1 for a quick look),
+    or times CELLPLANE_CLUSTER_SCALE_<TEST> for one test."""
+    scale = os.environ.get(f"CELLPLANE_CLUSTER_SCALE_{test.upper()}") or os.environ.get("CELLPLANE_CLUSTER_SCALE", "1")
+    return max(least, round(count * float(scale)))
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
