@@ -146,7 +146,7 @@ class Cluster:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         self.database.launch()
-        self.database.wait_for_primary()
+        self.database.wait_for_primary(300)
         compiling.wait()
         self.phases["primary"] = time.monotonic() - started
         envs = {name: server_env(self.root / name, self.url, CELLPLANE_ADMIN_TOKEN=self.token) for name in NODES}
@@ -164,7 +164,7 @@ class Cluster:
             )  # fmt: skip
         # The nodes start (the first to take the migration lock migrates) while the standby catches up.
         with ThreadPoolExecutor(len(self.nodes) + 1) as pool:
-            standby = pool.submit(self.database.wait_for_sync_standby)
+            standby = pool.submit(self.database.wait_for_sync_standby, 300)
             list(pool.map(lambda server: server.start(), self.nodes.values()))
             self.phases["nodes"] = time.monotonic() - started
             standby.result()
