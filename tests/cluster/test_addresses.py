@@ -77,7 +77,7 @@ async def cycle_sims(emulators: list[Emulator], sims: list[tuple[str, str, str]]
             emulator = emulators[(position + turn) % len(emulators)]
             last[iccid] = time.monotonic()
             # The same module every time (a new IMEI at each attach would be an IMEI change the AAA records).
-            imei = f"35268600{position:06d}"
+            imei = f"35268600{position:07d}"  # 15 digits: GTP's MEI takes no 14-digit IMEI
             device = await emulator.power_on(iccid, mcc="310", mnc="260", rat="LTE-M", imsi=imsi, imei=imei)
             if device.state != "attached" or not device.session:
                 ledger.refused[f"{device.code} {device.reason}"] += 1
