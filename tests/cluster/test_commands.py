@@ -10,6 +10,7 @@ bridge app that hands what it receives to one UDP socket of the test; the payloa
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import httpx
@@ -56,6 +57,8 @@ def test_ten_thousand_ip_commands_each_reach_the_gateway_holding_the_session(clu
         inbox = Inbox()
         transport, _ = await loop.create_datagram_endpoint(lambda: inbox, local_addr=("127.0.0.1", 0))
         host = transport.get_extra_info("sockname")[:2]
+        # Deliveries come in bursts (a gateway sends a claimed batch at once) to a process that also runs the RAN.
+        transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         emulators = [
             Emulator(
                 EmulatorConfig(
