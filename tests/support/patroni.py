@@ -71,6 +71,14 @@ class PatroniCluster:
         return f"postgresql+asyncpg://postgres:cellplane@/cellplane?{hosts}&target_session_attrs=read-write"
 
     def start(self, timeout: float = 90) -> None:
+        """Start etcd and both nodes; return once there is a primary, its standby streams synchronously, and the
+        database `cellplane` exists."""
+        self.launch()
+        self.wait_for_primary(timeout)
+        self.wait_for_sync_standby(timeout)
+
+    def launch(self) -> None:
+        """Start etcd and both Patroni nodes, without waiting for them."""
         self.root.mkdir(parents=True, exist_ok=True)
         shutil.chown(self.root, "postgres", "postgres")
         self.etcd = subprocess.Popen(
@@ -86,14 +94,30 @@ class PatroniCluster:
         )  # fmt: skip
         for node in self.nodes:
             self._launch(node)
+
+    def wait_for_primary(self, timeout: float = 90) -> None:
+        """Until a primary takes writes and has the database `cellplane` (its standby may still be on its way:
+        without one, Patroni's synchronous_mode lets the primary commit alone)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.primary() is not None:
+                try:
+                    self._create_database()
+                except subprocess.CalledProcessError:
+                    pass  # promoted, but not accepting connections yet
+                else:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"the Patroni cluster had no primary in {timeout:.0f} s:\n{self.logs()}")
+
+    def wait_for_sync_standby(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             roles = sorted(str(node.role()) for node in self.nodes)
             if roles in (["primary", "replica"], ["master", "replica"]) and self.sync_standby() is not None:
-                self._create_database()
                 return
-            time.sleep(0.5)
-        raise RuntimeError(f"the Patroni cluster did not come up in {timeout:.0f} s:\n{self.logs()}")
+            time.sleep(0.2)
+        raise RuntimeError(f"the Patroni cluster had no synchronous standby in {timeout:.0f} s:\n{self.logs()}")
 
     def _launch(self, node: Node) -> None:
         config = {

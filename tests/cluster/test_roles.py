@@ -1,10 +1,10 @@
-"""Several nodes on one PostgreSQL (issue 21): `cellplane up --role ...` processes that each run part of the
-platform. A SIM made through one node's API attaches over RADIUS (pyrad) at another node's AAA, and a node
-without the aaa and gateway roles opens no RADIUS or GTP port at all (its sockets read from /proc). A SIM
-suspended through the API node is refused by a third node's AAA within 0.5 s at p99, counted from the API's 202
-(the change committed, completed by a job on the workers node, which a NOTIFY wakes): that AAA hears of the change
-by a PostgreSQL NOTIFY (its poll alone takes up to a second and more). The API's own answer time is printed beside
-it: on a loaded 2-core machine it is the larger part.
+"""Several nodes on one PostgreSQL (issue 21), on the cluster of tests/cluster/conftest.py: `cellplane up --role ...`
+processes that each run part of the platform. A SIM made through one API node attaches over RADIUS (pyrad) at an
+AAA node, and each node opens only the ports of its roles (its sockets read from /proc). A SIM suspended through
+node A's API is refused by node B's AAA within 0.5 s at p99, counted from the API's 202 (the change committed,
+completed by a job on the workers, which a NOTIFY wakes): that AAA hears of the change by a PostgreSQL NOTIFY (its
+poll alone takes up to a second and more). The API's own answer time is printed beside it: on a loaded 2-core
+machine it is the larger part.
 """
 
 from __future__ import annotations
@@ -13,42 +13,16 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from pyrad import packet as pyrad_packet
 
 from tests.conftest import Account
-from tests.support.cluster import make_active_sims, shared_database, start_node
+from tests.support.cluster import Cluster, make_active_sims
 from tests.support.network import USA, make_fleet, make_sim
-from tests.support.server import Server
 from tests.unit.network.peers import USA as USA_PLMN
 from tests.unit.network.peers import Pgw
-
-
-@pytest.fixture(scope="module")
-def database_url() -> Iterator[str]:
-    yield from shared_database("several nodes share one PostgreSQL")
-
-
-@pytest.fixture(scope="module")
-def api_and_network(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Server]]:
-    """An API node and a node that runs the AAA, the gateway and the job workers."""
-    root = tmp_path_factory.mktemp("roles")
-    token = os.urandom(16).hex()
-    api = start_node(database_url, "api", root / "api", token)
-    try:
-        network = start_node(database_url, "aaa,gateway,workers", root / "network", token)
-    except BaseException:
-        api.stop()
-        raise
-    try:
-        yield api, network
-    finally:
-        network.stop()
-        api.stop()
 
 
 def open_ports(pid: int) -> dict[str, set[int]]:
@@ -78,41 +52,36 @@ def radius_answer(pgw: Pgw, imsi: str) -> tuple[int, str]:
     return reply.code, message
 
 
-def test_a_sim_made_through_one_node_attaches_at_another(api_and_network: tuple[Server, Server]) -> None:
-    api, network = api_and_network
+def test_a_sim_made_through_one_node_attaches_at_another(cluster: Cluster) -> None:
+    api, aaa = cluster["api-b"], cluster["aaa-a"]
     created = api.admin("create-account", "--friendly-name", "cluster")
     account = Account(created["account_sid"], created["auth_token"], api)
-    # Claimed, put in a fleet and activated through the API node; the activation (a job) completes on the
-    # workers of the other node, and its AAA learns of the SIM from the shared database.
+    # Claimed, put in a fleet and activated through an API node without workers; the activation (a job) completes
+    # on the workers of another node, and the AAA node learns of the SIM from the shared database.
     sim = make_sim(account, make_fleet(account, [USA]))
-    pgw = Pgw(int(network.env["CELLPLANE_AAA_AUTH_PORT"]), int(network.env["CELLPLANE_AAA_ACCT_PORT"]))
+    pgw = Pgw(int(aaa.env["CELLPLANE_AAA_AUTH_PORT"]), int(aaa.env["CELLPLANE_AAA_ACCT_PORT"]))
     deadline = time.monotonic() + 10
     while (answer := radius_answer(pgw, sim.imsi))[0] != pyrad_packet.AccessAccept and time.monotonic() < deadline:
         time.sleep(0.5)  # until the AAA's cache has the SIM (a modem retries the same way)
     assert answer[0] == pyrad_packet.AccessAccept, answer
 
-    assert api.process is not None and network.process is not None
-    api_ports, network_ports = open_ports(api.process.pid), open_ports(network.process.pid)
-    # The API node: its HTTP port, and no UDP socket at all (no RADIUS, no GTP, no DAE).
-    assert api_ports == {"udp": set(), "tcp": {api.port}}, api_ports
-    radius = {int(network.env[f"CELLPLANE_{name}"]) for name in ("AAA_AUTH_PORT", "AAA_ACCT_PORT")}
-    gtp = {int(network.env[f"CELLPLANE_{name}"]) for name in ("GTPC_PORT", "GTPU_PORT")}
-    assert radius | gtp <= network_ports["udp"], network_ports
-    # The network node answers probes and scrapes, and serves no API.
-    assert httpx.get(f"{network.base_url}/healthz").status_code == 200
-    assert httpx.get(f"{network.base_url}/metrics").status_code == 200
-    assert httpx.get(f"{network.base_url}/supersim/v1/Sims", auth=(account.sid, account.token)).status_code == 404
-
-
-@pytest.fixture(scope="module")
-def other_aaa(
-    api_and_network: tuple[Server, Server], database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    """A node with only the AAA: nothing it serves writes SIMs, so it learns of changes from the database."""
-    api, _ = api_and_network
-    node = start_node(database_url, "aaa", tmp_path_factory.mktemp("aaa") / "node", api.env["CELLPLANE_ADMIN_TOKEN"])
-    yield node
-    node.stop()
+    ports = {name: open_ports(node.process.pid) for name, node in cluster.nodes.items() if node.process is not None}
+    # The API nodes: their HTTP port, and no UDP socket at all (no RADIUS, no GTP, no DAE).
+    for name in ("api-a", "api-b"):
+        assert ports[name] == {"udp": set(), "tcp": {cluster[name].port}}, (name, ports[name])
+    # An AAA node: RADIUS and no GTP; a gateway node: GTP and its Disconnect-Request port, no RADIUS server.
+    for side in ("a", "b"):
+        aaa, gateway = cluster[f"aaa-{side}"].env, cluster[f"gw-{side}"].env
+        radius = {int(aaa[f"CELLPLANE_{name}"]) for name in ("AAA_AUTH_PORT", "AAA_ACCT_PORT")}
+        gtp = {int(gateway[f"CELLPLANE_{name}"]) for name in ("GTPC_PORT", "GTPU_PORT", "GATEWAY_DAE_PORT")}
+        assert radius <= ports[f"aaa-{side}"]["udp"] and not gtp & ports[f"aaa-{side}"]["udp"], ports[f"aaa-{side}"]
+        assert gtp <= ports[f"gw-{side}"]["udp"] and not radius & ports[f"gw-{side}"]["udp"], ports[f"gw-{side}"]
+    # The other nodes answer probes and scrapes, and serve no API.
+    for name in ("aaa-a", "aaa-b", "gw-a", "gw-b"):
+        base = cluster[name].base_url
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        assert httpx.get(f"{base}/metrics").status_code == 200
+        assert httpx.get(f"{base}/supersim/v1/Sims", auth=(account.sid, account.token)).status_code == 404
 
 
 SIMS = 50
@@ -121,10 +90,8 @@ POLL = 0.025
 POLLS = 18
 
 
-def test_a_suspension_reaches_another_nodes_aaa_within_half_a_second(
-    api_and_network: tuple[Server, Server], other_aaa: Server
-) -> None:
-    api, _ = api_and_network
+def test_a_suspension_reaches_another_nodes_aaa_within_half_a_second(cluster: Cluster) -> None:
+    api, other_aaa = cluster["api-a"], cluster["aaa-b"]
     account, made = make_active_sims(api, SIMS)
     http = account.http()
     sids = [(sid, imsi) for sid, _, imsi in made]

@@ -1,23 +1,19 @@
-"""PostgreSQL failover under cellplane (issue 21): a primary and a synchronous standby managed by Patroni with etcd,
-cellplane on a multi-host URL (`?host=a&host=b&target_session_attrs=read-write`: each new connection finds the
-node that takes writes). The primary's machine is lost (Patroni and PostgreSQL killed -9) while a PGW sends
-Interim-Updates: accounting is answered again within 15 s of the new primary taking writes, and no acknowledged
-record is lost (synchronous replication: an Accounting-Response follows a commit the standby has too).
+"""PostgreSQL failover under cellplane (issue 21), on the cluster of conftest.py: a primary and a synchronous standby
+managed by Patroni with etcd, every node on a multi-host URL (`?host=a&host=b&target_session_attrs=read-write`: each
+new connection finds the node that takes writes). The primary's machine is lost (Patroni and PostgreSQL killed -9)
+while a PGW sends Interim-Updates to an AAA node: accounting is answered again within 15 s of the new primary taking
+writes, no acknowledged record is lost (synchronous replication: an Accounting-Response follows a commit the standby
+has too), and both API nodes take writes again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from pyrad import packet as pyrad_packet
 from pyrad.client import Timeout
 from sqlalchemy import select
@@ -25,39 +21,12 @@ from sqlalchemy import select
 from cellplane.store.db import make_engine
 from cellplane.store.models import DataSession
 from tests.conftest import Account
-from tests.support import patroni
+from tests.support.cluster import Cluster
 from tests.support.network import USA, make_fleet, make_sim
-from tests.support.server import Server, free_port, server_env
 from tests.unit.network.peers import USA as USA_PLMN
 from tests.unit.network.peers import Pgw
 
 INTERIM = 3
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[patroni.PatroniCluster]:
-    reason = patroni.available()
-    if reason:
-        pytest.skip(reason)
-    # Not under pytest's temporary directory: that is root's alone, and Patroni runs as postgres.
-    instance = patroni.PatroniCluster(Path(tempfile.gettempdir()) / f"cellplane-patroni-{uuid.uuid4().hex[:8]}")
-    try:
-        instance.start()
-        yield instance
-    finally:
-        instance.stop()
-
-
-@pytest.fixture(scope="module")
-def node(cluster: patroni.PatroniCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("failover-node")
-    env = server_env(data_dir, cluster.url)
-    server = Server(
-        backend="postgres", data_dir=data_dir, port=free_port(), env=env, extra_args=["--role", "api,aaa,workers"]
-    )
-    server.start()
-    yield server
-    server.stop()
 
 
 class Interims:
@@ -96,13 +65,13 @@ class Interims:
         return next((when for when, _ in self.acked if when > moment), None)
 
 
-def test_accounting_survives_the_loss_of_the_primary(cluster: patroni.PatroniCluster, node: Server) -> None:
-    created = node.admin("create-account", "--friendly-name", "failover")
-    account = Account(created["account_sid"], created["auth_token"], node)
+def test_accounting_survives_the_loss_of_the_primary(cluster: Cluster) -> None:
+    """Run last (conftest.py orders it so): the cluster has no standby afterwards."""
+    api, aaa = cluster["api-b"], cluster["aaa-a"]
+    created = api.admin("create-account", "--friendly-name", "failover")
+    account = Account(created["account_sid"], created["auth_token"], api)
     sim = make_sim(account, make_fleet(account, [USA]))
-    pgw = Pgw(
-        int(node.env["CELLPLANE_AAA_AUTH_PORT"]), int(node.env["CELLPLANE_AAA_ACCT_PORT"]), timeout=1.0, retries=1
-    )
+    pgw = Pgw(int(aaa.env["CELLPLANE_AAA_AUTH_PORT"]), int(aaa.env["CELLPLANE_AAA_ACCT_PORT"]), timeout=1.0, retries=1)
     deadline = time.monotonic() + 15
     while pgw.send(pgw.access_request(sim.imsi, USA_PLMN)).code != pyrad_packet.AccessAccept:
         assert time.monotonic() < deadline, "the AAA never learned of the SIM"
@@ -112,19 +81,20 @@ def test_accounting_survives_the_loss_of_the_primary(cluster: patroni.PatroniClu
     try:
         while len(interims.acked) < 20:
             time.sleep(0.05)
-        old = cluster.primary()
-        assert old is not None and cluster.sync_standby() is not None
+        database = cluster.database
+        old = database.primary()
+        assert old is not None and database.sync_standby() is not None
         killed = time.monotonic()
-        cluster.kill(old)
+        database.kill(old)
         promoted = None
         while promoted is None:
-            assert time.monotonic() - killed < 60, f"no promotion:\n{cluster.logs()}"
-            new = cluster.primary()
+            assert time.monotonic() - killed < 60, f"no promotion:\n{database.logs()}"
+            new = database.primary()
             if new is not None and new is not old:
                 promoted = time.monotonic()
             time.sleep(0.1)
         while (answered := interims.answered_after(promoted)) is None:
-            assert time.monotonic() - promoted < 30, f"accounting not answered again:\n{node.log()}"
+            assert time.monotonic() - promoted < 30, f"accounting not answered again:\n{aaa.log()}"
             time.sleep(0.1)
         time.sleep(1)  # a few more records on the new primary
     finally:
@@ -146,9 +116,12 @@ def test_accounting_survives_the_loss_of_the_primary(cluster: patroni.PatroniClu
 
     # Counters are cumulative: the stored one is at least the last acknowledged (nothing acknowledged was lost).
     assert asyncio.run(stored()) >= max(sent for _, sent in interims.acked)
-    # The API took writes again on the same connection pool.
-    fleet = httpx.post(
-        f"{node.base_url}/supersim/v1/Fleets", data={"NetworkAccessProfile": make_fleet(account, [USA]).profile_sid},
-        auth=(account.sid, account.token), timeout=10,
-    )  # fmt: skip
-    assert fleet.status_code == 201, fleet.text
+    # Both API nodes take writes again on their connection pools.
+    for node in (cluster["api-a"], api):
+        fleet = httpx.post(
+            f"{node.base_url}/supersim/v1/Fleets",
+            data={"NetworkAccessProfile": make_fleet(account, [USA]).profile_sid},
+            auth=(account.sid, account.token),
+            timeout=10,
+        )
+        assert fleet.status_code == 201, (node.port, fleet.text)
