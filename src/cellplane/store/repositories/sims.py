@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -143,7 +144,9 @@ async def set_values(session: AsyncSession, sims: Sequence[Sim], values: dict[st
         matched += getattr(result, "rowcount", 0)
     if matched != len(sims):
         return False
-    for sim in sims:
+    for index, sim in enumerate(sims):
+        if index and index % 100 == 0:
+            await asyncio.sleep(0)  # hundreds of SIMs: let the API's requests in between (they share the loop)
         for name, value in values.items():
             set_committed_value(sim, name, value)
     return True
