@@ -206,14 +206,16 @@ async def run_batch(ctx: PlatformContext, payload: dict[str, Any]) -> None:
     for up to `_JOB_SECONDS`; the last one queues the job that goes on. One job for many chunks spares each chunk a
     job of its own (its insert, claim and completion: a dozen round trips, the action's critical path)."""
     sid = str(payload["bulk_sid"])
+    after = payload.get("after")
     deadline = time.monotonic() + _JOB_SECONDS
-    while await _run_chunk_of(ctx, sid, hand_over=time.monotonic() >= deadline):
+    while (after := await _run_chunk_of(ctx, sid, after, hand_over=time.monotonic() >= deadline)) is not None:
         await asyncio.sleep(0)  # the API's requests between chunks (they share the event loop)
 
 
-async def _run_chunk_of(ctx: PlatformContext, sid: str, *, hand_over: bool) -> bool:
-    """One chunk in one transaction; True when items remain and this job is to go on with them (`hand_over`: a new
-    job is queued for them instead, in the chunk's transaction)."""
+async def _run_chunk_of(ctx: PlatformContext, sid: str, after: int | None, *, hand_over: bool) -> int | None:
+    """One chunk in one transaction: the pending items after position `after` (every item up to it is done: items
+    are taken in position order). Returns the chunk's last position when items remain and this job is to go on with
+    them (`hand_over`: a new job is queued for them instead, in the chunk's transaction, with that position)."""
     more = finished = False
     async with ctx.sessions() as session, session.begin():
         now = utcnow()
@@ -223,7 +225,7 @@ async def _run_chunk_of(ctx: PlatformContext, sid: str, *, hand_over: bool) -> b
             .values(status=rules.RUNNING, date_updated=now)
         )
         if taken.rowcount == 0:  # type: ignore[attr-defined]
-            return False  # completed or cancelled already
+            return None  # completed or cancelled already
         bulk = await session.get(BulkAction, sid)
         assert bulk is not None
         caller = Caller(bulk.account_sid, "bulk:" + bulk.sid, frozenset({bulk.account_sid}))
@@ -232,6 +234,10 @@ async def _run_chunk_of(ctx: PlatformContext, sid: str, *, hand_over: bool) -> b
             await session.execute(
                 select(BulkItem.position, BulkItem.thing_sid)
                 .where(BulkItem.bulk_sid == sid, BulkItem.outcome == rules.PENDING)
+                # From where the last chunk stopped: on PostgreSQL the index still holds the done items' old
+                # `pending` entries until a vacuum, and a scan from the first position walked them all (10 ms at
+                # 31,000 done, growing with every chunk).
+                .where(BulkItem.position > (after if after is not None else -1))
                 .order_by(BulkItem.position)
                 .limit(chunk)
             )
@@ -245,9 +251,10 @@ async def _run_chunk_of(ctx: PlatformContext, sid: str, *, hand_over: bool) -> b
             .values(succeeded=BulkAction.succeeded + len(errors) - failed, failed=BulkAction.failed + failed)
             .execution_options(synchronize_session=False)
         )
+        last = pending[-1][0] if pending else after
         if len(pending) == chunk:
             if hand_over:
-                enqueue(session, BULK_JOB, {"bulk_sid": sid})
+                enqueue(session, BULK_JOB, {"bulk_sid": sid, "after": last})
             more = not hand_over
         else:
             await session.execute(
@@ -261,7 +268,7 @@ async def _run_chunk_of(ctx: PlatformContext, sid: str, *, hand_over: bool) -> b
             finished = True
     # The chunk's state changes (and a next job; at the end, the webhook) at once, not at the next poll.
     ctx.wake_workers(None if finished else (SIM_UPDATE_JOB, BULK_JOB))
-    return more
+    return last if more else None
 
 
 async def _record_outcomes(

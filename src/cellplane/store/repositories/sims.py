@@ -139,7 +139,10 @@ async def set_values(session: AsyncSession, sims: Sequence[Sim], values: dict[st
     matched = 0
     for start in range(0, len(sims), 900):
         part = [sim.sid for sim in sims[start : start + 900]]
-        stmt = update(Sim).where(Sim.sid.in_(part), Sim.status == status).values(**values)
+        # `status || ''`: the same test, but no index can serve it, so the rows are found by primary key. With a
+        # plain `status = ...`, PostgreSQL on a fleet just provisioned (statistics not yet taken) expected one row
+        # and walked the (account, product, status) index for every chunk: 85 ms for 200 rows instead of 7.
+        stmt = update(Sim).where(Sim.sid.in_(part), Sim.status.concat("") == status).values(**values)
         result = await session.execute(stmt.execution_options(synchronize_session=False))
         matched += getattr(result, "rowcount", 0)
     if matched != len(sims):
