@@ -10,6 +10,9 @@ queued) and, separately, until every Thing is ACTIVE (the `sim_update` jobs done
 same run, the same client's p50/p99 over 10 s just before the action (nothing else running on the platform).
 
     .venv/bin/python bench/bulk.py --count 100000 --backends sqlite postgres
+
+`--workers-apart` (PostgreSQL only) runs the same platform as two processes, `--role api` and `--role workers`
+(docs/DEPLOY.md), so the bulk's jobs run beside the API instead of on its event loop.
 """
 
 from __future__ import annotations
@@ -62,7 +65,29 @@ async def _active(url: str) -> int:
     return int(count)
 
 
-def run(backend: str, count: int, chunk: int | None = None) -> dict[str, float]:
+def _start(env: dict[str, str], port: int, data_dir: Path, name: str, role: str | None) -> subprocess.Popen[bytes]:
+    log = (data_dir / f"{name}.log").open("wb")
+    roles = ["--role", role] if role else []
+    return subprocess.Popen(
+        [*CLI, "up", "--port", str(port), "--log-level", "warning", *roles],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=data_dir,
+    )
+
+
+def _healthy(base: str) -> None:
+    for _ in range(900):
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+
+
+def run(backend: str, count: int, chunk: int | None = None, workers_apart: bool = False) -> dict[str, float]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"cellplane-bench-bulk-{backend}-"))
     port = free_port()
     token = uuid.uuid4().hex
@@ -84,23 +109,15 @@ def run(backend: str, count: int, chunk: int | None = None) -> dict[str, float]:
         asyncio.run(_pg(f"CREATE DATABASE {name}"))
         database = PG_ADMIN + name
         env["CELLPLANE_DATABASE_URL"] = database
-    log = (data_dir / "server.log").open("wb")
-    server = subprocess.Popen(
-        [*CLI, "up", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=data_dir,
-    )
+    server = _start(env, port, data_dir, "server", "api" if workers_apart else None)
+    workers: subprocess.Popen[bytes] | None = None
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(900):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+        _healthy(base)
+        if workers_apart:  # started once the API's process has migrated the database
+            workers_port = free_port()
+            workers = _start(env, workers_port, data_dir, "workers", "workers")
+            _healthy(f"http://127.0.0.1:{workers_port}")
         admin = ("admin", token)
         account = httpx.post(base + "/admin/v1/Accounts", data={"FriendlyName": "bench"}, auth=admin).json()
         auth = (account["account_sid"], account["auth_token"])
@@ -178,8 +195,10 @@ def run(backend: str, count: int, chunk: int | None = None) -> dict[str, float]:
             "idle_p99_ms": round(quiet[int(len(quiet) * 0.99) - 1] * 1000, 1),
         }
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in (server, workers):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
         if backend == "postgres":
             asyncio.run(_pg(f"DROP DATABASE IF EXISTS {database.rsplit('/', 1)[1]} WITH (FORCE)"))
 
@@ -189,9 +208,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
     parser.add_argument("--chunk", type=int, default=None, help="CELLPLANE_BULK_CHUNK (default: the platform's)")
+    parser.add_argument("--workers-apart", action="store_true", help="API and workers as two processes (PostgreSQL)")
     args = parser.parse_args()
+    if args.workers_apart and args.backends != ["postgres"]:
+        parser.error("--workers-apart runs on PostgreSQL only (--backends postgres): nodes share PostgreSQL")
     for backend in args.backends:
-        print(backend, run(backend, args.count, args.chunk), flush=True)
+        print(backend, run(backend, args.count, args.chunk, args.workers_apart), flush=True)
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ class JobRunner:
         self._renew_task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._wake = self.ctx.new_waker()
+        self._wake = self.ctx.new_waker(self.handlers.keys())  # a live view: handlers may be added until start
         self._loop_task = asyncio.create_task(self._loop(), name="job-runner")
         self._renew_task = asyncio.create_task(self._renew_loop(), name="job-lease-renewal")
 

@@ -12,7 +12,7 @@ from cellplane.services import retention
 from cellplane.services.context import PlatformContext
 from cellplane.services.inbound_ip_commands import InboundIpCommands
 from cellplane.services.transport import DeliveryOutcome, IpDelivery
-from cellplane.store.notify import JOB, ChangeListener, listen_dsn
+from cellplane.store.notify import ALL, JOB, ChangeListener, listen_dsn
 
 
 class GatewayTransport:
@@ -64,8 +64,9 @@ class JobWakeups:
         dsn = listen_dsn(ctx.engine)
         self.listener = ChangeListener(dsn, self._woken, self._reconnected, kinds=frozenset({JOB})) if dsn else None
 
-    async def _woken(self, _keys: set[tuple[str, str]]) -> None:
-        self.ctx.wake_workers()
+    async def _woken(self, keys: set[tuple[str, str]]) -> None:
+        kinds = {kind for _, kind in keys}
+        self.ctx.wake_workers(None if ALL in kinds else kinds)
 
     async def _reconnected(self) -> None:
         self.ctx.wake_workers()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,19 +36,23 @@ class PlatformContext:
     # Things a bulk action changes per transaction (services/things_bulk.py).
     bulk_chunk: int = 200
     # One event per job runner: a wake-up must reach every runner, and one runner clearing its event
-    # must not swallow another's.
-    wakers: list[asyncio.Event] = field(default_factory=list)
+    # must not swallow another's. Each with the job kinds its runner takes (None: woken by every wake-up).
+    wakers: list[tuple[asyncio.Event, Collection[str] | None]] = field(default_factory=list)
     hooks: dict[str, list[Callable[..., object]]] = field(default_factory=dict)
     # Why VPN tunnels cannot run in this process (None: they can); the runtime sets it from the data plane and charon.
     vpn_unavailable: Callable[[], str | None] = field(default=lambda: "the data plane is off")
 
-    def wake_workers(self) -> None:
-        """Tell in-process workers a job was committed (they also poll, so a miss only delays)."""
-        for waker in self.wakers:
-            waker.set()
+    def wake_workers(self, kinds: Collection[str] | None = None) -> None:
+        """Tell in-process workers a job was committed (they also poll, so a miss only delays). With `kinds`, the
+        jobs committed are of those kinds only, and a runner that takes none of them is left alone: each wake-up
+        costs a runner a claim (a transaction), and a bulk action wakes them several times a second."""
+        for waker, takes in self.wakers:
+            if kinds is None or takes is None or any(kind in takes for kind in kinds):
+                waker.set()
 
-    def new_waker(self) -> asyncio.Event:
-        """An event `wake_workers` sets, for one worker loop to wait on."""
+    def new_waker(self, kinds: Collection[str] | None = None) -> asyncio.Event:
+        """An event `wake_workers` sets, for one worker loop to wait on; `kinds`: the job kinds it takes (a live
+        view is fine), None for every wake-up."""
         waker = asyncio.Event()
-        self.wakers.append(waker)
+        self.wakers.append((waker, kinds))
         return waker

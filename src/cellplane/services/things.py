@@ -34,7 +34,9 @@ from cellplane.store.repositories import things as repo
 from cellplane.store.repositories import things_tags as tag_repo
 
 _UNSET = object()
-_YIELD_EVERY = 100
+# A batch yields the event loop the API shares every 25 Things: under load a stretch of 100 decisions was among the
+# longest steps of a bulk action on the loop, which other requests wait behind (bench/RESULTS.md, bulk section).
+_YIELD_EVERY = 25
 
 
 @dataclass

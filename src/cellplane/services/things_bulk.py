@@ -6,14 +6,17 @@ the Things per distinct change, one executemany of the items' outcomes, one `sim
 
 Exactly once across crashes: a chunk is one transaction that first takes the action's row (an UPDATE: the write lock
 on SQLite, the row lock on PostgreSQL, where the chunk's Things are also locked FOR UPDATE), then applies the pending
-items' changes and writes their outcomes and the action's counters, then queues the next chunk's job. A crash rolls
-the whole chunk back; the job's lease lapses and the chunk runs again from the first item still pending. Two runs of
-the same chunk (a job taken again after its lease) are serialised by that row lock, and the second finds the items
-done. Between chunks the transaction ends, so the API and other jobs get the database.
+items' changes and writes their outcomes and the action's counters. One job runs chunks back to back for a few
+seconds; its last chunk queues the job that goes on, in the chunk's transaction. A crash rolls the chunk in progress
+back; the job's lease lapses and the chunk runs again from the first item still pending. Two runs of the same chunk
+(a job taken again after its lease) are serialised by that row lock, and the second finds the items done. Between
+chunks the transaction ends, so the API and other jobs get the database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -30,6 +33,7 @@ from cellplane.services import things as things_service
 from cellplane.services import things_events
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue
+from cellplane.services.sims import SIM_UPDATE_JOB
 from cellplane.store.models import BulkAction, BulkItem, Sim, ThingsGroup
 from cellplane.store.models.base import utcnow
 from cellplane.store.repositories import things as repo
@@ -38,6 +42,8 @@ from cellplane.store.repositories.paging import keyset_page
 
 BULK_JOB = "things_bulk"
 _INSERT_CHUNK = 5000
+# How long one job runs chunks before it hands over to a new job (a bounded job stops cleanly with the node).
+_JOB_SECONDS = 5.0
 
 
 async def create(session: AsyncSession, caller: Caller, action: Any, parameters: Any, selection: Any) -> BulkAction:
@@ -208,8 +214,21 @@ async def _run_chunk(
 
 
 async def run_batch(ctx: PlatformContext, payload: dict[str, Any]) -> None:
-    """Job handler: one chunk of a bulk action in one transaction (see the module's docstring)."""
+    """Job handler: chunks of a bulk action, each in its own transaction (see the module's docstring), back to back
+    for up to `_JOB_SECONDS`; the last one queues the job that goes on. One job for many chunks spares each chunk a
+    job of its own (its insert, claim and completion: a dozen round trips, the action's critical path)."""
     sid = str(payload["bulk_sid"])
+    after = payload.get("after")
+    deadline = time.monotonic() + _JOB_SECONDS
+    while (after := await _run_chunk_of(ctx, sid, after, hand_over=time.monotonic() >= deadline)) is not None:
+        await asyncio.sleep(0)  # the API's requests between chunks (they share the event loop)
+
+
+async def _run_chunk_of(ctx: PlatformContext, sid: str, after: int | None, *, hand_over: bool) -> int | None:
+    """One chunk in one transaction: the pending items after position `after` (every item up to it is done: items
+    are taken in position order). Returns the chunk's last position when items remain and this job is to go on with
+    them (`hand_over`: a new job is queued for them instead, in the chunk's transaction, with that position)."""
+    more = finished = False
     async with ctx.sessions() as session, session.begin():
         now = utcnow()
         taken = await session.execute(
@@ -218,7 +237,7 @@ async def run_batch(ctx: PlatformContext, payload: dict[str, Any]) -> None:
             .values(status=rules.RUNNING, date_updated=now)
         )
         if taken.rowcount == 0:  # type: ignore[attr-defined]
-            return  # completed or cancelled already
+            return None  # completed or cancelled already
         bulk = await session.get(BulkAction, sid)
         assert bulk is not None
         caller = Caller(bulk.account_sid, "bulk:" + bulk.sid, frozenset({bulk.account_sid}))
@@ -227,6 +246,10 @@ async def run_batch(ctx: PlatformContext, payload: dict[str, Any]) -> None:
             await session.execute(
                 select(BulkItem.position, BulkItem.thing_sid)
                 .where(BulkItem.bulk_sid == sid, BulkItem.outcome == rules.PENDING)
+                # From where the last chunk stopped: on PostgreSQL the index still holds the done items' old
+                # `pending` entries until a vacuum, and a scan from the first position walked them all (10 ms at
+                # 31,000 done, growing with every chunk).
+                .where(BulkItem.position > (after if after is not None else -1))
                 .order_by(BulkItem.position)
                 .limit(chunk)
             )
@@ -240,8 +263,11 @@ async def run_batch(ctx: PlatformContext, payload: dict[str, Any]) -> None:
             .values(succeeded=BulkAction.succeeded + len(errors) - failed, failed=BulkAction.failed + failed)
             .execution_options(synchronize_session=False)
         )
+        last = pending[-1][0] if pending else after
         if len(pending) == chunk:
-            enqueue(session, BULK_JOB, {"bulk_sid": sid})
+            if hand_over:
+                enqueue(session, BULK_JOB, {"bulk_sid": sid, "after": last})
+            more = not hand_over
         else:
             await session.execute(
                 update(BulkAction)
@@ -251,7 +277,10 @@ async def run_batch(ctx: PlatformContext, payload: dict[str, Any]) -> None:
             )
             await session.refresh(bulk)
             await _announce(session, bulk)
-    ctx.wake_workers()  # the next chunk (and the chunk's state changes) at once, not at the next poll
+            finished = True
+    # The chunk's state changes (and a next job; at the end, the webhook) at once, not at the next poll.
+    ctx.wake_workers(None if finished else (SIM_UPDATE_JOB, BULK_JOB))
+    return last if more else None
 
 
 async def _record_outcomes(

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from cellplane.store.models.base import UtcDateTime
 
@@ -20,8 +21,10 @@ class db_utcnow(FunctionElement[Any]):
     """The database's current UTC time, `seconds` later (0: now)."""
 
     type = UtcDateTime()
-    # Not cached: the offset is part of the SQL text, and a cached statement would keep the first one.
-    inherit_cache = False
+    # The offset is part of the SQL text, so it is part of the cache key: a statement is compiled once per offset
+    # (the job runner's claim, run several times a second under load, compiled every time when it was not cached).
+    inherit_cache = True
+    _cache_key_traversal = [*FunctionElement._traverse_internals, ("seconds", InternalTraversal.dp_plain_obj)]
 
     def __init__(self, seconds: float = 0.0) -> None:
         super().__init__()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -138,12 +139,17 @@ async def set_values(session: AsyncSession, sims: Sequence[Sim], values: dict[st
     matched = 0
     for start in range(0, len(sims), 900):
         part = [sim.sid for sim in sims[start : start + 900]]
-        stmt = update(Sim).where(Sim.sid.in_(part), Sim.status == status).values(**values)
+        # `status || ''`: the same test, but no index can serve it, so the rows are found by primary key. With a
+        # plain `status = ...`, PostgreSQL on a fleet just provisioned (statistics not yet taken) expected one row
+        # and walked the (account, product, status) index for every chunk: 85 ms for 200 rows instead of 7.
+        stmt = update(Sim).where(Sim.sid.in_(part), Sim.status.concat("") == status).values(**values)
         result = await session.execute(stmt.execution_options(synchronize_session=False))
         matched += getattr(result, "rowcount", 0)
     if matched != len(sims):
         return False
-    for sim in sims:
+    for index, sim in enumerate(sims):
+        if index and index % 100 == 0:
+            await asyncio.sleep(0)  # hundreds of SIMs: let the API's requests in between (they share the loop)
         for name, value in values.items():
             set_committed_value(sim, name, value)
     return True
