@@ -54,11 +54,6 @@ class DatagramSocket:
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self.sock.fileno(), self._drain)
 
-    def drain(self) -> None:
-        """Handle what is queued on the socket now, as a readiness would (on the loop's thread)."""
-        if self._loop is not None:
-            self._drain()
-
     def _drain(self) -> None:
         receive, view, handle = self.sock.recvfrom_into, self._view, self.on_datagram
         for _ in range(self.batch):

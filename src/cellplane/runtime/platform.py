@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import logging
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Protocol
@@ -402,10 +401,6 @@ class Platform:
             self.runner.start()
         for component in self.components:
             await component.start()
-        # What is alive once everything runs (modules, the app, caches) is out of the cyclic collector's reach from
-        # now on: a full collection walks only what was made since, instead of a pause of tens of milliseconds that
-        # every thread waits for (the gateway's data path too: network/gateway/datapath.py).
-        gc.freeze()
 
     async def stop(self) -> None:
         for component in reversed(self.components):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 
 import pytest
@@ -46,8 +45,7 @@ async def test_usage_is_exactly_the_inner_ip_octets_generated(stack: Stack) -> N
     counted = await stack.emulator.traffic(ICCID, up=100_000, down=250_001)
     session = stack.gateway.session(IMSI)
     assert session is not None
-    # Counted on the gateway's data-path thread: the last uplink datagrams may still be on their way there.
-    await eventually(lambda: (session.up_octets, session.down_octets) == (100_000, 250_001))
+    assert (session.up_octets, session.down_octets) == (100_000, 250_001)
     assert counted["up_bytes"] == 100_000 and counted["down_bytes"] == 250_001
     assert (session.up_packets, session.down_packets) == (counted["up_packets"], counted["down_packets"])
     assert session.up_packets == 72  # ceil(100000 / 1400): the fewest packets that fit
@@ -56,30 +54,6 @@ async def test_usage_is_exactly_the_inner_ip_octets_generated(stack: Stack) -> N
     assert (first(interim, "Acct-Input-Octets"), first(interim, "Acct-Output-Octets")) == (100_000, 250_001)
     assert (first(interim, "Acct-Input-Gigawords"), first(interim, "Acct-Output-Gigawords")) == (0, 0)
     assert first(interim, "Acct-Input-Packets") == 72
-
-
-async def test_a_stop_right_after_the_traffic_holds_every_octet(stack: Stack) -> None:
-    """GIVEN 2 MB of uplink G-PDUs and at once a Delete Session (the SGW's datagrams are still queued for the
-    gateway's data-path thread when its control loop ends the session), THEN the Accounting Stop holds all of them:
-    the session leaves the user path there only after what was queued for it is counted."""
-    counted = await stack.emulator.traffic(ICCID, up=2_000_000)
-    await stack.emulator.set_state(ICCID, "detached")
-    [stop] = await stack.aaa.wait_accounting("Stop")
-    assert first(stop, "Acct-Input-Octets") == counted["up_bytes"] == 2_000_000
-    assert first(stop, "Acct-Input-Packets") == counted["up_packets"]
-    assert stack.gateway.user_plane.stats.unknown_teid == 0
-
-
-async def test_packets_are_read_off_the_loop_and_ip_commands_come_back_to_it(stack: Stack) -> None:
-    """The gateway reads GTP-U on a thread of its own; the IP Command hook (the platform's code) runs on the loop."""
-    where: list[str] = []
-    stack.gateway.on_mo_datagram = lambda *_: where.append(threading.current_thread().name)
-    assert stack.gateway.datapath.running
-    reader = stack.gateway.datapath.run(threading.current_thread)
-    assert reader.name == "cellplane-datapath" and reader is not threading.current_thread()
-    assert stack.emulator.send_udp(ICCID, 5000, "100.64.0.1", 6655, b"x")
-    await eventually(lambda: where)
-    assert where == [threading.current_thread().name]
 
 
 async def test_uplink_to_100_64_0_1_is_an_ip_command_and_the_rest_is_dropped(stack: Stack) -> None:

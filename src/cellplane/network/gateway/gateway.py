@@ -26,7 +26,6 @@ from .aaa import AaaLink
 from .config import GatewayConfig
 from .control import ControlPlane
 from .dae import DynamicAuthorizationServer
-from .datapath import DataPath
 from .dispatcher import Dispatcher
 from .handlers import CreateSessionHandler, DeleteSessionHandler, EchoHandler
 from .manager import SessionManager
@@ -50,9 +49,6 @@ class Gateway:
         )
         self.aaa = AaaLink(self.radius, config)
         self.manager = SessionManager(self.sessions, self.aaa)
-        # GTP-U and the domains' TUNs are read on a thread of their own (datapath.py); an ended session leaves the
-        # user path there before its Accounting Stop, so that the Stop holds every packet the session carried.
-        self.datapath = DataPath()
         # The SGi side: routing domain name -> the gateway's end of its TUN (empty while the data plane is off).
         self.domains: dict[str, SgiPort] = {}
         self._gtpu_socket: socket.socket | None = None
@@ -87,12 +83,7 @@ class Gateway:
         self._gtpu_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._gtpu_socket.setblocking(False)
         self._gtpu_socket.bind((self.config.host, self.config.gtpu_port))
-        # Read in batches (protocols/datagram.py) on the data-path thread; what it hands back (IP Commands, a lost
-        # tunnel) runs on this loop.
-        self.datapath.start()
-        self.user_plane.to_control = loop.call_soon_threadsafe
-        self.manager.retire = self._retire
-        await self.datapath.run_async(self.user_plane.open, self._gtpu_socket)
+        self.user_plane.open(self._gtpu_socket)  # read in batches (protocols/datagram.py), not by a transport
         for protocol, port in ((self.control, self.config.gtpc_port), (self.dae, self.config.dae_port)):
             transport, _ = await loop.create_datagram_endpoint(
                 lambda protocol=protocol: protocol,  # type: ignore[misc]
@@ -101,7 +92,7 @@ class Gateway:
             self._transports.append(transport)
         for sgi in self.domains.values():
             sgi.sock = self._gtpu_socket
-            await self.datapath.run_async(sgi.start)
+            sgi.start()
         self._interim = asyncio.ensure_future(self._interim_loop())
         log.info(
             "gateway on %s: GTP-C %d, GTP-U %d, DAE %d",
@@ -120,44 +111,16 @@ class Gateway:
         # Accounting Stop for whatever is still open, with a bounded wait: a dead AAA must not hang shutdown.
         await self.manager.close(timeout=self.config.radius_timeout * (self.config.radius_retries + 1))
         await self.control.close()
-        if self.datapath.running:
-            await self.datapath.run_async(self._close_user_plane)
-        else:
-            self._close_user_plane()
-        self.datapath.stop()
-        self.user_plane.to_control = self.datapath.call  # here and now, from now on
-        self.manager.retire = None
+        for sgi in self.domains.values():
+            sgi.stop()
         for transport in self._transports:
             transport.close()
         self._transports.clear()
+        self.user_plane.close()
         if self._gtpu_socket is not None:
             self._gtpu_socket.close()
             self._gtpu_socket = None
         await self.radius.close()
-
-    async def _retire(self, session: Session) -> None:
-        """An ended session off the user path, on the data path: what was queued for it before (uplink G-PDUs in the
-        socket, downlink packets in its domain's TUN) is counted first."""
-        if not self.datapath.running:
-            self.sessions.forget_user_path(session)
-            return
-
-        def retire() -> None:
-            self.user_plane.drain()
-            if session.sgi is not None:
-                session.sgi.drain()
-            self.sessions.forget_user_path(session)
-
-        try:
-            await self.datapath.run_async(retire)
-        except RuntimeError:  # the data path stopped meanwhile (the gateway is stopping): nothing reads packets
-            self.sessions.forget_user_path(session)
-
-    def _close_user_plane(self) -> None:
-        """On the data path: stop reading the TUNs and the GTP-U socket."""
-        for sgi in self.domains.values():
-            sgi.stop()
-        self.user_plane.close()
 
     @property
     def gtpc_address(self) -> tuple[str, int]:
@@ -180,7 +143,7 @@ class Gateway:
         sgi = SgiPort(name, tun_fd, self._gtpu_socket)
         self.domains[name] = sgi
         if self._gtpu_socket is not None:
-            self.datapath.call(sgi.start)
+            sgi.start()
         return sgi
 
     def remove_domain(self, name: str) -> None:
@@ -188,8 +151,7 @@ class Gateway:
         sgi = self.domains.pop(name, None)
         if sgi is None:
             return
-        # Waited for: the TUN is closed once this returns, and the thread must no longer be reading it.
-        self.datapath.run(sgi.stop)
+        sgi.stop()
         for session in list(sgi.sessions.values()):
             self.manager.end(session, AcctTerminateCause.LOST_SERVICE, notify_sgw=True)
 
@@ -212,7 +174,7 @@ class Gateway:
         session = self.sessions.find(imsi_or_ue_ip)
         if session is None:
             return False
-        self.datapath.call(self.user_plane.send_udp, session, COMMANDS_ADDRESS, src_port, dst_port, payload)
+        self.user_plane.send_udp(session, COMMANDS_ADDRESS, src_port, dst_port, payload)
         return True
 
     async def generate_downlink(self, imsi_or_ue_ip: str, total: int, port: int = DISCARD_PORT) -> int:
@@ -222,7 +184,7 @@ class Gateway:
         session = self.sessions.find(imsi_or_ue_ip)
         if session is None:
             raise LookupError(f"no session for {imsi_or_ue_ip}")
-        return await self.datapath.run_coroutine(self.user_plane.generate(session, total, port))
+        return await self.user_plane.generate(session, total, port)
 
     async def report_usage(self, imsi_or_ue_ip: str | None = None) -> int:
         """Interim-Update now for one device (or all); returns how many sessions were reported, once the AAA

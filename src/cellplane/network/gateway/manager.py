@@ -34,10 +34,6 @@ class SessionManager:
         self._timers: dict[Session, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.next_seq: Callable[[], int] = lambda: 0
-        # Where packets are counted on another thread (the gateway's data path, datapath.py): takes an ended
-        # session off the user path there, after counting what was already queued for it, and returns then.
-        # None: packets are counted on this loop, and an ended session leaves the user path at once.
-        self.retire: Callable[[Session], Awaitable[None]] | None = None
 
     def open(self, session: Session, timeout: float | None = None) -> None:
         """Make `session` live: its TEIDs route, Accounting Start goes to the AAA."""
@@ -58,12 +54,12 @@ class SessionManager:
     def end(self, session: Session, cause: int, notify_sgw: bool, gtp_cause: int | None = None) -> bool:
         """End `session` with Acct-Terminate-Cause `cause`; False if it had already ended. `gtp_cause` goes in the
         Delete Bearer Request (TS 29.274 §7.2.9.2: why the network tears it down, e.g. Reactivation requested)."""
-        if not self.table.remove(session, user_path=self.retire is None):
+        if not self.table.remove(session):
             return False
         timer = self._timers.pop(session, None)
         if timer is not None:
             timer.cancel()
-        self.spawn(self._stop(session, cause))
+        self.spawn(self.aaa.account(session, AcctStatusType.STOP, cause))
         if session.sgi is not None and session.sgi.end_flows is not None:
             # Its flows end with it: a device attaching again with the address must not find them alive (sgi.py).
             self.spawn(asyncio.to_thread(session.sgi.end_flows, session.ue_ip))
@@ -71,13 +67,6 @@ class SessionManager:
             self.spawn(self._delete_bearer(session, gtp_cause))
         log.info("session %s ended (cause %s)", session.acct_session_id, cause)
         return True
-
-    async def _stop(self, session: Session, cause: int) -> None:
-        """Accounting Stop with the final counters: the G-PDUs the SGW sent before its Delete Session Request may
-        still be queued for the data path, so the session leaves the user path there, after they are counted."""
-        if self.retire is not None:
-            await self.retire(session)
-        await self.aaa.account(session, AcctStatusType.STOP, cause)
 
     def interim(self, sessions: list[Session] | None = None) -> list[Awaitable[None]]:
         """Interim-Update for `sessions` (all by default); the awaitables finish when the AAA has them."""

@@ -157,14 +157,15 @@ class SessionTable:
         self.by_imsi[session.imsi] = session
         self.by_acct_session_id[session.acct_session_id] = session
 
-    def remove(self, session: Session, *, user_path: bool = True) -> bool:
-        """Forget `session`; False when it was already gone (a teardown races another). With `user_path` False its
-        TEID and domain address keep routing its packets until `forget_user_path` (the data path calls it once it
-        has counted what was queued for the session: datapath.py)."""
+    def remove(self, session: Session) -> bool:
+        """Forget `session`; False when it was already gone (a teardown races another)."""
         if self.by_control_teid.get(session.control_teid) is not session:
             return False
         session.ended = True
+        for name, value in session_counts(session).items():
+            self.retired[name] = self.retired.get(name, 0) + value
         del self.by_control_teid[session.control_teid]
+        del self.by_user_teid[session.user_teid]
         for index, key in (
             (self.by_ue_ip, session.ue_ip),
             (self.by_imsi, session.imsi),
@@ -172,19 +173,9 @@ class SessionTable:
         ):
             if index.get(key) is session:
                 del index[key]
-        if user_path:
-            self.forget_user_path(session)
-        return True
-
-    def forget_user_path(self, session: Session) -> None:
-        """No more packets count on `session` (its user TEID and domain address no longer find it); what it counted
-        goes to `retired`."""
-        if self.by_user_teid.get(session.user_teid) is session:
-            del self.by_user_teid[session.user_teid]
         if session.sgi is not None and session.sgi.sessions.get(session.ue_key) is session:
             del session.sgi.sessions[session.ue_key]
-        for name, value in session_counts(session).items():
-            self.retired[name] = self.retired.get(name, 0) + value
+        return True
 
     def find(self, key: str) -> Session | None:
         """The session of an IMSI or of a UE address."""

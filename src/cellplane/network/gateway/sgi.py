@@ -77,11 +77,6 @@ class SgiPort:
             return
         self.stats.up_packets += 1
 
-    def drain(self) -> None:
-        """Downlink: the packets queued in the TUN now, while it is read (on the thread that reads it)."""
-        if self._loop is not None:
-            self._drain()
-
     def _drain(self) -> None:
         """Downlink: up to BATCH packets from the TUN, each tunnelled to its session's SGW."""
         fd, buffer, view, sock = self.fd, self._buffer, self._view, self.sock

@@ -8,8 +8,6 @@ usage, policer.py), four integer bumps; uplink packets to 100.64.0.1 are IP Comm
 `on_mo_datagram`; any other uplink packet is counted and dropped, because there is no internet behind this
 gateway, and device addresses exist only inside the tunnels (nothing here ever routes to them on the host).
 Downlink packets are built here (`send_udp`) and tunnelled to the SGW. No await, no database, no log line per packet.
-In the gateway all of this runs on its data-path thread (datapath.py); what goes back to the control side (IP
-Commands from SIMs, a tunnel the SGW lost) goes through `to_control`.
 """
 
 from __future__ import annotations
@@ -55,13 +53,6 @@ _ERROR_INDICATIONS_PER_SECOND = 100
 
 MoHandler = Callable[[Session, int, int, bytes], None]
 PathErrorHandler = Callable[[Session], None]
-# Runs a control-side step (an IP Command hook, a path error) where the control side lives: the gateway sets the
-# platform loop's call_soon_threadsafe while packets are read on the data-path thread (datapath.py).
-Dispatch = Callable[..., object]
-
-
-def _here(fn: Callable[..., object], *args: object) -> object:
-    return fn(*args)
 
 
 @dataclass
@@ -100,7 +91,6 @@ class UserPlane(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
         self.on_mo_datagram: MoHandler = _no_mo
         self.on_path_error: PathErrorHandler | None = None
-        self.to_control: Dispatch = _here
         self.stats = UserPlaneStats()
         self._indications_second = 0
         self._indications_sent = 0
@@ -122,11 +112,6 @@ class UserPlane(asyncio.DatagramProtocol):
         if self._transport is not None:
             self._transport.close()
             self._transport = None
-
-    def drain(self) -> None:
-        """Handle every datagram queued on the socket now (on the thread that reads it)."""
-        if isinstance(self._transport, DatagramSocket):
-            self._transport.drain()
 
     def _failed(self, error: BaseException) -> None:
         log.error("GTP-U datagram failed", exc_info=error)
@@ -177,11 +162,8 @@ class UserPlane(asyncio.DatagramProtocol):
             self.stats.spoofed += 1  # TS 29.061 §11.2.1.5: a PGW drops uplink packets with a foreign source
             return
         self.stats.mo_datagrams += 1
-        self.to_control(self._deliver_mo, session, datagram.sport, datagram.dport, bytes(datagram.payload))
-
-    def _deliver_mo(self, session: Session, src_port: int, dst_port: int, payload: bytes) -> None:
         try:
-            self.on_mo_datagram(session, src_port, dst_port, payload)
+            self.on_mo_datagram(session, datagram.sport, datagram.dport, bytes(datagram.payload))
         except Exception:
             log.exception("IP Command hook failed for IMSI %s", session.imsi)
 
@@ -237,7 +219,7 @@ class UserPlane(asyncio.DatagramProtocol):
         for session in list(self._by_teid.values()):
             if session.sgw_user_teid == teid and session.sgw_user[0] == peer:
                 if self.on_path_error is not None:
-                    self.to_control(self.on_path_error, session)
+                    self.on_path_error(session)
                 return
 
     # --- downlink -------------------------------------------------------------------------------------------
