@@ -27,6 +27,8 @@ from types import TracebackType
 PACKAGES = {
     "/usr/lib/ipsec/charon": "strongswan-charon",
     "/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so": "libcharon-extra-plugins",
+    # AES-GCM and the ECP groups: without it IKE comes up and no CHILD_SA is ever installed.
+    "/usr/lib/ipsec/plugins/libstrongswan-openssl.so": "libstrongswan-standard-plugins",
     "/usr/sbin/swanctl": "strongswan-swanctl",
     "/usr/bin/tcpdump": "tcpdump",
 }

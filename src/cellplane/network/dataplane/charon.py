@@ -68,10 +68,17 @@ def missing() -> str | None:
     """Why VPN tunnels cannot run here, or None."""
     path = charon_path()
     if path is None:
-        return "strongSwan's charon is not installed (apt-get install strongswan-charon libcharon-extra-plugins)"
+        return (
+            "strongSwan's charon is not installed"
+            " (apt-get install strongswan-charon libcharon-extra-plugins libstrongswan-standard-plugins)"
+        )
     plugin = Path(path).parent / "plugins" / "libstrongswan-kernel-libipsec.so"
     if not plugin.exists():
         return "strongSwan's kernel-libipsec plugin is not installed (apt-get install libcharon-extra-plugins)"
+    if not (Path(path).parent / "plugins" / "libstrongswan-openssl.so").exists():
+        # AES-GCM (the default ESP proposal) and the ECP groups come from the openssl plugin: without it charon
+        # starts, negotiates IKE, and then never installs a CHILD_SA.
+        return "strongSwan's openssl plugin is not installed (apt-get install libstrongswan-standard-plugins)"
     if shutil.which("unshare") is None or shutil.which("nsenter") is None:
         return "unshare and nsenter (util-linux) are not installed"
     return None
