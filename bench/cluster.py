@@ -199,20 +199,36 @@ def start_aaa(url: str, root: Path, name: str, token: str, **extra: str) -> tupl
     return server, time.monotonic() - started
 
 
-class Loader(asyncio.DatagramProtocol):
-    """Accounting-Requests to one AAA node: each session's Start, then Interim-Updates, WINDOW in flight."""
+class _Window(asyncio.DatagramProtocol):
+    """RADIUS requests to one node on 127.0.0.1, up to WINDOW in flight by identifier, each retransmitted after 1 s."""
 
-    def __init__(self, port: int, nas: str, first: int, count: int) -> None:
-        self.port, self.nas, self.first, self.count = port, nas, first, count
+    def __init__(self, port: int) -> None:
+        self.port = port
         self.transport: asyncio.DatagramTransport | None = None
         self.flying: dict[int, tuple[bytes, float]] = {}
         self.free = list(range(256))
         self.answered = 0
-        self.turn = 0  # records sent: session = turn % count, its report number = turn // count
-        self.ready = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def retransmit(self) -> None:
+        assert self.transport is not None
+        now = time.monotonic()
+        for identifier, (raw, sent) in list(self.flying.items()):
+            if now - sent > 1.0:
+                self.flying[identifier] = (raw, now)
+                self.transport.sendto(raw, ("127.0.0.1", self.port))
+
+
+class Loader(_Window):
+    """Accounting-Requests to one AAA node: each session's Start, then Interim-Updates, WINDOW in flight."""
+
+    def __init__(self, port: int, nas: str, first: int, count: int) -> None:
+        super().__init__(port)
+        self.nas, self.first, self.count = nas, first, count
+        self.turn = 0  # records sent: session = turn % count, its report number = turn // count
+        self.ready = asyncio.Event()
 
     def next_packet(self, identifier: int) -> bytes:
         session, report = self.turn % self.count, self.turn // self.count
@@ -252,29 +268,15 @@ class Loader(asyncio.DatagramProtocol):
         self.answered += 1
         self.send_more()
 
-    def retransmit(self) -> None:
-        assert self.transport is not None
-        now = time.monotonic()
-        for identifier, (raw, sent) in list(self.flying.items()):
-            if now - sent > 1.0:
-                self.flying[identifier] = (raw, now)
-                self.transport.sendto(raw, ("127.0.0.1", self.port))
 
-
-class Attacher(asyncio.DatagramProtocol):
+class Attacher(_Window):
     """Access-Requests for `count` distinct SIMs from `first` on, WINDOW in flight, each retransmitted after 1 s."""
 
     def __init__(self, port: int, first: int, count: int) -> None:
-        self.port, self.first, self.count = port, first, count
-        self.transport: asyncio.DatagramTransport | None = None
-        self.flying: dict[int, tuple[bytes, float]] = {}
-        self.free = list(range(256))
+        super().__init__(port)
+        self.first, self.count = first, count
         self.sent = 0
         self.accepted = 0
-        self.answered = 0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
 
     def send_more(self) -> None:
         assert self.transport is not None
@@ -297,14 +299,6 @@ class Attacher(asyncio.DatagramProtocol):
         self.answered += 1
         self.accepted += data[0] == Code.ACCESS_ACCEPT
         self.send_more()
-
-    def retransmit(self) -> None:
-        assert self.transport is not None
-        now = time.monotonic()
-        for identifier, (raw, sent) in list(self.flying.items()):
-            if now - sent > 1.0:
-                self.flying[identifier] = (raw, now)
-                self.transport.sendto(raw, ("127.0.0.1", self.port))
 
 
 async def run_attaches(node: Server, first: int, count: int) -> tuple[float, int]:
