@@ -19,8 +19,8 @@ from collections import Counter
 import asyncpg
 import pytest
 
-from cellplane.emulator import Emulator, EmulatorConfig
-from tests.support.cluster import Cluster, bulk_active_sims, cpu_seconds, scaled
+from cellplane.emulator import Emulator
+from tests.support.cluster import Cluster, bulk_active_sims, cpu_seconds, gateway_emulators, scaled
 
 # Minutes at the scale on a 2-core machine (pyproject's 300 s is for the rest of the suite).
 pytestmark = pytest.mark.timeout(1800)
@@ -132,17 +132,7 @@ def test_fifty_thousand_attach_detach_cycles_never_hold_an_address_twice(cluster
     dsn = cluster.dsn
 
     async def main() -> tuple[int, float]:
-        emulators = [
-            Emulator(
-                EmulatorConfig(
-                    gateway_gtpc_port=int(cluster[name].env["CELLPLANE_GTPC_PORT"]),
-                    gateway_gtpu_port=int(cluster[name].env["CELLPLANE_GTPU_PORT"]),
-                    t3=3.0,
-                    n3=3,
-                )
-            )
-            for name in ("gw-a", "gw-b")
-        ]
+        emulators = gateway_emulators(cluster)
         for emulator in emulators:
             await emulator.start()
         stop = asyncio.Event()

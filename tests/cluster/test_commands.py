@@ -16,8 +16,7 @@ import time
 import httpx
 import pytest
 
-from cellplane.emulator import Emulator, EmulatorConfig
-from tests.support.cluster import Cluster, bulk_active_sims, cpu_seconds, scaled
+from tests.support.cluster import Cluster, bulk_active_sims, cpu_seconds, gateway_emulators, scaled
 
 # Minutes at the scale on a 2-core machine (pyproject's 300 s is for the rest of the suite).
 pytestmark = pytest.mark.timeout(1200)
@@ -65,17 +64,7 @@ def test_ten_thousand_ip_commands_each_reach_the_gateway_holding_the_session(clu
         host = transport.get_extra_info("sockname")[:2]
         # Deliveries come in bursts (a gateway sends a claimed batch at once) to a process that also runs the RAN.
         transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        emulators = [
-            Emulator(
-                EmulatorConfig(
-                    gateway_gtpc_port=int(cluster[name].env["CELLPLANE_GTPC_PORT"]),
-                    gateway_gtpu_port=int(cluster[name].env["CELLPLANE_GTPU_PORT"]),
-                    t3=3.0,
-                    n3=3,
-                )
-            )
-            for name in ("gw-a", "gw-b")
-        ]
+        emulators = gateway_emulators(cluster)
         clients = [
             httpx.AsyncClient(base_url=api.base_url, auth=(account.sid, account.token), timeout=30) for api in apis
         ]

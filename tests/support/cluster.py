@@ -20,6 +20,7 @@ import pytest
 
 import cellplane
 from cellplane.domain.networks import network_sid
+from cellplane.emulator import Emulator, EmulatorConfig
 from tests.conftest import Account
 from tests.support.network import USA, make_fleet
 from tests.support.patroni import PatroniCluster
@@ -189,6 +190,21 @@ class Cluster:
         """A new account, as an API node's client sees it."""
         created = self.nodes[name].admin("create-account", "--friendly-name", "cluster")
         return Account(created["account_sid"], created["auth_token"], self.nodes[name])
+
+
+def gateway_emulators(cluster: Cluster) -> list[Emulator]:
+    """One emulated radio network per gateway node (gw-a, gw-b), each speaking GTP to its own gateway."""
+    return [
+        Emulator(
+            EmulatorConfig(
+                gateway_gtpc_port=int(cluster[name].env["CELLPLANE_GTPC_PORT"]),
+                gateway_gtpu_port=int(cluster[name].env["CELLPLANE_GTPU_PORT"]),
+                t3=3.0,
+                n3=3,
+            )
+        )
+        for name in ("gw-a", "gw-b")
+    ]
 
 
 def fetch_dsn(dsn: str, query: str, *args: Any) -> list[dict[str, Any]]:
