@@ -201,6 +201,8 @@ def gateway_emulators(cluster: Cluster) -> list[Emulator]:
                 gateway_gtpu_port=int(cluster[name].env["CELLPLANE_GTPU_PORT"]),
                 t3=3.0,
                 n3=3,
+                # This process also makes the load (API requests, attaches): bursts wait for it in the kernel.
+                user_plane_buffer=8 << 20,
             )
         )
         for name in ("gw-a", "gw-b")

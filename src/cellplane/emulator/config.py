@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cellplane.protocols.datagram import SOCKET_BUFFER
+
 
 @dataclass(frozen=True)
 class EmulatorConfig:
@@ -25,5 +27,10 @@ class EmulatorConfig:
     paging_delay: float = 0.01
     # How long `traffic` waits for the downlink it asked for to arrive.
     downlink_timeout: float = 10.0
+    # SO_RCVBUF/SO_SNDBUF of the S5/S8 GTP-U socket. Small by default so that an overloaded device-shell path drops
+    # instead of queueing seconds of packets (protocols/datagram.py); a test process that both runs this RAN and
+    # generates load takes a larger one, or bursts of downlink (a gateway's batch of IP Commands) wait in a socket
+    # it is too busy to drain and overflow it.
+    user_plane_buffer: int = SOCKET_BUFFER
     # Seeds IMEIs, cell identities and TEIDs, for reproducible runs.
     seed: int | None = None

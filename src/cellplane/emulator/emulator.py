@@ -119,7 +119,7 @@ class Emulator:
         except OSError:
             user.close()
             raise
-        self.radio.user.open(user)
+        self.radio.user.open(user, self.config.user_plane_buffer)
 
     async def stop(self) -> None:
         for task in list(self._tasks):

@@ -10,7 +10,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cellplane.protocols.datagram import DatagramSocket
+from cellplane.protocols.datagram import SOCKET_BUFFER, DatagramSocket
 from cellplane.protocols.gtp import GtpError
 from cellplane.protocols.gtp.gtpu import (
     GtpuType,
@@ -56,13 +56,16 @@ class SgwUser(asyncio.DatagramProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
 
-    def open(self, sock: socket.socket) -> None:
-        """Serve GTP-U on `sock` (bound, UDP), drained in batches on the running loop (protocols/datagram.py)."""
+    def open(self, sock: socket.socket, buffer: int = SOCKET_BUFFER) -> None:
+        """Serve GTP-U on `sock` (bound, UDP), drained in batches on the running loop (protocols/datagram.py), with
+        socket buffers of `buffer` octets."""
 
         def received(view: memoryview, addr: tuple[str, int]) -> None:
             self.datagram_received(view, addr)  # looked up each time: a test may wrap it
 
-        endpoint = DatagramSocket(sock, received, on_error=lambda error: log.error("GTP-U failed", exc_info=error))
+        endpoint = DatagramSocket(
+            sock, received, buffer=buffer, on_error=lambda error: log.error("GTP-U failed", exc_info=error)
+        )
         endpoint.start()
         self._transport = endpoint  # type: ignore[assignment]  # the transport methods this class uses
 
