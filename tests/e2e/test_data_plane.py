@@ -187,14 +187,13 @@ def test_ip_commands_are_byte_exact_with_the_data_plane_on(dp_account: Account, 
 
 def test_a_block_limit_stops_a_tcp_download(dp_account: Account, host_url: str, dp_server: Server) -> None:
     sim = wireless_sim(dp_account, "dp-block", data_limit=1, data_limit_strategy="block")  # 1 MB
-    # 400 kB/s: the AAA hears of the usage every second (Interim-Update), so the download overshoots by about that.
+    # 400 kB/s, paced by the server (curl's --limit-rate once let 2 MB through in one second to catch up): the AAA
+    # hears of the usage every second (Interim-Update), so the download overshoots by about that.
     done = device_shell(
         dp_server,
         sim["iccid"],
         "curl",
         "-sS",
-        "--limit-rate",
-        "400k",
         "--speed-limit",
         "1",
         "--speed-time",
@@ -203,7 +202,7 @@ def test_a_block_limit_stops_a_tcp_download(dp_account: Account, host_url: str, 
         "/dev/null",
         "-w",
         "%{size_download}\n",
-        f"{host_url}/bytes/5000000",
+        f"{host_url}/paced/5000000/400000",
         network=USA,  # a Wireless SIM's home network
     )
     sizes = [int(line) for line in done.stdout.splitlines() if line.strip().isdigit()]

@@ -43,11 +43,26 @@ def data_plane_status(server: Server) -> dict[str, Any]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """GET /bytes/N: N octets. GET /stream/S: octets for S seconds (or until the client goes)."""
+    """GET /bytes/N: N octets. GET /paced/N/RATE: N octets at no more than RATE octets a second (paced here, by
+    the sender: a client's own rate limit may catch up in bursts). GET /stream/S: octets for S seconds (or until the
+    client goes)."""
 
     def do_GET(self) -> None:
         _, kind, value = self.path.split("/", 2)
         self.send_response(200)
+        if kind == "paced":
+            size, rate = (int(part) for part in value.split("/"))
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            piece = CHUNK[: max(rate // 100, 1)]  # a slice every 10 ms, never more to catch up after a stall
+            try:
+                while size > 0:
+                    self.wfile.write(piece[:size])
+                    size -= min(size, len(piece))
+                    time.sleep(len(piece) / rate)
+            except OSError:
+                pass  # the client gave up (the network ended its session)
+            return
         if kind == "bytes":
             size = int(value)
             self.send_header("Content-Length", str(size))
