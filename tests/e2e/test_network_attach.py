@@ -110,6 +110,12 @@ def test_the_control_api_speaks_the_platform_wire(subscriber: Account, network_s
     assert (status, code) == (400, 20001) and "Network" in message
     status, code, message = error(devices.power_on(sims[0].iccid, USA, RatType="6G"))
     assert (status, code) == (400, 20001) and "RatType" in message
+    status, code, message = error(devices.power_on(sims[0].iccid, USA, Imei="3527680000001"))
+    assert (status, code) == (400, 20001) and "Imei" in message
+    # 14 digits are the TAC and serial: the device gets the Luhn check digit (GTP carries 15-digit IMEIs).
+    fourteen = devices.power_on(sims[1].iccid, USA, Imei="35276800000012")
+    assert fourteen.status_code == 201 and fourteen.json()["state"] == "attached", fourteen.text
+    assert fourteen.json()["imei"] == "352768000000121"
     status, code, message = error(devices.update(sims[0].iccid, State="asleep"))
     assert (status, code) == (400, 20001) and "State" in message
     status, code, message = error(http.post(f"{EMULATOR}/Devices/{sims[0].iccid}/Traffic", data={"UploadBytes": "-1"}))

@@ -162,6 +162,8 @@ class Emulator:
         rat_type = parse_rat(rat)
         if imei is not None:
             _check(_IMEI, imei, "Imei", "an IMEI of 15 digits (or 14 without check digit, 16 for an IMEISV)")
+            if len(imei) == 14:  # the TAC and serial alone: the device's IMEI has its check digit too (GTP's MEI)
+                imei += luhn_digit(imei)
         if imsi is None:
             record = await self._lookup(iccid)
             imsi, msisdn = record.imsi, msisdn or record.msisdn
