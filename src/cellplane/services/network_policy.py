@@ -9,6 +9,7 @@ fleet, the profiles' networks, the periods in force), the same on SQLite and Pos
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -166,6 +167,11 @@ def _unseen(versions: Versions, kind: str, changed: dict[str, datetime]) -> set[
     return fresh
 
 
+# SIMs built between two yields of the event loop: a change to a fleet of 100,000 cached SIMs is seconds of Python,
+# which must not hold the AAA's RADIUS answers that long (each step is this many rows: tens of milliseconds).
+STEP = 2_000
+
+
 async def _load(
     session: AsyncSession, now: datetime, rows: Sequence[Row[Any]], wanted: Wanted | None = None
 ) -> dict[str, SimPolicy | None]:
@@ -175,6 +181,16 @@ async def _load(
         for row in {row.sid: row for row in rows}.values()
         if wanted is None or row.product == THINGS or wanted(row.imsi)
     ]
+    if len(unique) <= STEP:
+        return await _load_step(session, now, unique)
+    built: dict[str, SimPolicy | None] = {}
+    for start in range(0, len(unique), STEP):
+        built.update(await _load_step(session, now, unique[start : start + STEP]))
+        await asyncio.sleep(0)  # let the loop answer what came in meanwhile
+    return built
+
+
+async def _load_step(session: AsyncSession, now: datetime, unique: Sequence[Row[Any]]) -> dict[str, SimPolicy | None]:
     claimed = [row.sid for row in unique if row.account_sid is not None]
     profiles = {row.network_access_profile_sid for row in unique if row.network_access_profile_sid}
     networks = await repo.profile_networks(session, profiles) if profiles else {}

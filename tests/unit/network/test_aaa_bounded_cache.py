@@ -4,12 +4,14 @@ evicted, and an evicted SIM decided as before once it is loaded again (status, d
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+import pytest
 from sqlalchemy import update
 
-from cellplane.services import sims
+from cellplane.services import network_policy, sims
 from cellplane.services.context import PlatformContext
-from cellplane.store.models import Sim
+from cellplane.store.models import Fleet, Sim
 from cellplane.store.models.base import utcnow
 from tests.unit.network.conftest import StartAaa, eventually, pgw_for
 from tests.unit.network.peers import FRANCE_SID, NasListener, framed_ip, reply_message
@@ -125,3 +127,51 @@ async def test_accounting_of_a_sim_not_cached_is_stored_and_loads_it(world: Worl
     assert sim.imsi in aaa.core.policies.by_imsi
     [session] = await world.sessions_of(sim)
     assert session.bytes_up + session.bytes_down == 3000
+
+
+async def test_a_changed_fleet_is_reloaded_in_steps_that_let_the_loop_run(
+    ctx: PlatformContext, world: World, start_aaa: StartAaa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fleet of many cached SIMs is rebuilt a STEP at a time, yielding the loop between steps (at a million SIMs
+    one rebuild was seconds of RADIUS answers held), and every SIM of it ends with the new snapshot."""
+    members = [await world.sim("active") for _ in range(7)]
+    aaa = await start_aaa(cache_sims=100)
+    pgw = pgw_for(aaa)
+    for sim in members:
+        await pgw.aaccess(sim.imsi)
+    assert {sim.imsi for sim in members} <= set(aaa.core.policies.by_imsi)
+    async with ctx.sessions() as session, session.begin():
+        await session.execute(update(Fleet).where(Fleet.sid == world.fleet_sid).values(data_enabled=False))
+    monkeypatch.setattr(network_policy, "STEP", 2)
+
+    ticks = 0  # turns of another task: it runs only when the reload yields the loop
+    reloading = True
+    built_at: list[int] = []  # the ticks seen by each build of snapshots, and by each handing over to the cache
+    applied_at: list[int] = []
+    build, refresh = network_policy._build, aaa.core.refresh
+
+    def counted_build(*args: Any, **kwargs: Any) -> Any:
+        built_at.append(ticks)
+        return build(*args, **kwargs)
+
+    def counted_refresh(imsi: str, policy: Any) -> None:
+        applied_at.append(ticks)
+        refresh(imsi, policy)
+
+    monkeypatch.setattr(network_policy, "_build", counted_build)
+    monkeypatch.setattr(aaa.core, "refresh", counted_refresh)
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while reloading:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    counting = asyncio.create_task(ticker())
+    await aaa.refresher.reload_named({("fleet", world.fleet_sid)})
+    reloading = False
+    await counting
+    # 7 SIMs in steps of 2: four builds, the loop run between them; handed over two at a time, the loop run between.
+    assert len(built_at) == 4 and built_at == sorted(set(built_at)), built_at
+    assert len(applied_at) == 7 and len(set(applied_at)) == 4, applied_at
+    assert all(not aaa.core.policies.by_imsi[sim.imsi].data_enabled for sim in members)

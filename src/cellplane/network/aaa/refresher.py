@@ -75,8 +75,7 @@ class PolicyRefresher:
         self._since = max(self._since, now)
         for key in [key for key, moment in self.versions.items() if moment < since]:
             del self.versions[key]
-        for imsi, policy in changes.policies.items():
-            self.core.refresh(imsi, policy)
+        await self._apply(changes.policies)
         self.polls += 1
 
     async def reload_named(self, keys: set[tuple[str, str]]) -> None:
@@ -87,8 +86,7 @@ class PolicyRefresher:
             return
         async with self._sessions() as session:
             fresh = await network_policy.load_named(session, self._clock(), keys, self.core.wants, self._members())
-        for imsi, policy in fresh.items():
-            self.core.refresh(imsi, policy)
+        await self._apply(fresh)
         self.notified += 1
 
     def _members(self) -> network_policy.Members | None:
@@ -102,8 +100,15 @@ class PolicyRefresher:
         except Exception:
             log.exception("reloading %d SIM policies failed; the poller will catch up", len(imsis))
             return
-        for imsi, policy in fresh.items():
+        await self._apply(fresh)
+
+    async def _apply(self, fresh: dict[str, SimPolicy | None]) -> None:
+        """Hand fresh snapshots to the cache, yielding the loop every STEP of them (a changed fleet of 100,000 cached
+        SIMs would otherwise hold RADIUS answers for the whole of it)."""
+        for count, (imsi, policy) in enumerate(fresh.items(), 1):
             self.core.refresh(imsi, policy)
+            if count % network_policy.STEP == 0:
+                await asyncio.sleep(0)
 
     async def load_imsis(self, imsis: Collection[str]) -> dict[str, SimPolicy | None]:
         """These SIMs' snapshots as the database has them now (also what the cache loads on demand)."""
