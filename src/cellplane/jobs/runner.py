@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.services.context import PlatformContext
@@ -31,6 +32,9 @@ from cellplane.store.models import Job
 from cellplane.store.models.base import utcnow
 
 log = logging.getLogger("cellplane.jobs")
+# Pauses between the tries of a job's outcome write when the database cannot be reached (too many clients, a
+# failover): a second and a half in all, well inside a lease.
+_WRITE_RETRIES = (0.1, 0.4, 1.0)
 
 Handler = Callable[[PlatformContext, dict[str, Any]], Awaitable[None]]
 # Told of every write the runner tries after a claim: the job as claimed, the status it wrote, whether it applied.
@@ -180,14 +184,19 @@ class JobRunner:
     async def _run(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
         try:
-            if handler is None:
-                raise LookupError(f"no handler for job kind {job.kind!r}")
-            await handler(self.ctx, dict(job.payload))
-        except Exception as exc:
-            await self._failed(job, exc)
-        else:
-            if await self._write(job, "done", error=None):
-                JOB_RUNS.child(job.kind, "done").inc()
+            try:
+                if handler is None:
+                    raise LookupError(f"no handler for job kind {job.kind!r}")
+                await handler(self.ctx, dict(job.payload))
+            except Exception as exc:
+                await self._failed(job, exc)
+            else:
+                if await self._write(job, "done", error=None):
+                    JOB_RUNS.child(job.kind, "done").inc()
+        except Exception as error:
+            # The outcome could not be written (the database refused connections, or went away): the claim's lease
+            # lapses and the job runs again, as after this node's death; the runner itself goes on.
+            log.warning("job %s (%s): its outcome was not recorded, it will run again: %s", job.id, job.kind, error)
         finally:
             if self._held.get(job.id) is job:
                 del self._held[job.id]
@@ -209,14 +218,23 @@ class JobRunner:
 
     async def _write(self, job: Job, status: str, *, error: str | None, **more: Any) -> bool:
         """Record this claim's outcome, only if it is still the job's latest claim; False (logged, counted) when a
-        newer claim took the job after this one's lease lapsed: its outcome stands."""
-        async with self.ctx.sessions() as session, session.begin():
-            result = await session.execute(
-                update(Job)
-                .where(Job.id == job.id, Job.claim_epoch == job.claim_epoch)
-                .values(status=status, locked_until=None, last_error=error, **more)
-                .execution_options(synchronize_session=False)
-            )
+        newer claim took the job after this one's lease lapsed: its outcome stands. A database that cannot be
+        reached is tried again a few times (the write is fenced, so a late one is harmless), then the error rises."""
+        statement = (
+            update(Job)
+            .where(Job.id == job.id, Job.claim_epoch == job.claim_epoch)
+            .values(status=status, locked_until=None, last_error=error, **more)
+            .execution_options(synchronize_session=False)
+        )
+        for pause in (*_WRITE_RETRIES, None):
+            try:
+                async with self.ctx.sessions() as session, session.begin():
+                    result = await session.execute(statement)
+                break
+            except (DBAPIError, OSError):
+                if pause is None:
+                    raise
+                await asyncio.sleep(pause)
         applied = bool(result.rowcount)  # type: ignore[attr-defined]
         if not applied:
             STALE_WRITES.child("job", job.kind).inc()

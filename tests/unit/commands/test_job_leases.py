@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import make_url, select, update
+from sqlalchemy.exc import DBAPIError
 
 from cellplane.jobs.runner import JobRunner
 from cellplane.services.context import PlatformContext
@@ -62,3 +64,64 @@ async def test_a_lapsed_claim_taken_over_writes_nothing(ctx: PlatformContext) ->
     async with ctx.sessions() as session:
         job = await session.get(Job, claimed.id)
     assert job is not None and (job.status, job.claim_epoch) == ("running", again.claim_epoch)
+
+
+async def _refuse_connections(url: str, refuse: bool) -> None:
+    """Make the test's database refuse (or accept again) every new connection, superusers' too, and end the ones
+    open: what a runner meets when PostgreSQL is out of connections or restarting."""
+    import asyncpg
+
+    name = make_url(url).database
+    admin = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"false" if refuse else "true"}')
+        if refuse:
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name)
+    finally:
+        await admin.close()
+
+
+async def test_an_outcome_the_database_refused_for_a_moment_is_written_when_it_answers(
+    ctx: PlatformContext, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL refuses connections on demand; SQLite has no server to refuse them")
+    runs: list[str] = []
+
+    async def handler(_ctx: PlatformContext, payload: dict[str, Any]) -> None:
+        runs.append(payload["name"])
+        if payload["name"] == "first":  # the database stops answering while this job finishes, for half a second
+            await _refuse_connections(database_url, True)
+            asyncio.get_running_loop().call_later(
+                0.5, lambda: asyncio.ensure_future(_refuse_connections(database_url, False))
+            )
+
+    async with ctx.sessions() as session, session.begin():
+        session.add(Job(kind="refused", payload={"name": "first"}))
+    runner = JobRunner(ctx, {"refused": handler}, poll_interval=0.05, lease_seconds=30)
+    runner.start()
+    try:
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            try:
+                async with ctx.sessions() as session:
+                    status = await session.scalar(select(Job.status).where(Job.kind == "refused"))
+            except DBAPIError:
+                continue  # refused to this test as well, for the moment
+            if status == "done":
+                break
+        # Written by the same claim once the database answered (retried, not left to the lease), and the runner goes
+        # on with the next job.
+        async with ctx.sessions() as session, session.begin():
+            session.add(Job(kind="refused", payload={"name": "second"}))
+        for _ in range(200):
+            if runs == ["first", "second"]:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await runner.stop()
+        await _refuse_connections(database_url, False)
+    async with ctx.sessions() as session:
+        jobs = (await session.execute(select(Job).where(Job.kind == "refused").order_by(Job.id))).scalars().all()
+    assert runs == ["first", "second"]
+    assert [(job.status, job.claim_epoch) for job in jobs] == [("done", 1), ("done", 1)]
