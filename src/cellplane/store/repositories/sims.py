@@ -140,7 +140,7 @@ async def set_values(session: AsyncSession, sims: Sequence[Sim], values: dict[st
     without being marked dirty."""
     matched = 0
     # SQLite's old bound-parameter limit (999) bounds an IN list there; PostgreSQL takes a bulk chunk in one statement.
-    size = 900 if session.bind.dialect.name == "sqlite" else 5000
+    size = 900 if session.get_bind().dialect.name == "sqlite" else 5000
     for start in range(0, len(sims), size):
         part = [sim.sid for sim in sims[start : start + size]]
         # `status || ''`: the same test, but no index can serve it, so the rows are found by primary key. With a
