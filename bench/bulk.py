@@ -13,6 +13,12 @@ same run, the same client's p50/p99 over 10 s just before the action (nothing el
 
 `--workers-apart` (PostgreSQL only) runs the same platform as two processes, `--role api` and `--role workers`
 (docs/DEPLOY.md), so the bulk's jobs run beside the API instead of on its event loop.
+
+`--record LABEL` appends each run as a row of the generated table in bench/RESULTS.md (bulk section): the date, the
+load average (1 min) when the action starts and ends, and LABEL naming the code measured. To compare with another
+checkout in the same session, run this file with that checkout's interpreter (the platform started is its own):
+
+    /tmp/ref/.venv/bin/python bench/bulk.py --count 100000 --backends postgres --record "main 96349d3"
 """
 
 from __future__ import annotations
@@ -38,6 +44,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from cellplane.store.models import Sim
 
 CLI = [sys.executable, "-m", "cellplane.cli.main"]
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+BEGIN, END = "<!-- bulk: generated begin -->", "<!-- bulk: generated end -->"
+HEADER = (
+    "| date (UTC) | code | backend | Things | chunk | bulk completed, s | all ACTIVE, s | probes | p50 / p99 ms "
+    "| idle p50 / p99 ms | load at start / end |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+)
 PG_ADMIN = "postgresql+asyncpg://postgres@127.0.0.1:5432/"
 ACTION = os.environ.get("BENCH_BULK_ACTION", "activate")
 PARAMETERS = {"addTags": {"tags": ["bench"]}}
@@ -170,6 +182,7 @@ def run(backend: str, count: int, chunk: int | None = None, workers_apart: bool 
             json={"action": ACTION, "parameters": PARAMETERS.get(ACTION), "selection": {"thingsGroupId": group}},
         )
         posted.raise_for_status()
+        load_at_start = os.getloadavg()[0]
         prober.start()
         location = posted.headers["Location"].removeprefix("/things/v1")
         while (state := things.get(location).json())["status"] != "completed":
@@ -178,6 +191,7 @@ def run(backend: str, count: int, chunk: int | None = None, workers_apart: bool 
         while ACTION == "activate" and asyncio.run(_active(database)) < count:
             time.sleep(0.5)
         all_active = time.monotonic() - started
+        load_at_end = os.getloadavg()[0]
         stop.set()
         prober.join()
         ordered = sorted(latencies)
@@ -193,6 +207,10 @@ def run(backend: str, count: int, chunk: int | None = None, workers_apart: bool 
             "idle_probes": len(quiet),
             "idle_p50_ms": round(statistics.median(quiet) * 1000, 1),
             "idle_p99_ms": round(quiet[int(len(quiet) * 0.99) - 1] * 1000, 1),
+            # The machine's load average (1 min) when the action was posted and when every Thing was ACTIVE.
+            "load_start": round(load_at_start, 1),
+            "load_end": round(load_at_end, 1),
+            "started": time.time() - all_active,
         }
     finally:
         for process in (server, workers):
@@ -203,17 +221,38 @@ def run(backend: str, count: int, chunk: int | None = None, workers_apart: bool 
             asyncio.run(_pg(f"DROP DATABASE IF EXISTS {database.rsplit('/', 1)[1]} WITH (FORCE)"))
 
 
+def record(label: str, backend: str, chunk: int | None, workers_apart: bool, result: dict[str, float]) -> None:
+    """Append the run as a row of the generated table in RESULTS.md (the table is created at the end of the bulk
+    section's first paragraph the first time)."""
+    text = RESULTS.read_text()
+    if BEGIN not in text:
+        anchor = "## Bulk actions (bench/bulk.py)\n"
+        text = text.replace(anchor, f"{anchor}\n{BEGIN}\n{HEADER}{END}\n", 1)
+    where = backend + (", API and workers apart" if workers_apart else "")
+    row = (
+        f"| {time.strftime('%Y-%m-%d %H:%M', time.gmtime(result['started']))} | {label} | {where} "
+        f"| {int(result['count']):,} | {chunk or 'default'} | {result['bulk_completed_s']} | {result['all_active_s']} "
+        f"| {int(result['probes']):,} | {result['p50_ms']} / {result['p99_ms']} "
+        f"| {result['idle_p50_ms']} / {result['idle_p99_ms']} | {result['load_start']} / {result['load_end']} |\n"
+    )
+    RESULTS.write_text(text.replace(END, row + END, 1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=100_000)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
     parser.add_argument("--chunk", type=int, default=None, help="CELLPLANE_BULK_CHUNK (default: the platform's)")
     parser.add_argument("--workers-apart", action="store_true", help="API and workers as two processes (PostgreSQL)")
+    parser.add_argument("--record", metavar="LABEL", help="append each run to RESULTS.md, LABEL naming the code")
     args = parser.parse_args()
     if args.workers_apart and args.backends != ["postgres"]:
         parser.error("--workers-apart runs on PostgreSQL only (--backends postgres): nodes share PostgreSQL")
     for backend in args.backends:
-        print(backend, run(backend, args.count, args.chunk, args.workers_apart), flush=True)
+        result = run(backend, args.count, args.chunk, args.workers_apart)
+        print(backend, result, flush=True)
+        if args.record:
+            record(args.record, backend, args.chunk, args.workers_apart, result)
 
 
 if __name__ == "__main__":

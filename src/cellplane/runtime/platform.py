@@ -31,7 +31,7 @@ from cellplane.services.esim_profiles import ESIM_PROFILE_JOB
 from cellplane.services.outbox import WEBHOOK_JOB
 from cellplane.services.settings_updates import SETTINGS_UPDATE_JOB
 from cellplane.services.sims import SIM_UPDATE_JOB
-from cellplane.services.things_bulk import BULK_JOB
+from cellplane.services.things_bulk import BULK_JOB, default_bulk_chunk
 from cellplane.services.things_bulk import run_batch as run_bulk_batch
 from cellplane.store.db import make_engine, make_sessionmaker
 from cellplane.store.direct import direct_reader
@@ -66,7 +66,8 @@ class Platform:
             sim_update_delay=settings.sim_update_delay,
             report_inline_lines=settings.billing_report_inline_lines,
             report_download_ttl=settings.billing_report_download_ttl,
-            bulk_chunk=settings.bulk_chunk,
+            bulk_chunk=settings.bulk_chunk or default_bulk_chunk(self.engine.dialect.name),
+            loop_shared=settings.has_role("api"),
         )
         self.callback_targets = callback_policy(settings)
         self.http = guarded_client(

@@ -35,12 +35,21 @@ class PlatformContext:
     report_download_ttl: float = 86_400.0
     # Things a bulk action changes per transaction (services/things_bulk.py).
     bulk_chunk: int = 200
+    # Whether the API's requests share this process's event loop (the api role runs here): batch work then builds
+    # rows into objects a part at a time, yielding between parts; a workers-only process reads a batch at once.
+    loop_shared: bool = True
     # One event per job runner: a wake-up must reach every runner, and one runner clearing its event
     # must not swallow another's. Each with the job kinds its runner takes (None: woken by every wake-up).
     wakers: list[tuple[asyncio.Event, Collection[str] | None]] = field(default_factory=list)
     hooks: dict[str, list[Callable[..., object]]] = field(default_factory=dict)
     # Why VPN tunnels cannot run in this process (None: they can); the runtime sets it from the data plane and charon.
     vpn_unavailable: Callable[[], str | None] = field(default=lambda: "the data plane is off")
+
+    @property
+    def read_part(self) -> int:
+        """Rows a batch reads per statement: 100 (one short loop step each) beside the API, else 900 (under SQLite's
+        old bound-parameter limit), a round trip per 900 instead of per 100."""
+        return 100 if self.loop_shared else 900
 
     def wake_workers(self, kinds: Collection[str] | None = None) -> None:
         """Tell in-process workers a job was committed (they also poll, so a miss only delays). With `kinds`, the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ PRODUCT = "supersim"
 STATUS_CHANGED = "sim_status_changed"
 STATUS_CHANGED_MANY = "sims_status_changed"
 _UNCHANGED = object()
+# A batch's per-SIM Python work yields the event loop (which the API shares) every this many SIMs.
+_YIELD_EVERY = 100
 
 
 async def claim(session: AsyncSession, caller: Caller, iccid: str | None, registration_code: str | None) -> Sim:
@@ -246,11 +249,13 @@ async def complete_updates(session: AsyncSession, ctx: PlatformContext, sim_sids
     now = ctx.clock()
     done = [
         sim
-        for sim in await repo.lock_for_completion(session, sim_sids, now)
+        for sim in await repo.lock_for_completion(session, sim_sids, now, ctx.read_part)
         if sim.status == lifecycle.IN_FLIGHT and sim.pending_status is not None
     ]
     alike: dict[tuple[tuple[str, Any], ...], list[Sim]] = {}
-    for sim in done:
+    for index, sim in enumerate(done):
+        if index and index % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # a bulk action's chunk: let the API's requests in between (they share the loop)
         values: dict[str, Any] = {"status": sim.pending_status, "pending_status": None, "pending_fleet_set": False}
         values.update(pending_fleet_sid=None, date_updated=now)
         if sim.pending_fleet_set:
@@ -263,7 +268,9 @@ async def complete_updates(session: AsyncSession, ctx: PlatformContext, sim_sids
             raise ConcurrentChange("A SIM changed while its update was being completed")  # rolled back; the job retries
     # The Things' monthly fee needs every status a Thing had and when (issue 18): kept with the change.
     await things_billing.record_state_changes(session, done, now)
-    for sim in done:
+    for index, sim in enumerate(done):
+        if index and index % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         if sim.product == PRODUCT:
             # Billing periods and the first settings update (Super SIM resources) follow the confirmed status.
             await billing.on_status_change(session, sim, now)

@@ -46,6 +46,14 @@ _INSERT_CHUNK = 5000
 _JOB_SECONDS = 5.0
 
 
+def default_bulk_chunk(dialect: str) -> int:
+    """Things per chunk when CELLPLANE_BULK_CHUNK is not set. A chunk's fixed cost (a dozen round trips, its
+    `sim_update` job's claim and completion) was half of PostgreSQL's time per Thing at 200 (bench/RESULTS.md): 1,000
+    there, where a chunk locks only its own rows. SQLite keeps 200: a chunk holds its one write lock, which the API's
+    writes wait for."""
+    return 200 if dialect == "sqlite" else 1000
+
+
 async def create(session: AsyncSession, caller: Caller, action: Any, parameters: Any, selection: Any) -> BulkAction:
     """Check, freeze the selection into items, queue the first batch; nothing is written when anything is refused."""
     name = rules.check_action(action)
@@ -189,7 +197,7 @@ async def _run_chunk(
 ) -> list[str | None]:
     """Each item's error (None: done) for a chunk of the action's Things, through `services.things.update_many`, the
     rules of the single-Thing PATCH: one read of the chunk, a few set-based writes."""
-    things = await repo.things_for_update(session, caller.account_sid, thing_sids)
+    things = await repo.things_for_update(session, caller.account_sid, thing_sids, ctx.read_part)
     errors: dict[str, str | None] = {}
     changes: list[tuple[Sim, things_service.ThingChange]] = []
     live = await repo.open_sessions(session, list(things)) if bulk.action == "lockIp" else {}
@@ -231,15 +239,18 @@ async def _run_chunk_of(ctx: PlatformContext, sid: str, after: int | None, *, ha
     more = finished = False
     async with ctx.sessions() as session, session.begin():
         now = utcnow()
-        taken = await session.execute(
-            update(BulkAction)
-            .where(BulkAction.sid == sid, BulkAction.status.in_(rules.OPEN))
-            .values(status=rules.RUNNING, date_updated=now)
-        )
-        if taken.rowcount == 0:  # type: ignore[attr-defined]
+        # The take and the read of the action in one statement (a round trip less per chunk).
+        bulk = (
+            await session.execute(
+                update(BulkAction)
+                .where(BulkAction.sid == sid, BulkAction.status.in_(rules.OPEN))
+                .values(status=rules.RUNNING, date_updated=now)
+                .returning(BulkAction)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalar_one_or_none()
+        if bulk is None:
             return None  # completed or cancelled already
-        bulk = await session.get(BulkAction, sid)
-        assert bulk is not None
         caller = Caller(bulk.account_sid, "bulk:" + bulk.sid, frozenset({bulk.account_sid}))
         chunk = max(1, ctx.bulk_chunk)
         pending = (

@@ -11,7 +11,7 @@ from sqlalchemy import BindParameter, Select, bindparam, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
@@ -115,19 +115,21 @@ async def claim_unowned(session: AsyncSession, sim: Sim, account_sid: str, at: d
     )
 
 
-async def lock_for_completion(session: AsyncSession, sids: Sequence[str], at: datetime) -> list[Sim]:
-    """These SIMs, locked for the rest of the transaction and read 100 at a time (building rows into objects holds
-    the event loop, which the API shares). On SQLite the first statement is a write (those in flight are stamped):
-    it takes the database's write lock before anything is read, as a read first could not become a write once
-    another writer committed. On PostgreSQL the rows are read FOR UPDATE."""
+async def lock_for_completion(
+    session: AsyncSession, sids: Sequence[str], at: datetime, part_size: int = 100
+) -> list[Sim]:
+    """These SIMs, locked for the rest of the transaction and read `part_size` at a time (building rows into objects
+    holds the event loop, which the API may share: PlatformContext.read_part). On SQLite the first statement is a
+    write (those in flight are stamped): it takes the database's write lock before anything is read, as a read first
+    could not become a write once another writer committed. On PostgreSQL the rows are read FOR UPDATE."""
     if session.bind.dialect.name == "sqlite":
         for start in range(0, len(sids), 900):
             part = list(sids[start : start + 900])
             stmt = update(Sim).where(Sim.sid.in_(part), Sim.status == "scheduled").values(date_updated=at)
             await session.execute(stmt.execution_options(synchronize_session=False))
     found: list[Sim] = []
-    for start in range(0, len(sids), 100):
-        part = list(sids[start : start + 100])
+    for start in range(0, len(sids), part_size):
+        part = list(sids[start : start + part_size])
         found.extend((await session.execute(select(Sim).where(Sim.sid.in_(part)).with_for_update())).scalars())
     return found
 
@@ -137,8 +139,10 @@ async def set_values(session: AsyncSession, sims: Sequence[Sim], values: dict[st
     only where the status is still that. True when every row matched; the loaded SIMs then show the new values
     without being marked dirty."""
     matched = 0
-    for start in range(0, len(sims), 900):
-        part = [sim.sid for sim in sims[start : start + 900]]
+    # SQLite's old bound-parameter limit (999) bounds an IN list there; PostgreSQL takes a bulk chunk in one statement.
+    size = 900 if session.get_bind().dialect.name == "sqlite" else 5000
+    for start in range(0, len(sims), size):
+        part = [sim.sid for sim in sims[start : start + size]]
         # `status || ''`: the same test, but no index can serve it, so the rows are found by primary key. With a
         # plain `status = ...`, PostgreSQL on a fleet just provisioned (statistics not yet taken) expected one row
         # and walked the (account, product, status) index for every chunk: 85 ms for 200 rows instead of 7.
@@ -147,11 +151,15 @@ async def set_values(session: AsyncSession, sims: Sequence[Sim], values: dict[st
         matched += getattr(result, "rowcount", 0)
     if matched != len(sims):
         return False
+    names = list(values)
     for index, sim in enumerate(sims):
         if index and index % 100 == 0:
             await asyncio.sleep(0)  # hundreds of SIMs: let the API's requests in between (they share the loop)
-        for name, value in values.items():
-            set_committed_value(sim, name, value)
+        # set_committed_value for all the names at once (per name, InstanceState._commit was 9 % of a bulk action's
+        # samples in a profile of 20,000 Things on PostgreSQL).
+        state = instance_state(sim)
+        state.dict.update(values)
+        state._commit(state.dict, names)
     return True
 
 

@@ -154,12 +154,14 @@ _RULE_COLUMNS = load_only(
 )
 
 
-async def things_for_update(session: AsyncSession, account_sid: str, thing_sids: Sequence[str]) -> dict[str, Sim]:
+async def things_for_update(
+    session: AsyncSession, account_sid: str, thing_sids: Sequence[str], part_size: int = 100
+) -> dict[str, Sim]:
     """The account's Things among these sids, loaded fresh and (on PostgreSQL) row-locked until the transaction
-    ends, so the rules decided on them still hold when the changes are written. Read 100 at a time: building the
-    rows into objects holds the event loop, and the API shares it."""
+    ends, so the rules decided on them still hold when the changes are written. Read `part_size` at a time: building
+    the rows into objects holds the event loop, which the API may share (PlatformContext.read_part)."""
     found: dict[str, Sim] = {}
-    for part in _parts(list(thing_sids), 100):
+    for part in _parts(list(thing_sids), part_size):
         # By primary key only, the account checked here: with the account in the WHERE, PostgreSQL on fresh
         # statistics (a fleet just provisioned) took the account's index and walked all its SIMs for each part.
         stmt = select(Sim).where(Sim.sid.in_(part)).options(_RULE_COLUMNS).with_for_update()
