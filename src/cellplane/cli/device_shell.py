@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import shutil
 import signal
@@ -102,10 +101,6 @@ async def _run(
 
         await asyncio.to_thread(namespace.address, view.session["ip_address"])
         link = emulator.attach_tun(iccid, namespace.tun_fd, follow)
-        # Every packet of the device crosses this process twice: what start-up made (imports, the emulator) is put
-        # out of the cyclic collector's reach, so that a full collection (100-250 ms here) cannot stall the link.
-        gc.collect()
-        gc.freeze()
         _say(
             f"device {iccid} attached on {mcc}-{mnc} as {view.session['ip_address']} ({INTERFACE} in {namespace.name})"
         )
