@@ -79,9 +79,15 @@ def machine() -> str:
 
 
 @contextlib.contextmanager
-def platform(work: Path) -> Iterator[tuple[str, dict[str, str], str]]:
-    """`cellplane up` with the data plane on; yields (base URL, env, host address of the default domain's uplink)."""
-    http, auth, acct, gtpc, gtpu, dae = free_ports(1, socket.SOCK_STREAM) + free_ports(5, socket.SOCK_DGRAM)
+def platform(work: Path, *, split: bool = False) -> Iterator[tuple[str, dict[str, str], str]]:
+    """`cellplane up` with the data plane on; yields (base URL, env, host address of the default domain's uplink).
+
+    `split`: two processes on a PostgreSQL database of their own (docs/DEPLOY.md), `--role api,aaa,workers` and
+    `--role gateway`, so that the gateway's packets share their event loop with the gateway's own work only, not
+    with the API, the AAA and the job runners. The env yielded points device shells at the gateway node."""
+    http, gateway_http, auth, acct, gtpc, gtpu, dae = free_ports(2, socket.SOCK_STREAM) + free_ports(
+        5, socket.SOCK_DGRAM
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CELLPLANE_")}
     env.update(
         CELLPLANE_DATA_DIR=str(work),
@@ -96,23 +102,92 @@ def platform(work: Path) -> Iterator[tuple[str, dict[str, str], str]]:
         CELLPLANE_GATEWAY_DAE_PORT=str(dae),
         PYTHONUNBUFFERED="1",
     )
-    log = (work / "server.log").open("wb")
-    process = subprocess.Popen([*CLI, "up", "--port", str(http)], env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{http}"
+    nodes: list[tuple[list[str], dict[str, str], int]] = [([], env, http)]
+    database = None
+    if split:
+        database = postgres_database()
+        env["CELLPLANE_DATABASE_URL"] = database
+        subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
+        (work / "gateway").mkdir()
+        gateway_env = {**env, "CELLPLANE_DATA_DIR": str(work / "gateway")}
+        nodes = [(["--role", "api,aaa,workers"], env, http), (["--role", "gateway"], gateway_env, gateway_http)]
+    processes = []
     try:
-        for _ in range(300):
-            with contextlib.suppress(httpx.HTTPError):
-                health = httpx.get(f"{base}/healthz", timeout=1)
-                if health.status_code == 200:
-                    break
-            if process.poll() is not None:
-                raise RuntimeError((work / "server.log").read_text())
-            time.sleep(0.1)
-        address = health.json()["data_plane"]["domains"]["default"]["host_address"]
-        yield base, env, address
+        for number, (role, node_env, port) in enumerate(nodes):
+            log = (work / f"server{number}.log").open("wb")
+            processes.append(
+                subprocess.Popen(
+                    [*CLI, "up", "--port", str(port), *role], env=node_env, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
+        for (_role, _env, port), process in zip(nodes, processes, strict=True):
+            for _ in range(300):
+                with contextlib.suppress(httpx.HTTPError):
+                    health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                    if health.status_code == 200:
+                        break
+                if process.poll() is not None:
+                    raise RuntimeError("\n".join(log.read_text() for log in sorted(work.glob("server*.log"))))
+                time.sleep(0.1)
+        address = health.json()["data_plane"]["domains"]["default"]["host_address"]  # the last node: the gateway
+        yield f"http://127.0.0.1:{http}", env, address
     finally:
-        process.terminate()
-        process.wait(30)
+        for process in reversed(processes):
+            process.terminate()
+            process.wait(30)
+        if database is not None:
+            drop_postgres_database(database)
+
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+GATEWAY_NODE = "cellplane, gateway node"  # the path through a `--role gateway` node (platform(split=True))
+
+
+def nodes(work: str) -> Path:
+    """A directory of its own for the two nodes' platform (its data directories and logs)."""
+    path = Path(work) / "nodes"
+    path.mkdir()
+    return path
+
+
+def postgres_answers() -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5432), timeout=1):
+        return True
+    return False
+
+
+def postgres_database() -> str:
+    """A fresh database on the PostgreSQL of 127.0.0.1:5432 (the one tests/cluster use); its SQLAlchemy URL."""
+    import asyncio
+
+    import asyncpg
+
+    name = f"cellplane_bench_dataplane_{uuid.uuid4().hex[:10]}"
+
+    async def create() -> None:
+        connection = await asyncpg.connect(PG_ADMIN)
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+
+    asyncio.run(create())
+    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_postgres_database(url: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def drop() -> None:
+        connection = await asyncpg.connect(PG_ADMIN)
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[-1]}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+    asyncio.run(drop())
 
 
 def active_sim(base: str, env: dict[str, str]) -> str:
@@ -358,6 +433,7 @@ def added(results: dict[str, dict[str, Any]], name: str, key: str) -> list[float
 def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     ours, veth, relay = results["cellplane"], results["veth"], results["relay"]
+    ours_names = [name for name in ("cellplane", GATEWAY_NODE) if name in results]
     lines = [
         f"Run {when} on {machine()}; TCP {args.seconds} s, UDP {args.udp_seconds} s per size, round trips "
         f"{args.latency_seconds} s at {args.rate} packets/s.",
@@ -366,7 +442,7 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         f"| RTT p50 / p99 µs at {args.low_rate}/s |",
         "|---|---|---|---|---|---|",
     ]
-    for name in ("cellplane", "relay", "veth"):
+    for name in (*ours_names, "relay", "veth"):
         r = results[name]
         lat, low = r["latency"], r["latency_low"]
         lines.append(
@@ -385,18 +461,22 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     def p99s(name: str, key: str) -> str:
         return ", ".join(f"{r['p99'] / 1000:.1f}" for r in results[name][f"{key}_rounds"])
 
+    def added_all(key: str, rate: int) -> str:
+        return f"at {rate} packets/s: " + "; ".join(f"{name}: {spread(name, key)}" for name in (*ours_names, "relay"))
+
     lines += [
         "",
         f"cellplane against the bare relay: TCP {ratio('tcp_bps', relay)}, UDP 64 B {ratio('udp64_pps', relay)}, "
         f"UDP 1400 B {ratio('udp1400_pps', relay)}. Fraction of the kernel path (veth): TCP "
         f"{ratio('tcp_bps', veth)}, UDP 64 B {ratio('udp64_pps', veth)}, UDP 1400 B {ratio('udp1400_pps', veth)}.",
         f"Round trips: {args.rounds} rounds, the paths taking turns; the table shows each path's median round by p99. "
-        f"Added round-trip latency, a round's p99 less the veth path's p99 of the same round, median of the rounds, at "
-        f"{args.rate} packets/s: {spread('cellplane', 'latency')}; the relay's: {spread('relay', 'latency')}. At "
-        f"{args.low_rate} packets/s: {spread('cellplane', 'latency_low')}; the relay's: "
-        f"{spread('relay', 'latency_low')}.",
-        f"p99 per round at {args.rate}/s, ms: cellplane {p99s('cellplane', 'latency')}; relay "
-        f"{p99s('relay', 'latency')}; veth {p99s('veth', 'latency')}.",
+        f"Added round-trip latency, a round's p99 less the veth path's p99 of the same round, median of the rounds, "
+        f"{added_all('latency', args.rate)}. {added_all('latency_low', args.low_rate).capitalize()}.",
+        f"p99 per round at {args.rate}/s, ms: "
+        + "; ".join(f"{name} {p99s(name, 'latency')}" for name in (*ours_names, "relay", "veth"))
+        + f". At {args.low_rate}/s: "
+        + "; ".join(f"{name} {p99s(name, 'latency_low')}" for name in (*ours_names, "relay", "veth"))
+        + ".",
     ]
     return "\n".join(lines)
 
@@ -415,7 +495,18 @@ def main() -> None:
     parser.add_argument("--latency-seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3, help="round-trip rounds, the paths taking turns")
     parser.add_argument("--no-record", action="store_true", help="do not rewrite bench/RESULTS.md")
+    parser.add_argument(
+        "--gateway-node",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also measure the gateway as a node of its own (`--role gateway` beside `--role api,aaa,workers`, on "
+        "PostgreSQL at 127.0.0.1:5432; docs/DEPLOY.md); default: when PostgreSQL answers there",
+    )
     args = parser.parse_args()
+    if args.gateway_node is None:
+        args.gateway_node = postgres_answers()
+        if not args.gateway_node:
+            print("no PostgreSQL on 127.0.0.1:5432: the gateway node's path is not measured", flush=True)
     if os.geteuid() != 0:
         sys.exit("bench/dataplane.py needs root (namespaces, TUN, nftables): run bench/setup.sh, then as root")
     results: dict[str, dict[str, Any]] = {}
@@ -427,14 +518,18 @@ def main() -> None:
         with (
             tempfile.TemporaryDirectory() as work,
             platform(Path(work)) as (base, env, address),
+            contextlib.ExitStack() as held,
             relay_path(plane) as relay,
             veth_path(plane.instance, plane.link_subnet) as veth,
         ):
-            paths = {
-                "cellplane": (device_shell(base, env, active_sim(base, env)), address),
-                "relay": relay,
-                "veth": veth,
-            }
+            paths = {"cellplane": (device_shell(base, env, active_sim(base, env)), address)}
+            if args.gateway_node:
+                split_base, split_env, split_address = held.enter_context(platform(nodes(work), split=True))
+                paths[GATEWAY_NODE] = (
+                    device_shell(split_base, split_env, active_sim(split_base, split_env)),
+                    split_address,
+                )
+            paths.update(relay=relay, veth=veth)
             for name, (run, server) in paths.items():
                 results[name] = measure(name, run, server, args)
             round_trips(paths, results, args)

@@ -210,7 +210,9 @@ def test_a_block_limit_stops_a_tcp_download(dp_account: Account, host_url: str, 
     got = sizes[-1]
     # The limit, plus what flows until the Disconnect: an Interim-Update a second, the AAA's batch, the Disconnect
     # (seconds of 400 kB/s on a loaded machine, 3.5 s seen with the suite's two workers); far short of the 5 MB asked.
-    assert 1_000_000 <= got < 3_000_000, got
+    # The limit counts IP packets both ways (headers, the device's ACKs) and curl the payload only: a Disconnect right
+    # at the limit leaves curl about 96% of it (961,232 and 964,496 octets seen, main's code too, at load 8).
+    assert 900_000 <= got < 3_000_000, got
     assert "no data session" in done.stdout  # the device saw the network end its session
 
     def sessions() -> list[dict[str, Any]]:

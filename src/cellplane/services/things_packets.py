@@ -16,7 +16,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.domain import things_config as config
@@ -203,16 +203,25 @@ async def load(session: AsyncSession, only: Collection[str] | None = None) -> di
     }
 
 
-async def fingerprint(session: AsyncSession) -> tuple[Any, ...]:
-    """A cheap summary of what `load` reads: each table's row count and latest `date_updated` (one query, no row
-    read). Equal to an earlier one, a re-read would almost surely find the same; a change it cannot see (a
-    transaction that committed after a later one, its `date_updated` older) waits for the next full re-read."""
+def _fingerprint_statement() -> Select[Any]:
     parts = []
     for model in (ThingsNetwork, IpPool, ThingsRoute, IpProfile, ThingsGroup, NatRule, Sim):
         for column in (func.count(), func.max(model.date_updated)):
             stmt = select(column).select_from(model)
             parts.append((stmt.where(Sim.product == PRODUCT) if model is Sim else stmt).scalar_subquery())
-    row = (await session.execute(select(*parts))).one()
+    return select(*parts)
+
+
+# Built once: the gateway's routing domains look at it every second on the loop that carries device packets, and
+# building these fourteen subqueries (and their cache key) cost about 1 ms of Python each time.
+_FINGERPRINT = _fingerprint_statement()
+
+
+async def fingerprint(session: AsyncSession) -> tuple[Any, ...]:
+    """A cheap summary of what `load` reads: each table's row count and latest `date_updated` (one query, no row
+    read). Equal to an earlier one, a re-read would almost surely find the same; a change it cannot see (a
+    transaction that committed after a later one, its `date_updated` older) waits for the next full re-read."""
+    row = (await session.execute(_FINGERPRINT)).one()
     return tuple(row)
 
 
