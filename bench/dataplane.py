@@ -38,6 +38,9 @@ import httpx
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO))
+
+from tests.support.server import create_postgres_database, drop_postgres_database, postgres_available  # noqa: E402
 
 from cellplane.network.dataplane import DataPlane, DataPlaneConfig  # noqa: E402
 from cellplane.network.dataplane import names as dp_names  # noqa: E402
@@ -105,7 +108,7 @@ def platform(work: Path, *, split: bool = False) -> Iterator[tuple[str, dict[str
     nodes: list[tuple[list[str], dict[str, str], int]] = [([], env, http)]
     database = None
     if split:
-        database = postgres_database()
+        database = create_postgres_database("cellplane_bench_dataplane")
         env["CELLPLANE_DATABASE_URL"] = database
         subprocess.run([*CLI, "db", "upgrade"], env=env, check=True, capture_output=True)
         (work / "gateway").mkdir()
@@ -139,7 +142,6 @@ def platform(work: Path, *, split: bool = False) -> Iterator[tuple[str, dict[str
             drop_postgres_database(database)
 
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 GATEWAY_NODE = "cellplane, gateway node"  # the path through a `--role gateway` node (platform(split=True))
 
 
@@ -148,46 +150,6 @@ def nodes(work: str) -> Path:
     path = Path(work) / "nodes"
     path.mkdir()
     return path
-
-
-def postgres_answers() -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", 5432), timeout=1):
-        return True
-    return False
-
-
-def postgres_database() -> str:
-    """A fresh database on the PostgreSQL of 127.0.0.1:5432 (the one tests/cluster use); its SQLAlchemy URL."""
-    import asyncio
-
-    import asyncpg
-
-    name = f"cellplane_bench_dataplane_{uuid.uuid4().hex[:10]}"
-
-    async def create() -> None:
-        connection = await asyncpg.connect(PG_ADMIN)
-        try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-
-    asyncio.run(create())
-    return f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-
-
-def drop_postgres_database(url: str) -> None:
-    import asyncio
-
-    import asyncpg
-
-    async def drop() -> None:
-        connection = await asyncpg.connect(PG_ADMIN)
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[-1]}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-    asyncio.run(drop())
 
 
 def active_sim(base: str, env: dict[str, str]) -> str:
@@ -504,7 +466,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.gateway_node is None:
-        args.gateway_node = postgres_answers()
+        args.gateway_node = postgres_available() is None
         if not args.gateway_node:
             print("no PostgreSQL on 127.0.0.1:5432: the gateway node's path is not measured", flush=True)
     if os.geteuid() != 0:

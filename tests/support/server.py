@@ -46,13 +46,13 @@ def postgres_available() -> str | None:
         return f"PostgreSQL does not answer on 127.0.0.1:5432 ({exc})"
 
 
-def create_postgres_database() -> str:
-    """A fresh, empty database; returns its SQLAlchemy URL."""
+def create_postgres_database(prefix: str = "cellplane_test") -> str:
+    """A fresh, empty database named `prefix` and a random suffix; returns its SQLAlchemy URL."""
     import asyncio
 
     import asyncpg
 
-    name = f"cellplane_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
 
     async def _create() -> None:
         connection = await asyncpg.connect(PG_ADMIN_DSN)
