@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from cellplane.domain.errors import (
 )
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
+from cellplane.domain.turns import in_turns
 from cellplane.services import billing, settings_updates, things_billing, unique_names
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue, enqueue_webhook
@@ -253,9 +253,7 @@ async def complete_updates(session: AsyncSession, ctx: PlatformContext, sim_sids
         if sim.status == lifecycle.IN_FLIGHT and sim.pending_status is not None
     ]
     alike: dict[tuple[tuple[str, Any], ...], list[Sim]] = {}
-    for index, sim in enumerate(done):
-        if index and index % _YIELD_EVERY == 0:
-            await asyncio.sleep(0)  # a bulk action's chunk: let the API's requests in between (they share the loop)
+    async for sim in in_turns(done, _YIELD_EVERY):  # a bulk action's chunk: the API's requests get turns between
         values: dict[str, Any] = {"status": sim.pending_status, "pending_status": None, "pending_fleet_set": False}
         values.update(pending_fleet_sid=None, date_updated=now)
         if sim.pending_fleet_set:
@@ -268,9 +266,7 @@ async def complete_updates(session: AsyncSession, ctx: PlatformContext, sim_sids
             raise ConcurrentChange("A SIM changed while its update was being completed")  # rolled back; the job retries
     # The Things' monthly fee needs every status a Thing had and when (issue 18): kept with the change.
     await things_billing.record_state_changes(session, done, now)
-    for index, sim in enumerate(done):
-        if index and index % _YIELD_EVERY == 0:
-            await asyncio.sleep(0)
+    async for sim in in_turns(done, _YIELD_EVERY):
         if sim.product == PRODUCT:
             # Billing periods and the first settings update (Super SIM resources) follow the confirmed status.
             await billing.on_status_change(session, sim, now)

@@ -9,7 +9,6 @@ RETIRED Thing's live sessions get a Disconnect-Request. `services` and `lockedIp
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from cellplane.domain import things_config as config
 from cellplane.domain.caller import Caller
 from cellplane.domain.errors import CellplaneError, ConcurrentChange, InvalidParameter, NotFound
 from cellplane.domain.paging import Page, PageSpec
+from cellplane.domain.turns import in_turns
 from cellplane.services.context import PlatformContext
 from cellplane.services.outbox import enqueue
 from cellplane.services.sims import SIM_UPDATE_JOB
@@ -117,9 +117,7 @@ async def update_many(
     batch = _Batch([thing.sid for thing, _ in changes])
     outcomes: list[Outcome] = []
     plans: list[tuple[Sim, _Plan]] = []
-    for index, (thing, change) in enumerate(changes):
-        if index and index % _YIELD_EVERY == 0:
-            await asyncio.sleep(0)  # a batch of hundreds: let the API's requests in between (they share the loop)
+    async for thing, change in in_turns(changes, _YIELD_EVERY):  # a batch of hundreds: the API's requests get turns
         try:
             plan = await _decide(session, caller, batch, thing, change)
         except CellplaneError as refused:

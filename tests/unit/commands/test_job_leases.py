@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import make_url, select, update
 from sqlalchemy.exc import DBAPIError
@@ -69,8 +70,6 @@ async def test_a_lapsed_claim_taken_over_writes_nothing(ctx: PlatformContext) ->
 async def _refuse_connections(url: str, refuse: bool) -> None:
     """Make the test's database refuse (or accept again) every new connection, superusers' too, and end the ones
     open: what a runner meets when PostgreSQL is out of connections or restarting."""
-    import asyncpg
-
     name = make_url(url).database
     admin = await asyncpg.connect(host="127.0.0.1", port=5432, user="postgres", database="postgres")
     try:

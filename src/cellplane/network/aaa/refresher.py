@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cellplane.domain.policy import SimPolicy
+from cellplane.domain.turns import in_turns
 from cellplane.services import network_policy
 
 from .core import AaaCore
@@ -105,10 +106,8 @@ class PolicyRefresher:
     async def _apply(self, fresh: dict[str, SimPolicy | None]) -> None:
         """Hand fresh snapshots to the cache, yielding the loop every STEP of them (a changed fleet of 100,000 cached
         SIMs would otherwise hold RADIUS answers for the whole of it)."""
-        for count, (imsi, policy) in enumerate(fresh.items(), 1):
+        async for imsi, policy in in_turns(fresh.items(), network_policy.STEP):
             self.core.refresh(imsi, policy)
-            if count % network_policy.STEP == 0:
-                await asyncio.sleep(0)
 
     async def load_imsis(self, imsis: Collection[str]) -> dict[str, SimPolicy | None]:
         """These SIMs' snapshots as the database has them now (also what the cache loads on demand)."""

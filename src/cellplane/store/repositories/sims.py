@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -15,6 +14,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from cellplane.domain.ids import Prefix, is_sid
 from cellplane.domain.paging import Page, PageSpec
+from cellplane.domain.turns import in_turns
 from cellplane.store.direct import DirectReader, DirectReadUnavailable
 from cellplane.store.models import Sim
 from cellplane.store.repositories.paging import keyset_page
@@ -152,9 +152,8 @@ async def set_values(session: AsyncSession, sims: Sequence[Sim], values: dict[st
     if matched != len(sims):
         return False
     names = list(values)
-    for index, sim in enumerate(sims):
-        if index and index % 100 == 0:
-            await asyncio.sleep(0)  # hundreds of SIMs: let the API's requests in between (they share the loop)
+    # Hundreds of SIMs: the API's requests get turns between (they share the loop).
+    async for sim in in_turns(sims, 100):
         # set_committed_value for all the names at once (per name, InstanceState._commit was 9 % of a bulk action's
         # samples in a profile of 20,000 Things on PostgreSQL).
         state = instance_state(sim)
