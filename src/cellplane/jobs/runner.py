@@ -21,7 +21,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,6 +67,7 @@ class JobRunner:
         *,
         concurrency: int = 8,
         poll_interval: float = 0.5,
+        idle_poll: float = 2.0,
         lease_seconds: float = 60.0,
         backoff_base: float = 1.0,
     ) -> None:
@@ -74,6 +75,7 @@ class JobRunner:
         self.handlers = handlers
         self.concurrency = concurrency
         self.poll_interval = poll_interval
+        self.idle_poll = max(idle_poll, poll_interval)
         self.lease_seconds = lease_seconds
         self.backoff_base = backoff_base
         self._tasks: set[asyncio.Task[None]] = set()
@@ -139,8 +141,39 @@ class JobRunner:
                 self._tasks.add(task)
                 task.add_done_callback(self._task_done)
             if len(claimed) < free or free <= 0:
+                pause = self.poll_interval
+                if free > 0 and not claimed:
+                    pause = await self._idle_pause()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    await asyncio.wait_for(self._wake.wait(), pause)
+
+    async def _idle_pause(self) -> float:
+        """How long a runner that found nothing may sleep: until its first job falls due, by the database's clock,
+        `idle_poll` at most; `poll_interval` when one is due already (taken by another node meanwhile) or the
+        database did not answer."""
+        kinds = list(self.handlers)
+        first_run = (
+            select(Job.run_at)
+            .where(Job.status == "pending", Job.kind.in_(kinds))
+            .order_by(Job.run_at)
+            .limit(1)
+            .scalar_subquery()
+        )
+        first_lapse = (
+            select(func.min(Job.locked_until)).where(Job.status == "running", Job.kind.in_(kinds)).scalar_subquery()
+        )
+        try:
+            async with self.ctx.sessions() as session:
+                row = (await session.execute(select(first_run, first_lapse, db_utcnow()))).one()
+        except Exception:
+            log.exception("looking for the next job failed")
+            return self.poll_interval
+        now = row[2]
+        due = min((when for when in row[:2] if when is not None), default=None)
+        if due is None:
+            return self.idle_poll
+        wait = (due - now).total_seconds()
+        return self.poll_interval if wait <= 0 else min(wait, self.idle_poll)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         """A slot is free again: look for more work at once rather than at the next poll."""

@@ -57,7 +57,7 @@ class RunnerComponent:
 
 class JobWakeups:
     """On PostgreSQL, a job added on another node wakes this node's runners at once (store/notify.py); their poll
-    (every half second) stays the guarantee."""
+    (every half second while they find work, every 2 s when idle: jobs/runner.py) stays the guarantee."""
 
     def __init__(self, ctx: PlatformContext) -> None:
         self.ctx = ctx
