@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import load_only
 
+from cellplane.domain.ids import is_sid
 from cellplane.domain.paging import Page, PageSpec
 from cellplane.domain.things import PRODUCT
 from cellplane.store.models import (
@@ -52,9 +53,13 @@ def things_query(account_sid: str) -> Select[Any]:
 
 
 async def find_thing(session: AsyncSession, account_sid: str, key: str) -> Sim | None:
-    """A Thing of the account by sid or ICCID."""
-    stmt = things_query(account_sid).where(or_(Sim.sid == key, Sim.iccid == key))
-    return (await session.execute(stmt.limit(1))).scalar_one_or_none()
+    """A Thing of the account by sid or ICCID. Looked up by that unique column alone, the account and product checked
+    on the row: with the account in the WHERE, PostgreSQL, before its first ANALYZE of a freshly filled table
+    (100,000 Things provisioned a minute ago), walked the account's (account, product, status) index and filtered
+    every row, 16-25 ms a fetch instead of 0.05."""
+    column = Sim.sid if is_sid(key) else Sim.iccid
+    found = (await session.execute(select(Sim).where(column == key))).scalar_one_or_none()
+    return found if found is not None and found.account_sid == account_sid and found.product == PRODUCT else None
 
 
 async def default_group(session: AsyncSession, account_sid: str) -> ThingsGroup | None:
