@@ -83,6 +83,8 @@ class JobRunner:
         self._loop_task: asyncio.Task[None] | None = None
         self.observers: list[WriteObserver] = []
         self._held: dict[int, Job] = {}  # claimed here, outcome not yet written: their leases are renewed
+        self._looked_at = float("-inf")  # loop time of the last look for the first job due (_idle_pause)
+        self._due_at = 0.0  # loop time that look chose to wake at
         self._renew_task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -150,7 +152,16 @@ class JobRunner:
     async def _idle_pause(self) -> float:
         """How long a runner that found nothing may sleep: until its first job falls due, by the database's clock,
         `idle_poll` at most; `poll_interval` when one is due already (taken by another node meanwhile) or the
-        database did not answer."""
+        database did not answer. Woken again within `poll_interval` of the last look (every write of the API wakes
+        the runners), it keeps that look's answer, `poll_interval` at most, rather than ask again."""
+        now = asyncio.get_running_loop().time()
+        if now - self._looked_at < self.poll_interval:
+            return max(0.0, min(self._due_at, self._looked_at + self.poll_interval) - now)
+        pause = await self._first_due_in()
+        self._looked_at, self._due_at = now, now + pause
+        return pause
+
+    async def _first_due_in(self) -> float:
         kinds = list(self.handlers)
         first_run = (
             select(Job.run_at)

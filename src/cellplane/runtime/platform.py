@@ -67,7 +67,7 @@ class Platform:
             sim_update_delay=settings.sim_update_delay,
             report_inline_lines=settings.billing_report_inline_lines,
             report_download_ttl=settings.billing_report_download_ttl,
-            bulk_chunk=settings.bulk_chunk or default_bulk_chunk(self.engine.dialect.name),
+            bulk_chunk=settings.bulk_chunk or default_bulk_chunk(self.engine.dialect.name, settings.has_role("api")),
             loop_shared=settings.has_role("api"),
         )
         self.callback_targets = callback_policy(settings)

@@ -1,5 +1,5 @@
 """Bulk actions over Things (THINGS.md): the selection is frozen into items when the action is created, then the
-`things_bulk` job runs them a chunk at a time (`bulk_chunk` Things, 200 by default) through
+`things_bulk` job runs them a chunk at a time (`bulk_chunk` Things: default_bulk_chunk) through
 `services.things.update_many`, the same rule function the single-Thing PATCH calls with one Thing, so every rule
 holds per item and a refused item fails with its reason. A chunk is read once and written set-based (one UPDATE of
 the Things per distinct change, one executemany of the items' outcomes, one `sim_update` job for its state changes).
@@ -46,12 +46,16 @@ _INSERT_CHUNK = 5000
 _JOB_SECONDS = 5.0
 
 
-def default_bulk_chunk(dialect: str) -> int:
+def default_bulk_chunk(dialect: str, loop_shared: bool = True) -> int:
     """Things per chunk when CELLPLANE_BULK_CHUNK is not set. A chunk's fixed cost (a dozen round trips, its
-    `sim_update` job's claim and completion) was half of PostgreSQL's time per Thing at 200 (bench/RESULTS.md): 1,000
-    there, where a chunk locks only its own rows. SQLite keeps 200: a chunk holds its one write lock, which the API's
-    writes wait for."""
-    return 200 if dialect == "sqlite" else 1000
+    `sim_update` job's claim and completion) was half of PostgreSQL's time per Thing at 200 (bench/RESULTS.md), so a
+    workers-only process takes 1,000 there, where a chunk locks only its own rows. Where the API shares the event
+    loop (`loop_shared`), a chunk's set-based steps each hold it for their whole chunk: 500 on PostgreSQL and 100 on
+    SQLite (whose one write lock a chunk also holds) kept the API's p99 under 50 ms during a 100,000-Thing action
+    (1,000 and 200 gave 63-78 and 53 ms), in 45 s for either."""
+    if dialect == "sqlite":
+        return 100
+    return 500 if loop_shared else 1000
 
 
 async def create(session: AsyncSession, caller: Caller, action: Any, parameters: Any, selection: Any) -> BulkAction:
