@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+from tests.support import system_packages
+
 PACKAGES = {
     "/usr/lib/ipsec/charon": "strongswan-charon",
     "/usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so": "libcharon-extra-plugins",
@@ -47,11 +49,9 @@ def vpn_unavailable() -> str | None:
         return "VPN tunnels need root (namespaces, charon)"
     missing = sorted({p for path, p in PACKAGES.items() if not os.path.exists(path)})
     if missing:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        command = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
-        if subprocess.run(command, capture_output=True, env=env).returncode != 0:
-            subprocess.run(["apt-get", "update"], capture_output=True, env=env)
-            subprocess.run(command, capture_output=True, env=env)
+        # Through the one installer: two xdist workers importing this at once raced for dpkg's lock, and the
+        # loser skipped its share of the VPN tests ("cannot install tcpdump", CI 2026-12-06 23:01).
+        system_packages.install(*missing, recommends=False)
     still = [p for path, p in PACKAGES.items() if not os.path.exists(path)]
     if still:
         return f"cannot install {', '.join(still)} (apt-get install {' '.join(still)})"
