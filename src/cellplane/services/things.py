@@ -304,12 +304,13 @@ async def tag_counts(session: AsyncSession, caller: Caller) -> list[tuple[str, i
     return await tag_repo.tag_counts(session, caller.account_sid)
 
 
-async def live_session(session: AsyncSession, thing: Sim) -> DataSession | None:
-    return await repo.open_session(session, thing.sid)
-
-
-async def last_seen(session: AsyncSession, thing: Sim) -> DataSession | None:
-    return await repo.last_session(session, thing.sid)
+async def sessions_seen(session: AsyncSession, thing: Sim) -> tuple[DataSession | None, DataSession | None]:
+    """The Thing's live session (its newest open one) and its newest session of all, for its view: one query when
+    the newest is open or there is none (nearly always), a second only when the newest has ended."""
+    last = await repo.last_session(session, thing.sid)
+    if last is None or last.status == repo.OPEN:
+        return last, last
+    return await repo.open_session(session, thing.sid), last
 
 
 def is_address(value: str) -> bool:

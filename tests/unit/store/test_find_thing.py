@@ -1,7 +1,8 @@
 """A Thing fetched by sid or ICCID (store/repositories/things.find_thing) on real SQLite and PostgreSQL: only the
 account's own Things are found, and on PostgreSQL the lookup walks a unique index even before the table's first
 ANALYZE (the account's (account, product, status) index, filtered row by row, cost 16-25 ms a fetch at 100,000
-Things: bench/bulk.py's probe)."""
+Things: bench/bulk.py's probe). The Thing's view reads its live and newest sessions in one query when it can
+(services/things.sessions_seen), with the same answer as the two reads it replaced."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
+from cellplane.services import things as service
 from cellplane.store.db import make_engine, make_sessionmaker
-from cellplane.store.models import Account, Sim
+from cellplane.store.models import Account, DataSession, Sim
 from cellplane.store.repositories import things as repo
 from tests.support.db import migrated_database
 
@@ -102,3 +104,43 @@ async def test_the_lookup_walks_a_unique_index_before_any_analyze(database_url: 
         plan = "\n".join(row[0] for row in rows)
         assert analyzed == (None, None), "the table was analyzed: this test no longer shows the planner's choice"
         assert index in plan and "ix_sims_account_product_status" not in plan, plan
+
+
+def _session(number: int, thing: int, status: str) -> DataSession:
+    return DataSession(
+        sid="DS" + format(number, "x").rjust(32, "0"),  # sids grow with time, as new_sid's do
+        account_sid=ACCOUNT,
+        sim_sid=_sid(thing),
+        imsi=f"00101{thing:010d}",
+        nas_id="gw",
+        acct_session_id=f"s{number}",
+        status=status,
+    )
+
+
+async def test_the_views_sessions_in_one_read_when_it_can(database_url: str) -> None:
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    # Thing 10: none. 11: its newest is open. 12: its newest ended, an older one is still open. 13: all ended.
+    async with sessions() as session, session.begin():
+        session.add_all(
+            [
+                _session(1, 11, "closed"),
+                _session(2, 11, "open"),
+                _session(3, 12, "open"),
+                _session(4, 12, "closed"),
+                _session(5, 13, "closed"),
+                _session(6, 13, "closed"),
+            ]
+        )
+    seen: dict[int, tuple[str | None, str | None]] = {}
+    try:
+        async with sessions() as session:
+            for thing in (10, 11, 12, 13):
+                found = await repo.find_thing(session, ACCOUNT, _sid(thing))
+                assert found is not None
+                live, last = await service.sessions_seen(session, found)
+                seen[thing] = (live.acct_session_id if live else None, last.acct_session_id if last else None)
+    finally:
+        await engine.dispose()
+    assert seen == {10: (None, None), 11: ("s2", "s2"), 12: ("s3", "s4"), 13: (None, "s6")}

@@ -65,9 +65,9 @@ def render(
 
 
 async def _render(session: Any, thing: Sim) -> dict[str, Any]:
-    live = await service.live_session(session, thing)
+    live, last = await service.sessions_seen(session, thing)
     tags = (await service.tags_of(session, [thing]))[thing.sid]
-    return render(thing, live, live or await service.last_seen(session, thing), tags)
+    return render(thing, live, live or last, tags)
 
 
 def _change(values: dict[str, Any]) -> service.ThingChange:
