@@ -70,3 +70,22 @@ def migrated_database(backend: str, directory: Path) -> Iterator[str]:
     yield url
     if backend == "postgres":
         drop_postgres_database(url)
+
+
+def planted_database(backend: str, directory: Path, plant: Callable[[AsyncSession], Awaitable[None]]) -> Iterator[str]:
+    """migrated_database with rows added by `plant` in one committed transaction before anything reads it (for a
+    module's read-only tests over one data set)."""
+    databases = migrated_database(backend, directory)
+    url = next(databases)
+
+    async def _plant() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with async_sessionmaker(engine)() as session, session.begin():
+                await plant(session)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_plant())
+    yield url
+    next(databases, None)

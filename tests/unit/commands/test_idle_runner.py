@@ -21,6 +21,16 @@ def recording_runner(ctx: PlatformContext, kind: str, ran: list[float], **option
     return JobRunner(ctx, {kind: handler}, **options)
 
 
+async def first_run(runner: JobRunner, ran: list[float]) -> None:
+    """Wait up to 5 s for the runner's first job to run, then stop the runner."""
+    for _ in range(100):
+        if ran:
+            break
+        await asyncio.sleep(0.05)
+    await runner.stop()
+    assert ran, "the job never ran"
+
+
 async def test_an_idle_runner_claims_once_per_idle_poll(ctx: PlatformContext) -> None:
     runner = recording_runner(ctx, "idle-quiet", [], poll_interval=0.05, idle_poll=1.0)
     claims = 0
@@ -48,12 +58,7 @@ async def test_a_job_due_later_runs_when_it_falls_due(ctx: PlatformContext) -> N
         enqueue(session, "idle-later", {}, delay=0.5)
     committed = time.monotonic()
     ctx.wake_workers()  # as every caller of enqueue does after its commit
-    for _ in range(100):
-        if ran:
-            break
-        await asyncio.sleep(0.05)
-    await runner.stop()
-    assert ran, "the job never ran"
+    await first_run(runner, ran)
     assert 0.4 <= ran[0] - committed < 3.0  # at its run_at, not at the next idle poll (10 s)
 
 
@@ -65,10 +70,5 @@ async def test_a_job_committed_without_a_wake_is_found_within_idle_poll(ctx: Pla
     async with ctx.sessions() as session, session.begin():  # another node's API: no wake-up reaches this runner
         enqueue(session, "idle-elsewhere", {})
     committed = time.monotonic()
-    for _ in range(100):
-        if ran:
-            break
-        await asyncio.sleep(0.05)
-    await runner.stop()
-    assert ran, "the job never ran"
+    await first_run(runner, ran)
     assert ran[0] - committed < 2.5

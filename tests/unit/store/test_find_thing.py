@@ -6,18 +6,18 @@ Things: bench/bulk.py's probe). The Thing's view reads its live and newest sessi
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.services import things as service
 from cellplane.store.db import make_engine, make_sessionmaker
 from cellplane.store.models import Account, DataSession, Sim
 from cellplane.store.repositories import things as repo
-from tests.support.db import migrated_database
+from tests.support.db import planted_database
 
 ACCOUNT, OTHER = "AC" + "a" * 32, "AC" + "b" * 32
 ANALYZED = "SELECT last_analyze, last_autoanalyze FROM pg_stat_user_tables WHERE relname = 'sims'"
@@ -31,34 +31,28 @@ def _iccid(n: int) -> str:
     return f"8988307{n:012d}"
 
 
+async def _plant(session: AsyncSession) -> None:
+    if session.bind.dialect.name == "postgresql":  # no autovacuum's ANALYZE during the test: the planner stays blind
+        await session.execute(text("ALTER TABLE sims SET (autovacuum_enabled = false)"))
+    session.add_all([Account(sid=sid, friendly_name="n", auth_token="t" * 32) for sid in (ACCOUNT, OTHER)])
+    await session.flush()
+    for n in range(2000):
+        session.add(
+            Sim(
+                sid=_sid(n, "HS" if n == 1999 else "TH"),
+                product="supersim" if n == 1999 else "things",
+                account_sid=OTHER if n == 1998 else ACCOUNT,
+                iccid=_iccid(n),
+                imsi=f"00101{n:010d}",
+                registration_code="X",
+                status="new",
+            )
+        )
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = next(iterator := migrated_database(request.param, tmp_path_factory.mktemp("find-thing")))
-
-    async def plant() -> None:
-        engine = make_engine(url)
-        async with make_sessionmaker(engine)() as session, session.begin():
-            if url.startswith("postgresql"):  # no autovacuum's ANALYZE during the test: the planner stays blind
-                await session.execute(text("ALTER TABLE sims SET (autovacuum_enabled = false)"))
-            session.add_all([Account(sid=sid, friendly_name="n", auth_token="t" * 32) for sid in (ACCOUNT, OTHER)])
-            await session.flush()
-            for n in range(2000):
-                session.add(
-                    Sim(
-                        sid=_sid(n, "HS" if n == 1999 else "TH"),
-                        product="supersim" if n == 1999 else "things",
-                        account_sid=OTHER if n == 1998 else ACCOUNT,
-                        iccid=_iccid(n),
-                        imsi=f"00101{n:010d}",
-                        registration_code="X",
-                        status="new",
-                    )
-                )
-        await engine.dispose()
-
-    asyncio.run(plant())
-    yield url
-    next(iterator, None)
+    yield from planted_database(request.param, tmp_path_factory.mktemp("find-thing"), _plant)
 
 
 async def _find(url: str, key: str, statements: list[tuple[str, Any]] | None = None) -> str | None:

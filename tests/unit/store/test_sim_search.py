@@ -4,7 +4,6 @@ filters still apply; a cursor that is no SIM of the account is refused by name."
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +14,7 @@ from cellplane.domain.paging import Page, PageSpec
 from cellplane.store.db import make_engine, make_sessionmaker
 from cellplane.store.models import Account, Sim
 from cellplane.store.repositories import sim_search
-from tests.support.db import migrated_database
+from tests.support.db import planted_database
 
 ACCOUNT, OTHER = "AC" + "a" * 32, "AC" + "b" * 32
 SIZE = 7
@@ -34,32 +33,26 @@ def _name(n: int) -> str:
     return f"dev-{n // 100}-{n}"
 
 
+async def _plant(session: AsyncSession) -> None:
+    session.add_all([Account(sid=sid, friendly_name="n", auth_token="t" * 32) for sid in (ACCOUNT, OTHER)])
+    await session.flush()
+    for n in range(300):
+        session.add(
+            Sim(
+                sid=_sid(n),
+                account_sid=OTHER if n % 10 == 9 else ACCOUNT,
+                iccid=_iccid(n),
+                imsi=f"00101{n:010d}",
+                registration_code="X",
+                unique_name=_name(n),
+                status="active" if n % 3 else "inactive",
+            )
+        )
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = next(iterator := migrated_database(request.param, tmp_path_factory.mktemp("sim-search")))
-
-    async def plant() -> None:
-        engine = make_engine(url)
-        async with make_sessionmaker(engine)() as session, session.begin():
-            session.add_all([Account(sid=sid, friendly_name="n", auth_token="t" * 32) for sid in (ACCOUNT, OTHER)])
-            await session.flush()
-            for n in range(300):
-                session.add(
-                    Sim(
-                        sid=_sid(n),
-                        account_sid=OTHER if n % 10 == 9 else ACCOUNT,
-                        iccid=_iccid(n),
-                        imsi=f"00101{n:010d}",
-                        registration_code="X",
-                        unique_name=_name(n),
-                        status="active" if n % 3 else "inactive",
-                    )
-                )
-        await engine.dispose()
-
-    asyncio.run(plant())
-    yield url
-    next(iterator, None)
+    yield from planted_database(request.param, tmp_path_factory.mktemp("sim-search"), _plant)
 
 
 async def _all_pages(session: AsyncSession, search: sim_search.SimSearch) -> tuple[list[str], list[str]]:
