@@ -112,7 +112,7 @@ def _session(number: int, thing: int, status: str) -> DataSession:
     )
 
 
-async def test_the_views_sessions_in_one_read_when_it_can(database_url: str) -> None:
+async def test_the_views_sessions_one_thing_or_a_page(database_url: str) -> None:
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
     # Thing 10: none. 11: its newest is open. 12: its newest ended, an older one is still open. 13: all ended.
@@ -127,14 +127,18 @@ async def test_the_views_sessions_in_one_read_when_it_can(database_url: str) -> 
                 _session(6, 13, "closed"),
             ]
         )
-    seen: dict[int, tuple[str | None, str | None]] = {}
+
+    def named(pair: tuple[DataSession | None, DataSession | None]) -> tuple[str | None, str | None]:
+        return tuple(row.acct_session_id if row is not None else None for row in pair)  # type: ignore[return-value]
+
     try:
         async with sessions() as session:
-            for thing in (10, 11, 12, 13):
-                found = await repo.find_thing(session, ACCOUNT, _sid(thing))
-                assert found is not None
-                live, last = await service.sessions_seen(session, found)
-                seen[thing] = (live.acct_session_id if live else None, last.acct_session_id if last else None)
+            things = [await repo.find_thing(session, ACCOUNT, _sid(n)) for n in (10, 11, 12, 13)]
+            assert all(thing is not None for thing in things)
+            one_by_one = {thing.sid: (await service.sessions_seen(session, [thing]))[thing.sid] for thing in things}
+            as_a_page = await service.sessions_seen(session, things)
     finally:
         await engine.dispose()
-    assert seen == {10: (None, None), 11: ("s2", "s2"), 12: ("s3", "s4"), 13: (None, "s6")}
+    expected = {10: (None, None), 11: ("s2", "s2"), 12: ("s3", "s4"), 13: (None, "s6")}
+    assert {n: named(one_by_one[_sid(n)]) for n in expected} == expected  # a Thing's view
+    assert {n: named(as_a_page[_sid(n)]) for n in expected} == expected  # a page of the list

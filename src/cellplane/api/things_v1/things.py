@@ -65,9 +65,19 @@ def render(
 
 
 async def _render(session: Any, thing: Sim) -> dict[str, Any]:
-    live, last = await service.sessions_seen(session, thing)
-    tags = (await service.tags_of(session, [thing]))[thing.sid]
-    return render(thing, live, live or last, tags)
+    [content] = await _render_all(session, [thing])
+    return content
+
+
+async def _render_all(session: Any, things: list[Sim]) -> list[dict[str, Any]]:
+    """The views of a page of Things: their sessions and tags read for the page at once, not per Thing."""
+    seen = await service.sessions_seen(session, things)
+    tags = await service.tags_of(session, things)
+    views = []
+    for thing in things:
+        live, last = seen[thing.sid]
+        views.append(render(thing, live, live or last, tags[thing.sid]))
+    return views
 
 
 def _change(values: dict[str, Any]) -> service.ThingChange:
@@ -105,7 +115,7 @@ async def list_things(request: Request) -> Response:
             iccid=query.get("iccid"),
             tag=query.get("tag"),
         )
-        items = [await _render(session, thing) for thing in page.items]
+        items = await _render_all(session, list(page.items))
     return page_body(page, items)
 
 

@@ -186,6 +186,21 @@ async def open_sessions(session: AsyncSession, sim_sids: Sequence[str]) -> dict[
     return found
 
 
+async def last_sessions(session: AsyncSession, sim_sids: Sequence[str]) -> dict[str, DataSession]:
+    """Each SIM's newest data session, open or ended (last_session for many: a page of the Things list)."""
+    found: dict[str, DataSession] = {}
+    for part in _parts(list(sim_sids)):
+        newest = (
+            select(func.max(DataSession.sid).label("sid"))
+            .where(DataSession.sim_sid.in_(part))
+            .group_by(DataSession.sim_sid)
+            .subquery()
+        )
+        stmt = select(DataSession).join(newest, DataSession.sid == newest.c.sid)
+        found.update((row.sim_sid, row) for row in (await session.execute(stmt)).scalars())
+    return found
+
+
 def _parts(sids: list[str], size: int = 900) -> list[list[str]]:
     """`IN` lists of at most `size` values (under SQLite's old bound-parameter limit)."""
     return [sids[start : start + size] for start in range(0, len(sids), size)]
