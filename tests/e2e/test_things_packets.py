@@ -55,7 +55,9 @@ def active_things(account: Account, client: httpx.Client, count: int, **change: 
         response = client.patch(f"/things/{thing['sid']}", json={"state": "ACTIVE", **change})
         assert response.status_code in (200, 202), response.text
     for thing in things:
-        eventually(lambda t=thing: client.get(f"/things/{t['sid']}").json(), lambda t: t["state"] == "ACTIVE")
+        # `state` shows where a change is going at once; `statePending` false: the network has applied it.
+        done = eventually(lambda t=thing: client.get(f"/things/{t['sid']}").json(), lambda t: not t["statePending"])
+        assert (done["state"], done["statePending"]) == ("ACTIVE", False), done
     return things
 
 

@@ -59,7 +59,8 @@ def new_account(server: Server, name: str) -> Account:
 def active_thing(account: Account, client: httpx.Client) -> dict[str, Any]:
     [thing] = things_of(account, 1)
     assert client.patch(f"/things/{thing['sid']}", json={"state": "ACTIVE"}).status_code in (200, 202)
-    eventually(lambda: client.get(f"/things/{thing['sid']}").json(), lambda t: t["state"] == "ACTIVE")
+    done = eventually(lambda: client.get(f"/things/{thing['sid']}").json(), lambda t: not t["statePending"])
+    assert (done["state"], done["statePending"]) == ("ACTIVE", False), done
     return thing
 
 
