@@ -60,6 +60,7 @@ class Platform:
         seed_sids(settings.seed)
         self.database_url = settings.resolved_database_url()
         self.engine = make_engine(self.database_url)
+        loop_shared = settings.has_role("api")  # the API's requests share this process's event loop
         self.ctx = PlatformContext(
             sessions=make_sessionmaker(self.engine),
             engine=self.engine,
@@ -67,8 +68,8 @@ class Platform:
             sim_update_delay=settings.sim_update_delay,
             report_inline_lines=settings.billing_report_inline_lines,
             report_download_ttl=settings.billing_report_download_ttl,
-            bulk_chunk=settings.bulk_chunk or default_bulk_chunk(self.engine.dialect.name, settings.has_role("api")),
-            loop_shared=settings.has_role("api"),
+            bulk_chunk=settings.bulk_chunk or default_bulk_chunk(self.engine.dialect.name, loop_shared),
+            loop_shared=loop_shared,
         )
         self.callback_targets = callback_policy(settings)
         self.http = guarded_client(

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     billing_report_download_ttl: float = 86_400.0
     # Bulk actions: Things per transaction (one chunk's rules, writes and progress commit together; between chunks
     # the API and other jobs get the database). Smaller keeps other requests' latency lower, larger is quicker.
-    # 0: the backend's default, 1,000 on PostgreSQL and 200 on SQLite (whose one write lock a chunk holds).
+    # 0: the backend's default (services/things_bulk.default_bulk_chunk: smaller where the API shares the process).
     bulk_chunk: int = 0
     # The token endpoints, per source address and per client id (a token bucket each): slows secret guessing.
     token_rate_limit: float = 5.0

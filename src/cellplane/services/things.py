@@ -312,11 +312,7 @@ async def sessions_seen(
     Things whose newest session has ended are read again, for an older one still open (a query for the lot, so a
     page of the list costs the same few queries as one Thing)."""
     sids = [thing.sid for thing in things]
-    if len(sids) == 1:  # one Thing's view: its newest row by the (sim, sid) index, no grouping
-        newest = await repo.last_session(session, sids[0])
-        last = {sids[0]: newest} if newest is not None else {}
-    else:
-        last = await repo.last_sessions(session, sids)
+    last = await repo.last_sessions(session, sids)
     ended = [sid for sid, row in last.items() if row.status != repo.OPEN]
     still_open = await repo.open_sessions(session, ended) if ended else {}
     seen: dict[str, tuple[DataSession | None, DataSession | None]] = {}

@@ -239,21 +239,6 @@ async def public_addresses(session: AsyncSession) -> set[str]:
     return set((await session.execute(select(ThingsNetwork.public_address))).scalars())
 
 
-async def open_session(session: AsyncSession, sim_sid: str) -> DataSession | None:
-    stmt = (
-        select(DataSession)
-        .where(DataSession.sim_sid == sim_sid, DataSession.status == OPEN)
-        .order_by(DataSession.sid.desc())
-        .limit(1)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
-async def last_session(session: AsyncSession, sim_sid: str) -> DataSession | None:
-    stmt = select(DataSession).where(DataSession.sim_sid == sim_sid).order_by(DataSession.sid.desc()).limit(1)
-    return (await session.execute(stmt)).scalar_one_or_none()
-
-
 async def thing_by_imsi(session: AsyncSession, imsi: str) -> Sim | None:
     """A claimed Thing by IMSI (the SMS center's lookup; not scoped by account: the network serves them all)."""
     stmt = select(Sim).where(Sim.imsi == imsi, Sim.product == PRODUCT, Sim.account_sid.is_not(None))
