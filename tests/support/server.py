@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -26,15 +27,53 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def free_ports(count: int, kind: int = socket.SOCK_STREAM) -> list[int]:
-    """`count` distinct free ports: every socket stays bound until all are chosen, since ports asked for one
-    at a time may come back equal (the kernel reuses a port as soon as its socket closes)."""
+    """`count` distinct free ports, drawn below the kernel's ephemeral range.
+
+    A port from that range (what binding port 0 gives) can be handed by the kernel to any process's outgoing socket
+    as soon as ours closes, so a server restarted on its old ports could find one taken (it happened in CI). Below
+    the range only a bind that names the port takes it. Each xdist worker draws from its own slice, in turn from a
+    random start, so parallel workers' servers never draw one port and a port comes back only after the slice wraps."""
+    ports: list[int] = []
     with contextlib.ExitStack() as held:
-        ports = []
-        for _ in range(count):
+        for _ in range(len(_draw_slice())):
+            if len(ports) == count:
+                break
+            port = _next_candidate()
             sock = held.enter_context(socket.socket(socket.AF_INET, kind))
-            sock.bind(("127.0.0.1", 0))
-            ports.append(int(sock.getsockname()[1]))
-        return ports
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            ports.append(port)
+    if len(ports) < count:
+        raise RuntimeError(f"no {count} free ports left in {_draw_slice()}")
+    return ports
+
+
+_DRAW_FLOOR = 10_000  # above the well-known and most fixed service ports
+
+
+def _draw_slice() -> range:
+    """This process's slice of the ports below the ephemeral range."""
+    try:
+        ceiling = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ceiling = 32_768
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    width = (ceiling - _DRAW_FLOOR) // max(workers, 1)
+    start = _DRAW_FLOOR + int(worker) * width if worker.isdigit() else _DRAW_FLOOR
+    return range(start, start + width)
+
+
+_draw_state: dict[str, int] = {}
+
+
+def _next_candidate() -> int:
+    ports = _draw_slice()
+    position = _draw_state.setdefault("next", random.randrange(len(ports)))
+    _draw_state["next"] = (position + 1) % len(ports)
+    return ports[position]
 
 
 def postgres_available() -> str | None:
