@@ -39,6 +39,7 @@ from cellplane.store.models.base import utcnow
 from cellplane.store.repositories import things as repo
 from cellplane.store.repositories import things_tags as tag_repo
 from cellplane.store.repositories.paging import keyset_page
+from cellplane.store.value_lists import among
 
 BULK_JOB = "things_bulk"
 _INSERT_CHUNK = 5000
@@ -50,12 +51,13 @@ def default_bulk_chunk(dialect: str, loop_shared: bool = True) -> int:
     """Things per chunk when CELLPLANE_BULK_CHUNK is not set. A chunk's fixed cost (a dozen round trips, its
     `sim_update` job's claim and completion) was half of PostgreSQL's time per Thing at 200 (bench/RESULTS.md), so a
     workers-only process takes 1,000 there, where a chunk locks only its own rows. Where the API shares the event
-    loop (`loop_shared`), a chunk's set-based steps each hold it for their whole chunk: 500 on PostgreSQL and 100 on
-    SQLite (whose one write lock a chunk also holds) kept the API's p99 under 50 ms during a 100,000-Thing action
-    (1,000 and 200 gave 63-78 and 53 ms), in 45 s for either."""
-    if dialect == "sqlite":
+    loop (`loop_shared`), a chunk's set-based steps each hold it for their whole chunk, and SQLite's one write lock is
+    held for a chunk too: 100 on either backend. On PostgreSQL, once a chunk's lists went as one array parameter
+    (store/value_lists.py) and its statements got cheaper, 500 finished a 100,000-Thing action in 40-45 s but left
+    the API's p99 at 75-85 ms during it; 200 gave 49 s and 57 ms, 100 gave 60 s and 46 ms (bench/RESULTS.md)."""
+    if dialect == "sqlite" or loop_shared:
         return 100
-    return 500 if loop_shared else 1000
+    return 1000
 
 
 async def create(session: AsyncSession, caller: Caller, action: Any, parameters: Any, selection: Any) -> BulkAction:
@@ -98,7 +100,7 @@ async def _resolve(session: AsyncSession, caller: Caller, kind: str, chosen: Any
         found: dict[str, str] = {}
         for start in range(0, len(chosen), 900):
             part = chosen[start : start + 900]
-            rows = (await session.execute(stmt.where(Sim.sid.in_(part) | Sim.iccid.in_(part)))).all()
+            rows = (await session.execute(stmt.where(among(Sim.sid, part) | among(Sim.iccid, part)))).all()
             for sid, iccid in rows:
                 found[sid] = sid
                 found[iccid] = sid
@@ -313,7 +315,7 @@ async def _record_outcomes(
     if done:
         await session.execute(
             update(items)
-            .where(items.c.bulk_sid == sid, items.c.position.in_(done))
+            .where(items.c.bulk_sid == sid, among(items.c.position, done))
             .values(outcome=rules.SUCCEEDED, error=None, date_updated=at)
         )
     if refused:

@@ -18,6 +18,7 @@ from cellplane.domain.turns import in_turns
 from cellplane.store.direct import DirectReader, DirectReadUnavailable
 from cellplane.store.models import Sim
 from cellplane.store.repositories.paging import keyset_page
+from cellplane.store.value_lists import among
 
 
 # The hot lookups are built once, with bound parameters: building a SELECT per request costs more
@@ -125,12 +126,12 @@ async def lock_for_completion(
     if session.bind.dialect.name == "sqlite":
         for start in range(0, len(sids), 900):
             part = list(sids[start : start + 900])
-            stmt = update(Sim).where(Sim.sid.in_(part), Sim.status == "scheduled").values(date_updated=at)
+            stmt = update(Sim).where(among(Sim.sid, part), Sim.status == "scheduled").values(date_updated=at)
             await session.execute(stmt.execution_options(synchronize_session=False))
     found: list[Sim] = []
     for start in range(0, len(sids), part_size):
         part = list(sids[start : start + part_size])
-        found.extend((await session.execute(select(Sim).where(Sim.sid.in_(part)).with_for_update())).scalars())
+        found.extend((await session.execute(select(Sim).where(among(Sim.sid, part)).with_for_update())).scalars())
     return found
 
 
@@ -146,7 +147,7 @@ async def set_values(session: AsyncSession, sims: Sequence[Sim], values: dict[st
         # `status || ''`: the same test, but no index can serve it, so the rows are found by primary key. With a
         # plain `status = ...`, PostgreSQL on a fleet just provisioned (statistics not yet taken) expected one row
         # and walked the (account, product, status) index for every chunk: 85 ms for 200 rows instead of 7.
-        stmt = update(Sim).where(Sim.sid.in_(part), Sim.status.concat("") == status).values(**values)
+        stmt = update(Sim).where(among(Sim.sid, part), Sim.status.concat("") == status).values(**values)
         result = await session.execute(stmt.execution_options(synchronize_session=False))
         matched += getattr(result, "rowcount", 0)
     if matched != len(sims):

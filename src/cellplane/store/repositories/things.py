@@ -24,6 +24,7 @@ from cellplane.store.models import (
 )
 from cellplane.store.models.base import utcnow
 from cellplane.store.repositories.paging import keyset_page
+from cellplane.store.value_lists import among
 
 M = TypeVar("M")
 OPEN = "open"
@@ -125,7 +126,7 @@ async def network_addresses(session: AsyncSession, network_sid: str) -> tuple[di
     live: dict[str, str] = {}
     if sids:
         stmt = select(DataSession.ue_ip, DataSession.sim_sid).where(
-            DataSession.sim_sid.in_(sids), DataSession.status == OPEN, DataSession.ue_ip.is_not(None)
+            among(DataSession.sim_sid, sids), DataSession.status == OPEN, DataSession.ue_ip.is_not(None)
         )
         live = {address: sim_sid for address, sim_sid in (await session.execute(stmt)).all() if address}
     return locked, live
@@ -135,7 +136,7 @@ async def nat_rule_counts(session: AsyncSession, thing_sids: Collection[str]) ->
     """How many NAT rules forward to each of these Things (those with none are absent)."""
     found: dict[str, int] = {}
     for part in _parts(list(thing_sids)):
-        stmt = select(NatRule.thing_sid, func.count()).where(NatRule.thing_sid.in_(part)).group_by(NatRule.thing_sid)
+        stmt = select(NatRule.thing_sid, func.count()).where(among(NatRule.thing_sid, part)).group_by(NatRule.thing_sid)
         found.update({sid: int(count) for sid, count in (await session.execute(stmt)).all()})
     return found
 
@@ -169,7 +170,7 @@ async def things_for_update(
     for part in _parts(list(thing_sids), part_size):
         # By primary key only, the account checked here: with the account in the WHERE, PostgreSQL on fresh
         # statistics (a fleet just provisioned) took the account's index and walked all its SIMs for each part.
-        stmt = select(Sim).where(Sim.sid.in_(part)).options(_RULE_COLUMNS).with_for_update()
+        stmt = select(Sim).where(among(Sim.sid, part)).options(_RULE_COLUMNS).with_for_update()
         for thing in (await session.execute(stmt)).scalars():
             if thing.account_sid == account_sid and thing.product == PRODUCT:
                 found[thing.sid] = thing
@@ -180,7 +181,7 @@ async def open_sessions(session: AsyncSession, sim_sids: Sequence[str]) -> dict[
     """Each SIM's newest open data session (open_session for many)."""
     found: dict[str, DataSession] = {}
     for part in _parts(list(sim_sids)):
-        stmt = select(DataSession).where(DataSession.sim_sid.in_(part), DataSession.status == OPEN)
+        stmt = select(DataSession).where(among(DataSession.sim_sid, part), DataSession.status == OPEN)
         for row in (await session.execute(stmt.order_by(DataSession.sid))).scalars():
             found[row.sim_sid] = row
     return found
@@ -192,7 +193,7 @@ async def last_sessions(session: AsyncSession, sim_sids: Sequence[str]) -> dict[
     for part in _parts(list(sim_sids)):
         newest = (
             select(func.max(DataSession.sid).label("sid"))
-            .where(DataSession.sim_sid.in_(part))
+            .where(among(DataSession.sim_sid, part))
             .group_by(DataSession.sim_sid)
             .subquery()
         )

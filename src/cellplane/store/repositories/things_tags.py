@@ -8,13 +8,14 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cellplane.store.models import ThingTag
+from cellplane.store.value_lists import among
 
 
 async def tags_of(session: AsyncSession, thing_sids: Collection[str]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {sid: [] for sid in thing_sids}
     if not thing_sids:
         return found
-    stmt = select(ThingTag.thing_sid, ThingTag.tag).where(ThingTag.thing_sid.in_(list(thing_sids)))
+    stmt = select(ThingTag.thing_sid, ThingTag.tag).where(among(ThingTag.thing_sid, thing_sids))
     for thing, tag in (await session.execute(stmt.order_by(ThingTag.thing_sid, ThingTag.tag))).all():
         found[thing].append(tag)
     return found
@@ -35,7 +36,7 @@ async def replace_tags_many(
     for tag, sids in gone.items():
         for start in range(0, len(sids), 900):
             part = sids[start : start + 900]
-            await session.execute(delete(ThingTag).where(ThingTag.tag == tag, ThingTag.thing_sid.in_(part)))
+            await session.execute(delete(ThingTag).where(ThingTag.tag == tag, among(ThingTag.thing_sid, part)))
     if rows:
         await session.execute(insert(ThingTag), rows)
 
