@@ -9,7 +9,9 @@
 Measures: iperf3 TCP for 10 s (received bit/s), iperf3 UDP unlimited with 64- and 1400-octet IP packets (packets/s
 received by the server), and round trips of UDP packets at 10,000 and 1,000 packets/s to an echo server on the host
 (p50, p99; the three paths take turns for three rounds, as the load of a shared machine drifts; "added" is a round's
-p99 less the veth path's p99 of the same round). Needs root. Results: the "Data plane" section of bench/RESULTS.md.
+p99 less the veth path's p99 of the same round), and of each direction apart (the echo server stamps the time it
+received a packet: device to server, server to device). Needs root. Results: the "Data plane" section of
+bench/RESULTS.md; bench/sched_trace.py shows where a round trip's packets wait for a CPU.
 
     make bench-dataplane          # or: .venv/bin/python bench/dataplane.py [--seconds 10] [--no-record]
 """
@@ -293,16 +295,20 @@ def udp_pps(run: Runner, server: str, ip_size: int, seconds: int) -> float:
     return (summary["packets"] - summary["lost_packets"]) / summary["seconds"]
 
 
+# Each packet carries its sequence number; the echo server writes the time it received the packet into the next 8
+# octets. Both read CLOCK_MONOTONIC (time.monotonic_ns), one clock for every namespace of the host, so the two halves
+# of a round trip are measured apart: up (device to server) and down (server to device).
 PINGER = """
 import json, socket, sys, time
 host, port, rate, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect((host, port)); s.setblocking(False)
 burst = max(1, rate // 1000)
-rtts, sent, seq = [], {}, 0
+clock = time.monotonic_ns
+rtts, ups, downs, sent, seq = [], [], [], {}, 0
 start = time.perf_counter(); tick = start
 while time.perf_counter() - start < seconds:
     for _ in range(burst):
-        sent[seq] = time.perf_counter_ns(); s.send(seq.to_bytes(8, "big") + bytes(56)); seq += 1
+        sent[seq] = clock(); s.send(seq.to_bytes(8, "big") + bytes(56)); seq += 1
     tick += burst / rate
     while True:
         try:
@@ -312,11 +318,16 @@ while time.perf_counter() - start < seconds:
                 break
             time.sleep(0.0001)
             continue
+        now = clock()
         at = sent.pop(int.from_bytes(data[:8], "big"), None)
         if at is not None:
-            rtts.append((time.perf_counter_ns() - at) / 1000)
-rtts.sort()
-print(json.dumps({"sent": seq, "answered": len(rtts), "p50": rtts[len(rtts) // 2], "p99": rtts[int(len(rtts) * 0.99)]}))
+            echoed = int.from_bytes(data[8:16], "big")
+            rtts.append((now - at) / 1000); ups.append((echoed - at) / 1000); downs.append((now - echoed) / 1000)
+result = {"sent": seq, "answered": len(rtts)}
+for key, values in (("", rtts), ("up_", ups), ("down_", downs)):
+    values.sort()
+    result[key + "p50"], result[key + "p99"] = values[len(values) // 2], values[int(len(values) * 0.99)]
+print(json.dumps(result))
 """
 
 
@@ -333,7 +344,7 @@ def echo_server(address: str) -> Iterator[int]:
                 data, peer = sock.recvfrom(2048)
             except TimeoutError:
                 continue
-            sock.sendto(data, peer)
+            sock.sendto(data[:8] + time.monotonic_ns().to_bytes(8, "big") + data[16:], peer)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -383,10 +394,11 @@ def round_trips(
             result[key] = rounds[len(rounds) // 2]
 
 
-def added(results: dict[str, dict[str, Any]], name: str, key: str) -> list[float]:
-    """Per round: `name`'s p99 less the veth path's p99 of the same round, in ms, sorted."""
+def added(results: dict[str, dict[str, Any]], name: str, key: str, field: str = "p99") -> list[float]:
+    """Per round: `name`'s p99 (`field`: of the round trip, or "up_p99" / "down_p99" of one direction) less the veth
+    path's of the same round, in ms, sorted."""
     pairs = zip(results[name][f"{key}_rounds"], results["veth"][f"{key}_rounds"], strict=True)
-    return sorted((ours["p99"] - veth["p99"]) / 1000 for ours, veth in pairs)
+    return sorted((ours[field] - veth[field]) / 1000 for ours, veth in pairs)
 
 
 # --- report -------------------------------------------------------------------------------------------------------
@@ -416,9 +428,14 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     def ratio(key: str, other: dict[str, Any]) -> str:
         return f"{ours[key] / other[key]:.2f}x" if other[key] else "n/a"
 
-    def spread(name: str, key: str) -> str:
-        rounds = added(results, name, key)
+    def spread(name: str, key: str, field: str = "p99") -> str:
+        rounds = added(results, name, key, field)
         return f"{rounds[len(rounds) // 2]:.2f} ms (rounds: {', '.join(f'{r:.2f}' for r in rounds)})"
+
+    def one_way(key: str, rate: int) -> str:
+        return f"at {rate} packets/s: " + "; ".join(
+            f"{name}: up {spread(name, key, 'up_p99')}, down {spread(name, key, 'down_p99')}" for name in ours_names
+        )
 
     def p99s(name: str, key: str) -> str:
         return ", ".join(f"{r['p99'] / 1000:.1f}" for r in results[name][f"{key}_rounds"])
@@ -434,6 +451,8 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
         f"Round trips: {args.rounds} rounds, the paths taking turns; the table shows each path's median round by p99. "
         f"Added round-trip latency, a round's p99 less the veth path's p99 of the same round, median of the rounds, "
         f"{added_all('latency', args.rate)}. {added_all('latency_low', args.low_rate).capitalize()}.",
+        "Added one-way latency (the same rounds, each direction's p99 less the veth path's, median of the rounds), "
+        f"{one_way('latency', args.rate)}. {one_way('latency_low', args.low_rate).capitalize()}.",
         f"p99 per round at {args.rate}/s, ms: "
         + "; ".join(f"{name} {p99s(name, 'latency')}" for name in (*ours_names, "relay", "veth"))
         + f". At {args.low_rate}/s: "
