@@ -64,7 +64,9 @@ def tracefs(buffer_kb: int) -> Iterator[Path]:
         for event, value in enabled.items():
             (TRACING / "events" / event / "enable").write_text(value)
         (TRACING / "trace").write_text("")
-        (TRACING / "buffer_size_kb").write_text(before["buffer_size_kb"].split()[0])
+        # "7 (expanded: 1408)" before the buffer was first used: the size it takes when used
+        size = re.search(r"(\d+)\)?$", before["buffer_size_kb"])
+        (TRACING / "buffer_size_kb").write_text(size.group(1) if size else "1408")
         (TRACING / "tracing_on").write_text(before["tracing_on"])
         if mounted:
             subprocess.run(["umount", str(TRACING)], check=False)
