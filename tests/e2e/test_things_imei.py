@@ -28,7 +28,12 @@ def test_a_new_imei_is_recorded_once_announced_once_and_an_imei_lock_refuses_ano
             client.put("/eventsCallback", json={"url": receiver.url + "/events"})
             change_state(client, thing["sid"], "ACTIVE")
             devices.attach(thing["iccid"], NL, Imei=FIRST)
-            seen = eventually(lambda: client.get(f"/things/{thing['sid']}").json(), lambda t: t["imei"] == FIRST)
+            # The IMEI is stored at the attach's authentication, the session a moment later (its Accounting-Start,
+            # written by the AAA's group commit): wait for both.
+            seen = eventually(
+                lambda: client.get(f"/things/{thing['sid']}").json(),
+                lambda t: t["imei"] == FIRST and t["lastSeen"] is not None,
+            )
             assert seen["imei"] == FIRST and seen["lastSeen"]["network"] == NL
             # The first IMEI a SIM shows is its baseline: stored, not a change.
             assert client.get("/imeiChanges").json()["items"] == []
