@@ -42,7 +42,12 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO))
 
-from tests.support.server import create_postgres_database, drop_postgres_database, postgres_available  # noqa: E402
+from tests.support.server import (  # noqa: E402
+    create_postgres_database,
+    drop_postgres_database,
+    free_ports,
+    postgres_available,
+)
 
 from cellplane.network.dataplane import DataPlane, DataPlaneConfig  # noqa: E402
 from cellplane.network.dataplane import names as dp_names  # noqa: E402
@@ -55,16 +60,6 @@ CLI = [sys.executable, "-m", "cellplane.cli.main"]
 Runner = Callable[[list[str]], subprocess.CompletedProcess[str]]
 SECTION = "## Data plane (bench/dataplane.py)"
 RELAY_DEVICE = "10.99.0.2"
-
-
-def free_ports(count: int, kind: int) -> list[int]:
-    with contextlib.ExitStack() as held:
-        ports = []
-        for _ in range(count):
-            sock = held.enter_context(socket.socket(socket.AF_INET, kind))
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
-        return ports
 
 
 def machine() -> str:

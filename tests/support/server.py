@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import itertools
 import json
 import os
 import random
@@ -11,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,11 +37,12 @@ def free_ports(count: int, kind: int = socket.SOCK_STREAM) -> list[int]:
     the range only a bind that names the port takes it. Each xdist worker draws from its own slice, in turn from a
     random start, so parallel workers' servers never draw one port and a port comes back only after the slice wraps."""
     ports: list[int] = []
+    candidates = _candidates()
     with contextlib.ExitStack() as held:
         for _ in range(len(_draw_slice())):
             if len(ports) == count:
                 break
-            port = _next_candidate()
+            port = next(candidates)
             sock = held.enter_context(socket.socket(socket.AF_INET, kind))
             try:
                 sock.bind(("127.0.0.1", port))
@@ -53,6 +57,7 @@ def free_ports(count: int, kind: int = socket.SOCK_STREAM) -> list[int]:
 _DRAW_FLOOR = 10_000  # above the well-known and most fixed service ports
 
 
+@functools.cache
 def _draw_slice() -> range:
     """This process's slice of the ports below the ephemeral range."""
     try:
@@ -66,14 +71,12 @@ def _draw_slice() -> range:
     return range(start, start + width)
 
 
-_draw_state: dict[str, int] = {}
-
-
-def _next_candidate() -> int:
+@functools.cache
+def _candidates() -> Iterator[int]:
+    """The slice's ports in turn, for the whole process, from a random start."""
     ports = _draw_slice()
-    position = _draw_state.setdefault("next", random.randrange(len(ports)))
-    _draw_state["next"] = (position + 1) % len(ports)
-    return ports[position]
+    first = random.randrange(len(ports))
+    return itertools.cycle([*ports[first:], *ports[:first]])
 
 
 def postgres_available() -> str | None:

@@ -140,7 +140,7 @@ async def set_values(session: AsyncSession, sims: Sequence[Sim], values: dict[st
     only where the status is still that. True when every row matched; the loaded SIMs then show the new values
     without being marked dirty."""
     matched = 0
-    # SQLite's old bound-parameter limit (999) bounds an IN list there; PostgreSQL takes a bulk chunk in one statement.
+    # Parts of 900 on SQLite, whose one write lock each statement holds; PostgreSQL takes a bulk chunk in one.
     size = 900 if session.get_bind().dialect.name == "sqlite" else 5000
     for start in range(0, len(sims), size):
         part = [sim.sid for sim in sims[start : start + size]]

@@ -203,7 +203,8 @@ async def last_sessions(session: AsyncSession, sim_sids: Sequence[str]) -> dict[
 
 
 def _parts(sids: list[str], size: int = 900) -> list[list[str]]:
-    """`IN` lists of at most `size` values (under SQLite's old bound-parameter limit)."""
+    """Lists of at most `size` sids, a statement each: `among` binds a list as one parameter, so the size bounds
+    the rows one statement reads into objects while the API may share the loop, not a parameter limit."""
     return [sids[start : start + size] for start in range(0, len(sids), size)]
 
 
